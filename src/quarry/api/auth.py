@@ -1,0 +1,26 @@
+"""``x-api-key`` authentication: every endpoint acts inside the caller's environment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from quarry.api.errors import ApiError
+from quarry.tenancy.service import Principal, authenticate
+
+_api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="An API key of one environment.")
+
+
+def current_principal(request: Request, api_key: Annotated[str | None, Depends(_api_key_header)]) -> Principal:
+    if not api_key:
+        raise ApiError(401, "Missing API key: send it in the x-api-key header")
+    with request.app.state.db.read() as session:
+        principal = authenticate(session, api_key, request.app.state.settings.api_key)
+    if principal is None:
+        raise ApiError(401, "Invalid or revoked API key")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

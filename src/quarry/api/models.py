@@ -1,0 +1,49 @@
+"""Base classes for wire shapes: snake_case in Python, bem's lowerCamelCase (``callID``, ``s3URL``) on the wire."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+_ACRONYMS = re.compile(r"(Id|Url)(?=$|[A-Z]|s$|s[A-Z])")
+
+
+def wire_name(name: str) -> str:
+    """``reference_id_substring`` -> ``referenceIDSubstring``; ``s3_url`` -> ``s3URL``.
+
+    >>> wire_name("workflow_id_version_nums"), wire_name("call_ids"), wire_name("webhook_url")
+    ('workflowIDVersionNums', 'callIDs', 'webhookURL')
+    """
+    return _ACRONYMS.sub(lambda m: m.group(1).upper(), to_camel(name))
+
+
+class WireModel(BaseModel):
+    """A request or response shape. Unknown fields are refused so that typos are not silently ignored."""
+
+    model_config = ConfigDict(alias_generator=wire_name, populate_by_name=True, extra="forbid")
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+"""A UTC instant written as RFC 3339 with a ``Z`` suffix."""
+
+
+def split_csv(value: Any) -> Any:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    items = [item.strip() for raw in values for item in str(raw).split(",")]
+    if any(not item for item in items):
+        raise ValueError("must be a non-empty, comma-separated list without empty items")
+    return items
+
+
+CsvList = Annotated[list[str] | None, BeforeValidator(split_csv)]
+"""An array query parameter: ``?ids=a,b``, ``?ids=a&ids=b`` or both."""

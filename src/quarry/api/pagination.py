@@ -1,0 +1,66 @@
+"""Cursor pagination shared by every list endpoint (Stripe semantics, keyset on an index).
+
+Items are ordered by a key of columns (``created_at, id`` for most objects). ``startingAfter``
+returns the items after the cursor in the chosen order; ``endingBefore`` the items immediately
+before it, still in the chosen order. The cursor is resolved to its key once, then the page is
+one indexed range scan, so its cost does not grow with its depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, Sequence
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import bad_request
+from quarry.api.models import WireModel
+
+
+class PageQuery(WireModel):
+    limit: int = Field(50, ge=1, le=100, description="Number of items per page, 1 to 100.")
+    sort_order: Literal["asc", "desc"] = Field("asc", description="Order of creation.")
+    starting_after: str | None = Field(None, description="Return the items after this one.")
+    ending_before: str | None = Field(None, description="Return the items immediately before this one.")
+
+
+def keyset_page(
+    session: Session,
+    stmt: sa.Select[Any],
+    key: Sequence[sa.ColumnElement[Any]],
+    page: PageQuery,
+    cursor_key: Callable[[str], tuple[Any, ...] | None],
+) -> tuple[list[Any], int]:
+    """Return one page of ``stmt``'s rows and the number of rows matching it in all.
+
+    ``cursor_key`` maps a cursor value to its key, or ``None`` when no such object exists in
+    the caller's scope (a 400: a client cannot page from an object it cannot see).
+    """
+    if page.starting_after is not None and page.ending_before is not None:
+        raise bad_request("startingAfter and endingBefore are mutually exclusive", field="startingAfter")
+    cursor_field, cursor = (
+        ("startingAfter", page.starting_after) if page.starting_after is not None else ("endingBefore", page.ending_before)
+    )
+    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+    backwards = page.ending_before is not None
+    ascending = (page.sort_order == "asc") != backwards
+    if cursor is not None:
+        values = cursor_key(cursor)
+        if values is None:
+            raise bad_request(f"{cursor_field}: no item {cursor!r} to page from", field=cursor_field)
+        row_key = sa.tuple_(*key)
+        stmt = stmt.where(row_key > sa.tuple_(*values) if ascending else row_key < sa.tuple_(*values))
+    stmt = stmt.order_by(*(column.asc() if ascending else column.desc() for column in key)).limit(page.limit)
+    items = list(session.scalars(stmt))
+    if backwards:
+        items.reverse()
+    return items, total
+
+
+class VersionPageQuery(PageQuery):
+    """Version lists page by version number instead of by ID."""
+
+    starting_after: int | None = Field(None, ge=1, description="Return the versions after this version number.")  # type: ignore[assignment]
+    ending_before: int | None = Field(None, ge=1, description="Return the versions immediately before this one.")  # type: ignore[assignment]

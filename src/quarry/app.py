@@ -1,0 +1,52 @@
+"""The ASGI application: ``create_app(settings)`` wires storage, errors and routes together."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from quarry import __version__
+from quarry.api.errors import install_error_handlers
+from quarry.config import Settings
+from quarry.functions.routes import router as functions_router
+from quarry.storage.db import Database
+from quarry.tenancy.service import ensure_default_account
+from quarry.workflows.routes import router as workflows_router
+
+
+def open_database(settings: Settings) -> Database:
+    """Connect, migrate to the latest schema and make sure the default account exists."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    db.upgrade()
+    with db.write() as session:
+        ensure_default_account(session)
+    return db
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = db is None
+        app.state.db = db or open_database(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.db.dispose()
+
+    app = FastAPI(
+        title="Quarry",
+        version=__version__,
+        summary="Self-hostable engine that turns documents into structured data (bem v2 API).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(functions_router)
+    app.include_router(workflows_router)
+    return app

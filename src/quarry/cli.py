@@ -1,0 +1,154 @@
+"""The ``quarry`` command: serve the API and manage keys, environments and the database."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from quarry.config import Settings
+
+app = typer.Typer(
+    help="Quarry: documents in, structured JSON out, through the bem v2 API.\n\n"
+    "Configuration comes from QUARRY_* environment variables (see the README).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+environments_app = typer.Typer(help="List and create environments.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(environments_app, name="environments")
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def _open():  # type: ignore[no-untyped-def]
+    from quarry.app import open_database
+    from quarry.tenancy.service import ensure_default_account
+
+    settings = Settings.from_env()
+    db = open_database(settings)
+    with db.write() as session:
+        account_id = ensure_default_account(session).id
+    return settings, db, account_id
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port to listen on."),
+) -> None:
+    """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR, workers in this process)."""
+    import uvicorn
+
+    from quarry.app import create_app
+    from quarry.tenancy.service import create_api_key, has_active_key
+
+    settings, db, account_id = _open()
+    console.print(f"Quarry: database {db.url.split('@')[-1]}, data in {settings.data_dir}")
+    if settings.api_key:
+        console.print("API key: QUARRY_API_KEY is accepted as a key of the 'production' environment.")
+    else:
+        with db.write() as session:
+            first_key = None
+            if settings.is_embedded and not has_active_key(session, account_id):
+                _, first_key = create_api_key(session, account_id, "production", "first-start")
+        if first_key:
+            console.print(Panel(
+                f"[bold]{first_key}[/bold]\n\nYour first API key (environment 'production'). It is shown only once:"
+                " send it in the x-api-key header.",
+                title="API key",
+            ))
+        else:
+            console.print("API keys: create one with `quarry keys create --environment production`.")
+    console.print(f"Listening on http://{host}:{port}  (API reference: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, db), host=host, port=port, log_level="info")
+
+
+@keys_app.command("create")
+def keys_create(
+    environment: str = typer.Option("production", "--environment", "-e", help="Environment the key belongs to."),
+    name: str = typer.Option("cli", help="A name to recognise the key by (shown in audit records)."),
+) -> None:
+    """Create an API key and print it (only once)."""
+    from quarry.tenancy.service import TenancyError, create_api_key
+
+    _, db, account_id = _open()
+    try:
+        with db.write() as session:
+            key, secret = create_api_key(session, account_id, environment, name)
+    except TenancyError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    console.print(f"Created key {key.id} ({name}) for environment '{environment}':", highlight=False)
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (their secrets are never stored, only a prefix)."""
+    from quarry.tenancy.service import list_api_keys
+
+    _, db, account_id = _open()
+    table = Table("ID", "name", "environment", "prefix", "created", "revoked")
+    with db.read() as session:
+        for key, environment in list_api_keys(session, account_id):
+            table.add_row(
+                key.id, key.name, environment.name, key.key_prefix + "…", key.created_at.isoformat(timespec="seconds"),
+                key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+            )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="The key's ID, as `quarry keys list` shows it.")) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    from quarry.tenancy.service import TenancyError, revoke_api_key
+
+    _, db, account_id = _open()
+    try:
+        with db.write() as session:
+            revoke_api_key(session, account_id, key_id)
+    except TenancyError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    console.print(f"Revoked {key_id}.")
+
+
+@environments_app.command("list")
+def environments_list() -> None:
+    """List environments."""
+    from quarry.tenancy.service import list_environments
+
+    _, db, account_id = _open()
+    with db.read() as session:
+        for environment in list_environments(session, account_id):
+            print(environment.name)
+
+
+@environments_app.command("create")
+def environments_create(name: str = typer.Argument(..., help="Name of the new environment.")) -> None:
+    """Create an environment (production and sandbox exist from the start)."""
+    from quarry.tenancy.service import TenancyError, create_environment
+
+    _, db, account_id = _open()
+    try:
+        with db.write() as session:
+            create_environment(session, account_id, name)
+    except TenancyError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    console.print(f"Created environment '{name}'.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations (the server also does this when it starts)."""
+    _, db, _ = _open()
+    console.print(f"Database {db.url.split('@')[-1]} is up to date.")
+
+
+def main() -> None:
+    app()

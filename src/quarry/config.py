@@ -1,0 +1,42 @@
+"""Settings, read once from ``QUARRY_*`` environment variables.
+
+Everything configurable lives here so that the rest of the code never reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of one Quarry process.
+
+    >>> Settings.from_env({"QUARRY_DATA_DIR": "/tmp/q"}).database_url
+    'sqlite:////tmp/q/quarry.db'
+    """
+
+    data_dir: Path
+    database_url: str
+    api_key: str | None = None
+    email_domain: str = "inbound.quarry.localhost"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("QUARRY_DATA_DIR") or "./quarry-data").expanduser().absolute()
+        database_url = env.get("QUARRY_DATABASE_URL") or f"sqlite:///{data_dir / 'quarry.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            api_key=env.get("QUARRY_API_KEY") or None,
+            email_domain=env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost",
+        )
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when running on the embedded SQLite database (the zero-configuration default)."""
+        return self.database_url.startswith("sqlite")

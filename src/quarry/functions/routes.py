@@ -1,0 +1,110 @@
+"""HTTP routes of ``/v2/functions``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from quarry.api.auth import CurrentPrincipal
+from pydantic import BeforeValidator
+
+from quarry.api.models import CsvList, split_csv
+from quarry.api.pagination import PageQuery, VersionPageQuery
+from quarry.functions import service
+from quarry.functions.schemas import (
+    Function,
+    FunctionCopy,
+    FunctionCreate,
+    FunctionList,
+    FunctionType,
+    FunctionVersionList,
+)
+
+router = APIRouter(prefix="/v2/functions", tags=["functions"])
+
+
+class FunctionListQuery(PageQuery):
+    function_ids: CsvList = None
+    function_names: CsvList = None
+    display_name: str | None = None
+    types: Annotated[list[FunctionType] | None, BeforeValidator(split_csv)] = None
+    tags: CsvList = None
+    workflow_ids: CsvList = None
+    workflow_names: CsvList = None
+    workflow_id_version_nums: CsvList = None
+    workflow_name_version_nums: CsvList = None
+
+
+FunctionName = Annotated[str, Path(description="The function's current name.")]
+
+
+@router.post("", response_model=Function, response_model_exclude_none=True)
+def create_function(request: Request, principal: CurrentPrincipal, body: FunctionCreate) -> dict[str, Any]:
+    """Create a function (version 1)."""
+    with request.app.state.db.write() as session:
+        return service.create_function(session, principal, body, request.app.state.settings.email_domain)
+
+
+@router.get("", response_model=FunctionList, response_model_exclude_none=True)
+def list_functions(
+    request: Request, principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()]
+) -> dict[str, Any]:
+    """List the environment's functions; filters combine with AND, values within one filter with OR."""
+    with request.app.state.db.read() as session:
+        return service.list_functions(session, principal.environment_id, query)
+
+
+@router.post("/copy", response_model=Function, response_model_exclude_none=True)
+def copy_function(request: Request, principal: CurrentPrincipal, body: FunctionCopy) -> dict[str, Any]:
+    """Copy a function's current version into a new function, optionally in another environment."""
+    with request.app.state.db.write() as session:
+        return service.copy_function(session, principal, body, request.app.state.settings.email_domain)
+
+
+@router.get("/{functionName}", response_model=Function, response_model_exclude_none=True)
+def get_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return service.get_function(session, principal.environment_id, functionName)
+
+
+@router.put("/{functionName}", response_model=Function, response_model_exclude_none=True)
+def update_function(
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: FunctionName,
+    body: Annotated[dict[str, Any], Body(description="Any field of the function's type except `type`.")],
+) -> dict[str, Any]:
+    """Update a function: a new immutable version with the given fields changed. ``type`` cannot change."""
+    with request.app.state.db.write() as session:
+        return service.update_function(session, principal, functionName, body)
+
+
+@router.delete("/{functionName}", status_code=204, response_class=Response)
+def delete_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> Response:
+    """Delete a function. Refused (409) while the current version of a workflow uses it."""
+    with request.app.state.db.write() as session:
+        service.delete_function(session, principal, functionName)
+    return Response(status_code=204)
+
+
+@router.get("/{functionName}/versions", response_model=FunctionVersionList, response_model_exclude_none=True)
+def list_function_versions(
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: FunctionName,
+    query: Annotated[VersionPageQuery, Query()],
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return service.list_versions(session, principal.environment_id, functionName, query)
+
+
+@router.get("/{functionName}/versions/{versionNum}", response_model=Function, response_model_exclude_none=True)
+def get_function_version(
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: FunctionName,
+    versionNum: Annotated[int, Path(ge=1)],
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return service.get_function_version(session, principal.environment_id, functionName, versionNum)

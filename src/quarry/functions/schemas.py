@@ -1,0 +1,332 @@
+"""Wire shapes of functions: one configuration model per type, shared by requests and responses.
+
+Validation that needs no database happens here (JSON Schema validity, JMESPath syntax, regular
+expressions, route names); checks against other objects happen in the service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+import jmespath
+import jmespath.exceptions
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import AfterValidator, Field, model_validator
+
+from quarry.api.models import Timestamp, WireModel
+from quarry.audit import UserActionSummary
+from quarry.collections.names import check_collection_name
+
+FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich"]
+FUNCTION_TYPES: tuple[str, ...] = FunctionType.__args__  # type: ignore[attr-defined]
+EMAIL_FUNCTION_TYPES = frozenset({"transform", "route"})
+
+NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,128}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Letters, digits, '-' and '_'; 1-128 characters.")]
+Tag = Annotated[str, Field(pattern=r"^[^,]{1,256}$", description="1-256 characters, no comma.")]
+
+
+def _check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(part) for part in exc.path)
+        raise ValueError(f"not a valid JSON Schema: {exc.message}" + (f" (at /{where})" if where else "")) from None
+    if schema.get("type", "object") != "object":
+        raise ValueError("the output of a function is a JSON object: the schema's root 'type' must be 'object'")
+    return schema
+
+
+def _check_jmespath(expression: str) -> str:
+    try:
+        jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ValueError(f"not a valid JMESPath expression: {exc}".replace("\n", " ")) from None
+    return expression
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return pattern
+
+
+def _unique_names(items: list[Any], what: str) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise ValueError(f"{what} names must be unique; {item.name!r} appears twice")
+        seen.add(item.name)
+
+
+def _one_target(model: Any, id_field: str, name_field: str) -> None:
+    if getattr(model, id_field) is not None and getattr(model, name_field) is not None:
+        raise ValueError(f"give either the function's ID or its name, not both")
+
+
+OutputSchema = Annotated[dict[str, Any], AfterValidator(_check_json_schema)]
+JMESPathExpression = Annotated[str, Field(min_length=1), AfterValidator(_check_jmespath)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+CollectionName = Annotated[str, AfterValidator(check_collection_name)]
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+# --- per-type configuration -------------------------------------------------------------------
+
+
+class ExtractionConfig(WireModel):
+    output_schema_name: Annotated[str, Field(min_length=1, max_length=256)]
+    output_schema: OutputSchema
+
+
+class TransformConfig(ExtractionConfig):
+    tabular_chunking_enabled: bool = False
+    independent_document_processing_enabled: bool = False
+
+
+class AnalyzeConfig(ExtractionConfig):
+    pass
+
+
+class RegexMatch(WireModel):
+    patterns: Annotated[list[Regex], Field(min_length=1)]
+
+
+class EmailOriginMatch(WireModel):
+    patterns: Annotated[list[Regex], Field(min_length=1)]
+
+
+class RouteOrigin(WireModel):
+    email: EmailOriginMatch | None = None
+
+
+class RouteListItem(WireModel):
+    name: Label
+    description: str | None = None
+    function_id: str | None = None
+    function_name: Name | None = None
+    is_error_fallback: bool | None = None
+    regex: RegexMatch | None = None
+    origin: RouteOrigin | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> "RouteListItem":
+        _one_target(self, "function_id", "function_name")
+        return self
+
+
+class RouteConfig(WireModel):
+    description: str
+    routes: Annotated[list[RouteListItem], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _routes(self) -> "RouteConfig":
+        _unique_names(self.routes, "route")
+        if sum(1 for route in self.routes if route.is_error_fallback) > 1:
+            raise ValueError("at most one route can be the error fallback (isErrorFallback)")
+        return self
+
+
+class PrintPageSplitConfig(WireModel):
+    next_function_id: str | None = None
+    next_function_name: Name | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> "PrintPageSplitConfig":
+        _one_target(self, "next_function_id", "next_function_name")
+        return self
+
+
+class SemanticItemClass(WireModel):
+    name: Label
+    description: str | None = None
+    next_function_id: str | None = None
+    next_function_name: Name | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> "SemanticItemClass":
+        _one_target(self, "next_function_id", "next_function_name")
+        return self
+
+
+class SemanticPageSplitConfig(WireModel):
+    item_classes: Annotated[list[SemanticItemClass], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _classes(self) -> "SemanticPageSplitConfig":
+        _unique_names(self.item_classes, "item class")
+        return self
+
+
+class SplitConfig(WireModel):
+    split_type: Literal["print_page", "semantic_page"]
+    print_page_split_config: PrintPageSplitConfig | None = None
+    semantic_page_split_config: SemanticPageSplitConfig | None = None
+
+    @model_validator(mode="after")
+    def _matching_config(self) -> "SplitConfig":
+        if self.split_type == "print_page" and self.semantic_page_split_config is not None:
+            raise ValueError("semanticPageSplitConfig is only for splitType 'semantic_page'")
+        if self.split_type == "semantic_page":
+            if self.print_page_split_config is not None:
+                raise ValueError("printPageSplitConfig is only for splitType 'print_page'")
+            if self.semantic_page_split_config is None:
+                raise ValueError("splitType 'semantic_page' needs semanticPageSplitConfig with itemClasses")
+        return self
+
+
+class JoinConfig(ExtractionConfig):
+    description: str
+    join_type: Literal["standard"]
+
+
+class PayloadShapingConfig(WireModel):
+    shaping_schema: JMESPathExpression
+
+
+class EnrichStep(WireModel):
+    collection_name: CollectionName
+    source_field: JMESPathExpression
+    target_field: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    top_k: Annotated[int, Field(ge=1, le=100)] = 1
+    search_mode: Literal["semantic", "exact", "hybrid"] = "semantic"
+    score_threshold: Annotated[float, Field(ge=0.0, le=2.0)] = 0.6
+    include_cosine_distance: bool = False
+    include_subcollections: bool = False
+
+
+class EnrichConfig(WireModel):
+    steps: Annotated[list[EnrichStep], Field(min_length=1, max_length=20)]
+
+
+class EnrichFunctionConfig(WireModel):
+    config: EnrichConfig
+
+
+CONFIG_MODELS: dict[str, type[WireModel]] = {
+    "transform": TransformConfig,
+    "analyze": AnalyzeConfig,
+    "route": RouteConfig,
+    "split": SplitConfig,
+    "join": JoinConfig,
+    "payload_shaping": PayloadShapingConfig,
+    "enrich": EnrichFunctionConfig,
+}
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class FunctionCommon(WireModel):
+    function_name: Name
+    display_name: Annotated[str, Field(max_length=512)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+
+
+class TransformCreate(FunctionCommon, TransformConfig):
+    type: Literal["transform"]
+
+
+class AnalyzeCreate(FunctionCommon, AnalyzeConfig):
+    type: Literal["analyze"]
+
+
+class RouteCreate(FunctionCommon, RouteConfig):
+    type: Literal["route"]
+
+
+class SplitCreate(FunctionCommon, SplitConfig):
+    type: Literal["split"]
+
+
+class JoinCreate(FunctionCommon, JoinConfig):
+    type: Literal["join"]
+
+
+class PayloadShapingCreate(FunctionCommon, PayloadShapingConfig):
+    type: Literal["payload_shaping"]
+
+
+class EnrichCreate(FunctionCommon, EnrichFunctionConfig):
+    type: Literal["enrich"]
+
+
+FunctionCreate = Annotated[
+    Union[TransformCreate, AnalyzeCreate, RouteCreate, SplitCreate, JoinCreate, PayloadShapingCreate, EnrichCreate],
+    Field(discriminator="type"),
+]
+CREATE_MODELS: dict[str, type[FunctionCommon]] = {
+    "transform": TransformCreate,
+    "analyze": AnalyzeCreate,
+    "route": RouteCreate,
+    "split": SplitCreate,
+    "join": JoinCreate,
+    "payload_shaping": PayloadShapingCreate,
+    "enrich": EnrichCreate,
+}
+
+
+class FunctionCopy(WireModel):
+    source_function_name: Name
+    target_function_name: Name
+    target_display_name: Annotated[str, Field(max_length=512)] | None = None
+    target_environment: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    tags: list[Tag] | None = None
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class FunctionAudit(WireModel):
+    function_created_by: UserActionSummary | None = None
+    function_last_updated_by: UserActionSummary | None = None
+    version_created_by: UserActionSummary | None = None
+
+
+class WorkflowUsageInfo(WireModel):
+    workflow_id: str
+    workflow_name: str
+    current_version_num: int
+    used_in_workflow_version_nums: list[int]
+
+
+class FunctionOut(WireModel):
+    """Fields every function has, whatever its type."""
+
+    function_id: str
+    function_name: str
+    version_num: int
+    type: FunctionType
+    display_name: str | None = None
+    tags: list[str] | None = None
+    email_address: str | None = None
+    audit: FunctionAudit | None = None
+    used_in_workflows: list[WorkflowUsageInfo] | None = None
+    created_at: Timestamp | None = Field(None, description="Only on function versions: when the version was made.")
+
+
+def _response_model(type_name: str, config: type[WireModel]) -> type[WireModel]:
+    return type(f"{config.__name__.removesuffix('Config').removesuffix('Function')}Function", (config, FunctionOut), {
+        "__annotations__": {"type": Literal[type_name]},  # type: ignore[valid-type]
+        "__module__": __name__,
+    })
+
+
+Function = Annotated[
+    Union[tuple(_response_model(name, model) for name, model in CONFIG_MODELS.items())],  # type: ignore[misc]
+    Field(discriminator="type"),
+]
+
+
+class FunctionList(WireModel):
+    functions: list[Function]
+    total_count: int
+
+
+class FunctionVersionList(WireModel):
+    versions: list[Function]
+    total_count: int

@@ -1,0 +1,376 @@
+"""Creating, versioning, listing, copying and deleting functions.
+
+Every change makes a new immutable ``FunctionVersion``; the ``functions`` row only points at
+the current one. Functions are soft-deleted so that calls made with them stay readable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import bad_request, conflict, from_validation_error, invalid, not_found
+from quarry.api.pagination import PageQuery, keyset_page
+from quarry.audit import user_action
+from quarry.functions.models import Function, FunctionVersion
+from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
+from quarry.ids import new_id
+from quarry.storage.base import utcnow
+from quarry.storage.tags import has_all_tags, replace_tags
+from quarry.tenancy.service import Principal, find_environment
+from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
+
+
+def email_address(name: str, domain: str) -> str:
+    """A stable inbound address, made once at creation: ``<name>-<8 hex>@<domain>``."""
+    return f"{name.lower()}-{secrets.token_hex(4)}@{domain}"
+
+
+def _config_of(body: FunctionCommon, type_: str) -> dict[str, Any]:
+    fields = set(CONFIG_MODELS[type_].model_fields)
+    return body.model_dump(mode="json", by_alias=True, exclude_none=True, include=fields)
+
+
+def find_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function | None:
+    stmt = sa.select(Function).where(
+        Function.environment_id == environment_id, Function.name == name, Function.deleted_at.is_(None)
+    )
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+def get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function:
+    function = find_live(session, environment_id, name, for_update=for_update)
+    if function is None:
+        raise not_found("function", name)
+    return function
+
+
+def get_version(session: Session, function: Function, version_num: int) -> FunctionVersion | None:
+    return session.scalar(
+        sa.select(FunctionVersion).where(
+            FunctionVersion.function_id == function.id, FunctionVersion.version_num == version_num
+        )
+    )
+
+
+def _check_targets(session: Session, environment_id: str, type_: str, config: dict[str, Any]) -> None:
+    """Route and split targets named in the configuration must be live functions of this environment."""
+    targets: list[tuple[str, str, str]] = []  # (field path, "id" | "name", value)
+    if type_ == "route":
+        for i, route in enumerate(config["routes"]):
+            if "functionID" in route:
+                targets.append((f"routes[{i}].functionID", "id", route["functionID"]))
+            if "functionName" in route:
+                targets.append((f"routes[{i}].functionName", "name", route["functionName"]))
+    elif type_ == "split":
+        print_page = config.get("printPageSplitConfig") or {}
+        classes = (config.get("semanticPageSplitConfig") or {}).get("itemClasses", [])
+        for path, holder in [("printPageSplitConfig", print_page)] + [
+            (f"semanticPageSplitConfig.itemClasses[{i}]", item) for i, item in enumerate(classes)
+        ]:
+            if "nextFunctionID" in holder:
+                targets.append((f"{path}.nextFunctionID", "id", holder["nextFunctionID"]))
+            if "nextFunctionName" in holder:
+                targets.append((f"{path}.nextFunctionName", "name", holder["nextFunctionName"]))
+    errors = []
+    for field, kind, value in targets:
+        column = Function.id if kind == "id" else Function.name
+        exists = session.scalar(
+            sa.select(sa.func.count()).where(
+                Function.environment_id == environment_id, Function.deleted_at.is_(None), column == value
+            )
+        )
+        if not exists:
+            errors.append({"field": field, "reason": f"no function with {kind} {value!r} in this environment"})
+    if errors:
+        raise invalid(errors)
+
+
+def _flush_or_conflict(session: Session, name: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        raise conflict(f"a function named {name!r} already exists in this environment", {"field": "functionName"})
+
+
+def _ensure_name_free(session: Session, environment_id: str, name: str) -> None:
+    if find_live(session, environment_id, name) is not None:
+        raise conflict(f"a function named {name!r} already exists in this environment", {"field": "functionName"})
+
+
+def _add_function(
+    session: Session,
+    principal: Principal,
+    environment_id: str,
+    body: FunctionCommon,
+    type_: str,
+    email_domain: str,
+) -> tuple[Function, FunctionVersion]:
+    _ensure_name_free(session, environment_id, body.function_name)
+    action = user_action(principal)
+    function = Function(
+        id=new_id("f"),
+        environment_id=environment_id,
+        type=type_,
+        name=body.function_name,
+        display_name=body.display_name,
+        current_version_num=1,
+        email_address=email_address(body.function_name, email_domain) if type_ in EMAIL_FUNCTION_TYPES else None,
+        created_by=action,
+    )
+    version = FunctionVersion(
+        id=new_id("fv"),
+        function_id=function.id,
+        version_num=1,
+        name=body.function_name,
+        display_name=body.display_name,
+        tags=sorted(set(body.tags or [])),
+        config=_config_of(body, type_),
+        created_by=action,
+    )
+    session.add(function)
+    _flush_or_conflict(session, body.function_name)
+    session.add(version)
+    replace_tags(session, function.id, version.tags)
+    session.flush()
+    return function, version
+
+
+def create_function(session: Session, principal: Principal, body: FunctionCommon, email_domain: str) -> dict[str, Any]:
+    type_ = body.type  # type: ignore[attr-defined]
+    config = _config_of(body, type_)
+    _check_targets(session, principal.environment_id, type_, config)
+    function, version = _add_function(session, principal, principal.environment_id, body, type_, email_domain)
+    return render(session, function, version)
+
+
+def update_function(session: Session, principal: Principal, name: str, changes: Any) -> dict[str, Any]:
+    """``PUT``: the given fields replace the current version's, making a new version."""
+    if not isinstance(changes, dict):
+        raise bad_request("the request body must be a JSON object", field="body")
+    function = get_live(session, principal.environment_id, name, for_update=True)
+    if "type" in changes and changes["type"] != function.type:
+        raise bad_request(f"type cannot be changed (this function is a {function.type!r} function)", field="type")
+    current = get_version(session, function, function.current_version_num)
+    assert current is not None
+    merged = {
+        "functionName": current.name,
+        "displayName": current.display_name,
+        "tags": current.tags,
+        **current.config,
+        **changes,
+        "type": function.type,
+    }
+    try:
+        body = CREATE_MODELS[function.type].model_validate(merged)
+    except ValidationError as exc:
+        raise from_validation_error(exc, merged) from None
+    config = _config_of(body, function.type)
+    _check_targets(session, principal.environment_id, function.type, config)
+    if body.function_name != function.name:
+        _ensure_name_free(session, principal.environment_id, body.function_name)
+    version = FunctionVersion(
+        id=new_id("fv"),
+        function_id=function.id,
+        version_num=function.current_version_num + 1,
+        name=body.function_name,
+        display_name=body.display_name,
+        tags=sorted(set(body.tags or [])),
+        config=config,
+        created_by=user_action(principal),
+    )
+    function.name = body.function_name
+    function.display_name = body.display_name
+    function.current_version_num = version.version_num
+    function.updated_at = utcnow()
+    session.add(version)
+    _flush_or_conflict(session, body.function_name)
+    replace_tags(session, function.id, version.tags)
+    session.flush()
+    return render(session, function, version)
+
+
+def delete_function(session: Session, principal: Principal, name: str) -> None:
+    function = get_live(session, principal.environment_id, name, for_update=True)
+    workflows = live_workflows_using(session, function.id)
+    if workflows:
+        raise conflict(
+            f"function {name!r} is used by the current version of {len(workflows)} workflow(s); "
+            "update or delete them first",
+            {"field": "functionName", "workflowNames": workflows},
+        )
+    function.deleted_at = utcnow()
+    replace_tags(session, function.id, [])
+
+
+def copy_function(session: Session, principal: Principal, body: FunctionCopy, email_domain: str) -> dict[str, Any]:
+    source = get_live(session, principal.environment_id, body.source_function_name)
+    target_environment_id = principal.environment_id
+    if body.target_environment is not None:
+        target = find_environment(session, principal.account_id, body.target_environment)
+        if target is None:
+            raise bad_request(f"no environment named {body.target_environment!r}", field="targetEnvironment")
+        target_environment_id = target.id
+    function, version = copy_version(
+        session,
+        principal,
+        source,
+        source.current_version_num,
+        target_environment_id,
+        body.target_function_name,
+        display_name=body.target_display_name,
+        tags=body.tags,
+        email_domain=email_domain,
+    )
+    return render(session, function, version)
+
+
+def copy_version(
+    session: Session,
+    principal: Principal,
+    source: Function,
+    version_num: int,
+    environment_id: str,
+    name: str,
+    *,
+    display_name: str | None,
+    tags: list[str] | None,
+    email_domain: str,
+) -> tuple[Function, FunctionVersion]:
+    """Make a new function (version 1) from one version of another; its configuration is kept verbatim."""
+    version = get_version(session, source, version_num)
+    assert version is not None
+    body = CREATE_MODELS[source.type].model_validate(
+        {
+            **version.config,
+            "type": source.type,
+            "functionName": name,
+            "displayName": display_name or f"{version.display_name or version.name} (Copy)",
+            "tags": version.tags if tags is None else tags,
+        }
+    )
+    return _add_function(session, principal, environment_id, body, source.type, email_domain)
+
+
+def render(session: Session, function: Function, version: FunctionVersion, *, as_version: bool = False) -> dict[str, Any]:
+    return render_many(session, [(function, version)], as_version=as_version)[0]
+
+
+def render_many(
+    session: Session, pairs: list[tuple[Function, FunctionVersion]], *, as_version: bool = False
+) -> list[dict[str, Any]]:
+    """Wire form of function versions, with ``audit`` and ``usedInWorkflows`` filled in."""
+    usage = usage_of(session, [(function, version.version_num) for function, version in pairs])
+    last_updated = _current_versions_created_by(session, [f for f, v in pairs if v.version_num != f.current_version_num])
+    out = []
+    for function, version in pairs:
+        item: dict[str, Any] = {
+            "functionID": function.id,
+            "functionName": version.name,
+            "versionNum": version.version_num,
+            "type": function.type,
+            "displayName": version.display_name,
+            "tags": version.tags,
+            **version.config,
+            "emailAddress": function.email_address,
+            "audit": {
+                "functionCreatedBy": function.created_by,
+                "functionLastUpdatedBy": last_updated.get(function.id, version.created_by),
+                "versionCreatedBy": version.created_by,
+            },
+            "usedInWorkflows": usage[(function.id, version.version_num)],
+        }
+        if as_version:
+            item["createdAt"] = version.created_at
+        out.append(item)
+    return out
+
+
+def _current_versions_created_by(session: Session, functions: list[Function]) -> dict[str, dict[str, Any]]:
+    if not functions:
+        return {}
+    rows = session.execute(
+        sa.select(FunctionVersion.function_id, FunctionVersion.created_by)
+        .join(Function, Function.id == FunctionVersion.function_id)
+        .where(
+            FunctionVersion.function_id.in_([f.id for f in functions]),
+            FunctionVersion.version_num == Function.current_version_num,
+        )
+    )
+    return {function_id: created_by for function_id, created_by in rows}
+
+
+def list_functions(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
+    stmt = sa.select(Function).where(Function.environment_id == environment_id, Function.deleted_at.is_(None))
+    if query.function_ids is not None:
+        stmt = stmt.where(Function.id.in_(query.function_ids))
+    if query.function_names is not None:
+        stmt = stmt.where(Function.name.in_(query.function_names))
+    if query.types is not None:
+        stmt = stmt.where(Function.type.in_(query.types))
+    if query.display_name is not None:
+        stmt = stmt.where(sa.func.lower(Function.display_name).contains(query.display_name.lower(), autoescape=True))
+    if query.tags is not None:
+        stmt = stmt.where(has_all_tags(Function.id, query.tags))
+    stmt = stmt.where(
+        *functions_used_by(
+            workflow_ids=query.workflow_ids,
+            workflow_names=query.workflow_names,
+            workflow_id_versions=parse_version_refs(query.workflow_id_version_nums, "workflowIDVersionNums"),
+            workflow_name_versions=parse_version_refs(query.workflow_name_version_nums, "workflowNameVersionNums"),
+        )
+    )
+
+    def cursor_key(function_id: str) -> tuple[Any, ...] | None:
+        row = session.execute(
+            sa.select(Function.created_at, Function.id).where(
+                Function.environment_id == environment_id, Function.id == function_id
+            )
+        ).first()
+        return tuple(row) if row else None
+
+    functions, total = keyset_page(session, stmt, (Function.created_at, Function.id), query, cursor_key)
+    versions = {
+        v.function_id: v
+        for v in session.scalars(
+            sa.select(FunctionVersion)
+            .join(Function, Function.id == FunctionVersion.function_id)
+            .where(
+                FunctionVersion.function_id.in_([f.id for f in functions]),
+                FunctionVersion.version_num == Function.current_version_num,
+            )
+        )
+    }
+    return {"functions": render_many(session, [(f, versions[f.id]) for f in functions]), "totalCount": total}
+
+
+def get_function(session: Session, environment_id: str, name: str) -> dict[str, Any]:
+    function = get_live(session, environment_id, name)
+    version = get_version(session, function, function.current_version_num)
+    assert version is not None
+    return render(session, function, version)
+
+
+def list_versions(session: Session, environment_id: str, name: str, query: Any) -> dict[str, Any]:
+    function = get_live(session, environment_id, name)
+    stmt = sa.select(FunctionVersion).where(FunctionVersion.function_id == function.id)
+
+    def cursor_key(raw: str) -> tuple[Any, ...] | None:
+        num = int(raw)
+        return (num,) if 1 <= num <= function.current_version_num else None
+
+    versions, total = keyset_page(session, stmt, (FunctionVersion.version_num,), query, cursor_key)
+    return {"versions": render_many(session, [(function, v) for v in versions], as_version=True), "totalCount": total}
+
+
+def get_function_version(session: Session, environment_id: str, name: str, version_num: int) -> dict[str, Any]:
+    function = get_live(session, environment_id, name)
+    version = get_version(session, function, version_num)
+    if version is None:
+        raise not_found("version", f"{name}.{version_num}")
+    return render(session, function, version, as_version=True)

@@ -1,0 +1,119 @@
+"""Database connections, transactions and schema migrations.
+
+One code path for both databases. On SQLite, writers open their transaction with
+``BEGIN IMMEDIATE`` so that two concurrent writers queue on the busy timeout instead of
+failing with ``database is locked`` when a read transaction tries to upgrade; readers keep
+plain deferred transactions so that they never wait for a writer (WAL).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 7_362_001  # arbitrary advisory-lock key: one migrator at a time
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Map user-facing URLs (``postgresql://``) onto the drivers Quarry ships with."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_engine(url: str, begin: str) -> sa.Engine:
+    engine = sa.create_engine(
+        url,
+        connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30},
+        pool_size=20,
+        max_overflow=0,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """Engines and session factories for one database URL.
+
+    >>> db = Database("sqlite:///:memory:")  # doctest: +SKIP
+    >>> with db.write() as session: ...       # doctest: +SKIP
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = sqlalchemy_url(url)
+        if self.url.startswith("sqlite"):
+            self._ensure_sqlite_dir()
+            self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
+            self.read_engine = _sqlite_engine(self.url, "BEGIN")
+        else:
+            self.write_engine = sa.create_engine(self.url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    def _ensure_sqlite_dir(self) -> None:
+        path = sa.engine.make_url(self.url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads only; never commits."""
+        with self._reader() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def upgrade(self) -> None:
+        """Apply every pending Alembic migration (idempotent, safe with concurrent starters)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.write_engine.connect() as connection:
+            if self.dialect == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+                connection.commit()
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+            finally:
+                if self.dialect == "postgresql":
+                    connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+                    connection.commit()
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()

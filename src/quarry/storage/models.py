@@ -1,0 +1,9 @@
+"""Every table of Quarry, gathered so that Alembic sees one metadata."""
+
+from quarry.functions.models import Function, FunctionVersion  # noqa: F401
+from quarry.storage.base import Base
+from quarry.storage.tags import ObjectTag  # noqa: F401
+from quarry.tenancy.models import Account, ApiKey, Environment  # noqa: F401
+from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion  # noqa: F401
+
+metadata = Base.metadata

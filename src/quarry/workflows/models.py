@@ -1,0 +1,71 @@
+"""Workflows, their immutable versions, and the functions each version uses (its nodes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quarry.storage.base import Base, JSONDocument, utcnow
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    display_name: Mapped[str | None] = mapped_column(sa.String(512))
+    current_version_num: Mapped[int]
+    email_address: Mapped[str] = mapped_column(sa.String(320))
+    created_by: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        sa.Index(
+            "uq_workflows_live_name",
+            "environment_id",
+            "name",
+            unique=True,
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+        sa.Index("ix_workflows_environment_id_created_at_id", "environment_id", "created_at", "id"),
+    )
+
+
+class WorkflowVersion(Base):
+    """One immutable version. ``relationships`` holds edges by function ID:
+    ``[{"source": id, "destinationName": str | None, "destination": id}]``."""
+
+    __tablename__ = "workflow_versions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(sa.ForeignKey("workflows.id", ondelete="CASCADE"))
+    version_num: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(128))
+    display_name: Mapped[str | None] = mapped_column(sa.String(512))
+    tags: Mapped[list[str]] = mapped_column(JSONDocument)
+    main_function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id"))
+    relationships: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    created_by: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "version_num"),)
+
+
+class WorkflowNode(Base):
+    """A function used by a workflow version; ``function_version_num`` is NULL when the
+    workflow follows the function's current version instead of pinning one."""
+
+    __tablename__ = "workflow_nodes"
+
+    workflow_version_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("workflow_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id"), primary_key=True, index=True)
+    function_version_num: Mapped[int | None]

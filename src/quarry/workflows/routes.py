@@ -1,0 +1,105 @@
+"""HTTP routes of ``/v2/workflows``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.models import CsvList
+from quarry.api.pagination import PageQuery, VersionPageQuery
+from quarry.workflows import service
+from quarry.workflows.schemas import (
+    WorkflowCopy,
+    WorkflowCopyResult,
+    WorkflowCreate,
+    WorkflowEnvelope,
+    WorkflowList,
+    WorkflowUpdate,
+    WorkflowVersionList,
+)
+
+router = APIRouter(prefix="/v2/workflows", tags=["workflows"])
+
+
+class WorkflowListQuery(PageQuery):
+    workflow_ids: CsvList = None
+    workflow_names: CsvList = None
+    display_name: str | None = None
+    tags: CsvList = None
+    function_ids: CsvList = None
+    function_names: CsvList = None
+    function_id_version_nums: CsvList = None
+    function_name_version_nums: CsvList = None
+
+
+WorkflowName = Annotated[str, Path(description="The workflow's current name.")]
+
+
+@router.post("", response_model=WorkflowEnvelope, response_model_exclude_none=True)
+def create_workflow(request: Request, principal: CurrentPrincipal, body: WorkflowCreate) -> dict[str, Any]:
+    """Create a workflow (version 1) from a main function and the edges leaving it."""
+    with request.app.state.db.write() as session:
+        workflow = service.create_workflow(session, principal, body, request.app.state.settings.email_domain)
+    return {"workflow": workflow}
+
+
+@router.get("", response_model=WorkflowList, response_model_exclude_none=True)
+def list_workflows(
+    request: Request, principal: CurrentPrincipal, query: Annotated[WorkflowListQuery, Query()]
+) -> dict[str, Any]:
+    """List the environment's workflows; filters combine with AND, values within one filter with OR."""
+    with request.app.state.db.read() as session:
+        return service.list_workflows(session, principal.environment_id, query)
+
+
+@router.post("/copy", response_model=WorkflowCopyResult, response_model_exclude_none=True)
+def copy_workflow(request: Request, principal: CurrentPrincipal, body: WorkflowCopy) -> dict[str, Any]:
+    """Copy a workflow version; into another environment, the functions it uses are copied as well."""
+    with request.app.state.db.write() as session:
+        return service.copy_workflow(session, principal, body, request.app.state.settings.email_domain)
+
+
+@router.get("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
+def get_workflow(request: Request, principal: CurrentPrincipal, workflowName: WorkflowName) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return {"workflow": service.get_workflow(session, principal.environment_id, workflowName)}
+
+
+@router.patch("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
+def update_workflow(
+    request: Request, principal: CurrentPrincipal, workflowName: WorkflowName, body: WorkflowUpdate
+) -> dict[str, Any]:
+    """Update a workflow: a new immutable version with the given fields changed."""
+    with request.app.state.db.write() as session:
+        return {"workflow": service.update_workflow(session, principal, workflowName, body)}
+
+
+@router.delete("/{workflowName}", status_code=204, response_class=Response)
+def delete_workflow(request: Request, principal: CurrentPrincipal, workflowName: WorkflowName) -> Response:
+    with request.app.state.db.write() as session:
+        service.delete_workflow(session, principal, workflowName)
+    return Response(status_code=204)
+
+
+@router.get("/{workflowName}/versions", response_model=WorkflowVersionList, response_model_exclude_none=True)
+def list_workflow_versions(
+    request: Request,
+    principal: CurrentPrincipal,
+    workflowName: WorkflowName,
+    query: Annotated[VersionPageQuery, Query()],
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return service.list_versions(session, principal.environment_id, workflowName, query)
+
+
+@router.get("/{workflowName}/versions/{versionNum}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
+def get_workflow_version(
+    request: Request,
+    principal: CurrentPrincipal,
+    workflowName: WorkflowName,
+    versionNum: Annotated[int, Path(ge=1)],
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return {"workflow": service.get_workflow_version(session, principal.environment_id, workflowName, versionNum)}

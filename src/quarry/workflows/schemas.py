@@ -1,0 +1,133 @@
+"""Wire shapes of workflows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from quarry.api.models import Timestamp, WireModel
+from quarry.audit import UserActionSummary
+from quarry.functions.schemas import Name, Tag
+
+
+class FunctionVersionIdentifier(WireModel):
+    """A function by ID or by name (not both); ``versionNum`` pins a version, otherwise the
+    workflow follows the function's current version."""
+
+    id: str | None = None
+    name: str | None = None
+    version_num: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _id_or_name(self) -> "FunctionVersionIdentifier":
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give either the function's id or its name")
+        return self
+
+
+class Relationship(WireModel):
+    source_function: FunctionVersionIdentifier
+    destination_name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    destination_function: FunctionVersionIdentifier
+
+
+Relationships = Annotated[list[Relationship], Field(max_length=500)]
+
+
+class WorkflowCreate(WireModel):
+    name: Name
+    display_name: Annotated[str, Field(max_length=512)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    main_function: FunctionVersionIdentifier
+    relationships: Relationships | None = None
+
+
+class WorkflowUpdate(WireModel):
+    """Only the given fields change; ``mainFunction`` and ``relationships`` change together."""
+
+    name: Name | None = None
+    display_name: Annotated[str, Field(max_length=512)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    main_function: FunctionVersionIdentifier | None = None
+    relationships: Relationships | None = None
+
+    @model_validator(mode="after")
+    def _unit(self) -> "WorkflowUpdate":
+        if self.relationships is not None and self.main_function is None:
+            raise ValueError("relationships can only be given together with mainFunction")
+        return self
+
+
+class WorkflowCopy(WireModel):
+    source_workflow_name: Name
+    source_workflow_version_num: Annotated[int, Field(ge=1)] | None = None
+    target_workflow_name: Name
+    target_display_name: Annotated[str, Field(max_length=512)] | None = None
+    target_environment: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+
+
+class WorkflowAudit(WireModel):
+    workflow_created_by: UserActionSummary | None = None
+    workflow_last_updated_by: UserActionSummary | None = None
+    version_created_by: UserActionSummary | None = None
+
+
+class FunctionReference(WireModel):
+    id: str
+    name: str
+    version_num: int | None = None
+
+
+class RelationshipOut(WireModel):
+    source_function: FunctionReference
+    destination_name: str | None = None
+    destination_function: FunctionReference
+
+
+class Workflow(WireModel):
+    id: str
+    name: str
+    version_num: int
+    display_name: str | None = None
+    email_address: str
+    tags: list[str]
+    main_function: FunctionReference
+    relationships: list[RelationshipOut]
+    created_at: Timestamp
+    updated_at: Timestamp
+    audit: WorkflowAudit
+
+
+class WorkflowEnvelope(WireModel):
+    workflow: Workflow
+    error: str | None = None
+
+
+class WorkflowList(WireModel):
+    workflows: list[Workflow]
+    total_count: int
+    error: str | None = None
+
+
+class WorkflowVersionList(WireModel):
+    versions: list[Workflow]
+    total_count: int
+    error: str | None = None
+
+
+class CopiedFunction(WireModel):
+    source_function_name: str
+    source_function_id: str
+    source_version_num: int
+    target_function_name: str
+    target_function_id: str
+    target_version_num: int
+
+
+class WorkflowCopyResult(WireModel):
+    environment: str
+    workflow: Workflow
+    copied_functions: list[CopiedFunction]
+    error: str | None = None

@@ -1,0 +1,479 @@
+"""Creating, versioning, listing, copying and deleting workflows.
+
+A workflow version is a graph of function nodes: ``mainFunction`` receives the call's input,
+``relationships`` are directed edges. Each version is immutable and validated as a whole
+before it is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import bad_request, conflict, invalid, not_found
+from quarry.api.pagination import PageQuery, keyset_page
+from quarry.audit import user_action
+from quarry.functions import service as functions
+from quarry.functions.models import Function, FunctionVersion
+from quarry.ids import new_id
+from quarry.storage.base import utcnow
+from quarry.storage.tags import has_all_tags, replace_tags
+from quarry.tenancy.service import Principal, find_environment
+from quarry.workflows.graph import Edge, Node, graph_errors
+from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
+from quarry.workflows.schemas import FunctionVersionIdentifier, Relationship, WorkflowCopy, WorkflowCreate, WorkflowUpdate
+from quarry.workflows.usage import parse_version_refs, workflows_using
+
+
+@dataclass
+class Graph:
+    """A validated graph: the main node, the edges, and each node's pinned version (or ``None``)."""
+
+    main: str
+    edges: list[Edge]
+    pins: dict[str, int | None]
+
+
+# --- graph resolution -----------------------------------------------------------------------
+
+
+def _resolve_graph(
+    session: Session, environment_id: str, main: FunctionVersionIdentifier, relationships: list[Relationship]
+) -> Graph:
+    errors: list[dict[str, str]] = []
+    found: dict[str, Function] = {}
+    pins: dict[str, int | None] = {}
+    pin_fields: dict[str, str] = {}
+
+    def resolve(ref: FunctionVersionIdentifier, field: str) -> str | None:
+        column, value = (Function.id, ref.id) if ref.id is not None else (Function.name, ref.name)
+        function = session.scalar(
+            sa.select(Function).where(
+                Function.environment_id == environment_id, Function.deleted_at.is_(None), column == value
+            )
+        )
+        if function is None:
+            errors.append({"field": field, "reason": f"no function {value!r} in this environment"})
+            return None
+        found[function.id] = function
+        if ref.version_num is not None:
+            if ref.version_num > function.current_version_num:
+                errors.append({
+                    "field": f"{field}.versionNum",
+                    "reason": f"function {function.name!r} has no version {ref.version_num} "
+                    f"(current is {function.current_version_num})",
+                })
+            elif pins.get(function.id) not in (None, ref.version_num):
+                errors.append({
+                    "field": f"{field}.versionNum",
+                    "reason": f"function {function.name!r} is pinned to version {pins[function.id]} "
+                    f"at {pin_fields[function.id]}; a workflow uses one version of each function",
+                })
+            else:
+                pins[function.id] = ref.version_num
+                pin_fields[function.id] = field
+        pins.setdefault(function.id, None)
+        return function.id
+
+    main_id = resolve(main, "mainFunction")
+    edges = []
+    for i, rel in enumerate(relationships):
+        source = resolve(rel.source_function, f"relationships[{i}].sourceFunction")
+        destination = resolve(rel.destination_function, f"relationships[{i}].destinationFunction")
+        if source and destination:
+            edges.append(Edge(source, rel.destination_name, destination))
+    if errors:
+        raise invalid(errors)
+    nodes = _nodes(session, found, pins)
+    errors = graph_errors(main_id, edges, nodes)
+    if errors:
+        raise invalid(errors)
+    return Graph(main_id, edges, pins)
+
+
+def _nodes(session: Session, found: dict[str, Function], pins: dict[str, int | None]) -> dict[str, Node]:
+    nodes = {}
+    for function_id, function in found.items():
+        version = functions.get_version(session, function, pins[function_id] or function.current_version_num)
+        assert version is not None
+        nodes[function_id] = Node(version.name, function.type, version.config)
+    return nodes
+
+
+def _graph_of(session: Session, version: WorkflowVersion) -> Graph:
+    pins = {
+        function_id: pin
+        for function_id, pin in session.execute(
+            sa.select(WorkflowNode.function_id, WorkflowNode.function_version_num).where(
+                WorkflowNode.workflow_version_id == version.id
+            )
+        )
+    }
+    edges = [Edge(e["source"], e.get("destinationName"), e["destination"]) for e in version.relationships]
+    return Graph(version.main_function_id, edges, pins)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _add_version(
+    session: Session,
+    principal: Principal,
+    workflow: Workflow,
+    version_num: int,
+    *,
+    name: str,
+    display_name: str | None,
+    tags: list[str],
+    graph: Graph,
+) -> WorkflowVersion:
+    version = WorkflowVersion(
+        id=new_id("wfv"),
+        workflow_id=workflow.id,
+        version_num=version_num,
+        name=name,
+        display_name=display_name,
+        tags=sorted(set(tags)),
+        main_function_id=graph.main,
+        relationships=[
+            {"source": e.source, "destinationName": e.destination_name, "destination": e.destination}
+            for e in graph.edges
+        ],
+        created_by=user_action(principal),
+    )
+    workflow.name = name
+    workflow.display_name = display_name
+    workflow.current_version_num = version_num
+    workflow.updated_at = version.created_at = utcnow()
+    session.add(version)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _name_taken(name) from None
+    session.add_all(
+        WorkflowNode(workflow_version_id=version.id, function_id=fid, function_version_num=pin)
+        for fid, pin in graph.pins.items()
+    )
+    replace_tags(session, workflow.id, version.tags)
+    session.flush()
+    return version
+
+
+def _name_taken(name: str) -> Exception:
+    return conflict(f"a workflow named {name!r} already exists in this environment", {"field": "name"})
+
+
+def _ensure_name_free(session: Session, environment_id: str, name: str) -> None:
+    if _find_live(session, environment_id, name) is not None:
+        raise _name_taken(name)
+
+
+def _new_workflow(
+    session: Session,
+    principal: Principal,
+    environment_id: str,
+    *,
+    name: str,
+    display_name: str | None,
+    tags: list[str],
+    graph: Graph,
+    email_domain: str,
+) -> tuple[Workflow, WorkflowVersion]:
+    _ensure_name_free(session, environment_id, name)
+    workflow = Workflow(
+        id=new_id("wf"),
+        environment_id=environment_id,
+        name=name,
+        display_name=display_name,
+        current_version_num=1,
+        email_address=functions.email_address(name, email_domain),
+        created_by=user_action(principal),
+    )
+    session.add(workflow)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _name_taken(name) from None
+    version = _add_version(
+        session, principal, workflow, 1, name=name, display_name=display_name, tags=tags, graph=graph
+    )
+    return workflow, version
+
+
+def create_workflow(session: Session, principal: Principal, body: WorkflowCreate, email_domain: str) -> dict[str, Any]:
+    graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [])
+    workflow, version = _new_workflow(
+        session,
+        principal,
+        principal.environment_id,
+        name=body.name,
+        display_name=body.display_name,
+        tags=body.tags or [],
+        graph=graph,
+        email_domain=email_domain,
+    )
+    return render(session, workflow, version)
+
+
+def update_workflow(session: Session, principal: Principal, name: str, body: WorkflowUpdate) -> dict[str, Any]:
+    workflow = _get_live(session, principal.environment_id, name, for_update=True)
+    current = _version(session, workflow, workflow.current_version_num)
+    given = body.model_fields_set
+    new_name = body.name if body.name is not None else current.name
+    if new_name != workflow.name:
+        _ensure_name_free(session, principal.environment_id, new_name)
+    if body.main_function is not None:
+        graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [])
+    else:
+        graph = _graph_of(session, current)
+    version = _add_version(
+        session,
+        principal,
+        workflow,
+        workflow.current_version_num + 1,
+        name=new_name,
+        display_name=body.display_name if "display_name" in given else current.display_name,
+        tags=(body.tags or []) if "tags" in given else current.tags,
+        graph=graph,
+    )
+    return render(session, workflow, version)
+
+
+def delete_workflow(session: Session, principal: Principal, name: str) -> None:
+    workflow = _get_live(session, principal.environment_id, name, for_update=True)
+    workflow.deleted_at = utcnow()
+    replace_tags(session, workflow.id, [])
+
+
+def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, email_domain: str) -> dict[str, Any]:
+    """Copy one version of a workflow; into another environment, its functions are copied too."""
+    source = _get_live(session, principal.environment_id, body.source_workflow_name)
+    version_num = body.source_workflow_version_num or source.current_version_num
+    if version_num > source.current_version_num:
+        raise bad_request(
+            f"workflow {source.name!r} has no version {version_num}", field="sourceWorkflowVersionNum"
+        )
+    version = _version(session, source, version_num)
+    graph = _graph_of(session, version)
+    environment_name, environment_id = principal.environment_name, principal.environment_id
+    if body.target_environment is not None:
+        target = find_environment(session, principal.account_id, body.target_environment)
+        if target is None:
+            raise bad_request(f"no environment named {body.target_environment!r}", field="targetEnvironment")
+        environment_name, environment_id = target.name, target.id
+    copied: list[dict[str, Any]] = []
+    if environment_id != principal.environment_id:
+        graph, copied = _copy_functions(session, principal, graph, environment_id, email_domain)
+    workflow, new_version = _new_workflow(
+        session,
+        principal,
+        environment_id,
+        name=body.target_workflow_name,
+        display_name=body.target_display_name or f"{version.display_name or version.name} (Copy)",
+        tags=version.tags if body.tags is None else body.tags,
+        graph=graph,
+        email_domain=email_domain,
+    )
+    return {"environment": environment_name, "workflow": render(session, workflow, new_version), "copiedFunctions": copied}
+
+
+def _copy_functions(
+    session: Session, principal: Principal, graph: Graph, environment_id: str, email_domain: str
+) -> tuple[Graph, list[dict[str, Any]]]:
+    """Copy every node's function into ``environment_id`` under the same name; refuse if a name is taken there."""
+    sources = {f.id: f for f in session.scalars(sa.select(Function).where(Function.id.in_(list(graph.pins))))}
+    taken = [f.name for f in sources.values() if functions.find_live(session, environment_id, f.name)]
+    if taken:
+        raise conflict(
+            f"the target environment already has functions named {', '.join(sorted(taken))}",
+            {"field": "targetEnvironment", "functionNames": sorted(taken)},
+        )
+    mapping: dict[str, str] = {}
+    copied = []
+    for function_id, pin in graph.pins.items():
+        source = sources[function_id]
+        source_version = pin or source.current_version_num
+        version = functions.get_version(session, source, source_version)
+        assert version is not None
+        new_function, _ = functions.copy_version(
+            session,
+            principal,
+            source,
+            source_version,
+            environment_id,
+            source.name,
+            display_name=version.display_name or version.name,
+            tags=None,
+            email_domain=email_domain,
+        )
+        mapping[function_id] = new_function.id
+        copied.append({
+            "sourceFunctionName": source.name,
+            "sourceFunctionID": source.id,
+            "sourceVersionNum": source_version,
+            "targetFunctionName": new_function.name,
+            "targetFunctionID": new_function.id,
+            "targetVersionNum": 1,
+        })
+    new_graph = Graph(
+        main=mapping[graph.main],
+        edges=[Edge(mapping[e.source], e.destination_name, mapping[e.destination]) for e in graph.edges],
+        pins={mapping[fid]: (1 if pin else None) for fid, pin in graph.pins.items()},
+    )
+    return new_graph, copied
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _find_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Workflow | None:
+    stmt = sa.select(Workflow).where(
+        Workflow.environment_id == environment_id, Workflow.name == name, Workflow.deleted_at.is_(None)
+    )
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+def _get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Workflow:
+    workflow = _find_live(session, environment_id, name, for_update=for_update)
+    if workflow is None:
+        raise not_found("workflow", name)
+    return workflow
+
+
+def _version(session: Session, workflow: Workflow, version_num: int) -> WorkflowVersion:
+    version = session.scalar(
+        sa.select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version_num == version_num
+        )
+    )
+    if version is None:
+        raise not_found("workflow version", f"{workflow.name}.{version_num}")
+    return version
+
+
+def render(session: Session, workflow: Workflow, version: WorkflowVersion) -> dict[str, Any]:
+    return render_many(session, [(workflow, version)])[0]
+
+
+def render_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]]) -> list[dict[str, Any]]:
+    if not pairs:
+        return []
+    version_ids = [v.id for _, v in pairs]
+    pins: dict[str, dict[str, int | None]] = {vid: {} for vid in version_ids}
+    for vid, fid, pin in session.execute(
+        sa.select(WorkflowNode.workflow_version_id, WorkflowNode.function_id, WorkflowNode.function_version_num).where(
+            WorkflowNode.workflow_version_id.in_(version_ids)
+        )
+    ):
+        pins[vid][fid] = pin
+    function_ids = {fid for nodes in pins.values() for fid in nodes}
+    names = {fid: name for fid, name in session.execute(sa.select(Function.id, Function.name).where(Function.id.in_(function_ids)))}
+    last_updated = {
+        workflow_id: created_by
+        for workflow_id, created_by in session.execute(
+            sa.select(WorkflowVersion.workflow_id, WorkflowVersion.created_by)
+            .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+            .where(
+                Workflow.id.in_({w.id for w, _ in pairs}),
+                WorkflowVersion.version_num == Workflow.current_version_num,
+            )
+        )
+    }
+
+    out = []
+    for workflow, version in pairs:
+        def ref(function_id: str, version_pins: dict[str, int | None] = pins[version.id]) -> dict[str, Any]:
+            return {"id": function_id, "name": names[function_id], "versionNum": version_pins.get(function_id)}
+
+        out.append({
+            "id": workflow.id,
+            "name": version.name,
+            "versionNum": version.version_num,
+            "displayName": version.display_name,
+            "emailAddress": workflow.email_address,
+            "tags": version.tags,
+            "mainFunction": ref(version.main_function_id),
+            "relationships": [
+                {
+                    "sourceFunction": ref(e["source"]),
+                    "destinationName": e.get("destinationName"),
+                    "destinationFunction": ref(e["destination"]),
+                }
+                for e in version.relationships
+            ],
+            "createdAt": workflow.created_at,
+            "updatedAt": version.created_at,
+            "audit": {
+                "workflowCreatedBy": workflow.created_by,
+                "workflowLastUpdatedBy": last_updated.get(workflow.id),
+                "versionCreatedBy": version.created_by,
+            },
+        })
+    return out
+
+
+def get_workflow(session: Session, environment_id: str, name: str) -> dict[str, Any]:
+    workflow = _get_live(session, environment_id, name)
+    return render(session, workflow, _version(session, workflow, workflow.current_version_num))
+
+
+def get_workflow_version(session: Session, environment_id: str, name: str, version_num: int) -> dict[str, Any]:
+    workflow = _get_live(session, environment_id, name)
+    return render(session, workflow, _version(session, workflow, version_num))
+
+
+def list_workflows(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
+    stmt = sa.select(Workflow).where(Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None))
+    if query.workflow_ids is not None:
+        stmt = stmt.where(Workflow.id.in_(query.workflow_ids))
+    if query.workflow_names is not None:
+        stmt = stmt.where(Workflow.name.in_(query.workflow_names))
+    if query.display_name is not None:
+        stmt = stmt.where(sa.func.lower(Workflow.display_name).contains(query.display_name.lower(), autoescape=True))
+    if query.tags is not None:
+        stmt = stmt.where(has_all_tags(Workflow.id, query.tags))
+    stmt = stmt.where(
+        *workflows_using(
+            function_ids=query.function_ids,
+            function_names=query.function_names,
+            function_id_versions=parse_version_refs(query.function_id_version_nums, "functionIDVersionNums"),
+            function_name_versions=parse_version_refs(query.function_name_version_nums, "functionNameVersionNums"),
+        )
+    )
+
+    def cursor_key(workflow_id: str) -> tuple[Any, ...] | None:
+        row = session.execute(
+            sa.select(Workflow.created_at, Workflow.id).where(
+                Workflow.environment_id == environment_id, Workflow.id == workflow_id
+            )
+        ).first()
+        return tuple(row) if row else None
+
+    workflows, total = keyset_page(session, stmt, (Workflow.created_at, Workflow.id), query, cursor_key)
+    versions = {
+        v.workflow_id: v
+        for v in session.scalars(
+            sa.select(WorkflowVersion)
+            .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+            .where(
+                WorkflowVersion.workflow_id.in_([w.id for w in workflows]),
+                WorkflowVersion.version_num == Workflow.current_version_num,
+            )
+        )
+    }
+    return {"workflows": render_many(session, [(w, versions[w.id]) for w in workflows]), "totalCount": total}
+
+
+def list_versions(session: Session, environment_id: str, name: str, query: Any) -> dict[str, Any]:
+    workflow = _get_live(session, environment_id, name)
+    stmt = sa.select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id)
+
+    def cursor_key(num: int) -> tuple[Any, ...] | None:
+        return (num,) if 1 <= num <= workflow.current_version_num else None
+
+    versions, total = keyset_page(session, stmt, (WorkflowVersion.version_num,), query, cursor_key)
+    return {"versions": render_many(session, [(workflow, v) for v in versions]), "totalCount": total}

@@ -1,0 +1,134 @@
+"""Test fixtures: a real Quarry server over real TCP, once per database backend.
+
+Every test gets a fresh account (``tenant``) with its own API keys, so tests never see each
+other's objects and tenancy is exercised all the time. Storage tests run on SQLite and on
+PostgreSQL; PostgreSQL must be reachable (``QUARRY_TEST_POSTGRES_URL``) unless
+``QUARRY_TEST_BACKENDS=sqlite`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from quarry.app import create_app, open_database
+from quarry.config import Settings
+from quarry.storage.db import Database
+from quarry.tenancy.service import create_account, create_api_key
+
+BACKENDS = [b.strip() for b in os.environ.get("QUARRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+POSTGRES_ADMIN_URL = os.environ.get("QUARRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Server:
+    backend: str
+    base_url: str
+    db: Database
+    settings: Settings
+
+
+@dataclass
+class Tenant:
+    """One account: a client per environment, each sending its own API key."""
+
+    account_id: str
+    production: httpx.Client
+    sandbox: httpx.Client
+    keys: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_database(name: str) -> str:
+    """Create an empty database ``name`` and return its URL; fail loudly if PostgreSQL is absent."""
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}). Start it, point "
+            "QUARRY_TEST_POSTGRES_URL at one, or run with QUARRY_TEST_BACKENDS=sqlite.",
+            pytrace=False,
+        )
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    backend = request.param
+    data_dir: Path = tmp_path_factory.mktemp(f"quarry-{backend}")
+    pg_name = f"quarry_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    if backend == "postgresql":
+        url = _postgres_database(pg_name)
+    else:
+        url = f"sqlite:///{data_dir / 'quarry.db'}"
+    settings = Settings(data_dir=data_dir, database_url=url)
+    db = open_database(settings)
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start")
+        time.sleep(0.02)
+    yield Server(backend, f"http://127.0.0.1:{port}", db, settings)
+    uv.should_exit = True
+    thread.join(timeout=10)
+    db.dispose()
+    if backend == "postgresql":
+        _drop_postgres_database(pg_name)
+
+
+def make_tenant(server: Server) -> Tenant:
+    with server.db.write() as session:
+        account = create_account(session, f"test-{uuid.uuid4().hex}")
+        keys = {env: create_api_key(session, account.id, env, f"{env}-key")[1] for env in ("production", "sandbox")}
+    clients = {
+        env: httpx.Client(base_url=server.base_url, headers={"x-api-key": key}, timeout=30) for env, key in keys.items()
+    }
+    return Tenant(account.id, clients["production"], clients["sandbox"], keys)
+
+
+@pytest.fixture
+def tenant(server: Server) -> Iterator[Tenant]:
+    t = make_tenant(server)
+    yield t
+    t.production.close()
+    t.sandbox.close()
+
+
+@pytest.fixture
+def api(tenant: Tenant) -> httpx.Client:
+    """A client of a fresh account's production environment."""
+    return tenant.production
+
+
+@pytest.fixture
+def anonymous(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        yield client

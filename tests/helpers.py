@@ -1,0 +1,51 @@
+"""Request bodies and assertions shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+INVOICE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "invoiceNumber": {"type": "string"},
+        "totalAmount": {"type": "number"},
+    },
+    "required": ["invoiceNumber"],
+}
+
+
+def transform(name: str, **extra: Any) -> dict[str, Any]:
+    return {"functionName": name, "type": "transform", "outputSchemaName": "Invoice", "outputSchema": INVOICE_SCHEMA, **extra}
+
+
+def route(name: str, routes: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "functionName": name,
+        "type": "route",
+        "description": "Sort documents",
+        "routes": [{"name": r} for r in routes],
+        **extra,
+    }
+
+
+def create_function(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    response = api.post("/v2/functions", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def assert_error(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    """The response is the documented error shape with this status (and names ``field`` when given)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert isinstance(body["message"], str) and body["message"]
+    assert body["code"] == status
+    assert set(body) <= {"message", "code", "details"}
+    if field is not None:
+        fields = [e["field"] for e in body["details"]["errors"]] if "errors" in body.get("details", {}) else [
+            body["details"]["field"]
+        ]
+        assert field in fields, f"{field!r} not in {fields}"
+    return body

@@ -1,0 +1,57 @@
+"""One error shape for every non-2xx answer, and 400 (never 422 or 500) for client mistakes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.helpers import assert_error, transform
+
+
+def test_unknown_route_is_404_with_error_shape(api: httpx.Client) -> None:
+    assert_error(api.get("/v2/no-such-thing"), 404)
+
+
+def test_wrong_method_has_error_shape(api: httpx.Client) -> None:
+    assert_error(api.patch("/v2/functions"), 405)
+
+
+def test_malformed_json_is_400(api: httpx.Client) -> None:
+    response = api.post("/v2/functions", content=b'{"functionName": ', headers={"content-type": "application/json"})
+    body = assert_error(response, 400)
+    assert "JSON" in body["message"]
+
+
+def test_body_that_is_not_an_object_is_400(api: httpx.Client) -> None:
+    assert_error(api.post("/v2/functions", json=["not", "an", "object"]), 400)
+    assert_error(api.post("/v2/functions", json=None), 400)
+
+
+def test_wrong_types_name_the_field(api: httpx.Client) -> None:
+    body = transform("typed")
+    body["tabularChunkingEnabled"] = "very"
+    assert_error(api.post("/v2/functions", json=body), 400, field="tabularChunkingEnabled")
+
+
+def test_unknown_body_field_is_refused(api: httpx.Client) -> None:
+    assert_error(api.post("/v2/functions", json=transform("x", outputschema={})), 400, field="outputschema")
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "abc", "-1", "1.5"])
+def test_limit_out_of_range_is_400(api: httpx.Client, limit: str) -> None:
+    assert_error(api.get(f"/v2/functions?limit={limit}"), 400, field="limit")
+    assert_error(api.get(f"/v2/workflows?limit={limit}"), 400, field="limit")
+
+
+def test_unknown_query_parameter_is_400(api: httpx.Client) -> None:
+    assert_error(api.get("/v2/functions?functionname=x"), 400, field="functionname")
+
+
+def test_bad_sort_order_is_400(api: httpx.Client) -> None:
+    assert_error(api.get("/v2/functions?sortOrder=sideways"), 400, field="sortOrder")
+
+
+def test_openapi_document_is_served(anonymous: httpx.Client) -> None:
+    document = anonymous.get("/openapi.json").json()
+    assert "/v2/functions" in document["paths"]
+    assert "/v2/workflows/{workflowName}/versions" in document["paths"]
