@@ -13,9 +13,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import psycopg
@@ -79,7 +79,7 @@ def _drop_postgres_database(name: str) -> None:
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     backend = request.param
     data_dir: Path = tmp_path_factory.mktemp(f"quarry-{backend}")
-    pg_name = f"quarry_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    pg_name = f"quarry_test_{os.getpid()}"  # one per test process: concurrent runs never share
     if backend == "postgresql":
         url = _postgres_database(pg_name)
     else:

@@ -17,7 +17,13 @@ INVOICE_SCHEMA = {
 
 
 def transform(name: str, **extra: Any) -> dict[str, Any]:
-    return {"functionName": name, "type": "transform", "outputSchemaName": "Invoice", "outputSchema": INVOICE_SCHEMA, **extra}
+    return {
+        "functionName": name,
+        "type": "transform",
+        "outputSchemaName": "Invoice",
+        "outputSchema": INVOICE_SCHEMA,
+        **extra,
+    }
 
 
 def route(name: str, routes: list[str], **extra: Any) -> dict[str, Any]:
@@ -44,8 +50,10 @@ def assert_error(response: httpx.Response, status: int, field: str | None = None
     assert body["code"] == status
     assert set(body) <= {"message", "code", "details"}
     if field is not None:
-        fields = [e["field"] for e in body["details"]["errors"]] if "errors" in body.get("details", {}) else [
-            body["details"]["field"]
-        ]
+        fields = (
+            [e["field"] for e in body["details"]["errors"]]
+            if "errors" in body.get("details", {})
+            else [body["details"]["field"]]
+        )
         assert field in fields, f"{field!r} not in {fields}"
     return body

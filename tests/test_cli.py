@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -124,7 +124,7 @@ def test_keys_create_for_unknown_environment_fails(env: dict[str, str]) -> None:
 
 
 def test_env_key_and_postgresql(env: dict[str, str]) -> None:
-    name = f"quarry_cli_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    name = f"quarry_cli_{os.getpid()}"
     env["QUARRY_DATABASE_URL"] = _postgres_database(name)
     env["QUARRY_API_KEY"] = "a-key-from-the-environment"
     try:

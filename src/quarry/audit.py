@@ -21,6 +21,6 @@ class UserActionSummary(WireModel):
 
 def user_action(principal: Principal) -> dict[str, Any]:
     """A new action by the caller, in wire form, ready to store as JSON."""
-    return UserActionSummary(
-        user_action_id=new_id("ua"), created_at=utcnow(), api_key_name=principal.api_key_name
+    return UserActionSummary.model_validate(
+        {"userActionID": new_id("ua"), "createdAt": utcnow(), "apiKeyName": principal.api_key_name}
     ).model_dump(mode="json", by_alias=True, exclude_none=True)

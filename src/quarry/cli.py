@@ -56,11 +56,13 @@ def serve(
             if settings.is_embedded and not has_active_key(session, account_id):
                 _, first_key = create_api_key(session, account_id, "production", "first-start")
         if first_key:
-            console.print(Panel(
-                f"[bold]{first_key}[/bold]\n\nYour first API key (environment 'production'). It is shown only once:"
-                " send it in the x-api-key header.",
-                title="API key",
-            ))
+            console.print(
+                Panel(
+                    f"[bold]{first_key}[/bold]\n\nYour first API key (environment 'production'). It is shown only once:"
+                    " send it in the x-api-key header.",
+                    title="API key",
+                )
+            )
         else:
             console.print("API keys: create one with `quarry keys create --environment production`.")
     console.print(f"Listening on http://{host}:{port}  (API reference: http://{host}:{port}/docs)")
@@ -81,7 +83,7 @@ def keys_create(
             key, secret = create_api_key(session, account_id, environment, name)
     except TenancyError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(f"Created key {key.id} ({name}) for environment '{environment}':", highlight=False)
     print(secret)
 
@@ -96,7 +98,11 @@ def keys_list() -> None:
     with db.read() as session:
         for key, environment in list_api_keys(session, account_id):
             table.add_row(
-                key.id, key.name, environment.name, key.key_prefix + "…", key.created_at.isoformat(timespec="seconds"),
+                key.id,
+                key.name,
+                environment.name,
+                key.key_prefix + "…",
+                key.created_at.isoformat(timespec="seconds"),
                 key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
             )
     console.print(table)
@@ -113,7 +119,7 @@ def keys_revoke(key_id: str = typer.Argument(..., help="The key's ID, as `quarry
             revoke_api_key(session, account_id, key_id)
     except TenancyError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(f"Revoked {key_id}.")
 
 
@@ -139,7 +145,7 @@ def environments_create(name: str = typer.Argument(..., help="Name of the new en
             create_environment(session, account_id, name)
     except TenancyError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(f"Created environment '{name}'.")
 
 

@@ -6,9 +6,9 @@ Everything configurable lives here so that the rest of the code never reads ``os
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Settings:
     email_domain: str = "inbound.quarry.localhost"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("QUARRY_DATA_DIR") or "./quarry-data").expanduser().absolute()
         database_url = env.get("QUARRY_DATABASE_URL") or f"sqlite:///{data_dir / 'quarry.db'}"

@@ -79,8 +79,16 @@ def _reason(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _location(error: dict[str, Any]) -> tuple[Any, ...]:
+    """Where the error is; a bad or missing union tag is an error of the tag's field (``type``)."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        loc += (str(error.get("ctx", {}).get("discriminator", "")).strip("'\""),)
+    return loc
+
+
 def validation_errors(errors: list[dict[str, Any]], body: Any = None) -> list[dict[str, str]]:
-    return [{"field": _field_path(e.get("loc", ()), body) or "body", "reason": _reason(e)} for e in errors]
+    return [{"field": _field_path(_location(e), body) or "body", "reason": _reason(e)} for e in errors]
 
 
 def invalid(errors: list[dict[str, str]]) -> ApiError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
@@ -24,11 +24,11 @@ def wire_name(name: str) -> str:
 class WireModel(BaseModel):
     """A request or response shape. Unknown fields are refused so that typos are not silently ignored."""
 
-    model_config = ConfigDict(alias_generator=wire_name, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=wire_name, validate_by_alias=True, validate_by_name=False, extra="forbid")
 
 
 def _rfc3339(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]

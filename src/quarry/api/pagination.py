@@ -8,7 +8,8 @@ one indexed range scan, so its cost does not grow with its depth.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -40,7 +41,9 @@ def keyset_page(
     if page.starting_after is not None and page.ending_before is not None:
         raise bad_request("startingAfter and endingBefore are mutually exclusive", field="startingAfter")
     cursor_field, cursor = (
-        ("startingAfter", page.starting_after) if page.starting_after is not None else ("endingBefore", page.ending_before)
+        ("startingAfter", page.starting_after)
+        if page.starting_after is not None
+        else ("endingBefore", page.ending_before)
     )
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
 

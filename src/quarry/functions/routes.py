@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-
-from quarry.api.auth import CurrentPrincipal
 from pydantic import BeforeValidator
 
+from quarry.api.auth import CurrentPrincipal
 from quarry.api.models import CsvList, split_csv
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.functions import service

@@ -13,7 +13,7 @@ import jmespath
 import jmespath.exceptions
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from quarry.api.models import Timestamp, WireModel
 from quarry.audit import UserActionSummary
@@ -65,7 +65,7 @@ def _unique_names(items: list[Any], what: str) -> None:
 
 def _one_target(model: Any, id_field: str, name_field: str) -> None:
     if getattr(model, id_field) is not None and getattr(model, name_field) is not None:
-        raise ValueError(f"give either the function's ID or its name, not both")
+        raise ValueError("give either the function's ID or its name, not both")
 
 
 OutputSchema = Annotated[dict[str, Any], AfterValidator(_check_json_schema)]
@@ -114,21 +114,22 @@ class RouteListItem(WireModel):
     origin: RouteOrigin | None = None
 
     @model_validator(mode="after")
-    def _target(self) -> "RouteListItem":
+    def _target(self) -> RouteListItem:
         _one_target(self, "function_id", "function_name")
         return self
 
 
+def _check_routes(routes: list[RouteListItem]) -> list[RouteListItem]:
+    # a validator of the field (not of the model), so that the error names ``routes``
+    _unique_names(routes, "route")
+    if sum(1 for route in routes if route.is_error_fallback) > 1:
+        raise ValueError("at most one route can be the error fallback (isErrorFallback)")
+    return routes
+
+
 class RouteConfig(WireModel):
     description: str
-    routes: Annotated[list[RouteListItem], Field(min_length=1, max_length=100)]
-
-    @model_validator(mode="after")
-    def _routes(self) -> "RouteConfig":
-        _unique_names(self.routes, "route")
-        if sum(1 for route in self.routes if route.is_error_fallback) > 1:
-            raise ValueError("at most one route can be the error fallback (isErrorFallback)")
-        return self
+    routes: Annotated[list[RouteListItem], Field(min_length=1, max_length=100), AfterValidator(_check_routes)]
 
 
 class PrintPageSplitConfig(WireModel):
@@ -136,7 +137,7 @@ class PrintPageSplitConfig(WireModel):
     next_function_name: Name | None = None
 
     @model_validator(mode="after")
-    def _target(self) -> "PrintPageSplitConfig":
+    def _target(self) -> PrintPageSplitConfig:
         _one_target(self, "next_function_id", "next_function_name")
         return self
 
@@ -148,7 +149,7 @@ class SemanticItemClass(WireModel):
     next_function_name: Name | None = None
 
     @model_validator(mode="after")
-    def _target(self) -> "SemanticItemClass":
+    def _target(self) -> SemanticItemClass:
         _one_target(self, "next_function_id", "next_function_name")
         return self
 
@@ -157,7 +158,7 @@ class SemanticPageSplitConfig(WireModel):
     item_classes: Annotated[list[SemanticItemClass], Field(min_length=1, max_length=100)]
 
     @model_validator(mode="after")
-    def _classes(self) -> "SemanticPageSplitConfig":
+    def _classes(self) -> SemanticPageSplitConfig:
         _unique_names(self.item_classes, "item class")
         return self
 
@@ -167,16 +168,41 @@ class SplitConfig(WireModel):
     print_page_split_config: PrintPageSplitConfig | None = None
     semantic_page_split_config: SemanticPageSplitConfig | None = None
 
-    @model_validator(mode="after")
-    def _matching_config(self) -> "SplitConfig":
-        if self.split_type == "print_page" and self.semantic_page_split_config is not None:
+    # Validators of the fields (not of the model), so that errors name the configuration field;
+    # ``splitType`` is declared first, so it is in ``info.data`` when it was valid. An absent
+    # configuration becomes an explicit null so that its validator runs (``validate_default``
+    # would report the Python name instead of the wire name).
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_configs(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for alias, name in (
+                ("printPageSplitConfig", "print_page_split_config"),
+                ("semanticPageSplitConfig", "semantic_page_split_config"),
+            ):
+                if alias not in data and name not in data:
+                    data[alias] = None
+        return data
+
+    @field_validator("print_page_split_config")
+    @classmethod
+    def _print_page_only(cls, value: PrintPageSplitConfig | None, info: ValidationInfo) -> PrintPageSplitConfig | None:
+        if value is not None and info.data.get("split_type") == "semantic_page":
+            raise ValueError("printPageSplitConfig is only for splitType 'print_page'")
+        return value
+
+    @field_validator("semantic_page_split_config")
+    @classmethod
+    def _semantic_page_only(
+        cls, value: SemanticPageSplitConfig | None, info: ValidationInfo
+    ) -> SemanticPageSplitConfig | None:
+        split_type = info.data.get("split_type")
+        if value is not None and split_type == "print_page":
             raise ValueError("semanticPageSplitConfig is only for splitType 'semantic_page'")
-        if self.split_type == "semantic_page":
-            if self.print_page_split_config is not None:
-                raise ValueError("printPageSplitConfig is only for splitType 'print_page'")
-            if self.semantic_page_split_config is None:
-                raise ValueError("splitType 'semantic_page' needs semanticPageSplitConfig with itemClasses")
-        return self
+        if value is None and split_type == "semantic_page":
+            raise ValueError("splitType 'semantic_page' needs semanticPageSplitConfig with itemClasses")
+        return value
 
 
 class JoinConfig(ExtractionConfig):
@@ -256,7 +282,7 @@ class EnrichCreate(FunctionCommon, EnrichFunctionConfig):
 
 
 FunctionCreate = Annotated[
-    Union[TransformCreate, AnalyzeCreate, RouteCreate, SplitCreate, JoinCreate, PayloadShapingCreate, EnrichCreate],
+    TransformCreate | AnalyzeCreate | RouteCreate | SplitCreate | JoinCreate | PayloadShapingCreate | EnrichCreate,
     Field(discriminator="type"),
 ]
 CREATE_MODELS: dict[str, type[FunctionCommon]] = {
@@ -310,14 +336,18 @@ class FunctionOut(WireModel):
 
 
 def _response_model(type_name: str, config: type[WireModel]) -> type[WireModel]:
-    return type(f"{config.__name__.removesuffix('Config').removesuffix('Function')}Function", (config, FunctionOut), {
-        "__annotations__": {"type": Literal[type_name]},  # type: ignore[valid-type]
-        "__module__": __name__,
-    })
+    return type(
+        f"{config.__name__.removesuffix('Config').removesuffix('Function')}Function",
+        (config, FunctionOut),
+        {
+            "__annotations__": {"type": Literal[type_name]},  # type: ignore[valid-type]
+            "__module__": __name__,
+        },
+    )
 
 
 Function = Annotated[
-    Union[tuple(_response_model(name, model) for name, model in CONFIG_MODELS.items())],  # type: ignore[misc]
+    Union[tuple(_response_model(name, model) for name, model in CONFIG_MODELS.items())],  # type: ignore[misc]  # noqa: UP007
     Field(discriminator="type"),
 ]
 

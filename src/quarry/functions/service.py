@@ -6,7 +6,9 @@ the current one. Functions are soft-deleted so that calls made with them stay re
 
 from __future__ import annotations
 
+import copy
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request, conflict, from_validation_error, invalid, not_found
-from quarry.api.pagination import PageQuery, keyset_page
+from quarry.api.pagination import keyset_page
 from quarry.audit import user_action
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id
-from quarry.storage.base import utcnow
+from quarry.storage.base import icontains, utcnow
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
@@ -58,35 +60,51 @@ def get_version(session: Session, function: Function, version_num: int) -> Funct
     )
 
 
+@dataclass(frozen=True)
+class TargetReference:
+    """A function named inside another function's configuration (a route or split target)."""
+
+    field: str  # path for error messages, e.g. ``routes[0].functionID``
+    holder: dict[str, Any]  # the configuration object holding the reference
+    key: str  # ``functionID``, ``functionName``, ``nextFunctionID`` or ``nextFunctionName``
+
+    @property
+    def by_id(self) -> bool:
+        return self.key.endswith("ID")
+
+    @property
+    def value(self) -> str:
+        return str(self.holder[self.key])
+
+
+def target_references(type_: str, config: dict[str, Any]) -> list[TargetReference]:
+    holders: list[tuple[str, dict[str, Any]]] = []
+    if type_ == "route":
+        holders = [(f"routes[{i}]", route) for i, route in enumerate(config["routes"])]
+    elif type_ == "split":
+        classes = (config.get("semanticPageSplitConfig") or {}).get("itemClasses", [])
+        holders = [("printPageSplitConfig", config.get("printPageSplitConfig") or {})]
+        holders += [(f"semanticPageSplitConfig.itemClasses[{i}]", item) for i, item in enumerate(classes)]
+    keys = ("functionID", "functionName") if type_ == "route" else ("nextFunctionID", "nextFunctionName")
+    return [TargetReference(f"{path}.{key}", holder, key) for path, holder in holders for key in keys if key in holder]
+
+
+def find_target(session: Session, environment_id: str, reference: TargetReference) -> Function | None:
+    column = Function.id if reference.by_id else Function.name
+    return session.scalar(
+        sa.select(Function).where(
+            Function.environment_id == environment_id, Function.deleted_at.is_(None), column == reference.value
+        )
+    )
+
+
 def _check_targets(session: Session, environment_id: str, type_: str, config: dict[str, Any]) -> None:
     """Route and split targets named in the configuration must be live functions of this environment."""
-    targets: list[tuple[str, str, str]] = []  # (field path, "id" | "name", value)
-    if type_ == "route":
-        for i, route in enumerate(config["routes"]):
-            if "functionID" in route:
-                targets.append((f"routes[{i}].functionID", "id", route["functionID"]))
-            if "functionName" in route:
-                targets.append((f"routes[{i}].functionName", "name", route["functionName"]))
-    elif type_ == "split":
-        print_page = config.get("printPageSplitConfig") or {}
-        classes = (config.get("semanticPageSplitConfig") or {}).get("itemClasses", [])
-        for path, holder in [("printPageSplitConfig", print_page)] + [
-            (f"semanticPageSplitConfig.itemClasses[{i}]", item) for i, item in enumerate(classes)
-        ]:
-            if "nextFunctionID" in holder:
-                targets.append((f"{path}.nextFunctionID", "id", holder["nextFunctionID"]))
-            if "nextFunctionName" in holder:
-                targets.append((f"{path}.nextFunctionName", "name", holder["nextFunctionName"]))
-    errors = []
-    for field, kind, value in targets:
-        column = Function.id if kind == "id" else Function.name
-        exists = session.scalar(
-            sa.select(sa.func.count()).where(
-                Function.environment_id == environment_id, Function.deleted_at.is_(None), column == value
-            )
-        )
-        if not exists:
-            errors.append({"field": field, "reason": f"no function with {kind} {value!r} in this environment"})
+    errors = [
+        {"field": ref.field, "reason": f"no function {ref.value!r} in this environment"}
+        for ref in target_references(type_, config)
+        if find_target(session, environment_id, ref) is None
+    ]
     if errors:
         raise invalid(errors)
 
@@ -95,7 +113,9 @@ def _flush_or_conflict(session: Session, name: str) -> None:
     try:
         session.flush()
     except IntegrityError:
-        raise conflict(f"a function named {name!r} already exists in this environment", {"field": "functionName"})
+        raise conflict(
+            f"a function named {name!r} already exists in this environment", {"field": "functionName"}
+        ) from None
 
 
 def _ensure_name_free(session: Session, environment_id: str, name: str) -> None:
@@ -110,11 +130,12 @@ def _add_function(
     body: FunctionCommon,
     type_: str,
     email_domain: str,
+    function_id: str | None = None,
 ) -> tuple[Function, FunctionVersion]:
     _ensure_name_free(session, environment_id, body.function_name)
     action = user_action(principal)
     function = Function(
-        id=new_id("f"),
+        id=function_id or new_id("f"),
         environment_id=environment_id,
         type=type_,
         name=body.function_name,
@@ -149,10 +170,8 @@ def create_function(session: Session, principal: Principal, body: FunctionCommon
     return render(session, function, version)
 
 
-def update_function(session: Session, principal: Principal, name: str, changes: Any) -> dict[str, Any]:
+def update_function(session: Session, principal: Principal, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     """``PUT``: the given fields replace the current version's, making a new version."""
-    if not isinstance(changes, dict):
-        raise bad_request("the request body must be a JSON object", field="body")
     function = get_live(session, principal.environment_id, name, for_update=True)
     if "type" in changes and changes["type"] != function.type:
         raise bad_request(f"type cannot be changed (this function is a {function.type!r} function)", field="type")
@@ -209,6 +228,8 @@ def delete_function(session: Session, principal: Principal, name: str) -> None:
 
 
 def copy_function(session: Session, principal: Principal, body: FunctionCopy, email_domain: str) -> dict[str, Any]:
+    """Copy the current version. Into another environment, route/split targets must exist there by
+    name (copy them first); targets given by ID are translated to the same-named function there."""
     source = get_live(session, principal.environment_id, body.source_function_name)
     target_environment_id = principal.environment_id
     if body.target_environment is not None:
@@ -216,48 +237,79 @@ def copy_function(session: Session, principal: Principal, body: FunctionCopy, em
         if target is None:
             raise bad_request(f"no environment named {body.target_environment!r}", field="targetEnvironment")
         target_environment_id = target.id
-    function, version = copy_version(
+    version = get_version(session, source, source.current_version_num)
+    assert version is not None
+    id_map: dict[str, str] = {}
+    if target_environment_id != principal.environment_id:
+        errors = []
+        for ref in target_references(source.type, version.config):
+            in_source = find_target(session, principal.environment_id, ref)
+            name = in_source.name if in_source else ref.value
+            in_target = find_live(session, target_environment_id, name)
+            if in_target is None:
+                errors.append(
+                    {
+                        "field": ref.field,
+                        "reason": f"the target environment has no function named {name!r}; copy it there first",
+                    }
+                )
+            elif in_source is not None:
+                id_map[in_source.id] = in_target.id
+        if errors:
+            raise invalid(errors)
+    function, new_version = copy_version(
         session,
         principal,
         source,
-        source.current_version_num,
+        version,
         target_environment_id,
         body.target_function_name,
         display_name=body.target_display_name,
         tags=body.tags,
         email_domain=email_domain,
+        id_map=id_map,
     )
-    return render(session, function, version)
+    return render(session, function, new_version)
 
 
 def copy_version(
     session: Session,
     principal: Principal,
     source: Function,
-    version_num: int,
+    version: FunctionVersion,
     environment_id: str,
     name: str,
     *,
     display_name: str | None,
     tags: list[str] | None,
     email_domain: str,
+    id_map: dict[str, str],
+    function_id: str | None = None,
 ) -> tuple[Function, FunctionVersion]:
-    """Make a new function (version 1) from one version of another; its configuration is kept verbatim."""
-    version = get_version(session, source, version_num)
-    assert version is not None
+    """Make a new function (version 1) from one version of another.
+
+    Target references by ID are translated through ``id_map`` (IDs it does not know are kept);
+    ``function_id`` is the new function's ID when the caller had to know it in advance.
+    """
+    config = copy.deepcopy(version.config)
+    for ref in target_references(source.type, config):
+        if ref.by_id:
+            ref.holder[ref.key] = id_map.get(ref.value, ref.value)
     body = CREATE_MODELS[source.type].model_validate(
         {
-            **version.config,
+            **config,
             "type": source.type,
             "functionName": name,
             "displayName": display_name or f"{version.display_name or version.name} (Copy)",
             "tags": version.tags if tags is None else tags,
         }
     )
-    return _add_function(session, principal, environment_id, body, source.type, email_domain)
+    return _add_function(session, principal, environment_id, body, source.type, email_domain, function_id)
 
 
-def render(session: Session, function: Function, version: FunctionVersion, *, as_version: bool = False) -> dict[str, Any]:
+def render(
+    session: Session, function: Function, version: FunctionVersion, *, as_version: bool = False
+) -> dict[str, Any]:
     return render_many(session, [(function, version)], as_version=as_version)[0]
 
 
@@ -266,7 +318,9 @@ def render_many(
 ) -> list[dict[str, Any]]:
     """Wire form of function versions, with ``audit`` and ``usedInWorkflows`` filled in."""
     usage = usage_of(session, [(function, version.version_num) for function, version in pairs])
-    last_updated = _current_versions_created_by(session, [f for f, v in pairs if v.version_num != f.current_version_num])
+    last_updated = _current_versions_created_by(
+        session, [f for f, v in pairs if v.version_num != f.current_version_num]
+    )
     out = []
     for function, version in pairs:
         item: dict[str, Any] = {
@@ -314,7 +368,7 @@ def list_functions(session: Session, environment_id: str, query: Any) -> dict[st
     if query.types is not None:
         stmt = stmt.where(Function.type.in_(query.types))
     if query.display_name is not None:
-        stmt = stmt.where(sa.func.lower(Function.display_name).contains(query.display_name.lower(), autoescape=True))
+        stmt = stmt.where(icontains(Function.display_name, query.display_name))
     if query.tags is not None:
         stmt = stmt.where(has_all_tags(Function.id, query.tags))
     stmt = stmt.where(
@@ -329,7 +383,7 @@ def list_functions(session: Session, environment_id: str, query: Any) -> dict[st
     def cursor_key(function_id: str) -> tuple[Any, ...] | None:
         row = session.execute(
             sa.select(Function.created_at, Function.id).where(
-                Function.environment_id == environment_id, Function.id == function_id
+                Function.environment_id == environment_id, Function.id == function_id, Function.deleted_at.is_(None)
             )
         ).first()
         return tuple(row) if row else None

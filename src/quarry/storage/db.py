@@ -8,9 +8,9 @@ plain deferred transactions so that they never wait for a writer (WAL).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 from alembic import command
@@ -25,8 +25,12 @@ def sqlalchemy_url(url: str) -> str:
     """Map user-facing URLs (``postgresql://``) onto the drivers Quarry ships with."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _sqlite_engine(url: str, begin: str) -> sa.Engine:
@@ -45,6 +49,8 @@ def _sqlite_engine(url: str, begin: str) -> sa.Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; case-insensitive search must fold "É" too
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):  # type: ignore[no-untyped-def]

@@ -30,8 +30,6 @@ def has_all_tags(id_column: sa.ColumnElement[str], tags: list[str]) -> sa.Column
     """SQL condition: the object whose ID is in ``id_column`` carries every tag in ``tags``."""
     wanted = sorted(set(tags))
     matching = (
-        sa.select(sa.func.count())
-        .where(ObjectTag.object_id == id_column, ObjectTag.tag.in_(wanted))
-        .scalar_subquery()
+        sa.select(sa.func.count()).where(ObjectTag.object_id == id_column, ObjectTag.tag.in_(wanted)).scalar_subquery()
     )
     return matching == len(wanted)

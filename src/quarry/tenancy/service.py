@@ -67,9 +67,7 @@ def ensure_default_account(session: Session) -> Account:
 
 
 def find_environment(session: Session, account_id: str, name: str) -> Environment | None:
-    return session.scalar(
-        sa.select(Environment).where(Environment.account_id == account_id, Environment.name == name)
-    )
+    return session.scalar(sa.select(Environment).where(Environment.account_id == account_id, Environment.name == name))
 
 
 def list_environments(session: Session, account_id: str) -> list[Environment]:

@@ -43,17 +43,21 @@ def graph_errors(main: str, edges: list[Edge], nodes: dict[str, Node]) -> list[d
             allowed = source.branch_names()
             field = f"relationships[{i}].destinationName"
             if allowed is None:
-                errors.append({
-                    "field": field,
-                    "reason": f"destinationName is only for edges leaving a route or a semantic_page split function; "
-                    f"{source.name!r} is a {source.type!r} function",
-                })
+                errors.append(
+                    {
+                        "field": field,
+                        "reason": "destinationName is only for edges leaving a route or a semantic_page split "
+                        f"function; {source.name!r} is a {source.type!r} function",
+                    }
+                )
             elif edge.destination_name not in allowed:
-                errors.append({
-                    "field": field,
-                    "reason": f"{edge.destination_name!r} is not a route or item class of {source.name!r}; "
-                    f"expected one of {sorted(allowed)}",
-                })
+                errors.append(
+                    {
+                        "field": field,
+                        "reason": f"{edge.destination_name!r} is not a route or item class of {source.name!r}; "
+                        f"expected one of {sorted(allowed)}",
+                    }
+                )
         if edge in seen:
             errors.append({"field": f"relationships[{i}]", "reason": f"same edge as relationships[{seen[edge]}]"})
         seen.setdefault(edge, i)
@@ -68,10 +72,12 @@ def graph_errors(main: str, edges: list[Edge], nodes: dict[str, Node]) -> list[d
     unreachable = set(nodes) - _reachable(main, successors)
     if unreachable:
         names = ", ".join(sorted(nodes[node].name for node in unreachable))
-        errors.append({
-            "field": "relationships",
-            "reason": f"not reachable from the main function {nodes[main].name!r}: {names}",
-        })
+        errors.append(
+            {
+                "field": "relationships",
+                "reason": f"not reachable from the main function {nodes[main].name!r}: {names}",
+            }
+        )
     return errors
 
 
@@ -103,7 +109,7 @@ def _find_cycle(successors: dict[str, list[str]]) -> list[str] | None:
                 stack.append((node, index + 1))
                 nxt = successors[node][index]
                 if state.get(nxt) == 1:
-                    return path[path.index(nxt):] + [nxt]
+                    return path[path.index(nxt) :] + [nxt]
                 if nxt not in state:
                     stack.append((nxt, 0))
             else:

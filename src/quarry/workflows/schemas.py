@@ -20,7 +20,7 @@ class FunctionVersionIdentifier(WireModel):
     version_num: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
-    def _id_or_name(self) -> "FunctionVersionIdentifier":
+    def _id_or_name(self) -> FunctionVersionIdentifier:
         if (self.id is None) == (self.name is None):
             raise ValueError("give either the function's id or its name")
         return self
@@ -44,19 +44,14 @@ class WorkflowCreate(WireModel):
 
 
 class WorkflowUpdate(WireModel):
-    """Only the given fields change; ``mainFunction`` and ``relationships`` change together."""
+    """Only the given fields change; ``mainFunction`` and ``relationships`` change together
+    (relationships without mainFunction are refused by the service, naming ``relationships``)."""
 
     name: Name | None = None
     display_name: Annotated[str, Field(max_length=512)] | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     main_function: FunctionVersionIdentifier | None = None
     relationships: Relationships | None = None
-
-    @model_validator(mode="after")
-    def _unit(self) -> "WorkflowUpdate":
-        if self.relationships is not None and self.main_function is None:
-            raise ValueError("relationships can only be given together with mainFunction")
-        return self
 
 
 class WorkflowCopy(WireModel):

@@ -8,6 +8,7 @@ before it is stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,17 +16,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request, conflict, invalid, not_found
-from quarry.api.pagination import PageQuery, keyset_page
+from quarry.api.pagination import keyset_page
 from quarry.audit import user_action
 from quarry.functions import service as functions
 from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
-from quarry.storage.base import utcnow
+from quarry.storage.base import icontains, utcnow
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.graph import Edge, Node, graph_errors
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
-from quarry.workflows.schemas import FunctionVersionIdentifier, Relationship, WorkflowCopy, WorkflowCreate, WorkflowUpdate
+from quarry.workflows.schemas import (
+    FunctionVersionIdentifier,
+    Relationship,
+    WorkflowCopy,
+    WorkflowCreate,
+    WorkflowUpdate,
+)
 from quarry.workflows.usage import parse_version_refs, workflows_using
 
 
@@ -62,17 +69,21 @@ def _resolve_graph(
         found[function.id] = function
         if ref.version_num is not None:
             if ref.version_num > function.current_version_num:
-                errors.append({
-                    "field": f"{field}.versionNum",
-                    "reason": f"function {function.name!r} has no version {ref.version_num} "
-                    f"(current is {function.current_version_num})",
-                })
+                errors.append(
+                    {
+                        "field": f"{field}.versionNum",
+                        "reason": f"function {function.name!r} has no version {ref.version_num} "
+                        f"(current is {function.current_version_num})",
+                    }
+                )
             elif pins.get(function.id) not in (None, ref.version_num):
-                errors.append({
-                    "field": f"{field}.versionNum",
-                    "reason": f"function {function.name!r} is pinned to version {pins[function.id]} "
-                    f"at {pin_fields[function.id]}; a workflow uses one version of each function",
-                })
+                errors.append(
+                    {
+                        "field": f"{field}.versionNum",
+                        "reason": f"function {function.name!r} is pinned to version {pins[function.id]} "
+                        f"at {pin_fields[function.id]}; a workflow uses one version of each function",
+                    }
+                )
             else:
                 pins[function.id] = ref.version_num
                 pin_fields[function.id] = field
@@ -122,7 +133,6 @@ def _graph_of(session: Session, version: WorkflowVersion) -> Graph:
 
 def _add_version(
     session: Session,
-    principal: Principal,
     workflow: Workflow,
     version_num: int,
     *,
@@ -130,7 +140,10 @@ def _add_version(
     display_name: str | None,
     tags: list[str],
     graph: Graph,
+    action: dict[str, Any],
+    at: datetime,
 ) -> WorkflowVersion:
+    """Store a new current version, made by ``action`` at ``at``."""
     version = WorkflowVersion(
         id=new_id("wfv"),
         workflow_id=workflow.id,
@@ -143,12 +156,12 @@ def _add_version(
             {"source": e.source, "destinationName": e.destination_name, "destination": e.destination}
             for e in graph.edges
         ],
-        created_by=user_action(principal),
+        created_by=action,
     )
     workflow.name = name
     workflow.display_name = display_name
     workflow.current_version_num = version_num
-    workflow.updated_at = version.created_at = utcnow()
+    workflow.updated_at = version.created_at = at
     session.add(version)
     try:
         session.flush()
@@ -184,6 +197,8 @@ def _new_workflow(
     email_domain: str,
 ) -> tuple[Workflow, WorkflowVersion]:
     _ensure_name_free(session, environment_id, name)
+    action = user_action(principal)
+    now = utcnow()
     workflow = Workflow(
         id=new_id("wf"),
         environment_id=environment_id,
@@ -191,7 +206,9 @@ def _new_workflow(
         display_name=display_name,
         current_version_num=1,
         email_address=functions.email_address(name, email_domain),
-        created_by=user_action(principal),
+        created_by=action,
+        created_at=now,
+        updated_at=now,
     )
     session.add(workflow)
     try:
@@ -199,7 +216,7 @@ def _new_workflow(
     except IntegrityError:
         raise _name_taken(name) from None
     version = _add_version(
-        session, principal, workflow, 1, name=name, display_name=display_name, tags=tags, graph=graph
+        session, workflow, 1, name=name, display_name=display_name, tags=tags, graph=graph, action=action, at=now
     )
     return workflow, version
 
@@ -223,6 +240,8 @@ def update_workflow(session: Session, principal: Principal, name: str, body: Wor
     workflow = _get_live(session, principal.environment_id, name, for_update=True)
     current = _version(session, workflow, workflow.current_version_num)
     given = body.model_fields_set
+    if body.relationships is not None and body.main_function is None:
+        raise bad_request("relationships can only be given together with mainFunction", field="relationships")
     new_name = body.name if body.name is not None else current.name
     if new_name != workflow.name:
         _ensure_name_free(session, principal.environment_id, new_name)
@@ -232,13 +251,14 @@ def update_workflow(session: Session, principal: Principal, name: str, body: Wor
         graph = _graph_of(session, current)
     version = _add_version(
         session,
-        principal,
         workflow,
         workflow.current_version_num + 1,
         name=new_name,
         display_name=body.display_name if "display_name" in given else current.display_name,
         tags=(body.tags or []) if "tags" in given else current.tags,
         graph=graph,
+        action=user_action(principal),
+        at=utcnow(),
     )
     return render(session, workflow, version)
 
@@ -254,9 +274,7 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
     source = _get_live(session, principal.environment_id, body.source_workflow_name)
     version_num = body.source_workflow_version_num or source.current_version_num
     if version_num > source.current_version_num:
-        raise bad_request(
-            f"workflow {source.name!r} has no version {version_num}", field="sourceWorkflowVersionNum"
-        )
+        raise bad_request(f"workflow {source.name!r} has no version {version_num}", field="sourceWorkflowVersionNum")
     version = _version(session, source, version_num)
     graph = _graph_of(session, version)
     environment_name, environment_id = principal.environment_name, principal.environment_id
@@ -278,51 +296,77 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
         graph=graph,
         email_domain=email_domain,
     )
-    return {"environment": environment_name, "workflow": render(session, workflow, new_version), "copiedFunctions": copied}
+    return {
+        "environment": environment_name,
+        "workflow": render(session, workflow, new_version),
+        "copiedFunctions": copied,
+    }
+
+
+def _functions_to_copy(session: Session, graph: Graph) -> dict[str, FunctionVersion]:
+    """The version of each function a copy of ``graph`` needs: its nodes (pinned or current
+    version), and, transitively, the route/split targets named in their configurations."""
+    wanted: dict[str, FunctionVersion] = {}
+    pending: list[tuple[Function, int | None]] = [
+        (session.get_one(Function, fid), pin) for fid, pin in graph.pins.items()
+    ]
+    while pending:
+        function, pin = pending.pop()
+        if function.id in wanted:
+            continue
+        version = functions.get_version(session, function, pin or function.current_version_num)
+        assert version is not None
+        wanted[function.id] = version
+        for ref in functions.target_references(function.type, version.config):
+            target = functions.find_target(session, function.environment_id, ref)
+            if target is not None:
+                pending.append((target, None))
+    return wanted
 
 
 def _copy_functions(
     session: Session, principal: Principal, graph: Graph, environment_id: str, email_domain: str
 ) -> tuple[Graph, list[dict[str, Any]]]:
-    """Copy every node's function into ``environment_id`` under the same name; refuse if a name is taken there."""
-    sources = {f.id: f for f in session.scalars(sa.select(Function).where(Function.id.in_(list(graph.pins))))}
-    taken = [f.name for f in sources.values() if functions.find_live(session, environment_id, f.name)]
+    """Copy the graph's functions into ``environment_id`` under the same names; refuse if a name is taken there."""
+    versions = _functions_to_copy(session, graph)
+    sources = {fid: session.get_one(Function, fid) for fid in versions}
+    taken = sorted(f.name for f in sources.values() if functions.find_live(session, environment_id, f.name))
     if taken:
         raise conflict(
-            f"the target environment already has functions named {', '.join(sorted(taken))}",
-            {"field": "targetEnvironment", "functionNames": sorted(taken)},
+            f"the target environment already has functions named {', '.join(taken)}",
+            {"field": "targetEnvironment", "functionNames": taken},
         )
-    mapping: dict[str, str] = {}
+    id_map = {fid: new_id("f") for fid in versions}
     copied = []
-    for function_id, pin in graph.pins.items():
+    for function_id, version in versions.items():
         source = sources[function_id]
-        source_version = pin or source.current_version_num
-        version = functions.get_version(session, source, source_version)
-        assert version is not None
         new_function, _ = functions.copy_version(
             session,
             principal,
             source,
-            source_version,
+            version,
             environment_id,
             source.name,
             display_name=version.display_name or version.name,
             tags=None,
             email_domain=email_domain,
+            id_map=id_map,
+            function_id=id_map[function_id],
         )
-        mapping[function_id] = new_function.id
-        copied.append({
-            "sourceFunctionName": source.name,
-            "sourceFunctionID": source.id,
-            "sourceVersionNum": source_version,
-            "targetFunctionName": new_function.name,
-            "targetFunctionID": new_function.id,
-            "targetVersionNum": 1,
-        })
+        copied.append(
+            {
+                "sourceFunctionName": source.name,
+                "sourceFunctionID": source.id,
+                "sourceVersionNum": version.version_num,
+                "targetFunctionName": new_function.name,
+                "targetFunctionID": new_function.id,
+                "targetVersionNum": 1,
+            }
+        )
     new_graph = Graph(
-        main=mapping[graph.main],
-        edges=[Edge(mapping[e.source], e.destination_name, mapping[e.destination]) for e in graph.edges],
-        pins={mapping[fid]: (1 if pin else None) for fid, pin in graph.pins.items()},
+        main=id_map[graph.main],
+        edges=[Edge(id_map[e.source], e.destination_name, id_map[e.destination]) for e in graph.edges],
+        pins={id_map[fid]: (1 if pin else None) for fid, pin in graph.pins.items()},
     )
     return new_graph, copied
 
@@ -371,7 +415,10 @@ def render_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]])
     ):
         pins[vid][fid] = pin
     function_ids = {fid for nodes in pins.values() for fid in nodes}
-    names = {fid: name for fid, name in session.execute(sa.select(Function.id, Function.name).where(Function.id.in_(function_ids)))}
+    names = {
+        fid: name
+        for fid, name in session.execute(sa.select(Function.id, Function.name).where(Function.id.in_(function_ids)))
+    }
     last_updated = {
         workflow_id: created_by
         for workflow_id, created_by in session.execute(
@@ -386,33 +433,36 @@ def render_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]])
 
     out = []
     for workflow, version in pairs:
+
         def ref(function_id: str, version_pins: dict[str, int | None] = pins[version.id]) -> dict[str, Any]:
             return {"id": function_id, "name": names[function_id], "versionNum": version_pins.get(function_id)}
 
-        out.append({
-            "id": workflow.id,
-            "name": version.name,
-            "versionNum": version.version_num,
-            "displayName": version.display_name,
-            "emailAddress": workflow.email_address,
-            "tags": version.tags,
-            "mainFunction": ref(version.main_function_id),
-            "relationships": [
-                {
-                    "sourceFunction": ref(e["source"]),
-                    "destinationName": e.get("destinationName"),
-                    "destinationFunction": ref(e["destination"]),
-                }
-                for e in version.relationships
-            ],
-            "createdAt": workflow.created_at,
-            "updatedAt": version.created_at,
-            "audit": {
-                "workflowCreatedBy": workflow.created_by,
-                "workflowLastUpdatedBy": last_updated.get(workflow.id),
-                "versionCreatedBy": version.created_by,
-            },
-        })
+        out.append(
+            {
+                "id": workflow.id,
+                "name": version.name,
+                "versionNum": version.version_num,
+                "displayName": version.display_name,
+                "emailAddress": workflow.email_address,
+                "tags": version.tags,
+                "mainFunction": ref(version.main_function_id),
+                "relationships": [
+                    {
+                        "sourceFunction": ref(e["source"]),
+                        "destinationName": e.get("destinationName"),
+                        "destinationFunction": ref(e["destination"]),
+                    }
+                    for e in version.relationships
+                ],
+                "createdAt": workflow.created_at,
+                "updatedAt": version.created_at,
+                "audit": {
+                    "workflowCreatedBy": workflow.created_by,
+                    "workflowLastUpdatedBy": last_updated.get(workflow.id),
+                    "versionCreatedBy": version.created_by,
+                },
+            }
+        )
     return out
 
 
@@ -433,7 +483,7 @@ def list_workflows(session: Session, environment_id: str, query: Any) -> dict[st
     if query.workflow_names is not None:
         stmt = stmt.where(Workflow.name.in_(query.workflow_names))
     if query.display_name is not None:
-        stmt = stmt.where(sa.func.lower(Workflow.display_name).contains(query.display_name.lower(), autoescape=True))
+        stmt = stmt.where(icontains(Workflow.display_name, query.display_name))
     if query.tags is not None:
         stmt = stmt.where(has_all_tags(Workflow.id, query.tags))
     stmt = stmt.where(
@@ -448,7 +498,7 @@ def list_workflows(session: Session, environment_id: str, query: Any) -> dict[st
     def cursor_key(workflow_id: str) -> tuple[Any, ...] | None:
         row = session.execute(
             sa.select(Workflow.created_at, Workflow.id).where(
-                Workflow.environment_id == environment_id, Workflow.id == workflow_id
+                Workflow.environment_id == environment_id, Workflow.id == workflow_id, Workflow.deleted_at.is_(None)
             )
         ).first()
         return tuple(row) if row else None

@@ -8,7 +8,8 @@ version W" therefore means: W has a node for F that pins F's current version or 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -29,7 +30,9 @@ def parse_version_refs(values: list[str] | None, field: str) -> list[tuple[str, 
     return refs
 
 
-def _node_matches_version(version_num: sa.ColumnElement[int] | int, current: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+def _node_matches_version(
+    version_num: sa.ColumnElement[int] | int, current: sa.ColumnElement[int]
+) -> sa.ColumnElement[bool]:
     pinned = WorkflowNode.function_version_num
     return sa.or_(pinned == version_num, sa.and_(pinned.is_(None), current == version_num))
 
