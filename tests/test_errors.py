@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers import assert_error, transform
+from tests.helpers import assert_error, create_function, transform
 
 
 def test_unknown_route_is_404_with_error_shape(api: httpx.Client) -> None:
@@ -55,3 +55,37 @@ def test_openapi_document_is_served(anonymous: httpx.Client) -> None:
     document = anonymous.get("/openapi.json").json()
     assert "/v2/functions" in document["paths"]
     assert "/v2/workflows/{workflowName}/versions" in document["paths"]
+
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("get", "/v2/functions?functionNames=a%00b", None),
+        ("get", "/v2/functions/a%00b", None),
+        ("post", "/v2/functions", transform("nul", displayName="a\u0000b")),
+        ("post", "/v2/functions", transform("nul", outputSchema={"type": "object", "description": "\u0000"})),
+    ],
+)
+def test_nul_characters_are_refused_on_every_backend(api: httpx.Client, method: str, path: str, body: object) -> None:
+    response = api.request(method, path, json=body) if body is not None else api.request(method, path)
+    assert_error(response, 400)
+    assert api.get("/v2/functions").json()["totalCount"] == 0
+
+
+def test_escaped_backslash_before_u0000_is_ordinary_text(api: httpx.Client) -> None:
+    response = api.post("/v2/functions", json=transform("slashes", displayName="C:\\u0000"))
+    assert response.status_code == 200, response.text
+    assert response.json()["displayName"] == "C:\\u0000"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/functions/x/versions/99999999999999999999", "/v2/workflows/x/versions/2147483648"]
+)
+def test_huge_version_numbers_are_400(api: httpx.Client, path: str) -> None:
+    assert_error(api.get(path), 400, "versionNum")
+
+
+def test_huge_version_cursor_and_filter_are_400(api: httpx.Client) -> None:
+    create_function(api, transform("f"))
+    assert_error(api.get("/v2/functions/f/versions?startingAfter=99999999999999999999"), 400, "startingAfter")
+    assert_error(api.get("/v2/functions?workflowIDVersionNums=w.99999999999999999999"), 400, "workflowIDVersionNums")

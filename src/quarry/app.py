@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from quarry import __version__
 from quarry.api.errors import install_error_handlers
+from quarry.api.nul import RejectNulCharacters
 from quarry.config import Settings
 from quarry.functions.routes import router as functions_router
 from quarry.storage.db import Database
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RejectNulCharacters)
     app.include_router(functions_router)
     app.include_router(workflows_router)
     return app

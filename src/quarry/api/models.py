@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 _ACRONYMS = re.compile(r"(Id|Url)(?=$|[A-Z]|s$|s[A-Z])")
@@ -25,6 +25,11 @@ class WireModel(BaseModel):
     """A request or response shape. Unknown fields are refused so that typos are not silently ignored."""
 
     model_config = ConfigDict(alias_generator=wire_name, validate_by_alias=True, validate_by_name=False, extra="forbid")
+
+
+MAX_VERSION_NUM = 2**31 - 1
+VersionNum = Annotated[int, Field(ge=1, le=MAX_VERSION_NUM)]
+"""A version number: 1 and up, within what every database stores as an integer."""
 
 
 def _rfc3339(value: datetime) -> str:

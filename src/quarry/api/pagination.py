@@ -16,7 +16,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request
-from quarry.api.models import WireModel
+from quarry.api.models import VersionNum, WireModel
 
 
 class PageQuery(WireModel):
@@ -65,5 +65,5 @@ def keyset_page(
 class VersionPageQuery(PageQuery):
     """Version lists page by version number instead of by ID."""
 
-    starting_after: int | None = Field(None, ge=1, description="Return the versions after this version number.")  # type: ignore[assignment]
-    ending_before: int | None = Field(None, ge=1, description="Return the versions immediately before this one.")  # type: ignore[assignment]
+    starting_after: VersionNum | None = Field(None, description="Return the versions after this version number.")  # type: ignore[assignment]
+    ending_before: VersionNum | None = Field(None, description="Return the versions immediately before this one.")  # type: ignore[assignment]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BeforeValidator
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.models import CsvList, split_csv
+from quarry.api.models import MAX_VERSION_NUM, CsvList, split_csv
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.functions import service
 from quarry.functions.schemas import (
@@ -103,7 +103,7 @@ def get_function_version(
     request: Request,
     principal: CurrentPrincipal,
     functionName: FunctionName,
-    versionNum: Annotated[int, Path(ge=1)],
+    versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
         return service.get_function_version(session, principal.environment_id, functionName, versionNum)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.models import CsvList
+from quarry.api.models import MAX_VERSION_NUM, CsvList
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.workflows import service
 from quarry.workflows.schemas import (
@@ -99,7 +99,7 @@ def get_workflow_version(
     request: Request,
     principal: CurrentPrincipal,
     workflowName: WorkflowName,
-    versionNum: Annotated[int, Path(ge=1)],
+    versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
         return {"workflow": service.get_workflow_version(session, principal.environment_id, workflowName, versionNum)}

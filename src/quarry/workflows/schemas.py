@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from quarry.api.models import Timestamp, WireModel
+from quarry.api.models import Timestamp, VersionNum, WireModel
 from quarry.audit import UserActionSummary
 from quarry.functions.schemas import Name, Tag
 
@@ -17,7 +17,7 @@ class FunctionVersionIdentifier(WireModel):
 
     id: str | None = None
     name: str | None = None
-    version_num: Annotated[int, Field(ge=1)] | None = None
+    version_num: VersionNum | None = None
 
     @model_validator(mode="after")
     def _id_or_name(self) -> FunctionVersionIdentifier:
@@ -56,7 +56,7 @@ class WorkflowUpdate(WireModel):
 
 class WorkflowCopy(WireModel):
     source_workflow_name: Name
-    source_workflow_version_num: Annotated[int, Field(ge=1)] | None = None
+    source_workflow_version_num: VersionNum | None = None
     target_workflow_name: Name
     target_display_name: Annotated[str, Field(max_length=512)] | None = None
     target_environment: Annotated[str, Field(min_length=1, max_length=64)] | None = None

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request
+from quarry.api.models import MAX_VERSION_NUM
 from quarry.functions.models import Function
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
 
@@ -24,7 +25,7 @@ def parse_version_refs(values: list[str] | None, field: str) -> list[tuple[str, 
     refs = []
     for value in values or []:
         head, _, tail = value.rpartition(".")
-        if not head or not tail.isdigit() or int(tail) < 1:
+        if not head or not tail.isdigit() or not 1 <= int(tail) <= MAX_VERSION_NUM:
             raise bad_request(f"{field}: {value!r} is not of the form '<id or name>.<versionNum>'", field=field)
         refs.append((head, int(tail)))
     return refs
