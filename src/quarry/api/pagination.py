@@ -62,6 +62,27 @@ def keyset_page(
     return items, total
 
 
+def creation_page(
+    session: Session,
+    model: Any,
+    scope: Sequence[sa.ColumnElement[bool]],
+    filters: Sequence[sa.ColumnElement[bool]],
+    page: PageQuery,
+) -> tuple[list[Any], int]:
+    """A page of ``model`` rows in creation order (``created_at``, then ``id``).
+
+    ``scope`` says what the caller may see at all (their environment, live objects): a cursor
+    must name such a row. ``filters`` narrow the list further.
+    """
+
+    def cursor_key(value: str) -> tuple[Any, ...] | None:
+        row = session.execute(sa.select(model.created_at, model.id).where(*scope, model.id == value)).first()
+        return tuple(row) if row else None
+
+    stmt = sa.select(model).where(*scope, *filters)
+    return keyset_page(session, stmt, (model.created_at, model.id), page, cursor_key)
+
+
 class VersionPageQuery(PageQuery):
     """Version lists page by version number instead of by ID."""
 

@@ -13,34 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quarry.storage.base import Base, JSONDocument, utcnow
+from quarry.storage.versioned import VersionedObject
 
 
-class Function(Base):
+class Function(VersionedObject, Base):
     __tablename__ = "functions"
 
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(sa.String(32))
-    name: Mapped[str] = mapped_column(sa.String(128))
-    display_name: Mapped[str | None] = mapped_column(sa.String(512))
-    current_version_num: Mapped[int]
     email_address: Mapped[str | None] = mapped_column(sa.String(320))
-    created_by: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
-
-    __table_args__ = (
-        sa.Index(
-            "uq_functions_live_name",
-            "environment_id",
-            "name",
-            unique=True,
-            sqlite_where=sa.text("deleted_at IS NULL"),
-            postgresql_where=sa.text("deleted_at IS NULL"),
-        ),
-        sa.Index("ix_functions_environment_id_created_at_id", "environment_id", "created_at", "id"),
-    )
 
 
 class FunctionVersion(Base):

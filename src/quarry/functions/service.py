@@ -17,13 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request, conflict, from_validation_error, invalid, not_found
-from quarry.api.pagination import keyset_page
+from quarry.api.pagination import creation_page, keyset_page
 from quarry.audit import user_action
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
 from quarry.storage.tags import has_all_tags, replace_tags
+from quarry.storage.versioned import current_versions
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
 
@@ -318,9 +319,8 @@ def render_many(
 ) -> list[dict[str, Any]]:
     """Wire form of function versions, with ``audit`` and ``usedInWorkflows`` filled in."""
     usage = usage_of(session, [(function, version.version_num) for function, version in pairs])
-    last_updated = _current_versions_created_by(
-        session, [f for f, v in pairs if v.version_num != f.current_version_num]
-    )
+    older = [function for function, version in pairs if version.version_num != function.current_version_num]
+    current = current_versions(session, FunctionVersion, FunctionVersion.function_id, older)
     out = []
     for function, version in pairs:
         item: dict[str, Any] = {
@@ -334,7 +334,7 @@ def render_many(
             "emailAddress": function.email_address,
             "audit": {
                 "functionCreatedBy": function.created_by,
-                "functionLastUpdatedBy": last_updated.get(function.id, version.created_by),
+                "functionLastUpdatedBy": current.get(function.id, version).created_by,
                 "versionCreatedBy": version.created_by,
             },
             "usedInWorkflows": usage[(function.id, version.version_num)],
@@ -345,61 +345,27 @@ def render_many(
     return out
 
 
-def _current_versions_created_by(session: Session, functions: list[Function]) -> dict[str, dict[str, Any]]:
-    if not functions:
-        return {}
-    rows = session.execute(
-        sa.select(FunctionVersion.function_id, FunctionVersion.created_by)
-        .join(Function, Function.id == FunctionVersion.function_id)
-        .where(
-            FunctionVersion.function_id.in_([f.id for f in functions]),
-            FunctionVersion.version_num == Function.current_version_num,
-        )
-    )
-    return {function_id: created_by for function_id, created_by in rows}
-
-
 def list_functions(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
-    stmt = sa.select(Function).where(Function.environment_id == environment_id, Function.deleted_at.is_(None))
+    filters = []
     if query.function_ids is not None:
-        stmt = stmt.where(Function.id.in_(query.function_ids))
+        filters.append(Function.id.in_(query.function_ids))
     if query.function_names is not None:
-        stmt = stmt.where(Function.name.in_(query.function_names))
+        filters.append(Function.name.in_(query.function_names))
     if query.types is not None:
-        stmt = stmt.where(Function.type.in_(query.types))
+        filters.append(Function.type.in_(query.types))
     if query.display_name is not None:
-        stmt = stmt.where(icontains(Function.display_name, query.display_name))
+        filters.append(icontains(Function.display_name, query.display_name))
     if query.tags is not None:
-        stmt = stmt.where(has_all_tags(Function.id, query.tags))
-    stmt = stmt.where(
-        *functions_used_by(
-            workflow_ids=query.workflow_ids,
-            workflow_names=query.workflow_names,
-            workflow_id_versions=parse_version_refs(query.workflow_id_version_nums, "workflowIDVersionNums"),
-            workflow_name_versions=parse_version_refs(query.workflow_name_version_nums, "workflowNameVersionNums"),
-        )
+        filters.append(has_all_tags(Function.id, query.tags))
+    filters += functions_used_by(
+        workflow_ids=query.workflow_ids,
+        workflow_names=query.workflow_names,
+        workflow_id_versions=parse_version_refs(query.workflow_id_version_nums, "workflowIDVersionNums"),
+        workflow_name_versions=parse_version_refs(query.workflow_name_version_nums, "workflowNameVersionNums"),
     )
-
-    def cursor_key(function_id: str) -> tuple[Any, ...] | None:
-        row = session.execute(
-            sa.select(Function.created_at, Function.id).where(
-                Function.environment_id == environment_id, Function.id == function_id, Function.deleted_at.is_(None)
-            )
-        ).first()
-        return tuple(row) if row else None
-
-    functions, total = keyset_page(session, stmt, (Function.created_at, Function.id), query, cursor_key)
-    versions = {
-        v.function_id: v
-        for v in session.scalars(
-            sa.select(FunctionVersion)
-            .join(Function, Function.id == FunctionVersion.function_id)
-            .where(
-                FunctionVersion.function_id.in_([f.id for f in functions]),
-                FunctionVersion.version_num == Function.current_version_num,
-            )
-        )
-    }
+    scope = [Function.environment_id == environment_id, Function.deleted_at.is_(None)]
+    functions, total = creation_page(session, Function, scope, filters, query)
+    versions = current_versions(session, FunctionVersion, FunctionVersion.function_id, functions)
     return {"functions": render_many(session, [(f, versions[f.id]) for f in functions]), "totalCount": total}
 
 

@@ -16,13 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request, conflict, invalid, not_found
-from quarry.api.pagination import keyset_page
+from quarry.api.pagination import creation_page, keyset_page
 from quarry.audit import user_action
 from quarry.functions import service as functions
 from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
 from quarry.storage.tags import has_all_tags, replace_tags
+from quarry.storage.versioned import current_versions
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.graph import Edge, Node, graph_errors
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
@@ -419,17 +420,8 @@ def render_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]])
         fid: name
         for fid, name in session.execute(sa.select(Function.id, Function.name).where(Function.id.in_(function_ids)))
     }
-    last_updated = {
-        workflow_id: created_by
-        for workflow_id, created_by in session.execute(
-            sa.select(WorkflowVersion.workflow_id, WorkflowVersion.created_by)
-            .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
-            .where(
-                Workflow.id.in_({w.id for w, _ in pairs}),
-                WorkflowVersion.version_num == Workflow.current_version_num,
-            )
-        )
-    }
+    older = [workflow for workflow, version in pairs if version.version_num != workflow.current_version_num]
+    current = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, older)
 
     out = []
     for workflow, version in pairs:
@@ -458,7 +450,7 @@ def render_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]])
                 "updatedAt": version.created_at,
                 "audit": {
                     "workflowCreatedBy": workflow.created_by,
-                    "workflowLastUpdatedBy": last_updated.get(workflow.id),
+                    "workflowLastUpdatedBy": current.get(workflow.id, version).created_by,
                     "versionCreatedBy": version.created_by,
                 },
             }
@@ -477,44 +469,24 @@ def get_workflow_version(session: Session, environment_id: str, name: str, versi
 
 
 def list_workflows(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
-    stmt = sa.select(Workflow).where(Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None))
+    filters = []
     if query.workflow_ids is not None:
-        stmt = stmt.where(Workflow.id.in_(query.workflow_ids))
+        filters.append(Workflow.id.in_(query.workflow_ids))
     if query.workflow_names is not None:
-        stmt = stmt.where(Workflow.name.in_(query.workflow_names))
+        filters.append(Workflow.name.in_(query.workflow_names))
     if query.display_name is not None:
-        stmt = stmt.where(icontains(Workflow.display_name, query.display_name))
+        filters.append(icontains(Workflow.display_name, query.display_name))
     if query.tags is not None:
-        stmt = stmt.where(has_all_tags(Workflow.id, query.tags))
-    stmt = stmt.where(
-        *workflows_using(
-            function_ids=query.function_ids,
-            function_names=query.function_names,
-            function_id_versions=parse_version_refs(query.function_id_version_nums, "functionIDVersionNums"),
-            function_name_versions=parse_version_refs(query.function_name_version_nums, "functionNameVersionNums"),
-        )
+        filters.append(has_all_tags(Workflow.id, query.tags))
+    filters += workflows_using(
+        function_ids=query.function_ids,
+        function_names=query.function_names,
+        function_id_versions=parse_version_refs(query.function_id_version_nums, "functionIDVersionNums"),
+        function_name_versions=parse_version_refs(query.function_name_version_nums, "functionNameVersionNums"),
     )
-
-    def cursor_key(workflow_id: str) -> tuple[Any, ...] | None:
-        row = session.execute(
-            sa.select(Workflow.created_at, Workflow.id).where(
-                Workflow.environment_id == environment_id, Workflow.id == workflow_id, Workflow.deleted_at.is_(None)
-            )
-        ).first()
-        return tuple(row) if row else None
-
-    workflows, total = keyset_page(session, stmt, (Workflow.created_at, Workflow.id), query, cursor_key)
-    versions = {
-        v.workflow_id: v
-        for v in session.scalars(
-            sa.select(WorkflowVersion)
-            .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
-            .where(
-                WorkflowVersion.workflow_id.in_([w.id for w in workflows]),
-                WorkflowVersion.version_num == Workflow.current_version_num,
-            )
-        )
-    }
+    scope = [Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None)]
+    workflows, total = creation_page(session, Workflow, scope, filters, query)
+    versions = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, workflows)
     return {"workflows": render_many(session, [(w, versions[w.id]) for w in workflows]), "totalCount": total}
 
 

@@ -1,0 +1,57 @@
+"""What functions and workflows share: a named, soft-deletable object whose content lives in
+immutable numbered versions, the row itself pointing at the current one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+
+from quarry.storage.base import JSONDocument, utcnow
+
+
+class VersionedObject:
+    """Columns of a versioned object; ``name`` and ``display_name`` mirror the current version."""
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    display_name: Mapped[str | None] = mapped_column(sa.String(512))
+    current_version_num: Mapped[int]
+    created_by: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        live = sa.text("deleted_at IS NULL")
+        return (
+            sa.Index(
+                f"uq_{cls.__tablename__}_live_name",  # type: ignore[attr-defined]
+                "environment_id",
+                "name",
+                unique=True,
+                sqlite_where=live,
+                postgresql_where=live,
+            ),
+            sa.Index(f"ix_{cls.__tablename__}_environment_id_created_at_id", "environment_id", "created_at", "id"),  # type: ignore[attr-defined]
+        )
+
+
+Version = TypeVar("Version")
+
+
+def current_versions(
+    session: Session, version_model: type[Version], owner_column: sa.ColumnElement[str], owners: list[VersionedObject]
+) -> dict[str, Version]:
+    """The current version of each owner, by owner ID, in one query."""
+    if not owners:
+        return {}
+    pairs = [(owner.id, owner.current_version_num) for owner in owners]
+    rows = session.scalars(
+        sa.select(version_model).where(sa.tuple_(owner_column, version_model.version_num).in_(pairs))  # type: ignore[attr-defined]
+    )
+    return {getattr(row, owner_column.key): row for row in rows}  # type: ignore[attr-defined]
