@@ -6,13 +6,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from quarry import __version__
 from quarry.api.errors import install_error_handlers
+from quarry.api.files import router as files_router
 from quarry.api.nul import RejectNulCharacters
+from quarry.calls.routes import router as calls_router
 from quarry.config import Settings
+from quarry.engine import runtime as engine
 from quarry.functions.routes import router as functions_router
+from quarry.storage.blobs.local import LocalBlobStore
+from quarry.storage.blobs.urls import FileUrlSigner
 from quarry.storage.db import Database
+from quarry.storage.secrets import instance_secret
 from quarry.tenancy.service import ensure_default_account
 from quarry.workflows.routes import router as workflows_router
 
@@ -28,15 +35,21 @@ def open_database(settings: Settings) -> Database:
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """The API; its lifespan opens the database (unless given one) and runs the engine in-process."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = db is None
         app.state.db = db or open_database(settings)
+        app.state.blobs = LocalBlobStore(settings.data_dir / "blobs")
+        with app.state.db.write() as session:
+            app.state.signer = FileUrlSigner(instance_secret(session, "file-urls"))
+        await run_in_threadpool(engine.start, settings, app.state.db, app.state.blobs)
         try:
             yield
         finally:
+            await run_in_threadpool(engine.stop)
             if owned:
                 app.state.db.dispose()
 
@@ -49,6 +62,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
+    app.include_router(calls_router)
+    app.include_router(files_router)
     app.include_router(functions_router)
     app.include_router(workflows_router)
     return app

@@ -23,6 +23,10 @@ class Settings:
     database_url: str
     api_key: str | None = None
     email_domain: str = "inbound.quarry.localhost"
+    public_url: str | None = None
+    max_input_bytes: int = 50 * 1024 * 1024
+    workers: int = 4
+    executor_id: str = "local"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,6 +38,10 @@ class Settings:
             database_url=database_url,
             api_key=env.get("QUARRY_API_KEY") or None,
             email_domain=env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost",
+            public_url=env.get("QUARRY_PUBLIC_URL") or None,
+            max_input_bytes=int(env.get("QUARRY_MAX_INPUT_BYTES") or 50 * 1024 * 1024),
+            workers=int(env.get("QUARRY_WORKERS") or 4),
+            executor_id=env.get("QUARRY_EXECUTOR_ID") or "local",
         )
 
     @property

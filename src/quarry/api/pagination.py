@@ -32,8 +32,8 @@ def keyset_page(
     key: Sequence[sa.ColumnElement[Any]],
     page: PageQuery,
     cursor_key: Callable[[str], tuple[Any, ...] | None],
-) -> tuple[list[Any], int]:
-    """Return one page of ``stmt``'s rows and the number of rows matching it in all.
+) -> list[Any]:
+    """Return one page of ``stmt``'s rows.
 
     ``cursor_key`` maps a cursor value to its key, or ``None`` when no such object exists in
     the caller's scope (a 400: a client cannot page from an object it cannot see).
@@ -45,7 +45,6 @@ def keyset_page(
         if page.starting_after is not None
         else ("endingBefore", page.ending_before)
     )
-    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
     backwards = page.ending_before is not None
     ascending = (page.sort_order == "asc") != backwards
@@ -59,7 +58,12 @@ def keyset_page(
     items = list(session.scalars(stmt))
     if backwards:
         items.reverse()
-    return items, total
+    return items
+
+
+def count_rows(session: Session, stmt: sa.Select[Any]) -> int:
+    """How many rows ``stmt`` returns (``totalCount``: cursors and limit do not apply)."""
+    return session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 def creation_page(
@@ -68,7 +72,7 @@ def creation_page(
     scope: Sequence[sa.ColumnElement[bool]],
     filters: Sequence[sa.ColumnElement[bool]],
     page: PageQuery,
-) -> tuple[list[Any], int]:
+) -> list[Any]:
     """A page of ``model`` rows in creation order (``created_at``, then ``id``).
 
     ``scope`` says what the caller may see at all (their environment, live objects): a cursor

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request, conflict, from_validation_error, invalid, not_found
-from quarry.api.pagination import creation_page, keyset_page
+from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.audit import user_action
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
@@ -364,7 +364,8 @@ def list_functions(session: Session, environment_id: str, query: Any) -> dict[st
         workflow_name_versions=parse_version_refs(query.workflow_name_version_nums, "workflowNameVersionNums"),
     )
     scope = [Function.environment_id == environment_id, Function.deleted_at.is_(None)]
-    functions, total = creation_page(session, Function, scope, filters, query)
+    functions = creation_page(session, Function, scope, filters, query)
+    total = count_rows(session, sa.select(Function).where(*scope, *filters))
     versions = current_versions(session, FunctionVersion, FunctionVersion.function_id, functions)
     return {"functions": render_many(session, [(f, versions[f.id]) for f in functions]), "totalCount": total}
 
@@ -384,7 +385,8 @@ def list_versions(session: Session, environment_id: str, name: str, query: Any) 
         num = int(raw)
         return (num,) if 1 <= num <= function.current_version_num else None
 
-    versions, total = keyset_page(session, stmt, (FunctionVersion.version_num,), query, cursor_key)
+    versions = keyset_page(session, stmt, (FunctionVersion.version_num,), query, cursor_key)
+    total = count_rows(session, stmt)
     return {"versions": render_many(session, [(function, v) for v in versions], as_version=True), "totalCount": total}
 
 

@@ -95,12 +95,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads only; never commits."""
+        """A session for reads only; never commits. Objects stay readable after it closes."""
         with self._reader() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def upgrade(self) -> None:
         """Apply every pending Alembic migration (idempotent, safe with concurrent starters)."""

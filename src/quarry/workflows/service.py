@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.api.errors import bad_request, conflict, invalid, not_found
-from quarry.api.pagination import creation_page, keyset_page
+from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.audit import user_action
 from quarry.functions import service as functions
 from quarry.functions.models import Function, FunctionVersion
@@ -485,7 +485,8 @@ def list_workflows(session: Session, environment_id: str, query: Any) -> dict[st
         function_name_versions=parse_version_refs(query.function_name_version_nums, "functionNameVersionNums"),
     )
     scope = [Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None)]
-    workflows, total = creation_page(session, Workflow, scope, filters, query)
+    workflows = creation_page(session, Workflow, scope, filters, query)
+    total = count_rows(session, sa.select(Workflow).where(*scope, *filters))
     versions = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, workflows)
     return {"workflows": render_many(session, [(w, versions[w.id]) for w in workflows]), "totalCount": total}
 
@@ -497,5 +498,6 @@ def list_versions(session: Session, environment_id: str, name: str, query: Any) 
     def cursor_key(num: int) -> tuple[Any, ...] | None:
         return (num,) if 1 <= num <= workflow.current_version_num else None
 
-    versions, total = keyset_page(session, stmt, (WorkflowVersion.version_num,), query, cursor_key)
+    versions = keyset_page(session, stmt, (WorkflowVersion.version_num,), query, cursor_key)
+    total = count_rows(session, stmt)
     return {"versions": render_many(session, [(workflow, v) for v in versions]), "totalCount": total}

@@ -1,0 +1,112 @@
+"""Calls and the function calls they spawn.
+
+A call is what a client submitted (one workflow or one function, one input); function calls
+are the units of work the engine runs for it. Both are append-mostly: a call is never deleted,
+and only its status and timestamps change after creation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quarry.storage.base import Base, JSONDocument, utcnow
+
+CALL_STATUSES = ("pending", "running", "completed", "failed")
+TERMINAL_STATUSES = frozenset({"completed", "failed"})
+
+
+def _listing_index(table: str, column: str) -> sa.Index:
+    """An index serving one List Calls filter together with the creation order."""
+    return sa.Index(f"ix_{table}_env_{column}_created", "environment_id", column, "created_at", "id")
+
+
+class Call(Base):
+    """``input`` is the submitted input with blob keys instead of content; ``plan`` is what the
+    call runs, resolved and pinned at submission: ``{"main": functionID, "versions":
+    {functionID: versionNum}, "edges": [{"source", "destinationName", "destination"}]}``."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
+    call_type: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    call_reference_id: Mapped[str | None] = mapped_column(sa.String(256))
+    workflow_id: Mapped[str | None] = mapped_column(sa.String(64))
+    workflow_name: Mapped[str | None] = mapped_column(sa.String(128))
+    workflow_version_num: Mapped[int | None]
+    function_id: Mapped[str | None] = mapped_column(sa.String(64))
+    function_name: Mapped[str | None] = mapped_column(sa.String(128))
+    function_type: Mapped[str | None] = mapped_column(sa.String(32))
+    function_version_num: Mapped[int | None]
+    input: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),
+        *(
+            _listing_index("calls", column)
+            for column in (
+                "call_reference_id",
+                "call_type",
+                "status",
+                "workflow_id",
+                "workflow_name",
+                "function_id",
+                "function_name",
+            )
+        ),
+    )
+
+
+class FunctionCall(Base):
+    """One run of one function version on some input, inside a call.
+
+    ``inputs`` lists the files it reads: ``[{"inputType", "blobKey", "itemReferenceID"?}]``;
+    ``payload`` holds JSON input handed over from an upstream function instead of a file.
+    """
+
+    __tablename__ = "function_calls"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    function_id: Mapped[str] = mapped_column(sa.String(64))
+    function_name: Mapped[str] = mapped_column(sa.String(128))
+    function_type: Mapped[str] = mapped_column(sa.String(32))
+    function_version_num: Mapped[int]
+    reference_id: Mapped[str | None] = mapped_column(sa.String(256))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    activity: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    payload: Mapped[Any | None] = mapped_column(JSONDocument)
+    source_function_call_id: Mapped[str | None] = mapped_column(sa.String(64))
+    source_event_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (sa.Index("ix_function_calls_call_id_created", "call_id", "created_at", "id"),)
+
+
+class CallCount(Base):
+    """Maintained number of calls per environment and per value of one filterable field, so
+    that ``totalCount`` of an unfiltered or single-filter list is a lookup, not a scan.
+
+    ``dimension`` is ``all`` (``value`` empty), ``callType``, ``status``, ``workflowID``,
+    ``workflowName``, ``functionID`` or ``functionName``.
+    """
+
+    __tablename__ = "call_counts"
+
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger)

@@ -1,0 +1,230 @@
+"""HTTP routes of calls: ``/v2/calls`` and the direct function calls under ``/v2/functions``."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BeforeValidator, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.errors import from_validation_error, invalid
+from quarry.api.models import CsvList, split_csv
+from quarry.api.pagination import PageQuery
+from quarry.calls import service
+from quarry.calls.schemas import (
+    CallEnvelope,
+    CallList,
+    CallsCreate,
+    CallsCreated,
+    CallStatus,
+    FunctionCallOut,
+    FunctionCallRequest,
+    FunctionCallsCreated,
+)
+from quarry.calls.service import InputFile, NewCall
+from quarry.documents.input_types import MEDIA_TYPES
+from quarry.engine import runtime as engine
+from quarry.functions.service import get_live
+
+router = APIRouter(tags=["calls"])
+
+
+class CallListQuery(PageQuery):
+    call_ids: CsvList = None
+    reference_ids: CsvList = None
+    reference_id_substring: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    call_types: Annotated[
+        list[Annotated[str, Field(pattern="^(workflow|function)$")]] | None, BeforeValidator(split_csv)
+    ] = None
+    workflow_ids: CsvList = None
+    workflow_names: CsvList = None
+    function_ids: CsvList = None
+    function_names: CsvList = None
+    statuses: Annotated[list[CallStatus] | None, BeforeValidator(split_csv)] = Field(
+        None, description="Quarry extension (as in bem v3): pending, running, completed, failed."
+    )
+
+
+def renderer(request: Request) -> service.Renderer:
+    base_url = request.app.state.settings.public_url or str(request.base_url)
+    return service.Renderer(request.app.state.signer, base_url)
+
+
+def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[tuple[Any, list[Any]]]:
+    with request.app.state.db.write() as session:
+        created = service.store_calls(session, principal, new_calls, request.app.state.blobs)
+    engine.enqueue([call.id for call, _ in created])
+    return created
+
+
+@router.post("/v2/calls", response_model=CallsCreated, response_model_exclude_none=True)
+def create_calls(request: Request, principal: CurrentPrincipal, body: CallsCreate) -> dict[str, Any]:
+    """Call workflows or functions, in a batch. Every item is validated before any is created;
+    the calls are answered as created (``pending``) and run in the background."""
+    limit = request.app.state.settings.max_input_bytes
+    new_calls = []
+    with request.app.state.db.read() as session:
+        for i, item in enumerate(body.calls):
+            prefix = f"calls[{i}]."
+            call_type, function, plan, workflow, version = service.resolve_target(
+                session,
+                principal.environment_id,
+                field_prefix=prefix,
+                workflow_id=item.workflow_id,
+                workflow_name=item.workflow_name,
+                function_id=item.function_id,
+                function_name=item.function_name,
+            )
+            if item.input.single_file is not None:
+                sources = [(item.input.single_file, None, f"{prefix}input.singleFile")]
+            else:
+                assert item.input.batch_files is not None
+                sources = [
+                    (file, file.item_reference_id, f"{prefix}input.batchFiles.inputs[{j}]")
+                    for j, file in enumerate(item.input.batch_files.inputs)
+                ]
+            files = [
+                InputFile(f.input_type, service.decode_content(f.input_content, f"{path}.inputContent", limit), ref)
+                for f, ref, path in sources
+            ]
+            service.check_input_types(function, files, f"{prefix}input")
+            new_calls.append(
+                NewCall(
+                    call_type,
+                    item.call_reference_id,
+                    files,
+                    item.input.batch_files is not None,
+                    function,
+                    plan,
+                    workflow,
+                    version,
+                )  # fmt: skip
+            )
+    created = _submit(request, principal, new_calls)
+    render = renderer(request)
+    return {"calls": [render.call(call, roots) for call, roots in created]}
+
+
+@router.get("/v2/calls", response_model=CallList, response_model_exclude_none=True)
+def list_calls(
+    request: Request, principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()]
+) -> dict[str, Any]:
+    """List calls, newest last (``sortOrder=desc`` for newest first); filters combine with AND,
+    values within one filter with OR."""
+    with request.app.state.db.read() as session:
+        calls, total = service.list_calls(session, principal.environment_id, query)
+        return {"calls": renderer(request).calls(session, calls), "totalCount": total}
+
+
+@router.get("/v2/calls/{callID}", response_model=CallEnvelope, response_model_exclude_none=True)
+def get_call(request: Request, principal: CurrentPrincipal, callID: Annotated[str, Path()]) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        call = service.get_call(session, principal.environment_id, callID)
+        return {"call": renderer(request).calls(session, [call])[0]}
+
+
+@router.get("/v2/functions/calls/{functionCallID}", response_model=FunctionCallOut, response_model_exclude_none=True)
+def get_function_call(
+    request: Request, principal: CurrentPrincipal, functionCallID: Annotated[str, Path()]
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        fc = service.get_function_call(session, principal.environment_id, functionCallID)
+        return renderer(request).function_call(fc)
+
+
+_EXTENSIONS = {extension: input_type for input_type, (_, extension) in MEDIA_TYPES.items()}
+_EXTENSIONS.update({"jpeg": "jpeg", "htm": "html", "text": "text"})
+_MEDIA = {media: input_type for input_type, (media, _) in MEDIA_TYPES.items()}
+
+
+def _input_type_of(filename: str | None, content_type: str | None, field_name: str) -> str:
+    extension = PurePath(filename or "").suffix.lower().lstrip(".")
+    if extension in _EXTENSIONS:
+        return _EXTENSIONS[extension]
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in _MEDIA:
+        return _MEDIA[media]
+    raise invalid(
+        [
+            {
+                "field": field_name,
+                "reason": f"cannot tell the input type of {filename!r} ({media or 'no content type'}); "
+                "name the file with its extension (.pdf, .eml, .png, …)",
+            }
+        ]
+    )
+
+
+async def _arguments(request: Request) -> tuple[list[dict[str, Any]], list[list[tuple[str, bytes, str]]] | None]:
+    """The request's arguments: JSON ``{"arguments": [...]}``, or one argument from a multipart form."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        limit = request.app.state.settings.max_input_bytes
+        form = await request.form(max_part_size=limit + 1)
+        uploads = [("file", form.getlist("file")), ("files", form.getlist("files"))]
+        files = []
+        for name, values in uploads:
+            for index, upload in enumerate(values):
+                if isinstance(upload, str):
+                    raise invalid([{"field": name, "reason": "must be a file"}])
+                data = await upload.read()
+                path = name if name == "file" else f"files[{index}]"
+                if len(data) > limit:
+                    raise service.PayloadTooLarge(path, limit)
+                files.append((_input_type_of(upload.filename, upload.content_type, path), data, path))
+        if not files:
+            raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
+        return [{"referenceID": form.get("referenceID")}], [files]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise invalid([{"field": "body", "reason": "malformed JSON"}]) from None
+    return body, None
+
+
+@router.post("/v2/functions/{functionName}/call", response_model=FunctionCallsCreated, response_model_exclude_none=True)
+async def call_function(request: Request, principal: CurrentPrincipal, functionName: str) -> dict[str, Any]:
+    """Call one function directly: JSON ``{"arguments": [...]}`` or a multipart form with
+    ``referenceID`` and ``file`` (or repeated ``files``). One call per argument."""
+    raw, uploads = await _arguments(request)
+    limit = request.app.state.settings.max_input_bytes
+    if uploads is None:
+        try:
+            arguments = FunctionCallRequest.model_validate(raw).arguments
+        except ValidationError as exc:
+            raise from_validation_error(exc, raw) from None
+    else:
+        try:
+            arguments = FunctionCallRequest.model_validate({"arguments": raw}).arguments
+        except ValidationError as exc:
+            raise invalid([{"field": "referenceID", "reason": "a non-empty referenceID is required"}]) from exc
+
+    def build() -> list[NewCall]:
+        with request.app.state.db.read() as session:
+            function = get_live(session, principal.environment_id, functionName)
+            plan = service.function_target(function)
+            new_calls = []
+            for i, argument in enumerate(arguments):
+                if uploads is not None:
+                    files = [InputFile(t, data) for t, data, _ in uploads[i]]
+                elif argument.inputs is not None:
+                    files = [
+                        InputFile(f.input_type, service.decode_content(f.input_content, f"arguments[{i}].inputs[{j}].inputContent", limit), f.item_reference_id)
+                        for j, f in enumerate(argument.inputs)
+                    ]  # fmt: skip
+                else:
+                    assert argument.input_type is not None and argument.input_content is not None
+                    data = service.decode_content(argument.input_content, f"arguments[{i}].inputContent", limit)
+                    files = [InputFile(argument.input_type, data)]
+                service.check_input_types(function, files, f"arguments[{i}]")
+                batch = len(files) > 1 or argument.inputs is not None
+                new_calls.append(NewCall("function", argument.reference_id, files, batch, function, plan))
+            return new_calls
+
+    new_calls = await run_in_threadpool(build)
+    created = await run_in_threadpool(_submit, request, principal, new_calls)
+    render = renderer(request)
+    return {"functionCalls": [render.function_call(fc) for _, roots in created for fc in roots]}

@@ -1,0 +1,356 @@
+"""Submitting, reading and listing calls.
+
+Submission validates every item before anything is stored (one bad item: nothing created),
+stores the input files, then records each call with its plan — the workflow or function
+versions it runs, pinned now — and its root function calls, all in one transaction. Running
+them is the engine's business.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import ApiError, invalid, not_found
+from quarry.api.pagination import creation_page
+from quarry.calls import counts
+from quarry.calls.models import Call, FunctionCall
+from quarry.calls.search import index_references, reference_contains
+from quarry.documents.input_types import MEDIA_TYPES
+from quarry.functions.models import Function
+from quarry.ids import new_id
+from quarry.storage.blobs import BlobStore
+from quarry.storage.blobs.urls import FileUrlSigner
+from quarry.tenancy.service import Principal
+from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
+
+JSON_ONLY_TYPES = frozenset({"payload_shaping", "enrich"})
+"""Function types whose input is JSON, never a document."""
+
+_DATA_URL = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
+
+
+@dataclass
+class InputFile:
+    input_type: str
+    data: bytes
+    item_reference_id: str | None = None
+
+
+@dataclass
+class NewCall:
+    """One validated call, ready to store."""
+
+    call_type: str
+    reference_id: str | None
+    files: list[InputFile]
+    batch: bool
+    function: Function
+    plan: dict[str, Any]
+    workflow: Workflow | None = None
+    workflow_version: WorkflowVersion | None = None
+
+
+class PayloadTooLarge(ApiError):
+    def __init__(self, field_name: str, limit: int) -> None:
+        reason = f"the file is larger than the limit of {limit} bytes"
+        super().__init__(413, f"{field_name}: {reason}", {"field": field_name, "reason": reason})
+
+
+def decode_content(content: str, field_name: str, max_bytes: int) -> bytes:
+    """Standard base64 (padding required, no line breaks), optionally as a ``data:`` URL."""
+    payload = _DATA_URL.sub("", content, count=1)
+    if len(payload) // 4 * 3 > max_bytes + 2:
+        raise PayloadTooLarge(field_name, max_bytes)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(
+            [{"field": field_name, "reason": "not valid base64 (RFC 4648, padded, no line breaks)"}]
+        ) from None
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(field_name, max_bytes)
+    return data
+
+
+# --- targets ----------------------------------------------------------------------------------
+
+
+def _live_function(session: Session, environment_id: str, *, id: str | None = None, name: str | None = None):  # type: ignore[no-untyped-def]
+    column, value = (Function.id, id) if id is not None else (Function.name, name)
+    return session.scalar(
+        sa.select(Function).where(
+            Function.environment_id == environment_id, Function.deleted_at.is_(None), column == value
+        )
+    )
+
+
+def function_target(function: Function) -> dict[str, Any]:
+    """The plan of a call of one function: its current version, alone."""
+    return {"main": function.id, "versions": {function.id: function.current_version_num}, "edges": []}
+
+
+def resolve_target(
+    session: Session, environment_id: str, *, field_prefix: str, **target: str | None
+) -> tuple[str, Function, dict[str, Any], Workflow | None, WorkflowVersion | None]:
+    """``(callType, main function, plan, workflow, workflow version)`` for one of
+    ``workflow_id``, ``workflow_name``, ``function_id``, ``function_name``; 400 if it does not exist."""
+    key, value = next((k, v) for k, v in target.items() if v is not None)
+    wire = {"workflow_id": "workflowID", "workflow_name": "workflowName", "function_id": "functionID",
+            "function_name": "functionName"}[key]  # fmt: skip
+    field_name = f"{field_prefix}{wire}"
+    if key.startswith("function"):
+        function = _live_function(session, environment_id, **{key.removeprefix("function_"): value})
+        if function is None:
+            raise invalid([{"field": field_name, "reason": f"no function {value!r} in this environment"}])
+        return "function", function, function_target(function), None, None
+    column = Workflow.id if key == "workflow_id" else Workflow.name
+    workflow = session.scalar(
+        sa.select(Workflow).where(
+            Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None), column == value
+        )
+    )
+    if workflow is None:
+        raise invalid([{"field": field_name, "reason": f"no workflow {value!r} in this environment"}])
+    version = session.scalars(
+        sa.select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version_num == workflow.current_version_num
+        )
+    ).one()
+    nodes = session.execute(
+        sa.select(WorkflowNode.function_id, WorkflowNode.function_version_num, Function.current_version_num)
+        .join(Function, Function.id == WorkflowNode.function_id)
+        .where(WorkflowNode.workflow_version_id == version.id)
+    ).all()
+    plan = {
+        "main": version.main_function_id,
+        "versions": {fid: pinned or current for fid, pinned, current in nodes},
+        "edges": version.relationships,
+    }
+    return "workflow", session.get_one(Function, version.main_function_id), plan, workflow, version
+
+
+def check_input_types(function: Function, files: list[InputFile], field_name: str) -> None:
+    if function.type in JSON_ONLY_TYPES:
+        for file in files:
+            if file.input_type != "json":
+                raise invalid(
+                    [
+                        {
+                            "field": field_name,
+                            "reason": f"a {function.type} function takes JSON input, not {file.input_type!r}",
+                        }
+                    ]
+                )
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+def store_calls(
+    session: Session, principal: Principal, new_calls: list[NewCall], blobs: BlobStore
+) -> list[tuple[Call, list[FunctionCall]]]:
+    """Write the files and record the calls with their root function calls (status pending)."""
+    created = []
+    for new in new_calls:
+        call_id = new_id("call")
+        stored = []
+        for index, file in enumerate(new.files):
+            key = f"{principal.environment_id}/{call_id}/{index}.{MEDIA_TYPES[file.input_type][1]}"
+            blobs.put(key, file.data)
+            entry = {"inputType": file.input_type, "blobKey": key}
+            if file.item_reference_id is not None:
+                entry["itemReferenceID"] = file.item_reference_id
+            stored.append(entry)
+        main_version = new.plan["versions"][new.plan["main"]]
+        call = Call(
+            id=call_id,
+            environment_id=principal.environment_id,
+            call_type=new.call_type,
+            status="pending",
+            call_reference_id=new.reference_id,
+            input={"batchFiles": {"inputs": stored}} if new.batch else {"singleFile": stored[0]},
+            plan=new.plan,
+        )
+        if new.workflow is not None and new.workflow_version is not None:
+            call.workflow_id = new.workflow.id
+            call.workflow_name = new.workflow_version.name
+            call.workflow_version_num = new.workflow_version.version_num
+        else:
+            call.function_id = new.function.id
+            call.function_name = new.function.name
+            call.function_type = new.function.type
+            call.function_version_num = main_version
+        session.add(call)
+        roots = [
+            FunctionCall(
+                id=new_id("fc"),
+                environment_id=principal.environment_id,
+                call_id=call.id,
+                function_id=new.function.id,
+                function_name=new.function.name,
+                function_type=new.function.type,
+                function_version_num=main_version,
+                reference_id=reference,
+                status="pending",
+                activity=[],
+                inputs=inputs,
+            )
+            for reference, inputs in _root_inputs(new, stored)
+        ]
+        session.add_all(roots)
+        created.append((call, roots))
+    session.flush()
+    for call, _ in created:
+        counts.add(session, call.environment_id, counts.dimensions_of(call), +1)
+    index_references(session, [call for call, _ in created])
+    return created
+
+
+def _root_inputs(new: NewCall, stored: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """A join takes every file of a batch at once; other functions run once per file, each
+    function call carrying the item's reference (or the call's)."""
+    if not new.batch or new.function.type == "join":
+        return [(new.reference_id, stored)]
+    return [(entry.get("itemReferenceID", new.reference_id), [entry]) for entry in stored]
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Renderer:
+    """Turns stored calls into their wire form; file fields become signed URLs under ``base_url``."""
+
+    signer: FileUrlSigner
+    base_url: str
+
+    def file(self, entry: dict[str, Any]) -> dict[str, Any]:
+        out = {"inputType": entry["inputType"], "s3URL": self.signer.url(self.base_url, entry["blobKey"])}
+        if "itemReferenceID" in entry:
+            out["itemReferenceID"] = entry["itemReferenceID"]
+        return out
+
+    def function_call(self, fc: FunctionCall) -> dict[str, Any]:
+        files = [self.file(entry) for entry in fc.inputs]
+        out: dict[str, Any] = {
+            "functionCallID": fc.id,
+            "functionID": fc.function_id,
+            "functionName": fc.function_name,
+            "type": fc.function_type,
+            "referenceID": fc.reference_id,
+            "status": fc.status,
+            "functionVersionNum": fc.function_version_num,
+            "activity": fc.activity,
+            "startedAt": fc.started_at,
+            "finishedAt": fc.finished_at,
+            "sourceFunctionCallID": fc.source_function_call_id,
+            "sourceEventID": fc.source_event_id,
+            "workflowCallID": fc.call_id,
+            "inputs": files,
+        }
+        if len(files) == 1:
+            out["inputType"] = files[0]["inputType"]
+            out["s3URL"] = files[0]["s3URL"]
+        return out
+
+    def call(self, call: Call, function_calls: list[FunctionCall]) -> dict[str, Any]:
+        if "singleFile" in call.input:
+            single = self.file(call.input["singleFile"])
+            call_input = {"singleFile": {"inputType": single["inputType"], "s3URL": single["s3URL"]}}
+        else:
+            call_input = {"batchFiles": {"inputs": [self.file(e) for e in call.input["batchFiles"]["inputs"]]}}
+        return {
+            "callID": call.id,
+            "callType": call.call_type,
+            "status": call.status,
+            "createdAt": call.created_at,
+            "finishedAt": call.finished_at,
+            "workflowID": call.workflow_id,
+            "workflowName": call.workflow_name,
+            "workflowVersionNum": call.workflow_version_num,
+            "functionID": call.function_id,
+            "functionName": call.function_name,
+            "functionType": call.function_type,
+            "functionVersionNum": call.function_version_num,
+            "callReferenceID": call.call_reference_id,
+            "functionCalls": [self.function_call(fc) for fc in function_calls],
+            "input": call_input,
+        }
+
+    def calls(self, session: Session, calls: list[Call]) -> list[dict[str, Any]]:
+        by_call: dict[str, list[FunctionCall]] = {call.id: [] for call in calls}
+        if calls:
+            for fc in session.scalars(
+                sa.select(FunctionCall)
+                .where(FunctionCall.call_id.in_(list(by_call)))
+                .order_by(FunctionCall.created_at, FunctionCall.id)
+            ):
+                by_call[fc.call_id].append(fc)
+        return [self.call(call, by_call[call.id]) for call in calls]
+
+
+def get_call(session: Session, environment_id: str, call_id: str) -> Call:
+    call = session.scalar(sa.select(Call).where(Call.environment_id == environment_id, Call.id == call_id))
+    if call is None:
+        raise not_found("call", call_id)
+    return call
+
+
+def get_function_call(session: Session, environment_id: str, function_call_id: str) -> FunctionCall:
+    fc = session.scalar(
+        sa.select(FunctionCall).where(
+            FunctionCall.environment_id == environment_id, FunctionCall.id == function_call_id
+        )
+    )
+    if fc is None:
+        raise not_found("function call", function_call_id)
+    return fc
+
+
+_LIST_FILTERS = {
+    "call_ids": Call.id,
+    "reference_ids": Call.call_reference_id,
+    "call_types": Call.call_type,
+    "statuses": Call.status,
+    "workflow_ids": Call.workflow_id,
+    "workflow_names": Call.workflow_name,
+    "function_ids": Call.function_id,
+    "function_names": Call.function_name,
+}
+_COUNTED_BY_FILTER = {
+    "call_types": "callType",
+    "statuses": "status",
+    "workflow_ids": "workflowID",
+    "workflow_names": "workflowName",
+    "function_ids": "functionID",
+    "function_names": "functionName",
+}
+
+
+def list_calls(session: Session, environment_id: str, query: Any) -> tuple[list[Call], int]:
+    """A page of calls and the number of calls matching the filters.
+
+    The count comes from the maintained counters when the list is unfiltered or filtered on one
+    counted field, and from an indexed ``COUNT`` otherwise.
+    """
+    given = {name: getattr(query, name) for name in _LIST_FILTERS if getattr(query, name) is not None}
+    filters = [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
+    if query.reference_id_substring is not None:
+        filters.append(reference_contains(session, query.reference_id_substring))
+    scope = [Call.environment_id == environment_id]
+    page_items = creation_page(session, Call, scope, filters, query)
+    if query.reference_id_substring is None and not given:
+        total = counts.lookup(session, environment_id, "all", [""])
+    elif query.reference_id_substring is None and len(given) == 1 and next(iter(given)) in _COUNTED_BY_FILTER:
+        name, values = next(iter(given.items()))
+        total = counts.lookup(session, environment_id, _COUNTED_BY_FILTER[name], values)
+    else:
+        total = session.scalar(sa.select(sa.func.count()).select_from(Call).where(*scope, *filters)) or 0
+    return page_items, total

@@ -1,0 +1,1 @@
+"""Input documents: from bytes and an ``inputType`` to text, pages and tables."""

@@ -1,0 +1,32 @@
+"""The v2 ``InputType`` values, with the media type and file extension of each."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+InputType = Literal[
+    "csv", "docx", "email", "heic", "heif", "html", "jpeg", "json", "m4a",
+    "mp3", "pdf", "png", "text", "wav", "webp", "xls", "xlsx", "xml",
+]  # fmt: skip
+
+MEDIA_TYPES: dict[str, tuple[str, str]] = {
+    "csv": ("text/csv", "csv"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    "email": ("message/rfc822", "eml"),
+    "heic": ("image/heic", "heic"),
+    "heif": ("image/heif", "heif"),
+    "html": ("text/html", "html"),
+    "jpeg": ("image/jpeg", "jpg"),
+    "json": ("application/json", "json"),
+    "m4a": ("audio/mp4", "m4a"),
+    "mp3": ("audio/mpeg", "mp3"),
+    "pdf": ("application/pdf", "pdf"),
+    "png": ("image/png", "png"),
+    "text": ("text/plain", "txt"),
+    "wav": ("audio/wav", "wav"),
+    "webp": ("image/webp", "webp"),
+    "xls": ("application/vnd.ms-excel", "xls"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "xml": ("application/xml", "xml"),
+}
+EXTENSION_MEDIA_TYPES = {extension: media for media, extension in MEDIA_TYPES.values()}

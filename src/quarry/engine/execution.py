@@ -1,0 +1,215 @@
+"""A call as one durable DBOS workflow; each function call as one durable step.
+
+``run_call`` walks the call's graph breadth-first: run the pending function calls, then the
+ones they spawned, until none is left, then settle the call's status. Every step reads and
+writes Quarry's own tables and is idempotent — a step re-run after a crash finds its function
+call already finished and returns what it spawned — so a killed process resumes where it stopped
+without running anything twice that was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from dbos import DBOS
+from sqlalchemy.orm import Session
+
+from quarry.calls import counts
+from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
+from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, runner_for
+from quarry.engine.runtime import current
+from quarry.events.models import Event
+from quarry.functions.models import Function, FunctionVersion
+from quarry.ids import new_id
+from quarry.storage.base import utcnow
+
+log = logging.getLogger("quarry.engine")
+
+_STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
+
+
+@DBOS.workflow()
+def run_call(call_id: str) -> str:
+    try:
+        frontier = begin_call(call_id)
+        while frontier:
+            spawned: list[str] = []
+            for function_call_id in frontier:
+                spawned.extend(run_function_call(function_call_id))
+            frontier = spawned
+    except Exception as exc:  # the call must never stay "running": record why it stopped
+        log.exception("call %s stopped", call_id)
+        abandon_call(call_id, f"internal error: {type(exc).__name__}")
+    return finish_call(call_id)
+
+
+@DBOS.step(**_STEP)
+def begin_call(call_id: str) -> list[str]:
+    """Mark the call running; return its function calls that still have to run."""
+    with current().db.write() as session:
+        call = session.get_one(Call, call_id, with_for_update=True)
+        if call.status == "pending":
+            _set_status(session, call, "running")
+            call.started_at = utcnow()
+        return list(
+            session.scalars(
+                sa.select(FunctionCall.id)
+                .where(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
+                .order_by(FunctionCall.created_at, FunctionCall.id)
+            )
+        )
+
+
+@DBOS.step(**_STEP)
+def run_function_call(function_call_id: str) -> list[str]:
+    """Run one function call to its end; return the function calls it spawned."""
+    runtime = current()
+    with runtime.db.write() as session:
+        fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
+        if fc.status in TERMINAL_STATUSES:
+            return _spawned_by(session, fc.id)
+        fc.status = "running"
+        fc.started_at = fc.started_at or utcnow()
+        fc.activity = [{"displayName": _activity_name(fc.function_type), "status": "running"}]
+        config = session.scalars(
+            sa.select(FunctionVersion.config).where(
+                FunctionVersion.function_id == fc.function_id, FunctionVersion.version_num == fc.function_version_num
+            )
+        ).one()
+        call = session.get_one(Call, fc.call_id)
+        plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
+
+    try:
+        files = [
+            InputFile(e["inputType"], e["blobKey"], runtime.blobs.get(e["blobKey"]), e.get("itemReferenceID"))
+            for e in inputs
+        ]
+        emissions = runner_for(fc.function_type)(RunInput(fc.function_type, config, files, payload))
+        failed = False
+    except FunctionError as exc:
+        emissions, failed = [Emission("error", {"message": str(exc)})], True
+    except Exception as exc:  # a bug or a hostile input must fail this call, not the worker
+        log.exception("function call %s failed unexpectedly", function_call_id)
+        emissions, failed = [Emission("error", {"message": f"internal error: {type(exc).__name__}: {exc}"})], True
+
+    with runtime.db.write() as session:
+        fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
+        if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
+            return _spawned_by(session, fc.id)
+        call = session.get_one(Call, fc.call_id)
+        spawned = []
+        for emission in emissions:
+            event = _record_event(session, call, fc, emission)
+            if emission.flows and not failed:
+                spawned += _spawn(session, call, plan, fc, event, emission)
+        fc.status = "failed" if failed else "completed"
+        fc.finished_at = utcnow()
+        fc.activity = [{"displayName": _activity_name(fc.function_type), "status": fc.status}]
+        return [child.id for child in spawned]
+
+
+@DBOS.step(**_STEP)
+def abandon_call(call_id: str, message: str) -> None:
+    """Fail every unfinished function call of a call that cannot go on, with an error event."""
+    with current().db.write() as session:
+        call = session.get_one(Call, call_id)
+        for fc in session.scalars(
+            sa.select(FunctionCall).where(
+                FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES)
+            )
+        ):
+            _record_event(session, call, fc, Emission("error", {"message": message}))
+            fc.status, fc.finished_at = "failed", utcnow()
+
+
+@DBOS.step(**_STEP)
+def finish_call(call_id: str) -> str:
+    """Settle the call: failed if any of its function calls failed, else completed."""
+    with current().db.write() as session:
+        call = session.get_one(Call, call_id, with_for_update=True)
+        if call.status not in TERMINAL_STATUSES:
+            failed = session.scalar(
+                sa.select(sa.func.count()).where(FunctionCall.call_id == call_id, FunctionCall.status == "failed")
+            )
+            _set_status(session, call, "failed" if failed else "completed")
+            call.finished_at = utcnow()
+        return call.status
+
+
+def _set_status(session: Session, call: Call, status: str) -> None:
+    counts.add(session, call.environment_id, [("status", call.status)], -1)
+    counts.add(session, call.environment_id, [("status", status)], +1)
+    call.status = status
+
+
+def _activity_name(function_type: str) -> str:
+    return {"transform": "Extract", "analyze": "Analyze", "route": "Route", "payload_shaping": "Shape payload"}.get(
+        function_type, function_type.replace("_", " ").capitalize()
+    )
+
+
+def _spawned_by(session: Session, function_call_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            sa.select(FunctionCall.id)
+            .where(FunctionCall.source_function_call_id == function_call_id)
+            .order_by(FunctionCall.created_at, FunctionCall.id)
+        )
+    )
+
+
+def _record_event(session: Session, call: Call, fc: FunctionCall, emission: Emission) -> Event:
+    event = Event(
+        id=new_id("evt"),
+        environment_id=call.environment_id,
+        event_type=emission.event_type,
+        call_id=call.id,
+        function_call_id=fc.id,
+        function_call_try_number=1,
+        reference_id=fc.reference_id,
+        function_id=fc.function_id,
+        function_name=fc.function_name,
+        function_version_num=fc.function_version_num,
+        workflow_id=call.workflow_id,
+        workflow_name=call.workflow_name,
+        workflow_version_num=call.workflow_version_num,
+        body=emission.body,
+    )
+    session.add(event)
+    return event
+
+
+def _spawn(
+    session: Session, call: Call, plan: dict[str, Any], fc: FunctionCall, event: Event, emission: Emission
+) -> list[FunctionCall]:
+    """Function calls for the edges leaving ``fc``'s node along ``emission``'s branch."""
+    destinations = [
+        edge["destination"]
+        for edge in plan["edges"]
+        if edge["source"] == fc.function_id and edge.get("destinationName") in (None, emission.branch)
+    ]
+    children = []
+    for function_id in destinations:
+        function = session.get_one(Function, function_id)
+        child = FunctionCall(
+            id=new_id("fc"),
+            environment_id=call.environment_id,
+            call_id=call.id,
+            function_id=function_id,
+            function_name=function.name,
+            function_type=function.type,
+            function_version_num=plan["versions"][function_id],
+            reference_id=fc.reference_id,
+            status="pending",
+            activity=[],
+            inputs=emission.files,
+            payload=None if emission.files else emission.output,
+            source_function_call_id=fc.id,
+            source_event_id=event.id,
+        )
+        session.add(child)
+        children.append(child)
+    session.flush()
+    return children

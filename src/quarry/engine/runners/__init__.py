@@ -1,0 +1,98 @@
+"""One runner per function type: the work of one function call, without any bookkeeping.
+
+A runner gets the function's configuration and its input (files and/or upstream JSON) and
+returns what the function emitted; the engine stores the events and hands outputs on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from quarry.documents.text import DocumentError, document_text
+
+
+class FunctionError(Exception):
+    """The function cannot do its work on this input: a failed function call with this message."""
+
+
+@dataclass
+class InputFile:
+    input_type: str
+    blob_key: str
+    data: bytes
+    item_reference_id: str | None = None
+
+    def text(self) -> str:
+        try:
+            return document_text(self.input_type, self.data)
+        except DocumentError as exc:
+            raise FunctionError(str(exc)) from None
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FunctionError(f"the input is not valid JSON: {exc}") from None
+
+
+@dataclass
+class RunInput:
+    function_type: str
+    config: dict[str, Any]
+    files: list[InputFile]
+    payload: Any = None  # JSON handed over by the upstream function, when no file is
+
+    def json_inputs(self) -> list[Any]:
+        """The JSON this call works on: the upstream payload, or each JSON file."""
+        if self.payload is not None:
+            return [self.payload]
+        if not self.files:
+            raise FunctionError("this function needs JSON input and got none")
+        return [file.json() for file in self.files]
+
+
+@dataclass
+class Emission:
+    """An event to record, and what flows from it to the next functions.
+
+    ``output`` is JSON handed to the next functions; ``files`` (``[{"inputType", "blobKey",
+    "itemReferenceID"?}]``) are files handed on instead; ``branch`` selects the outgoing edges
+    (a route's choice, a split item's class).
+    """
+
+    event_type: str
+    body: dict[str, Any]
+    output: Any = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    branch: str | None = None
+
+    @property
+    def flows(self) -> bool:
+        return self.output is not None or bool(self.files)
+
+
+Runner = Callable[[RunInput], list[Emission]]
+
+
+def runner_for(function_type: str) -> Runner:
+    from quarry.engine.runners import payload_shaping, route, transform
+
+    runners: dict[str, Runner] = {
+        "transform": transform.run,
+        "analyze": transform.run,
+        "route": route.run,
+        "payload_shaping": payload_shaping.run,
+    }
+    if function_type not in runners:
+        return _unsupported(function_type)
+    return runners[function_type]
+
+
+def _unsupported(function_type: str) -> Runner:
+    def run(_input: RunInput) -> list[Emission]:
+        raise FunctionError(f"running {function_type!r} functions is not supported by this version of Quarry yet")
+
+    return run

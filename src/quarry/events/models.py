@@ -1,0 +1,40 @@
+"""Events: what function calls emit (results and errors), stored in Quarry's own tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quarry.storage.base import Base, JSONDocument, utcnow
+
+
+class Event(Base):
+    """The envelope fields are columns (they are filtered on); ``body`` holds the fields of the
+    event's type (``transformedContent``, ``choice``, ``message`` …) as they appear on the wire."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(sa.String(32))
+    call_id: Mapped[str | None] = mapped_column(sa.String(64))
+    function_call_id: Mapped[str | None] = mapped_column(sa.String(64))
+    function_call_try_number: Mapped[int | None]
+    reference_id: Mapped[str | None] = mapped_column(sa.String(256))
+    function_id: Mapped[str | None] = mapped_column(sa.String(64))
+    function_name: Mapped[str | None] = mapped_column(sa.String(128))
+    function_version_num: Mapped[int | None]
+    workflow_id: Mapped[str | None] = mapped_column(sa.String(64))
+    workflow_name: Mapped[str | None] = mapped_column(sa.String(128))
+    workflow_version_num: Mapped[int | None]
+    body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_events_env_created", "environment_id", "created_at", "id"),
+        sa.Index("ix_events_call_id", "call_id", "created_at", "id"),
+        sa.Index("ix_events_function_call_id", "function_call_id"),
+    )

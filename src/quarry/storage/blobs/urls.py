@@ -1,0 +1,32 @@
+"""Signed, expiring URLs for stored files (the ``s3URL`` fields), served by Quarry itself.
+
+A URL is ``<base>/v2/files/<key>?expires=<unix>&signature=<hex HMAC-SHA256(secret, key + expires)>``;
+anyone holding it can fetch the file until it expires, without an API key, as with S3 presigned URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import quote
+
+DEFAULT_TTL_SECONDS = 3600
+
+
+class FileUrlSigner:
+    def __init__(self, secret: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
+        self._secret = secret.encode()
+        self.ttl_seconds = ttl_seconds
+
+    def _signature(self, key: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def url(self, base_url: str, key: str) -> str:
+        expires = int(time.time()) + self.ttl_seconds
+        return (
+            f"{base_url.rstrip('/')}/v2/files/{quote(key)}?expires={expires}&signature={self._signature(key, expires)}"
+        )
+
+    def valid(self, key: str, expires: int, signature: str) -> bool:
+        return expires >= time.time() and hmac.compare_digest(self._signature(key, expires), signature)
