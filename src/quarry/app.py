@@ -15,6 +15,7 @@ from quarry.api.nul import RejectNulCharacters
 from quarry.calls.routes import router as calls_router
 from quarry.config import Settings
 from quarry.engine import runtime as engine
+from quarry.events.routes import router as events_router
 from quarry.functions.routes import router as functions_router
 from quarry.storage.blobs.local import LocalBlobStore
 from quarry.storage.blobs.urls import FileUrlSigner
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(RejectNulCharacters)
     app.include_router(calls_router)
     app.include_router(files_router)
+    app.include_router(events_router)
     app.include_router(functions_router)
     app.include_router(workflows_router)
     return app

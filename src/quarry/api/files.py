@@ -13,6 +13,11 @@ from quarry.documents.input_types import EXTENSION_MEDIA_TYPES
 router = APIRouter(tags=["files"])
 
 
+def base_url(request: Request) -> str:
+    """Where this server is reached, for absolute URLs: ``QUARRY_PUBLIC_URL`` or the request's own."""
+    return request.app.state.settings.public_url or str(request.base_url)
+
+
 @router.get("/v2/files/{key:path}", response_class=Response)
 def get_file(
     request: Request,

@@ -32,11 +32,11 @@ VersionNum = Annotated[int, Field(ge=1, le=MAX_VERSION_NUM)]
 """A version number: 1 and up, within what every database stores as an integer."""
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 """A UTC instant written as RFC 3339 with a ``Z`` suffix."""
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.errors import from_validation_error, invalid
+from quarry.api.files import base_url
 from quarry.api.models import CsvList, split_csv
 from quarry.api.pagination import PageQuery
 from quarry.calls import service
@@ -49,8 +50,7 @@ class CallListQuery(PageQuery):
 
 
 def renderer(request: Request) -> service.Renderer:
-    base_url = request.app.state.settings.public_url or str(request.base_url)
-    return service.Renderer(request.app.state.signer, base_url)
+    return service.Renderer(request.app.state.signer, base_url(request))
 
 
 def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[tuple[Any, list[Any]]]:

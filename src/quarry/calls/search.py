@@ -13,6 +13,12 @@ from sqlalchemy.orm import Session
 from quarry.calls.models import Call
 
 SQLITE_TABLE = "call_reference_search"
+POSTGRES_INDEX = "ix_calls_reference_trgm"
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a schema object belongs to the search index (made by migrations, not by the models)."""
+    return bool(name) and (name == POSTGRES_INDEX or str(name).startswith(SQLITE_TABLE))
 
 
 def _like_pattern(text: str) -> str:

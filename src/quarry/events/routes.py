@@ -1,0 +1,47 @@
+"""HTTP routes of ``/v1-alpha/events`` (events stayed on the v1-alpha surface in the v2 era)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BeforeValidator, Field
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.files import base_url
+from quarry.api.models import CsvList, split_csv
+from quarry.api.pagination import PageQuery
+from quarry.events import service
+
+router = APIRouter(prefix="/v1-alpha/events", tags=["events"])
+
+EventType = Literal[
+    "transform", "route", "split_collection", "split_item", "join", "enrich",
+    "payload_shaping", "evaluation", "collection_processing", "error",
+]  # fmt: skip
+
+
+class EventListQuery(PageQuery):
+    event_ids: CsvList = None
+    call_ids: CsvList = None
+    event_types: Annotated[list[EventType] | None, BeforeValidator(split_csv)] = None
+    function_ids: CsvList = None
+    function_names: CsvList = None
+    reference_ids: CsvList = None
+    reference_id_substring: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+
+
+@router.get("")
+def list_events(request: Request, principal: CurrentPrincipal, query: Annotated[EventListQuery, Query()]) -> Any:
+    """Events of the environment, oldest first; filters combine with AND, values within one with OR."""
+    with request.app.state.db.read() as session:
+        events, total = service.list_events(session, principal.environment_id, query)
+    signer, url = request.app.state.signer, base_url(request)
+    return {"events": [service.render(e, signer, url) for e in events], "totalCount": total}
+
+
+@router.get("/{eventID}")
+def get_event(request: Request, principal: CurrentPrincipal, eventID: Annotated[str, Path()]) -> Any:
+    with request.app.state.db.read() as session:
+        event = service.get_event(session, principal.environment_id, eventID)
+    return service.render(event, request.app.state.signer, base_url(request))

@@ -1,0 +1,68 @@
+"""Reading events: the polymorphic wire form and the filtered, paginated list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import not_found
+from quarry.api.models import rfc3339
+from quarry.api.pagination import count_rows, creation_page
+from quarry.events.models import Event
+from quarry.storage.base import icontains
+from quarry.storage.blobs.urls import FileUrlSigner
+
+BLOB_KEY_FIELD = "s3BlobKey"
+"""Stored in an event's body where the wire form has ``s3URL``: URLs expire, keys do not."""
+
+
+def render(event: Event, signer: FileUrlSigner, base_url: str) -> dict[str, Any]:
+    body = dict(event.body)
+    if BLOB_KEY_FIELD in body:
+        body["s3URL"] = signer.url(base_url, body.pop(BLOB_KEY_FIELD))
+    envelope = {
+        "eventID": event.id,
+        "eventType": event.event_type,
+        "referenceID": event.reference_id or "",
+        "functionID": event.function_id,
+        "functionName": event.function_name,
+        "functionVersionNum": event.function_version_num,
+        "functionCallID": event.function_call_id,
+        "functionCallTryNumber": event.function_call_try_number,
+        "callID": event.call_id,
+        "workflowID": event.workflow_id,
+        "workflowName": event.workflow_name,
+        "workflowVersionNum": event.workflow_version_num,
+        "createdAt": rfc3339(event.created_at),
+    }
+    return {key: value for key, value in envelope.items() if value is not None} | body
+
+
+def get_event(session: Session, environment_id: str, event_id: str) -> Event:
+    event = session.scalar(sa.select(Event).where(Event.environment_id == environment_id, Event.id == event_id))
+    if event is None:
+        raise not_found("event", event_id)
+    return event
+
+
+_FILTERS = {
+    "event_ids": Event.id,
+    "call_ids": Event.call_id,
+    "event_types": Event.event_type,
+    "function_ids": Event.function_id,
+    "function_names": Event.function_name,
+    "reference_ids": Event.reference_id,
+}
+
+
+def list_events(session: Session, environment_id: str, query: Any) -> tuple[list[Event], int]:
+    filters = [
+        column.in_(getattr(query, name)) for name, column in _FILTERS.items() if getattr(query, name) is not None
+    ]
+    if query.reference_id_substring is not None:
+        filters.append(icontains(Event.reference_id, query.reference_id_substring))
+    scope = [Event.environment_id == environment_id]
+    events = creation_page(session, Event, scope, filters, query)
+    return events, count_rows(session, sa.select(Event).where(*scope, *filters))
