@@ -49,13 +49,13 @@ class Tenant:
     keys: dict[str, str]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _postgres_database(name: str) -> str:
+def postgres_database(name: str) -> str:
     """Create an empty database ``name`` and return its URL; fail loudly if PostgreSQL is absent."""
     try:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
@@ -70,7 +70,7 @@ def _postgres_database(name: str) -> str:
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _drop_postgres_database(name: str) -> None:
+def drop_postgres_database(name: str) -> None:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -81,12 +81,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     data_dir: Path = tmp_path_factory.mktemp(f"quarry-{backend}")
     pg_name = f"quarry_test_{os.getpid()}"  # one per test process: concurrent runs never share
     if backend == "postgresql":
-        url = _postgres_database(pg_name)
+        url = postgres_database(pg_name)
     else:
         url = f"sqlite:///{data_dir / 'quarry.db'}"
     settings = Settings(data_dir=data_dir, database_url=url)
     db = open_database(settings)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -101,7 +101,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     thread.join(timeout=10)
     db.dispose()
     if backend == "postgresql":
-        _drop_postgres_database(pg_name)
+        drop_postgres_database(pg_name)
 
 
 def make_tenant(server: Server) -> Tenant:

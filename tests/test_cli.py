@@ -4,60 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import _drop_postgres_database, _free_port, _postgres_database
+from tests.conftest import drop_postgres_database, postgres_database
+from tests.processes import QUARRY, ServerProcess
 
-QUARRY = [sys.executable, "-m", "quarry"]
 KEY = re.compile(r"\bqk_[A-Za-z0-9]{40}\b")
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(QUARRY + args, env=env, capture_output=True, text=True, timeout=120)
-
-
-class ServerProcess:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            QUARRY + ["serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output = ""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.url + "/openapi.json", timeout=1)
-                return
-            except httpx.TransportError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"quarry serve did not start:\n{self.output}")
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        assert self.process.stdout is not None
-        self.output += self.process.stdout.read()
-        return self.output
 
 
 @pytest.fixture
@@ -125,7 +86,7 @@ def test_keys_create_for_unknown_environment_fails(env: dict[str, str]) -> None:
 
 def test_env_key_and_postgresql(env: dict[str, str]) -> None:
     name = f"quarry_cli_{os.getpid()}"
-    env["QUARRY_DATABASE_URL"] = _postgres_database(name)
+    env["QUARRY_DATABASE_URL"] = postgres_database(name)
     env["QUARRY_API_KEY"] = "a-key-from-the-environment"
     try:
         assert _run(["db", "upgrade"], env).returncode == 0
@@ -138,7 +99,7 @@ def test_env_key_and_postgresql(env: dict[str, str]) -> None:
             output = server.stop()
         assert not KEY.findall(output), "no key is generated when QUARRY_API_KEY is set"
     finally:
-        _drop_postgres_database(name)
+        drop_postgres_database(name)
 
 
 def test_help_lists_the_commands(env: dict[str, str]) -> None:
