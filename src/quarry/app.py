@@ -12,6 +12,7 @@ from quarry import __version__
 from quarry.api.errors import install_error_handlers
 from quarry.api.files import router as files_router
 from quarry.api.nul import RejectNulCharacters
+from quarry.api.timing import ServerTiming
 from quarry.calls.routes import router as calls_router
 from quarry.config import Settings
 from quarry.engine import runtime as engine
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
+    app.add_middleware(ServerTiming)
     app.include_router(calls_router)
     app.include_router(files_router)
     app.include_router(events_router)

@@ -14,9 +14,9 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _WIDTH = 22  # ceil(128 / log2(62))
 
 
-def new_id(prefix: str) -> str:
-    """Return a new identifier ``<prefix>_<22 base62 chars>``."""
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+def new_id(prefix: str, at_ms: int | None = None) -> str:
+    """Return a new identifier ``<prefix>_<22 base62 chars>`` (for the instant ``at_ms``, default now)."""
+    value = (time.time_ns() // 1_000_000 if at_ms is None else at_ms) << 80 | secrets.randbits(80)
     chars = []
     for _ in range(_WIDTH):
         value, digit = divmod(value, 62)

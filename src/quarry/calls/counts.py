@@ -2,18 +2,34 @@
 
 Each call adds one to ``all`` and to the value of each of its filterable fields; a status
 change moves one from the old status to the new. A list filtered on at most one of these
-fields (values ORed) is then answered by summing a few rows.
+fields (values ORed) is then answered by summing a few rows. Counts of reference searches,
+which may match most calls, are cached and brought up to date by counting only newer calls.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import threading
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from quarry.calls.models import Call, CallCount
+from quarry.calls.models import Call, CallCount, CallCountCache
+from quarry.storage.base import utcnow
+from quarry.storage.db import Database
+
+log = logging.getLogger("quarry.calls")
+
+SETTLED_AFTER = timedelta(minutes=5)
+"""Calls created longer ago than this are committed: no transaction that creates calls lasts
+that long, so counts up to then cannot miss a call committed later."""
+REFRESH_AFTER_ROWS = 10_000
 
 COUNTED = {
     "callType": Call.call_type,
@@ -34,17 +50,22 @@ def dimensions_of(call: Call) -> list[tuple[str, str]]:
     return pairs
 
 
+def _upsert(session: Session, model: Any, row: dict[str, Any], keys: list[str], update: dict[str, Any]) -> None:
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+    set_ = {name: value(insert.excluded) if callable(value) else value for name, value in update.items()}
+    session.execute(insert.on_conflict_do_update(index_elements=keys, set_=set_), row)
+
+
 def add(session: Session, environment_id: str, pairs: Iterable[tuple[str, str]], delta: int) -> None:
     rows = [{"environment_id": environment_id, "dimension": d, "value": v, "count": delta} for d, v in pairs]
-    if not rows:
-        return
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(CallCount)
-    statement = insert.on_conflict_do_update(
-        index_elements=["environment_id", "dimension", "value"],
-        set_={"count": CallCount.count + insert.excluded.count},
-    )
     for row in sorted(rows, key=lambda r: (r["dimension"], r["value"])):  # one lock order: no deadlocks
-        session.execute(statement, row)
+        _upsert(
+            session,
+            CallCount,
+            row,
+            ["environment_id", "dimension", "value"],
+            {"count": lambda excluded: CallCount.count + excluded.count},
+        )
 
 
 def lookup(session: Session, environment_id: str, dimension: str, values: list[str]) -> int:
@@ -58,3 +79,50 @@ def lookup(session: Session, environment_id: str, dimension: str, values: list[s
         )
         or 0
     )
+
+
+def filter_key(filters: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()
+
+
+def cached_count(
+    session: Session, db: Database, environment_id: str, key: str, conditions: list[sa.ColumnElement[bool]]
+) -> int:
+    """The number of calls matching ``conditions`` — which must only test fields that never
+    change — counting in full only once: later, only the calls created since are counted and
+    added. The first count (and any refresh) is stored in the background."""
+
+    def matching(*extra: sa.ColumnElement[bool]) -> int:
+        where = [Call.environment_id == environment_id, *conditions, *extra]
+        return session.scalar(sa.select(sa.func.count()).select_from(Call).where(*where)) or 0
+
+    entry = session.get(CallCountCache, (environment_id, key))
+    if entry is not None:
+        tail = matching(Call.created_at > entry.counted_until)
+        if tail > REFRESH_AFTER_ROWS:
+            cutoff = utcnow() - SETTLED_AFTER
+            settled = matching(Call.created_at > entry.counted_until, Call.created_at <= cutoff)
+            _remember(db, environment_id, key, entry.count + settled, cutoff)
+        return entry.count + tail
+    cutoff = utcnow() - SETTLED_AFTER
+    settled, recent = matching(Call.created_at <= cutoff), matching(Call.created_at > cutoff)
+    _remember(db, environment_id, key, settled, cutoff)
+    return settled + recent
+
+
+def _remember(db: Database, environment_id: str, key: str, count: int, until: datetime) -> None:
+    def store() -> None:
+        try:
+            with db.write() as session:
+                row = {"environment_id": environment_id, "filter_key": key, "count": count, "counted_until": until}
+                _upsert(
+                    session,
+                    CallCountCache,
+                    row,
+                    ["environment_id", "filter_key"],
+                    {"count": count, "counted_until": until},
+                )
+        except Exception:  # a cache: failing to store it only costs a recount
+            log.exception("storing a call count failed")
+
+    threading.Thread(target=store, name="quarry-count-cache", daemon=True).start()

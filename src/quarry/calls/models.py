@@ -110,3 +110,18 @@ class CallCount(Base):
     dimension: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
     count: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class CallCountCache(Base):
+    """How many calls created up to ``counted_until`` match a filter (``filter_key``).
+
+    Only for filters on fields that never change after a call is created: their matches only
+    grow, so a count stays exact when the calls created since are added to it.
+    """
+
+    __tablename__ = "call_count_cache"
+
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    filter_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger)
+    counted_until: Mapped[datetime]

@@ -21,6 +21,7 @@ from quarry.calls.schemas import (
     CallsCreate,
     CallsCreated,
     CallStatus,
+    FunctionCallArgument,
     FunctionCallOut,
     FunctionCallRequest,
     FunctionCallsCreated,
@@ -115,7 +116,7 @@ def list_calls(
     """List calls, newest last (``sortOrder=desc`` for newest first); filters combine with AND,
     values within one filter with OR."""
     with request.app.state.db.read() as session:
-        calls, total = service.list_calls(session, principal.environment_id, query)
+        calls, total = service.list_calls(session, request.app.state.db, principal.environment_id, query)
         return {"calls": renderer(request).calls(session, calls), "totalCount": total}
 
 
@@ -197,10 +198,11 @@ async def call_function(request: Request, principal: CurrentPrincipal, functionN
         except ValidationError as exc:
             raise from_validation_error(exc, raw) from None
     else:
-        try:
-            arguments = FunctionCallRequest.model_validate({"arguments": raw}).arguments
-        except ValidationError as exc:
-            raise invalid([{"field": "referenceID", "reason": "a non-empty referenceID is required"}]) from exc
+        # the files come from the form (validated above): the argument carries only the reference
+        reference = raw[0]["referenceID"]
+        if not isinstance(reference, str) or not 1 <= len(reference) <= 256:
+            raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters is required"}])
+        arguments = [FunctionCallArgument.model_construct(reference_id=reference)]
 
     def build() -> list[NewCall]:
         with request.app.state.db.read() as session:

@@ -27,6 +27,7 @@ from quarry.functions.models import Function
 from quarry.ids import new_id
 from quarry.storage.blobs import BlobStore
 from quarry.storage.blobs.urls import FileUrlSigner
+from quarry.storage.db import Database
 from quarry.tenancy.service import Principal
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
 
@@ -334,23 +335,28 @@ _COUNTED_BY_FILTER = {
 }
 
 
-def list_calls(session: Session, environment_id: str, query: Any) -> tuple[list[Call], int]:
+def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
     """A page of calls and the number of calls matching the filters.
 
-    The count comes from the maintained counters when the list is unfiltered or filtered on one
-    counted field, and from an indexed ``COUNT`` otherwise.
+    ``totalCount`` comes from the maintained counters when the list is unfiltered or filtered
+    on one counted field, from the count cache when it searches references (a substring may
+    match most calls), and from an indexed ``COUNT`` otherwise.
     """
     given = {name: getattr(query, name) for name in _LIST_FILTERS if getattr(query, name) is not None}
     filters = [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
-    if query.reference_id_substring is not None:
-        filters.append(reference_contains(session, query.reference_id_substring))
+    substring = query.reference_id_substring
+    if substring is not None:
+        filters.append(reference_contains(session, substring))
     scope = [Call.environment_id == environment_id]
     page_items = creation_page(session, Call, scope, filters, query)
-    if query.reference_id_substring is None and not given:
+    if substring is None and not given:
         total = counts.lookup(session, environment_id, "all", [""])
-    elif query.reference_id_substring is None and len(given) == 1 and next(iter(given)) in _COUNTED_BY_FILTER:
+    elif substring is None and len(given) == 1 and next(iter(given)) in _COUNTED_BY_FILTER:
         name, values = next(iter(given.items()))
         total = counts.lookup(session, environment_id, _COUNTED_BY_FILTER[name], values)
+    elif substring is not None and "statuses" not in given:
+        key = counts.filter_key({**given, "referenceIDSubstring": substring.lower()})
+        total = counts.cached_count(session, db, environment_id, key, filters)
     else:
         total = session.scalar(sa.select(sa.func.count()).select_from(Call).where(*scope, *filters)) or 0
     return page_items, total

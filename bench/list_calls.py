@@ -1,0 +1,201 @@
+"""List Calls latency on a large table: p50/p95/max in the server, per kind of request.
+
+    python bench/list_calls.py --backend sqlite              # seeds 1,000,000 calls, then measures
+    python bench/list_calls.py --backend postgresql --reuse  # measures an already seeded database
+
+Seeds one environment with N calls (half workflow calls over 100 workflows, half function calls
+over 100 functions; 97% completed, 2.5% failed, 0.5% running; one function call each), then sends
+each request REPEAT times through the real ASGI app and reads the ``Server-Timing`` header, so the
+figures are the server's own work (routing, auth, SQL, rendering), without client or network.
+Targets (issue #3): p95 <= 10 ms when the filters match <= 10,000 calls; <= 50 ms in the worst case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from quarry.app import create_app, open_database
+from quarry.calls import counts
+from quarry.calls.models import Call, FunctionCall
+from quarry.calls.search import index_references
+from quarry.config import Settings
+from quarry.ids import new_id
+from quarry.tenancy.service import create_account, create_api_key
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+WORDS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell", "cyberdyne"]
+BATCH = 5000
+
+
+def seed(settings: Settings, total: int) -> str:
+    db = open_database(settings)
+    rng = random.Random(42)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.write() as session:
+        account = create_account(session, f"bench-{time.time_ns()}")
+        _, key = create_api_key(session, account.id, "production", "bench")
+        environment_id = session.scalar(
+            sa.text("SELECT id FROM environments WHERE account_id = :a AND name = 'production'"), {"a": account.id}
+        )
+    tally: dict[tuple[str, str], int] = {}
+    t0 = time.perf_counter()
+    for offset in range(0, total, BATCH):
+        calls, function_calls = [], []
+        for n in range(offset, min(offset + BATCH, total)):
+            created = start + timedelta(milliseconds=n * 7)
+            call_id = new_id("call", int(created.timestamp() * 1000))
+            roll = rng.random()
+            status = "completed" if roll < 0.97 else "failed" if roll < 0.995 else "running"
+            is_workflow = n % 2 == 0
+            k = rng.randrange(100)
+            call = {
+                "id": call_id,
+                "environment_id": environment_id,
+                "call_type": "workflow" if is_workflow else "function",
+                "status": status,
+                "call_reference_id": f"order-{n:07d}-{rng.choice(WORDS)}",
+                "workflow_id": f"wf_bench{k:03d}" if is_workflow else None,
+                "workflow_name": f"wf-{k:03d}" if is_workflow else None,
+                "workflow_version_num": 1 if is_workflow else None,
+                "function_id": None if is_workflow else f"f_bench{k:03d}",
+                "function_name": None if is_workflow else f"fn-{k:03d}",
+                "function_type": None if is_workflow else "transform",
+                "function_version_num": None if is_workflow else 1,
+                "input": {"singleFile": {"inputType": "text", "blobKey": f"{environment_id}/{call_id}/0.txt"}},
+                "plan": {},
+                "created_at": created,
+                "started_at": created,
+                "finished_at": None if status == "running" else created + timedelta(seconds=2),
+            }
+            calls.append(call)
+            function_calls.append(
+                {
+                    "id": new_id("fc", int(created.timestamp() * 1000)),
+                    "environment_id": environment_id,
+                    "call_id": call_id,
+                    "function_id": f"f_bench{k:03d}",
+                    "function_name": f"fn-{k:03d}",
+                    "function_type": "transform",
+                    "function_version_num": 1,
+                    "reference_id": call["call_reference_id"],
+                    "status": status,
+                    "activity": [{"displayName": "Extract", "status": status}],
+                    "inputs": [call["input"]["singleFile"]],
+                    "payload": None,
+                    "created_at": created,
+                    "started_at": created,
+                    "finished_at": call["finished_at"],
+                }
+            )
+            for dimension, column in [("all", None), *counts.COUNTED.items()]:
+                value = "" if column is None else call[column.key]
+                if value is not None:
+                    tally[(dimension, value)] = tally.get((dimension, value), 0) + 1
+        with db.write() as session:
+            session.execute(sa.insert(Call), calls)
+            session.execute(sa.insert(FunctionCall), function_calls)
+            index_references(session, [Call(id=c["id"], call_reference_id=c["call_reference_id"]) for c in calls])
+        done = offset + len(calls)
+        print(
+            f"\rseeded {done:,}/{total:,} calls ({done / (time.perf_counter() - t0):,.0f}/s)", end="", file=sys.stderr
+        )
+    with db.write() as session:
+        for (dimension, value), count in tally.items():
+            counts.add(session, environment_id, [(dimension, value)], count)
+        if db.dialect == "postgresql":
+            session.execute(sa.text("ANALYZE"))
+        else:
+            session.execute(sa.text("ANALYZE"))
+    print(file=sys.stderr)
+    db.dispose()
+    Path(settings.data_dir / "bench-key").write_text(key)
+    return key
+
+
+def requests(client: TestClient, key: str) -> list[tuple[str, dict[str, str]]]:
+    headers = {"x-api-key": key}
+    sample = client.get("/v2/calls", params={"limit": 100, "statuses": "failed"}, headers=headers).json()["calls"]
+    mid = client.get("/v2/calls", params={"limit": 1, "referenceIDs": "order-0500000-acme"}, headers=headers).json()
+    ids = [c["callID"] for c in sample[:10]]
+    refs = [c["callReferenceID"] for c in sample[:5]]
+    middle = mid["calls"][0]["callID"] if mid["calls"] else ids[0]
+    return [
+        ("first page, no filter", {}),
+        ("first page, desc", {"sortOrder": "desc"}),
+        ("deep page (startingAfter mid-table)", {"startingAfter": middle}),
+        ("deep page (endingBefore mid-table)", {"endingBefore": middle}),
+        ("callIDs (10)", {"callIDs": ",".join(ids)}),
+        ("referenceIDs (5)", {"referenceIDs": ",".join(refs)}),
+        ("referenceIDSubstring, ~100 matches", {"referenceIDSubstring": "00042"}),
+        ("referenceIDSubstring, ~10% match", {"referenceIDSubstring": "WAYNE"}),
+        ("referenceIDSubstring, all match (worst)", {"referenceIDSubstring": "order"}),
+        ("callTypes=workflow (50%)", {"callTypes": "workflow"}),
+        ("workflowNames (1 of 100)", {"workflowNames": "wf-007"}),
+        ("workflowIDs (1 of 100)", {"workflowIDs": "wf_bench007"}),
+        ("functionNames (1 of 100)", {"functionNames": "fn-042"}),
+        ("functionIDs (2 of 100)", {"functionIDs": "f_bench042,f_bench043"}),
+        ("statuses=failed (2.5%)", {"statuses": "failed"}),
+        ("callTypes+workflowNames (combined)", {"callTypes": "workflow", "workflowNames": "wf-007"}),
+        ("workflowNames+statuses (combined, ~125)", {"workflowNames": "wf-007", "statuses": "failed"}),
+        ("statuses=running+callTypes=function", {"statuses": "running", "callTypes": "function"}),
+    ]
+
+
+def measure(settings: Settings, key: str, repeat: int) -> None:
+    db = open_database(settings)
+    with TestClient(create_app(settings, db)) as client:
+        headers = {"x-api-key": key}
+        print(f"{'request':45} {'matches':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+        for name, params in requests(client, key):
+            timings = []
+            total = 0
+            for _ in range(repeat):
+                response = client.get("/v2/calls", params=params, headers=headers)
+                assert response.status_code == 200, response.text
+                total = response.json()["totalCount"]
+                timings.append(float(response.headers["server-timing"].split("dur=")[1]))
+            timings.sort()
+            p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
+            print(f"{name:45} {total:>9,} {statistics.median(timings):>8.2f} {p95:>8.2f} {timings[-1]:>8.2f}")
+    db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--data-dir", type=Path, default=Path("bench-data"))
+    parser.add_argument("--reuse", action="store_true", help="measure the database seeded by an earlier run")
+    args = parser.parse_args()
+    data_dir = (args.data_dir / args.backend).absolute()
+    if args.backend == "postgresql":
+        url = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/quarry_bench"
+        if not args.reuse:
+            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS quarry_bench WITH (FORCE)")
+                conn.execute("CREATE DATABASE quarry_bench")
+    else:
+        url = f"sqlite:///{data_dir / 'quarry.db'}"
+        if not args.reuse:
+            for path in data_dir.glob("*.db*"):
+                path.unlink()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url=url)
+    key = (data_dir / "bench-key").read_text() if args.reuse else seed(settings, args.calls)
+    print(f"backend {args.backend}, {args.calls:,} calls, {args.repeat} requests each")
+    measure(settings, key, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1240 @@
+"""Conformance of calls with the bem v2 reference (sections 2, 3.1, 3.2, 4.1-4.5, 7) and the
+List Calls contract of design.md.
+
+Everything goes through HTTP against a real server (SQLite and PostgreSQL), with the engine
+running in-process. Expectations are derived from what the tests sent: IDs from create
+responses, orders from the created calls' ``(createdAt, callID)``, extracted values from the
+text lines of the submitted documents, statuses from whether an input is readable.
+Calls run in the background; tests poll with a bounded loop and never assert on timing.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from tests.conftest import Server, Tenant, make_tenant
+from tests.helpers import assert_error, create_function, route, transform
+
+TERMINAL = {"completed", "failed"}
+STAGE = {"pending": 0, "running": 1, "completed": 2, "failed": 2}
+POLL_SECONDS = 30.0
+
+CALL_KEYS = {
+    "callID", "callType", "status", "createdAt", "finishedAt", "workflowID", "workflowName",
+    "workflowVersionNum", "functionID", "functionName", "functionType", "functionVersionNum",
+    "callReferenceID", "functionCalls", "input",
+}  # fmt: skip
+FUNCTION_CALL_KEYS = {
+    "functionCallID", "functionID", "functionName", "type", "referenceID", "status",
+    "functionVersionNum", "activity", "startedAt", "finishedAt", "sourceFunctionCallID",
+    "sourceEventID", "workflowCallID", "inputType", "s3URL", "inputs",
+}  # fmt: skip
+
+
+# --- request builders -----------------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def invoice(number: str, total: str = "10.00") -> bytes:
+    """A text document the builtin extractor reads as ``{"invoiceNumber", "totalAmount"}``."""
+    return f"ACME Corp\nInvoice Number: {number}\nTotal Amount: {total}\n".encode()
+
+
+def single(data: bytes, input_type: str = "text") -> dict[str, Any]:
+    return {"singleFile": {"inputType": input_type, "inputContent": b64(data)}}
+
+
+def batch(*items: tuple[bytes, str | None] | tuple[bytes, str | None, str]) -> dict[str, Any]:
+    inputs = []
+    for item in items:
+        data, ref = item[0], item[1]
+        entry: dict[str, Any] = {"inputType": item[2] if len(item) > 2 else "text", "inputContent": b64(data)}
+        if ref is not None:
+            entry["itemReferenceID"] = ref
+        inputs.append(entry)
+    return {"batchFiles": {"inputs": inputs}}
+
+
+def shaping(name: str, expression: str) -> dict[str, Any]:
+    return {"functionName": name, "type": "payload_shaping", "shapingSchema": expression}
+
+
+def create_workflow(
+    api: httpx.Client, name: str, main: str, edges: list[tuple[str, str, str | None]] = ()  # type: ignore[assignment]
+) -> dict[str, Any]:
+    relationships = []
+    for source, destination, label in edges:
+        rel: dict[str, Any] = {"sourceFunction": {"name": source}, "destinationFunction": {"name": destination}}
+        if label is not None:
+            rel["destinationName"] = label
+        relationships.append(rel)
+    body = {"name": name, "mainFunction": {"name": main}, "relationships": relationships}
+    response = api.post("/v2/workflows", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["workflow"]
+
+
+# --- client helpers -------------------------------------------------------------------------
+
+
+def post_calls(api: httpx.Client, *calls: dict[str, Any]) -> httpx.Response:
+    return api.post("/v2/calls", json={"calls": list(calls)})
+
+
+def submit(api: httpx.Client, *calls: dict[str, Any]) -> list[dict[str, Any]]:
+    response = post_calls(api, *calls)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"calls"}, body
+    assert len(body["calls"]) == len(calls)
+    for created in body["calls"]:
+        check_call_shape(created)
+        assert created["status"] == "pending"
+        assert "finishedAt" not in created
+    return body["calls"]
+
+
+def get_call(api: httpx.Client, call_id: str) -> dict[str, Any]:
+    response = api.get(f"/v2/calls/{call_id}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"call"}, body
+    check_call_shape(body["call"])
+    check_call_invariants(body["call"])
+    return body["call"]
+
+
+def get_function_call(api: httpx.Client, function_call_id: str) -> dict[str, Any]:
+    response = api.get(f"/v2/functions/calls/{function_call_id}")
+    assert response.status_code == 200, response.text
+    fc = response.json()
+    check_function_call_shape(fc)
+    return fc
+
+
+def wait_for(api: httpx.Client, call_id: str) -> dict[str, Any]:
+    """Poll the call until it is terminal; every snapshot must be consistent, and statuses
+    (of the call and of each function call) must only move forward."""
+    deadline = time.monotonic() + POLL_SECONDS
+    snapshots = []
+    while True:
+        call = get_call(api, call_id)
+        snapshots.append(call)
+        if call["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"call {call_id} still {call['status']} after {POLL_SECONDS} s: {call}")
+        time.sleep(0.1)
+    check_progression(snapshots)
+    return call
+
+
+def wait_for_function_call(api: httpx.Client, function_call_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + POLL_SECONDS
+    seen = []
+    while True:
+        fc = get_function_call(api, function_call_id)
+        seen.append(fc["status"])
+        if fc["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"function call {function_call_id} still {fc['status']} after {POLL_SECONDS} s")
+        time.sleep(0.1)
+    assert [STAGE[s] for s in seen] == sorted(STAGE[s] for s in seen), seen
+    return fc
+
+
+def list_calls(api: httpx.Client, params: Any = None) -> dict[str, Any]:
+    response = api.get("/v2/calls", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"calls", "totalCount"}, body
+    for call in body["calls"]:
+        check_call_shape(call)
+    return body
+
+
+def listed_ids(api: httpx.Client, params: Any = None) -> list[str]:
+    return [call["callID"] for call in list_calls(api, params)["calls"]]
+
+
+def events_of(api: httpx.Client, call_id: str, *event_types: str) -> list[dict[str, Any]]:
+    params = {"callIDs": call_id}
+    if event_types:
+        params["eventTypes"] = ",".join(event_types)
+    response = api.get("/v1-alpha/events", params=params)
+    assert response.status_code == 200, response.text
+    events = response.json()["events"]
+    for event in events:
+        assert event["callID"] == call_id
+        if event_types:
+            assert event["eventType"] in event_types
+    return events
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    assert parsed.tzinfo is not None, value
+    return parsed
+
+
+def without_urls(value: Any) -> Any:
+    """``value`` with each ``s3URL`` reduced to its path: signatures and expiries differ per read."""
+    if isinstance(value, dict):
+        return {k: (urlsplit(v).path if k == "s3URL" else without_urls(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_urls(v) for v in value]
+    return value
+
+
+# --- shape and consistency checks -------------------------------------------------------------
+
+
+def check_function_call_shape(fc: dict[str, Any]) -> None:
+    assert set(fc) <= FUNCTION_CALL_KEYS, set(fc) - FUNCTION_CALL_KEYS
+    assert fc["functionCallID"].startswith("fc_")
+    assert fc["status"] in STAGE
+    assert isinstance(fc["activity"], list)
+    for step in fc["activity"]:
+        assert set(step) == {"displayName", "status"}, step
+        assert isinstance(step["displayName"], str) and step["displayName"]
+        assert step["status"] in STAGE
+    assert isinstance(fc["inputs"], list)
+    # inputType and s3URL at the top level exactly when there is one file
+    if len(fc["inputs"]) == 1:
+        assert fc["inputType"] == fc["inputs"][0]["inputType"]
+        assert urlsplit(fc["s3URL"]).path == urlsplit(fc["inputs"][0]["s3URL"]).path
+    else:
+        assert "inputType" not in fc and "s3URL" not in fc, fc
+    for entry in fc["inputs"]:
+        assert set(entry) <= {"inputType", "itemReferenceID", "s3URL"}
+        assert entry["s3URL"].startswith("http")
+    assert ("finishedAt" in fc) == (fc["status"] in TERMINAL), fc
+    if fc["status"] != "pending":
+        assert "startedAt" in fc, fc
+    if "finishedAt" in fc:
+        assert parse_time(fc["finishedAt"]) >= parse_time(fc["startedAt"])
+        assert fc["activity"], "a finished function call shows what it did"
+        assert all(step["status"] in TERMINAL for step in fc["activity"]), fc["activity"]
+
+
+def check_call_shape(call: dict[str, Any]) -> None:
+    assert set(call) <= CALL_KEYS, set(call) - CALL_KEYS
+    assert call["callID"].startswith("call_")
+    assert call["callType"] in ("workflow", "function")
+    assert call["status"] in STAGE
+    parse_time(call["createdAt"])
+    workflow_fields = {"workflowID", "workflowName", "workflowVersionNum"}
+    function_fields = {"functionID", "functionName", "functionType", "functionVersionNum"}
+    if call["callType"] == "workflow":
+        assert workflow_fields <= set(call) and not function_fields & set(call), call
+    else:
+        assert function_fields <= set(call) and not workflow_fields & set(call), call
+    assert set(call["input"]) in ({"singleFile"}, {"batchFiles"}), call["input"]
+    if "singleFile" in call["input"]:
+        assert set(call["input"]["singleFile"]) == {"inputType", "s3URL"}
+    else:
+        for entry in call["input"]["batchFiles"]["inputs"]:
+            assert set(entry) <= {"inputType", "itemReferenceID", "s3URL"}
+    for fc in call["functionCalls"]:
+        check_function_call_shape(fc)
+        assert fc["workflowCallID"] == call["callID"]
+
+
+def check_call_invariants(call: dict[str, Any]) -> None:
+    """The call's status derives from its function calls; finishedAt is set exactly when terminal."""
+    fcs = call["functionCalls"]
+    statuses = {fc["status"] for fc in fcs}
+    assert ("finishedAt" in call) == (call["status"] in TERMINAL), call
+    if "finishedAt" in call:
+        assert parse_time(call["finishedAt"]) >= parse_time(call["createdAt"])
+        assert all(parse_time(fc["finishedAt"]) <= parse_time(call["finishedAt"]) for fc in fcs)
+    if call["status"] == "pending":
+        assert statuses <= {"pending"}, call
+    if call["status"] in TERMINAL:
+        assert statuses <= TERMINAL, call
+        assert (call["status"] == "failed") == ("failed" in statuses), call
+    ids = {fc["functionCallID"] for fc in fcs}
+    for fc in fcs:
+        if fc.get("sourceFunctionCallID") is not None:
+            assert fc["sourceFunctionCallID"] in ids
+            assert fc["sourceEventID"].startswith("evt_")
+
+
+def check_progression(snapshots: list[dict[str, Any]]) -> None:
+    stages = [STAGE[s["status"]] for s in snapshots]
+    assert stages == sorted(stages), [s["status"] for s in snapshots]
+    per_fc: dict[str, list[int]] = {}
+    for snapshot in snapshots:
+        for fc in snapshot["functionCalls"]:
+            per_fc.setdefault(fc["functionCallID"], []).append(STAGE[fc["status"]])
+    for fc_id, seen in per_fc.items():
+        assert seen == sorted(seen), (fc_id, seen)
+
+
+def error_field(response: httpx.Response, status: int) -> str:
+    return assert_error(response, status)["details"]["field"]
+
+
+def count_all(api: httpx.Client) -> int:
+    return list_calls(api)["totalCount"]
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def extract(api: httpx.Client) -> dict[str, Any]:
+    return create_function(api, transform("extract"))
+
+
+# === POST /v2/calls ==========================================================================
+
+
+def test_function_call_is_answered_pending_then_completes(api: httpx.Client, extract: dict[str, Any]) -> None:
+    document = invoice("INV-1001", "1,234.50")
+    [created] = submit(api, {"functionName": "extract", "callReferenceID": "ref-1", "input": single(document)})
+
+    assert created["callType"] == "function"
+    assert created["functionID"] == extract["functionID"]
+    assert created["functionName"] == "extract"
+    assert created["functionType"] == "transform"
+    assert created["functionVersionNum"] == extract["versionNum"]
+    assert created["callReferenceID"] == "ref-1"
+    assert created["input"]["singleFile"]["inputType"] == "text"
+    [root] = created["functionCalls"]
+    assert root["status"] == "pending"
+    assert root["functionID"] == extract["functionID"]
+    assert root["functionName"] == "extract"
+    assert root["type"] == "transform"
+    assert root["functionVersionNum"] == extract["versionNum"]
+    assert root["referenceID"] == "ref-1"
+    assert root["workflowCallID"] == created["callID"]
+    assert "sourceFunctionCallID" not in root and "sourceEventID" not in root
+    assert root["inputType"] == "text"
+    assert [i["inputType"] for i in root["inputs"]] == ["text"]
+
+    done = wait_for(api, created["callID"])
+    assert done["status"] == "completed"
+    assert without_urls({k: v for k, v in done.items() if k not in ("status", "finishedAt", "functionCalls")}) == (
+        without_urls({k: v for k, v in created.items() if k not in ("status", "functionCalls")})
+    )
+    [root_done] = done["functionCalls"]
+    assert root_done["functionCallID"] == root["functionCallID"]
+    assert root_done["status"] == "completed"
+    assert parse_time(root_done["startedAt"]) >= parse_time(done["createdAt"])
+
+    [event] = events_of(api, created["callID"], "transform")
+    assert event["functionCallID"] == root["functionCallID"]
+    assert event["referenceID"] == "ref-1"
+    assert event["functionName"] == "extract"
+    assert event["transformedContent"] == {"invoiceNumber": "INV-1001", "totalAmount": 1234.5}
+    assert events_of(api, created["callID"], "error") == []
+
+    # the function call on its own: the bare object, the same as inside the call
+    fc = get_function_call(api, root["functionCallID"])
+    assert without_urls(fc) == without_urls(root_done)
+
+
+def test_each_target_kind_and_batch_of_calls(api: httpx.Client, extract: dict[str, Any]) -> None:
+    other = create_function(api, transform("extract-other"))
+    workflow = create_workflow(api, "wf", "extract-other")
+    created = submit(
+        api,
+        {"functionName": "extract", "input": single(invoice("A-1"))},
+        {"functionID": other["functionID"], "callReferenceID": "by-id", "input": single(invoice("A-2"))},
+        {"workflowName": "wf", "callReferenceID": "wf-by-name", "input": single(invoice("A-3"))},
+        {"workflowID": workflow["id"], "input": single(invoice("A-4"))},
+    )
+    assert len({c["callID"] for c in created}) == 4
+    by_name, by_id, wf_by_name, wf_by_id = created
+    assert (by_name["callType"], by_name["functionID"], by_name["functionName"]) == (
+        "function", extract["functionID"], "extract",
+    )  # fmt: skip
+    assert "callReferenceID" not in by_name
+    assert by_name["functionCalls"][0].get("referenceID") is None
+    assert (by_id["callType"], by_id["functionID"], by_id["functionName"]) == (
+        "function", other["functionID"], "extract-other",
+    )  # fmt: skip
+    for wf_call in (wf_by_name, wf_by_id):
+        assert wf_call["callType"] == "workflow"
+        assert wf_call["workflowID"] == workflow["id"]
+        assert wf_call["workflowName"] == "wf"
+        assert wf_call["workflowVersionNum"] == workflow["versionNum"]
+        [root] = wf_call["functionCalls"]
+        assert root["functionID"] == other["functionID"]  # the workflow's main function
+    assert wf_by_name["functionCalls"][0]["referenceID"] == "wf-by-name"
+
+    numbers = ["A-1", "A-2", "A-3", "A-4"]
+    for call, number in zip(created, numbers, strict=True):
+        assert wait_for(api, call["callID"])["status"] == "completed"
+        [event] = events_of(api, call["callID"], "transform")
+        assert event["transformedContent"]["invoiceNumber"] == number
+        if call["callType"] == "workflow":
+            assert (event["workflowID"], event["workflowName"]) == (workflow["id"], "wf")
+
+
+def test_data_url_content_is_accepted_and_stored_decoded(
+    api: httpx.Client, anonymous: httpx.Client, extract: dict[str, Any]
+) -> None:
+    document = invoice("DATA-URL-7")
+    [created] = submit(
+        api,
+        {
+            "functionName": "extract",
+            "input": {"singleFile": {"inputType": "text", "inputContent": "data:text/plain;base64," + b64(document)}},
+        },
+    )
+    assert anonymous.get(created["input"]["singleFile"]["s3URL"]).content == document
+    wait_for(api, created["callID"])
+    [event] = events_of(api, created["callID"], "transform")
+    assert event["transformedContent"]["invoiceNumber"] == "DATA-URL-7"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("SGVsbG8", id="missing-padding"),
+        pytest.param("SGVs\nbG8=", id="line-break"),
+        pytest.param("SGVsbG8-_w==", id="url-safe-alphabet"),
+        pytest.param("not base64 at all!", id="garbage"),
+        pytest.param("data:text/plain;base64,SGVsbG8", id="data-url-missing-padding"),
+    ],
+)
+def test_invalid_base64_is_400_naming_the_item_and_creates_nothing(
+    api: httpx.Client, extract: dict[str, Any], content: str
+) -> None:
+    good = {"functionName": "extract", "input": single(invoice("OK-1"))}
+    bad = {"functionName": "extract", "input": {"singleFile": {"inputType": "text", "inputContent": content}}}
+    response = post_calls(api, good, bad, good)
+    assert error_field(response, 400) == "calls[1].input.singleFile.inputContent"
+    assert count_all(api) == 0
+
+
+def test_invalid_batch_item_is_400_naming_its_index(api: httpx.Client, extract: dict[str, Any]) -> None:
+    item = batch((invoice("B-1"), "b-1"), (invoice("B-2"), "b-2"))
+    item["batchFiles"]["inputs"][1]["inputContent"] = "@@@"
+    response = post_calls(api, {"functionName": "extract", "input": single(invoice("OK"))}, {"functionName": "extract", "input": item})
+    assert error_field(response, 400) == "calls[1].input.batchFiles.inputs[1].inputContent"
+    assert count_all(api) == 0
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        pytest.param({"functionName": "nope"}, "calls[1].functionName", id="unknown-function-name"),
+        pytest.param({"functionID": "f_unknown"}, "calls[1].functionID", id="unknown-function-id"),
+        pytest.param({"workflowName": "nope"}, "calls[1].workflowName", id="unknown-workflow-name"),
+        pytest.param({"workflowID": "wf_unknown"}, "calls[1].workflowID", id="unknown-workflow-id"),
+        pytest.param({}, "calls[1]", id="no-target"),
+        pytest.param({"functionName": "extract", "workflowName": "x"}, "calls[1]", id="two-targets"),
+        pytest.param({"functionName": "extract", "functionID": "f_x"}, "calls[1]", id="name-and-id"),
+    ],
+)
+def test_bad_target_is_400_naming_the_item_and_creates_nothing(
+    api: httpx.Client, extract: dict[str, Any], item: dict[str, Any], field: str
+) -> None:
+    good = {"functionName": "extract", "input": single(invoice("OK"))}
+    response = post_calls(api, good, item | {"input": single(invoice("X"))})
+    assert error_field(response, 400) == field
+    assert count_all(api) == 0
+
+
+@pytest.mark.parametrize(
+    ("call_input", "field"),
+    [
+        pytest.param({}, "calls[0].input", id="neither-single-nor-batch"),
+        pytest.param(single(b"a") | batch((b"b", None)), "calls[0].input", id="both-single-and-batch"),
+        pytest.param({"singleFile": {"inputType": "exe", "inputContent": b64(b"x")}},
+                     "calls[0].input.singleFile.inputType", id="unknown-input-type"),  # fmt: skip
+        pytest.param({"singleFile": {"inputType": "text"}}, "calls[0].input.singleFile.inputContent", id="no-content"),
+        pytest.param({"singleFile": {"inputType": "text", "inputContent": 12}},
+                     "calls[0].input.singleFile.inputContent", id="content-not-a-string"),  # fmt: skip
+        pytest.param({"batchFiles": {"inputs": []}}, "calls[0].input.batchFiles.inputs", id="empty-batch"),
+        pytest.param(single(b"a") | {"extra": 1}, "calls[0].input.extra", id="unknown-field"),
+    ],
+)
+def test_bad_input_shape_is_400(api: httpx.Client, extract: dict[str, Any], call_input: dict[str, Any], field: str) -> None:
+    response = post_calls(api, {"functionName": "extract", "input": call_input})
+    assert error_field(response, 400) == field
+    assert count_all(api) == 0
+
+
+def test_bad_request_bodies_are_400(api: httpx.Client, extract: dict[str, Any]) -> None:
+    good = {"functionName": "extract", "input": single(invoice("OK"))}
+    assert_error(api.post("/v2/calls", json={"calls": []}), 400, "calls")
+    assert_error(api.post("/v2/calls", json={"calls": [good] * 101}), 400, "calls")
+    assert_error(api.post("/v2/calls", json={}), 400, "calls")
+    assert_error(api.post("/v2/calls", json={"calls": [good | {"callReferenceID": ""}]}), 400, "calls[0].callReferenceID")
+    assert_error(api.post("/v2/calls", json={"calls": [{"functionName": "extract"}]}), 400, "calls[0].input")
+    assert_error(api.post("/v2/calls", content=b"{not json", headers={"content-type": "application/json"}), 400)
+    assert count_all(api) == 0
+
+
+def test_json_only_function_refuses_a_document_input(api: httpx.Client) -> None:
+    create_function(api, shaping("shape", "{id: invoiceNumber}"))
+    response = post_calls(api, {"functionName": "shape", "input": single(invoice("X"))})
+    assert error_field(response, 400) == "calls[0].input"
+    assert count_all(api) == 0
+
+
+def test_input_over_the_size_limit_is_413_and_creates_nothing(
+    server: Server, api: httpx.Client, extract: dict[str, Any]
+) -> None:
+    limit = server.settings.max_input_bytes
+    assert limit == 50 * 1024 * 1024  # the default
+    good = {"functionName": "extract", "input": single(invoice("OK"))}
+    too_big = {"functionName": "extract", "input": {"singleFile": {"inputType": "text", "inputContent": b64(b"a" * (limit + 1))}}}  # fmt: skip
+    response = post_calls(api, good, too_big)
+    assert error_field(response, 413) == "calls[1].input.singleFile.inputContent"
+    assert count_all(api) == 0
+
+
+# === execution: graphs, linking, events ======================================================
+
+
+def test_workflow_transform_then_payload_shaping(api: httpx.Client, extract: dict[str, Any]) -> None:
+    shape = create_function(api, shaping("shape", "{id: invoiceNumber}"))
+    workflow = create_workflow(api, "chain", "extract", [("extract", "shape", None)])
+    [created] = submit(api, {"workflowName": "chain", "callReferenceID": "chain-1", "input": single(invoice("INV-77"))})
+
+    done = wait_for(api, created["callID"])
+    assert done["status"] == "completed"
+    assert (done["workflowID"], done["workflowVersionNum"]) == (workflow["id"], workflow["versionNum"])
+    root, child = done["functionCalls"]
+    assert (root["functionID"], root["type"]) == (extract["functionID"], "transform")
+    assert (child["functionID"], child["type"], child["functionName"]) == (shape["functionID"], "payload_shaping", "shape")
+    assert root["functionCallID"] == created["functionCalls"][0]["functionCallID"]
+    assert "sourceFunctionCallID" not in root and "sourceEventID" not in root
+    assert {root["referenceID"], child["referenceID"]} == {"chain-1"}
+    assert child["inputs"] == []  # JSON handed over, no file
+
+    [transform_event] = events_of(api, created["callID"], "transform")
+    assert transform_event["functionCallID"] == root["functionCallID"]
+    assert transform_event["transformedContent"]["invoiceNumber"] == "INV-77"
+    assert child["sourceFunctionCallID"] == root["functionCallID"]
+    assert child["sourceEventID"] == transform_event["eventID"]
+
+    [shaped] = events_of(api, created["callID"], "payload_shaping")
+    assert shaped["functionCallID"] == child["functionCallID"]
+    assert shaped["transformedContent"] == {"id": "INV-77"}
+    assert shaped["referenceID"] == "chain-1"
+    assert (shaped["workflowID"], shaped["workflowName"]) == (workflow["id"], "chain")
+    response = api.get(f"/v1-alpha/events/{shaped['eventID']}")
+    assert response.status_code == 200 and response.json() == shaped
+    assert {e["eventType"] for e in events_of(api, created["callID"])} == {"transform", "payload_shaping"}
+
+
+def test_route_workflow_takes_the_branch_whose_regex_matches(api: httpx.Client) -> None:
+    sorter = route("sorter", ["invoice", "receipt"])
+    sorter["routes"][0]["regex"] = {"patterns": [r"Invoice Number:\s*INV-\d+"]}
+    sorter["routes"][1]["regex"] = {"patterns": [r"Receipt No\.?\s*R\d+"]}
+    create_function(api, sorter)
+    on_invoice = create_function(api, transform("on-invoice"))
+    on_receipt = create_function(api, transform("on-receipt"))
+    create_workflow(api, "sort", "sorter", [("sorter", "on-invoice", "invoice"), ("sorter", "on-receipt", "receipt")])
+    receipt_doc = b"Corner Shop\nReceipt No. R778\nTotal Amount: 3.20\n"
+    created = submit(
+        api,
+        {"workflowName": "sort", "callReferenceID": "inv", "input": single(invoice("INV-5"))},
+        {"workflowName": "sort", "callReferenceID": "rcp", "input": single(receipt_doc)},
+    )
+    for call, branch, target in zip(created, ["invoice", "receipt"], [on_invoice, on_receipt], strict=True):
+        done = wait_for(api, call["callID"])
+        assert done["status"] == "completed"
+        root, child = done["functionCalls"]  # only the chosen branch ran
+        assert root["type"] == "route"
+        [route_event] = events_of(api, call["callID"], "route")
+        assert route_event["choice"] == branch
+        assert route_event["functionCallID"] == root["functionCallID"]
+        assert child["functionID"] == target["functionID"]
+        assert child["sourceFunctionCallID"] == root["functionCallID"]
+        assert child["sourceEventID"] == route_event["eventID"]
+        assert child["referenceID"] == call["callReferenceID"]
+        # the document itself flows on along the branch
+        assert without_urls(child["inputs"]) == without_urls(root["inputs"])
+        [extracted] = events_of(api, call["callID"], "transform")
+        assert extracted["functionCallID"] == child["functionCallID"]
+    receipt_total = events_of(api, created[1]["callID"], "transform")[0]["transformedContent"]["totalAmount"]
+    assert receipt_total == 3.2
+
+
+def test_batch_input_runs_one_root_function_call_per_file(api: httpx.Client, anonymous: httpx.Client) -> None:
+    create_function(api, transform("extract"))
+    create_function(api, shaping("shape", "{id: invoiceNumber}"))
+    create_workflow(api, "chain", "extract", [("extract", "shape", None)])
+    files = [(invoice("N-1"), "item-1"), (invoice("N-2"), None), (invoice("N-3"), "item-3")]
+    [created] = submit(api, {"workflowName": "chain", "callReferenceID": "the-batch", "input": batch(*files)})
+    expected_refs = ["item-1", "the-batch", "item-3"]  # an item without its own reference takes the call's
+
+    inputs = created["input"]["batchFiles"]["inputs"]
+    assert [i.get("itemReferenceID") for i in inputs] == [ref for _, ref in files]
+    assert [anonymous.get(i["s3URL"]).content for i in inputs] == [data for data, _ in files]
+    roots = created["functionCalls"]
+    assert [fc["referenceID"] for fc in roots] == expected_refs
+    for fc, (data, ref), entry in zip(roots, files, inputs, strict=True):
+        [own] = fc["inputs"]
+        assert own.get("itemReferenceID") == ref
+        assert urlsplit(own["s3URL"]).path == urlsplit(entry["s3URL"]).path
+        assert anonymous.get(fc["s3URL"]).content == data
+
+    done = wait_for(api, created["callID"])
+    assert done["status"] == "completed"
+    root_ids = [fc["functionCallID"] for fc in roots]
+    assert [fc["functionCallID"] for fc in done["functionCalls"][:3]] == root_ids
+    children = done["functionCalls"][3:]
+    assert len(children) == 3
+    assert sorted(fc["sourceFunctionCallID"] for fc in children) == sorted(root_ids)
+
+    transform_events = events_of(api, created["callID"], "transform")
+    assert sorted((e["functionCallID"], e["referenceID"], e["transformedContent"]["invoiceNumber"])
+                  for e in transform_events) == sorted(
+        zip(root_ids, expected_refs, ["N-1", "N-2", "N-3"], strict=True)
+    )  # fmt: skip
+    shaped = events_of(api, created["callID"], "payload_shaping")
+    assert sorted((e["referenceID"], e["transformedContent"]["id"]) for e in shaped) == sorted(
+        zip(expected_refs, ["N-1", "N-2", "N-3"], strict=True)
+    )
+    by_id = {fc["functionCallID"]: fc for fc in done["functionCalls"]}
+    for event in shaped:
+        child = by_id[event["functionCallID"]]
+        source_event = next(e for e in transform_events if e["eventID"] == child["sourceEventID"])
+        assert source_event["functionCallID"] == child["sourceFunctionCallID"]
+        assert source_event["referenceID"] == child["referenceID"] == event["referenceID"]
+
+
+def test_broken_input_fails_the_call_with_an_error_event(api: httpx.Client, extract: dict[str, Any]) -> None:
+    [created] = submit(api, {"functionName": "extract", "callReferenceID": "bad-pdf", "input": single(b"this is no PDF", "pdf")})
+    done = wait_for(api, created["callID"])
+    assert done["status"] == "failed"
+    [fc] = done["functionCalls"]
+    assert fc["status"] == "failed"
+    [error] = events_of(api, created["callID"], "error")
+    assert error["functionCallID"] == fc["functionCallID"]
+    assert error["referenceID"] == "bad-pdf"
+    assert isinstance(error["message"], str) and error["message"]
+    assert events_of(api, created["callID"], "transform") == []
+
+
+def test_one_broken_file_of_a_batch_fails_the_call_but_not_the_others(api: httpx.Client, extract: dict[str, Any]) -> None:
+    [created] = submit(
+        api,
+        {"functionName": "extract", "input": batch((invoice("G-1"), "good"), (b"%PDF-garbage", "broken", "pdf"))},
+    )
+    done = wait_for(api, created["callID"])
+    assert done["status"] == "failed"
+    assert [(fc["referenceID"], fc["status"]) for fc in done["functionCalls"]] == [
+        ("good", "completed"),
+        ("broken", "failed"),
+    ]
+    [extracted] = events_of(api, created["callID"], "transform")
+    assert (extracted["referenceID"], extracted["transformedContent"]["invoiceNumber"]) == ("good", "G-1")
+    [error] = events_of(api, created["callID"], "error")
+    assert error["referenceID"] == "broken"
+
+
+def test_unsupported_function_type_fails_with_an_error_event(api: httpx.Client) -> None:
+    create_function(api, {"functionName": "pager", "type": "split", "splitType": "print_page"})
+    [created] = submit(api, {"functionName": "pager", "input": single(invoice("S-1"))})
+    done = wait_for(api, created["callID"])
+    assert done["status"] == "failed"
+    [error] = events_of(api, created["callID"], "error")
+    assert "not supported" in error["message"]
+    assert error["functionCallID"] == done["functionCalls"][0]["functionCallID"]
+
+
+# === POST /v2/functions/{functionName}/call and GET /v2/functions/calls/{id} ==================
+
+
+def test_call_function_with_json_arguments(api: httpx.Client, extract: dict[str, Any]) -> None:
+    response = api.post(
+        "/v2/functions/extract/call",
+        json={
+            "arguments": [
+                {"referenceID": "ref-001", "inputType": "text", "inputContent": b64(invoice("F-1"))},
+                {"referenceID": "ref-002", "inputType": "text", "inputContent": b64(invoice("F-2"))},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"functionCalls"}
+    fcs = body["functionCalls"]
+    assert [fc["referenceID"] for fc in fcs] == ["ref-001", "ref-002"]
+    assert len({fc["workflowCallID"] for fc in fcs}) == 2  # one call per argument
+    for fc, number in zip(fcs, ["F-1", "F-2"], strict=True):
+        check_function_call_shape(fc)
+        assert fc["status"] == "pending"
+        assert (fc["functionID"], fc["functionName"], fc["type"]) == (extract["functionID"], "extract", "transform")
+        assert fc["functionVersionNum"] == extract["versionNum"]
+        assert fc["inputType"] == "text"
+
+        finished = wait_for_function_call(api, fc["functionCallID"])
+        assert finished["status"] == "completed"
+        assert "startedAt" in finished and "finishedAt" in finished
+        call = get_call(api, fc["workflowCallID"])
+        assert (call["callType"], call["functionName"], call["callReferenceID"]) == ("function", "extract", fc["referenceID"])
+        assert [x["functionCallID"] for x in call["functionCalls"]] == [fc["functionCallID"]]
+        [event] = events_of(api, call["callID"], "transform")
+        assert event["transformedContent"]["invoiceNumber"] == number
+        assert event["referenceID"] == fc["referenceID"]
+
+
+def test_call_function_with_multipart_file(api: httpx.Client, anonymous: httpx.Client, extract: dict[str, Any]) -> None:
+    document = invoice("MP-9")
+    response = api.post(
+        "/v2/functions/extract/call",
+        data={"referenceID": "upload-1"},
+        files={"file": ("scan.txt", document, "text/plain")},
+    )
+    assert response.status_code == 200, response.text
+    [fc] = response.json()["functionCalls"]
+    check_function_call_shape(fc)
+    assert (fc["referenceID"], fc["inputType"]) == ("upload-1", "text")
+    assert anonymous.get(fc["s3URL"]).content == document
+    assert wait_for_function_call(api, fc["functionCallID"])["status"] == "completed"
+    [event] = events_of(api, fc["workflowCallID"], "transform")
+    assert event["transformedContent"]["invoiceNumber"] == "MP-9"
+
+
+def test_call_function_with_multipart_files_for_a_join(api: httpx.Client, anonymous: httpx.Client) -> None:
+    create_function(
+        api,
+        {"functionName": "joiner", "type": "join", "description": "Join the pages", "joinType": "standard",
+         "outputSchemaName": "Invoice", "outputSchema": transform("x")["outputSchema"]},
+    )  # fmt: skip
+    first, second = invoice("J-1"), b"%PDF-1.4 not really\n"
+    response = api.post(
+        "/v2/functions/joiner/call",
+        data={"referenceID": "joined"},
+        files=[("files", ("a.txt", first, "text/plain")), ("files", ("b.pdf", second, "application/pdf"))],
+    )
+    assert response.status_code == 200, response.text
+    [fc] = response.json()["functionCalls"]  # a join takes every file in one function call
+    check_function_call_shape(fc)
+    assert fc["referenceID"] == "joined"
+    assert [i["inputType"] for i in fc["inputs"]] == ["text", "pdf"]
+    assert [anonymous.get(i["s3URL"]).content for i in fc["inputs"]] == [first, second]
+    # running joins is not supported yet: the function call fails with an error event
+    assert wait_for_function_call(api, fc["functionCallID"])["status"] == "failed"
+    [error] = events_of(api, fc["workflowCallID"], "error")
+    assert "not supported" in error["message"]
+    assert get_call(api, fc["workflowCallID"])["status"] == "failed"
+
+
+def test_call_function_errors(api: httpx.Client, extract: dict[str, Any]) -> None:
+    def call(**kwargs: Any) -> httpx.Response:
+        return api.post("/v2/functions/extract/call", **kwargs)
+
+    good = {"referenceID": "r", "inputType": "text", "inputContent": b64(b"x")}
+    assert_error(api.post("/v2/functions/nope/call", json={"arguments": [good]}), 404)
+    assert_error(call(json={"arguments": []}), 400, "arguments")
+    assert_error(call(json={}), 400, "arguments")
+    assert_error(call(json={"arguments": [good | {"referenceID": None}]}), 400, "arguments[0].referenceID")
+    assert_error(call(json={"arguments": [{"referenceID": "r", "inputType": "text"}]}), 400)
+    assert_error(call(json={"arguments": [good, good | {"inputContent": "%%"}]}), 400, "arguments[1].inputContent")
+    assert_error(call(json={"arguments": [good | {"inputType": "exe"}]}), 400, "arguments[0].inputType")
+    assert_error(call(content=b"{oops", headers={"content-type": "application/json"}), 400)
+    assert_error(call(data={"referenceID": "r"}, files={"other": ("a.txt", b"x", "text/plain")}), 400, "file")
+    assert_error(call(files={"file": ("a.txt", b"x", "text/plain")}), 400, "referenceID")
+    assert_error(call(data={"referenceID": "r"}, files={"file": ("blob", b"x", "application/x-unknown")}), 400, "file")
+    assert count_all(api) == 0
+
+
+def test_multipart_file_over_the_size_limit_is_413(server: Server, api: httpx.Client, extract: dict[str, Any]) -> None:
+    limit = server.settings.max_input_bytes
+    response = api.post(
+        "/v2/functions/extract/call",
+        data={"referenceID": "big"},
+        files={"file": ("big.txt", b"a" * (limit + 1), "text/plain")},
+    )
+    assert error_field(response, 413) == "file"
+    assert count_all(api) == 0
+
+
+def test_unknown_function_call_is_404(api: httpx.Client) -> None:
+    assert_error(api.get("/v2/functions/calls/fc_doesnotexist"), 404)
+    assert_error(api.get("/v2/calls/call_doesnotexist"), 404)
+
+
+# === s3URL ===================================================================================
+
+
+def _with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | changes
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def test_s3_url_returns_the_exact_bytes_and_refuses_tampering(
+    api: httpx.Client, anonymous: httpx.Client, extract: dict[str, Any]
+) -> None:
+    payload = bytes(range(256)) * 3  # not text: must come back byte for byte
+    other_payload = b"another file"
+    created = submit(
+        api,
+        {"functionName": "extract", "input": single(payload, "png")},
+        {"functionName": "extract", "input": single(other_payload, "png")},
+    )
+    url = created[0]["input"]["singleFile"]["s3URL"]
+    other_url = created[1]["input"]["singleFile"]["s3URL"]
+    for candidate in (url, created[0]["functionCalls"][0]["s3URL"], created[0]["functionCalls"][0]["inputs"][0]["s3URL"]):
+        response = anonymous.get(candidate)  # no API key: the URL is the credential
+        assert response.status_code == 200, response.text
+        assert response.content == payload
+        assert response.headers["content-type"].startswith("image/png")
+    assert anonymous.get(other_url).content == other_payload
+    # fresh URLs on every read, still to the same bytes
+    fresh = get_call(api, created[0]["callID"])["input"]["singleFile"]["s3URL"]
+    assert anonymous.get(fresh).content == payload
+
+    signature = parse_qs(urlsplit(url).query)["signature"][0]
+    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    expires = parse_qs(urlsplit(url).query)["expires"][0]
+    other_path = urlsplit(other_url).path
+    tampered = [
+        _with_query(url, signature=flipped),
+        _with_query(url, expires=str(int(expires) + 1)),
+        _with_query(url, expires=str(int(time.time()) - 10)),
+        urlunsplit(urlsplit(url)._replace(path=other_path)),  # this signature, another file
+    ]
+    for bad in tampered:
+        assert_error(anonymous.get(bad), 403)
+    assert_error(anonymous.get(urlunsplit(urlsplit(url)._replace(query=""))), 400)
+
+
+# === tenancy =================================================================================
+
+
+def test_calls_are_scoped_to_their_environment(server: Server, tenant: Tenant, extract: dict[str, Any]) -> None:
+    production, sandbox = tenant.production, tenant.sandbox
+    [call] = submit(production, {"functionName": "extract", "callReferenceID": "prod", "input": single(invoice("T-1"))})
+    fc_id = call["functionCalls"][0]["functionCallID"]
+
+    assert list_calls(sandbox) == {"calls": [], "totalCount": 0}
+    assert list_calls(sandbox, {"callIDs": call["callID"]}) == {"calls": [], "totalCount": 0}
+    assert list_calls(sandbox, {"referenceIDs": "prod"})["totalCount"] == 0
+    assert_error(sandbox.get(f"/v2/calls/{call['callID']}"), 404)
+    assert_error(sandbox.get(f"/v2/functions/calls/{fc_id}"), 404)
+    # a cursor is a call of the caller's environment
+    assert error_field(sandbox.get("/v2/calls", params={"startingAfter": call["callID"]}), 400) == "startingAfter"
+    assert error_field(sandbox.get("/v2/calls", params={"endingBefore": call["callID"]}), 400) == "endingBefore"
+    # production's functions cannot be called from the sandbox
+    assert error_field(post_calls(sandbox, {"functionName": "extract", "input": single(b"x")}), 400) == (
+        "calls[0].functionName"
+    )
+    assert error_field(post_calls(sandbox, {"functionID": extract["functionID"], "input": single(b"x")}), 400) == (
+        "calls[0].functionID"
+    )
+    assert_error(sandbox.post("/v2/functions/extract/call", json={"arguments": [
+        {"referenceID": "r", "inputType": "text", "inputContent": b64(b"x")}]}), 404)  # fmt: skip
+    # nor from another account
+    stranger = make_tenant(server)
+    try:
+        assert_error(stranger.production.get(f"/v2/calls/{call['callID']}"), 404)
+        assert list_calls(stranger.production)["totalCount"] == 0
+        assert_error(stranger.production.get("/v2/calls", params={"startingAfter": call["callID"]}), 400)
+    finally:
+        stranger.production.close()
+        stranger.sandbox.close()
+
+    # the owner sees it, and the sandbox's own calls stay apart
+    create_function(sandbox, transform("extract"))
+    [sandbox_call] = submit(sandbox, {"functionName": "extract", "input": single(invoice("T-2"))})
+    assert listed_ids(production) == [call["callID"]]
+    assert listed_ids(sandbox) == [sandbox_call["callID"]]
+    assert_error(production.get(f"/v2/calls/{sandbox_call['callID']}"), 404)
+    wait_for(production, call["callID"])
+    wait_for(sandbox, sandbox_call["callID"])
+
+
+# === GET /v2/calls ===========================================================================
+
+
+@dataclass
+class Spec:
+    """What one call of the listing data set was made with, and what it must become."""
+
+    index: int
+    kind: str  # fn-alpha | fn-beta-id | wf-one | wf-two-id | fn-beta
+    reference: str | None
+    broken: bool
+    call: dict[str, Any] | None = None  # as created
+
+    @property
+    def call_type(self) -> str:
+        return "workflow" if self.kind.startswith("wf") else "function"
+
+    @property
+    def final_status(self) -> str:
+        return "failed" if self.broken else "completed"
+
+
+@dataclass
+class Listing:
+    api: httpx.Client
+    specs: list[Spec]  # in list order: (createdAt, callID)
+    ids: dict[str, str]  # names -> IDs of the functions and workflows
+
+    def select(self, predicate: Callable[[Spec], bool]) -> list[str]:
+        return [s.call["callID"] for s in self.specs if predicate(s)]  # type: ignore[index]
+
+    @property
+    def order(self) -> list[str]:
+        return self.select(lambda s: True)
+
+
+KINDS = ["fn-alpha", "fn-beta-id", "wf-one", "wf-two-id", "fn-beta"]
+LISTING_SIZE = 110
+
+
+def _reference(i: int) -> str | None:
+    if i % 11 == 0:
+        return None
+    if i % 13 == 0:
+        return f"promo_50%off-{i}"
+    return f"Order-{i:03d}-{'EU' if i % 2 else 'us'}"
+
+
+def _wait_until_settled(api: httpx.Client, expected: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        first = list_calls(api, {"limit": 100})
+        calls = first["calls"] + list_calls(api, {"limit": 100, "startingAfter": first["calls"][-1]["callID"]})["calls"]
+        assert len(calls) == expected
+        if all(c["status"] in TERMINAL for c in calls):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail("the listing calls did not finish in 60 s")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def listing(server: Server) -> Iterator[Listing]:
+    """110 calls of five kinds in one environment, all finished; built once per backend."""
+    tenant = make_tenant(server)
+    api = tenant.production
+    alpha = create_function(api, transform("alpha"))
+    beta = create_function(api, transform("beta"))
+    one = create_workflow(api, "wf-one", "alpha")
+    two = create_workflow(api, "wf-two", "beta")
+    targets = {
+        "fn-alpha": {"functionName": "alpha"},
+        "fn-beta-id": {"functionID": beta["functionID"]},
+        "wf-one": {"workflowName": "wf-one"},
+        "wf-two-id": {"workflowID": two["id"]},
+        "fn-beta": {"functionName": "beta"},
+    }
+    specs = [Spec(i, KINDS[i % 5], _reference(i), broken=i % 7 == 3) for i in range(LISTING_SIZE)]
+    items = []
+    for spec in specs:
+        item: dict[str, Any] = dict(targets[spec.kind])
+        if spec.reference is not None:
+            item["callReferenceID"] = spec.reference
+        item["input"] = single(b"not a pdf", "pdf") if spec.broken else single(invoice(f"L-{spec.index}"))
+        items.append(item)
+    created = submit(api, *items[:100]) + submit(api, *items[100:])
+    for spec, call in zip(specs, created, strict=True):
+        spec.call = call
+    specs.sort(key=lambda s: (s.call["createdAt"], s.call["callID"]))  # type: ignore[index]
+    _wait_until_settled(api, LISTING_SIZE)
+    ids = {"alpha": alpha["functionID"], "beta": beta["functionID"], "wf-one": one["id"], "wf-two": two["id"]}
+    yield Listing(api, specs, ids)
+    tenant.production.close()
+    tenant.sandbox.close()
+
+
+def test_list_default_page_order_and_total(listing: Listing) -> None:
+    body = list_calls(listing.api)
+    assert body["totalCount"] == LISTING_SIZE
+    assert [c["callID"] for c in body["calls"]] == listing.order[:50]
+    assert listed_ids(listing.api, {"sortOrder": "asc"}) == listing.order[:50]
+    assert listed_ids(listing.api, {"sortOrder": "desc"}) == listing.order[::-1][:50]
+
+
+@pytest.mark.parametrize("limit", [1, 7, 100])
+def test_list_limit(listing: Listing, limit: int) -> None:
+    body = list_calls(listing.api, {"limit": limit})
+    assert [c["callID"] for c in body["calls"]] == listing.order[:limit]
+    assert body["totalCount"] == LISTING_SIZE
+
+
+def test_listed_calls_are_the_calls_in_full(listing: Listing) -> None:
+    listed = list_calls(listing.api, {"limit": 100})["calls"]
+    by_id = {s.call["callID"]: s for s in listing.specs}  # type: ignore[index]
+    for call in listed[:12]:
+        spec = by_id[call["callID"]]
+        assert without_urls(call) == without_urls(get_call(listing.api, call["callID"]))
+        assert call["status"] == spec.final_status
+        assert call["callType"] == spec.call_type
+        assert call.get("callReferenceID") == spec.reference
+        assert call["functionCalls"] and "singleFile" in call["input"]
+        check_call_invariants(call)
+
+
+def _walk(api: httpx.Client, params: dict[str, Any], limit: int, cursor_name: str) -> list[str]:
+    """Every page, following the cursor from the last (startingAfter) or first (endingBefore) item."""
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    total = None
+    while True:
+        query = params | {"limit": limit} | ({cursor_name: cursor} if cursor else {})
+        body = list_calls(api, query)
+        total = body["totalCount"] if total is None else total
+        assert body["totalCount"] == total  # independent of the cursor
+        page = [c["callID"] for c in body["calls"]]
+        assert len(page) <= limit
+        if not page:
+            break
+        pages.append(page)
+        cursor = page[-1] if cursor_name == "startingAfter" else page[0]
+        if len(pages) > 50:
+            pytest.fail("paging does not end")
+    if cursor_name == "endingBefore":
+        pages.reverse()
+    return [call_id for page in pages for call_id in page]
+
+
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+def test_paging_forward_with_starting_after(listing: Listing, sort_order: str) -> None:
+    expected = listing.order if sort_order == "asc" else listing.order[::-1]
+    assert _walk(listing.api, {"sortOrder": sort_order}, 7, "startingAfter") == expected
+
+
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+def test_paging_backward_with_ending_before(listing: Listing, sort_order: str) -> None:
+    order = listing.order if sort_order == "asc" else listing.order[::-1]
+    # start from the item after the last: endingBefore the last gives everything before it
+    last = order[-1]
+    pages = [listed_ids(listing.api, {"sortOrder": sort_order, "endingBefore": last, "limit": 9})]
+    assert pages[0] == order[-10:-1]  # the items immediately before, still in the chosen order
+    while pages[0]:
+        pages.insert(0, listed_ids(listing.api, {"sortOrder": sort_order, "endingBefore": pages[0][0], "limit": 9}))
+    assert [i for page in pages for i in page] == order[:-1]
+
+
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+def test_cursors_in_the_middle(listing: Listing, sort_order: str) -> None:
+    order = listing.order if sort_order == "asc" else listing.order[::-1]
+    pivot = order[40]
+    after = list_calls(listing.api, {"sortOrder": sort_order, "startingAfter": pivot, "limit": 5})
+    assert [c["callID"] for c in after["calls"]] == order[41:46]
+    assert after["totalCount"] == LISTING_SIZE
+    before = list_calls(listing.api, {"sortOrder": sort_order, "endingBefore": pivot, "limit": 5})
+    assert [c["callID"] for c in before["calls"]] == order[35:40]
+    assert before["totalCount"] == LISTING_SIZE
+    assert listed_ids(listing.api, {"sortOrder": sort_order, "endingBefore": pivot, "limit": 100}) == order[:40]
+    # at the ends
+    assert listed_ids(listing.api, {"sortOrder": sort_order, "startingAfter": order[-1]}) == []
+    assert listed_ids(listing.api, {"sortOrder": sort_order, "endingBefore": order[0]}) == []
+    assert list_calls(listing.api, {"sortOrder": sort_order, "startingAfter": order[-1]})["totalCount"] == LISTING_SIZE
+
+
+def _filters(listing: Listing) -> dict[str, tuple[dict[str, Any], Callable[[Spec], bool]]]:
+    ids = listing.ids
+    some = listing.order[3:9:2]
+    with_refs = [s for s in listing.specs if s.reference is not None]
+    refs = [with_refs[1].reference, with_refs[-2].reference, "no-such-reference"]
+    return {
+        "callIDs": ({"callIDs": ",".join(some)}, lambda s: s.call["callID"] in some),
+        "referenceIDs": ({"referenceIDs": ",".join(refs)}, lambda s: s.reference in refs),
+        "referenceIDSubstring-lower": (
+            {"referenceIDSubstring": "order-0"},
+            lambda s: s.reference is not None and "order-0" in s.reference.lower(),
+        ),
+        "referenceIDSubstring-2-chars": (
+            {"referenceIDSubstring": "Eu"},
+            lambda s: s.reference is not None and "eu" in s.reference.lower(),
+        ),
+        "referenceIDSubstring-upper": (
+            {"referenceIDSubstring": "-US"},
+            lambda s: s.reference is not None and "-us" in s.reference.lower(),
+        ),
+        "referenceIDSubstring-percent": (
+            {"referenceIDSubstring": "50%"},
+            lambda s: s.reference is not None and "50%" in s.reference,
+        ),
+        "referenceIDSubstring-underscore": (
+            {"referenceIDSubstring": "_"},
+            lambda s: s.reference is not None and "_" in s.reference,
+        ),
+        "referenceIDSubstring-underscore-3": (
+            {"referenceIDSubstring": "o_5"},
+            lambda s: s.reference is not None and "o_5" in s.reference,
+        ),
+        "callTypes-workflow": ({"callTypes": "workflow"}, lambda s: s.call_type == "workflow"),
+        "callTypes-function": ({"callTypes": "function"}, lambda s: s.call_type == "function"),
+        "callTypes-both": ({"callTypes": "workflow,function"}, lambda s: True),
+        "workflowIDs": ({"workflowIDs": ids["wf-two"]}, lambda s: s.kind == "wf-two-id"),
+        "workflowNames": ({"workflowNames": "wf-one"}, lambda s: s.kind == "wf-one"),
+        "workflowNames-both": ({"workflowNames": "wf-one,wf-two"}, lambda s: s.kind.startswith("wf")),
+        # only calls whose own target is the function — not workflow calls running it
+        "functionIDs": ({"functionIDs": ids["alpha"]}, lambda s: s.kind == "fn-alpha"),
+        "functionNames": ({"functionNames": "beta"}, lambda s: s.kind in ("fn-beta", "fn-beta-id")),
+        "functionNames-both": ({"functionNames": "alpha,beta"}, lambda s: s.call_type == "function"),
+        "functionNames-unknown": ({"functionNames": "gamma"}, lambda s: False),
+        "statuses-failed": ({"statuses": "failed"}, lambda s: s.broken),
+        "statuses-completed": ({"statuses": "completed"}, lambda s: not s.broken),
+        "statuses-unfinished": ({"statuses": "pending,running"}, lambda s: False),
+        "statuses-all": ({"statuses": "pending,running,completed,failed"}, lambda s: True),
+    }
+
+
+FILTER_CASES = [
+    "callIDs", "referenceIDs", "referenceIDSubstring-lower", "referenceIDSubstring-2-chars",
+    "referenceIDSubstring-upper", "referenceIDSubstring-percent", "referenceIDSubstring-underscore",
+    "referenceIDSubstring-underscore-3", "callTypes-workflow", "callTypes-function", "callTypes-both",
+    "workflowIDs", "workflowNames", "workflowNames-both", "functionIDs", "functionNames",
+    "functionNames-both", "functionNames-unknown", "statuses-failed", "statuses-completed",
+    "statuses-unfinished", "statuses-all",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", FILTER_CASES)
+def test_each_filter_alone(listing: Listing, case: str) -> None:
+    params, predicate = _filters(listing)[case]
+    expected = listing.select(predicate)
+    assert 0 < len(expected) < LISTING_SIZE or case in ("callTypes-both", "statuses-all", "functionNames-unknown", "statuses-unfinished")
+    body = list_calls(listing.api, params | {"limit": 100})
+    assert [c["callID"] for c in body["calls"]] == expected[:100]
+    assert body["totalCount"] == len(expected)
+    desc = list_calls(listing.api, params | {"limit": 100, "sortOrder": "desc"})
+    assert [c["callID"] for c in desc["calls"]] == expected[::-1][:100]
+    assert desc["totalCount"] == len(expected)
+
+
+def test_filter_cases_cover_every_filter(listing: Listing) -> None:
+    names = {name for params, _ in _filters(listing).values() for name in params}
+    assert names == {
+        "callIDs", "referenceIDs", "referenceIDSubstring", "callTypes", "workflowIDs", "workflowNames",
+        "functionIDs", "functionNames", "statuses",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("callTypes-function", "referenceIDSubstring-2-chars"),
+        ("functionNames", "referenceIDSubstring-upper"),
+        ("functionNames", "statuses-failed"),
+        ("workflowNames-both", "statuses-completed"),
+        ("workflowNames", "functionNames"),  # a workflow call has no function target: nothing
+        ("callTypes-workflow", "functionIDs"),
+        ("callIDs", "callTypes-both"),
+        ("referenceIDSubstring-lower", "statuses-failed"),
+        ("workflowIDs", "workflowNames"),  # different workflows: nothing
+        ("statuses-completed", "callTypes-workflow"),
+    ],
+)
+def test_filters_combine_with_and(listing: Listing, first: str, second: str) -> None:
+    cases = _filters(listing)
+    (p1, f1), (p2, f2) = cases[first], cases[second]
+    expected = listing.select(lambda s: f1(s) and f2(s))
+    body = list_calls(listing.api, p1 | p2 | {"limit": 100})
+    assert [c["callID"] for c in body["calls"]] == expected
+    assert body["totalCount"] == len(expected)
+
+
+def test_three_filters_and_paging_within_them(listing: Listing) -> None:
+    params = {"callTypes": "function", "functionNames": "alpha,beta", "referenceIDSubstring": "order"}
+    expected = listing.select(
+        lambda s: s.call_type == "function" and s.reference is not None and "order" in s.reference.lower()
+    )
+    assert len(expected) > 10
+    assert _walk(listing.api, params, 4, "startingAfter") == expected
+    assert _walk(listing.api, params | {"sortOrder": "desc"}, 4, "startingAfter") == expected[::-1]
+    body = list_calls(listing.api, params | {"limit": 3, "startingAfter": expected[5]})
+    assert [c["callID"] for c in body["calls"]] == expected[6:9]
+    assert body["totalCount"] == len(expected)
+
+
+def test_cursor_may_be_a_call_the_filters_exclude(listing: Listing) -> None:
+    # the cursor only marks a place in the order
+    order = listing.order
+    workflow_call = next(s.call["callID"] for s in listing.specs[30:] if s.call_type == "workflow")  # type: ignore[index]
+    position = order.index(workflow_call)
+    functions = listing.select(lambda s: s.call_type == "function")
+    after = [i for i in functions if order.index(i) > position]
+    before = [i for i in functions if order.index(i) < position]
+    assert listed_ids(listing.api, {"callTypes": "function", "startingAfter": workflow_call, "limit": 5}) == after[:5]
+    assert listed_ids(listing.api, {"callTypes": "function", "endingBefore": workflow_call, "limit": 5}) == before[-5:]
+
+
+def test_arrays_comma_separated_repeated_or_both(listing: Listing) -> None:
+    some = listing.order[10:16]
+    comma = list_calls(listing.api, {"callIDs": ",".join(some)})
+    repeated = list_calls(listing.api, [("callIDs", i) for i in some])
+    mixed = list_calls(listing.api, [("callIDs", ",".join(some[:3])), ("callIDs", some[3]), ("callIDs", ",".join(some[4:]))])
+    for body in (comma, repeated, mixed):
+        assert [c["callID"] for c in body["calls"]] == some
+        assert body["totalCount"] == len(some)
+    assert listed_ids(listing.api, [("callTypes", "workflow"), ("callTypes", "function"), ("limit", "100")]) == (
+        listing.order[:100]
+    )
+    expected = listing.select(lambda s: s.call_type == "function" and s.broken)
+    assert listed_ids(listing.api, [("statuses", "failed"), ("functionNames", "alpha"), ("functionNames", "beta")]) == (
+        expected
+    )
+
+
+def test_status_counts_follow_the_calls(listing: Listing) -> None:
+    broken = sum(s.broken for s in listing.specs)
+    counts = {
+        status: list_calls(listing.api, {"statuses": status, "limit": 1})["totalCount"]
+        for status in ("pending", "running", "completed", "failed")
+    }
+    assert counts == {"pending": 0, "running": 0, "completed": LISTING_SIZE - broken, "failed": broken}
+
+
+# --- list errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"limit": "abc"}, "limit"),
+        ({"limit": "2.5"}, "limit"),
+        ({"sortOrder": "newest"}, "sortOrder"),
+        ({"callTypes": "job"}, "callTypes"),
+        ({"callTypes": "workflow,job"}, "callTypes"),
+        ({"callTypes": "Workflow"}, "callTypes"),
+        ({"statuses": "done"}, "statuses"),
+        ({"statuses": "completed,"}, "statuses"),
+        ({"callIDs": ""}, "callIDs"),
+        ({"functionNames": "a,,b"}, "functionNames"),
+        ({"referenceIDSubstring": ""}, "referenceIDSubstring"),
+        ({"functionname": "a"}, "functionname"),
+    ],
+)
+def test_invalid_list_parameters_are_400(api: httpx.Client, params: dict[str, str], field: str) -> None:
+    body = assert_error(api.get("/v2/calls", params=params), 400)
+    assert body["details"]["field"].split("[")[0] == field, body
+
+
+def test_cursor_errors_are_400(api: httpx.Client, extract: dict[str, Any]) -> None:
+    first, second = submit(api, *[{"functionName": "extract", "input": single(invoice(f"C-{i}"))} for i in range(2)])
+    both = api.get("/v2/calls", params={"startingAfter": first["callID"], "endingBefore": second["callID"]})
+    assert_error(both, 400)
+    assert error_field(api.get("/v2/calls", params={"startingAfter": "call_nope"}), 400) == "startingAfter"
+    assert error_field(api.get("/v2/calls", params={"endingBefore": "call_nope"}), 400) == "endingBefore"
+    # a function call's ID is not a call's
+    fc_id = first["functionCalls"][0]["functionCallID"]
+    assert error_field(api.get("/v2/calls", params={"startingAfter": fc_id}), 400) == "startingAfter"
+    # and the valid cursors work
+    assert listed_ids(api, {"startingAfter": first["callID"]}) == [second["callID"]]
+    assert listed_ids(api, {"endingBefore": second["callID"]}) == [first["callID"]]
