@@ -97,10 +97,8 @@ def seed(settings: Settings, total: int) -> str:
                     "finished_at": call["finished_at"],
                 }
             )
-            for dimension, column in [("all", None), *counts.COUNTED.items()]:
-                value = "" if column is None else call[column.key]
-                if value is not None:
-                    tally[(dimension, value)] = tally.get((dimension, value), 0) + 1
+            for pair in counts.dimensions_of(Call(**call)):
+                tally[pair] = tally.get(pair, 0) + 1
         with db.write() as session:
             session.execute(sa.insert(Call), calls)
             session.execute(sa.insert(FunctionCall), function_calls)
@@ -112,10 +110,7 @@ def seed(settings: Settings, total: int) -> str:
     with db.write() as session:
         for (dimension, value), count in tally.items():
             counts.add(session, environment_id, [(dimension, value)], count)
-        if db.dialect == "postgresql":
-            session.execute(sa.text("ANALYZE"))
-        else:
-            session.execute(sa.text("ANALYZE"))
+        session.execute(sa.text("ANALYZE"))
     print(file=sys.stderr)
     db.dispose()
     Path(settings.data_dir / "bench-key").write_text(key)

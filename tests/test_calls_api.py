@@ -72,7 +72,10 @@ def shaping(name: str, expression: str) -> dict[str, Any]:
 
 
 def create_workflow(
-    api: httpx.Client, name: str, main: str, edges: list[tuple[str, str, str | None]] = ()  # type: ignore[assignment]
+    api: httpx.Client,
+    name: str,
+    main: str,
+    edges: list[tuple[str, str, str | None]] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     relationships = []
     for source, destination, label in edges:
@@ -386,6 +389,17 @@ def test_each_target_kind_and_batch_of_calls(api: httpx.Client, extract: dict[st
             assert (event["workflowID"], event["workflowName"]) == (workflow["id"], "wf")
 
 
+def test_creation_order_is_submission_order(api: httpx.Client, extract: dict[str, Any]) -> None:
+    items = [{"functionName": "extract", "input": single(invoice(f"O-{i}"))} for i in range(40)]
+    created = submit(api, *items)
+    assert listed_ids(api, {"limit": 100}) == [c["callID"] for c in created]
+    assert listed_ids(api, {"limit": 100, "sortOrder": "desc"}) == [c["callID"] for c in reversed(created)]
+    refs = [f"p-{i}" for i in range(20)]
+    [batch_call] = submit(api, {"functionName": "extract", "input": batch(*[(invoice(r), r) for r in refs])})
+    assert [fc["referenceID"] for fc in batch_call["functionCalls"]] == refs
+    assert [fc["referenceID"] for fc in get_call(api, batch_call["callID"])["functionCalls"]] == refs
+
+
 def test_data_url_content_is_accepted_and_stored_decoded(
     api: httpx.Client, anonymous: httpx.Client, extract: dict[str, Any]
 ) -> None:
@@ -426,7 +440,9 @@ def test_invalid_base64_is_400_naming_the_item_and_creates_nothing(
 def test_invalid_batch_item_is_400_naming_its_index(api: httpx.Client, extract: dict[str, Any]) -> None:
     item = batch((invoice("B-1"), "b-1"), (invoice("B-2"), "b-2"))
     item["batchFiles"]["inputs"][1]["inputContent"] = "@@@"
-    response = post_calls(api, {"functionName": "extract", "input": single(invoice("OK"))}, {"functionName": "extract", "input": item})
+    response = post_calls(
+        api, {"functionName": "extract", "input": single(invoice("OK"))}, {"functionName": "extract", "input": item}
+    )
     assert error_field(response, 400) == "calls[1].input.batchFiles.inputs[1].inputContent"
     assert count_all(api) == 0
 
@@ -457,16 +473,24 @@ def test_bad_target_is_400_naming_the_item_and_creates_nothing(
     [
         pytest.param({}, "calls[0].input", id="neither-single-nor-batch"),
         pytest.param(single(b"a") | batch((b"b", None)), "calls[0].input", id="both-single-and-batch"),
-        pytest.param({"singleFile": {"inputType": "exe", "inputContent": b64(b"x")}},
-                     "calls[0].input.singleFile.inputType", id="unknown-input-type"),  # fmt: skip
+        pytest.param(
+            {"singleFile": {"inputType": "exe", "inputContent": b64(b"x")}},
+            "calls[0].input.singleFile.inputType",
+            id="unknown-input-type",
+        ),  # fmt: skip
         pytest.param({"singleFile": {"inputType": "text"}}, "calls[0].input.singleFile.inputContent", id="no-content"),
-        pytest.param({"singleFile": {"inputType": "text", "inputContent": 12}},
-                     "calls[0].input.singleFile.inputContent", id="content-not-a-string"),  # fmt: skip
+        pytest.param(
+            {"singleFile": {"inputType": "text", "inputContent": 12}},
+            "calls[0].input.singleFile.inputContent",
+            id="content-not-a-string",
+        ),  # fmt: skip
         pytest.param({"batchFiles": {"inputs": []}}, "calls[0].input.batchFiles.inputs", id="empty-batch"),
         pytest.param(single(b"a") | {"extra": 1}, "calls[0].input.extra", id="unknown-field"),
     ],
 )
-def test_bad_input_shape_is_400(api: httpx.Client, extract: dict[str, Any], call_input: dict[str, Any], field: str) -> None:
+def test_bad_input_shape_is_400(
+    api: httpx.Client, extract: dict[str, Any], call_input: dict[str, Any], field: str
+) -> None:
     response = post_calls(api, {"functionName": "extract", "input": call_input})
     assert error_field(response, 400) == field
     assert count_all(api) == 0
@@ -477,7 +501,9 @@ def test_bad_request_bodies_are_400(api: httpx.Client, extract: dict[str, Any]) 
     assert_error(api.post("/v2/calls", json={"calls": []}), 400, "calls")
     assert_error(api.post("/v2/calls", json={"calls": [good] * 101}), 400, "calls")
     assert_error(api.post("/v2/calls", json={}), 400, "calls")
-    assert_error(api.post("/v2/calls", json={"calls": [good | {"callReferenceID": ""}]}), 400, "calls[0].callReferenceID")
+    assert_error(
+        api.post("/v2/calls", json={"calls": [good | {"callReferenceID": ""}]}), 400, "calls[0].callReferenceID"
+    )
     assert_error(api.post("/v2/calls", json={"calls": [{"functionName": "extract"}]}), 400, "calls[0].input")
     assert_error(api.post("/v2/calls", content=b"{not json", headers={"content-type": "application/json"}), 400)
     assert count_all(api) == 0
@@ -496,7 +522,7 @@ def test_input_over_the_size_limit_is_413_and_creates_nothing(
     limit = server.settings.max_input_bytes
     assert limit == 50 * 1024 * 1024  # the default
     good = {"functionName": "extract", "input": single(invoice("OK"))}
-    too_big = {"functionName": "extract", "input": {"singleFile": {"inputType": "text", "inputContent": b64(b"a" * (limit + 1))}}}  # fmt: skip
+    too_big = {"functionName": "extract", "input": single(b"a" * (limit + 1))}
     response = post_calls(api, good, too_big)
     assert error_field(response, 413) == "calls[1].input.singleFile.inputContent"
     assert count_all(api) == 0
@@ -515,7 +541,11 @@ def test_workflow_transform_then_payload_shaping(api: httpx.Client, extract: dic
     assert (done["workflowID"], done["workflowVersionNum"]) == (workflow["id"], workflow["versionNum"])
     root, child = done["functionCalls"]
     assert (root["functionID"], root["type"]) == (extract["functionID"], "transform")
-    assert (child["functionID"], child["type"], child["functionName"]) == (shape["functionID"], "payload_shaping", "shape")
+    assert (child["functionID"], child["type"], child["functionName"]) == (
+        shape["functionID"],
+        "payload_shaping",
+        "shape",
+    )
     assert root["functionCallID"] == created["functionCalls"][0]["functionCallID"]
     assert "sourceFunctionCallID" not in root and "sourceEventID" not in root
     assert {root["referenceID"], child["referenceID"]} == {"chain-1"}
@@ -545,7 +575,8 @@ def test_route_workflow_takes_the_branch_whose_regex_matches(api: httpx.Client) 
     on_invoice = create_function(api, transform("on-invoice"))
     on_receipt = create_function(api, transform("on-receipt"))
     create_workflow(api, "sort", "sorter", [("sorter", "on-invoice", "invoice"), ("sorter", "on-receipt", "receipt")])
-    receipt_doc = b"Corner Shop\nReceipt No. R778\nTotal Amount: 3.20\n"
+    # it also names the other route (first in order): only the regex tells them apart
+    receipt_doc = b"Corner Shop\nReceipt No. R778 (no invoice)\nTotal Amount: 3.20\n"
     created = submit(
         api,
         {"workflowName": "sort", "callReferenceID": "inv", "input": single(invoice("INV-5"))},
@@ -616,7 +647,9 @@ def test_batch_input_runs_one_root_function_call_per_file(api: httpx.Client, ano
 
 
 def test_broken_input_fails_the_call_with_an_error_event(api: httpx.Client, extract: dict[str, Any]) -> None:
-    [created] = submit(api, {"functionName": "extract", "callReferenceID": "bad-pdf", "input": single(b"this is no PDF", "pdf")})
+    [created] = submit(
+        api, {"functionName": "extract", "callReferenceID": "bad-pdf", "input": single(b"this is no PDF", "pdf")}
+    )
     done = wait_for(api, created["callID"])
     assert done["status"] == "failed"
     [fc] = done["functionCalls"]
@@ -628,7 +661,9 @@ def test_broken_input_fails_the_call_with_an_error_event(api: httpx.Client, extr
     assert events_of(api, created["callID"], "transform") == []
 
 
-def test_one_broken_file_of_a_batch_fails_the_call_but_not_the_others(api: httpx.Client, extract: dict[str, Any]) -> None:
+def test_one_broken_file_of_a_batch_fails_the_call_but_not_the_others(
+    api: httpx.Client, extract: dict[str, Any]
+) -> None:
     [created] = submit(
         api,
         {"functionName": "extract", "input": batch((invoice("G-1"), "good"), (b"%PDF-garbage", "broken", "pdf"))},
@@ -685,7 +720,11 @@ def test_call_function_with_json_arguments(api: httpx.Client, extract: dict[str,
         assert finished["status"] == "completed"
         assert "startedAt" in finished and "finishedAt" in finished
         call = get_call(api, fc["workflowCallID"])
-        assert (call["callType"], call["functionName"], call["callReferenceID"]) == ("function", "extract", fc["referenceID"])
+        assert (call["callType"], call["functionName"], call["callReferenceID"]) == (
+            "function",
+            "extract",
+            fc["referenceID"],
+        )
         assert [x["functionCallID"] for x in call["functionCalls"]] == [fc["functionCallID"]]
         [event] = events_of(api, call["callID"], "transform")
         assert event["transformedContent"]["invoiceNumber"] == number
@@ -790,7 +829,11 @@ def test_s3_url_returns_the_exact_bytes_and_refuses_tampering(
     )
     url = created[0]["input"]["singleFile"]["s3URL"]
     other_url = created[1]["input"]["singleFile"]["s3URL"]
-    for candidate in (url, created[0]["functionCalls"][0]["s3URL"], created[0]["functionCalls"][0]["inputs"][0]["s3URL"]):
+    for candidate in (
+        url,
+        created[0]["functionCalls"][0]["s3URL"],
+        created[0]["functionCalls"][0]["inputs"][0]["s3URL"],
+    ):
         response = anonymous.get(candidate)  # no API key: the URL is the credential
         assert response.status_code == 200, response.text
         assert response.content == payload
@@ -957,6 +1000,7 @@ def listing(server: Server) -> Iterator[Listing]:
 
 
 def test_list_default_page_order_and_total(listing: Listing) -> None:
+    assert [s.index for s in listing.specs] == list(range(LISTING_SIZE))  # as submitted
     body = list_calls(listing.api)
     assert body["totalCount"] == LISTING_SIZE
     assert [c["callID"] for c in body["calls"]] == listing.order[:50]
@@ -1106,7 +1150,12 @@ FILTER_CASES = [
 def test_each_filter_alone(listing: Listing, case: str) -> None:
     params, predicate = _filters(listing)[case]
     expected = listing.select(predicate)
-    assert 0 < len(expected) < LISTING_SIZE or case in ("callTypes-both", "statuses-all", "functionNames-unknown", "statuses-unfinished")
+    assert 0 < len(expected) < LISTING_SIZE or case in (
+        "callTypes-both",
+        "statuses-all",
+        "functionNames-unknown",
+        "statuses-unfinished",
+    )
     body = list_calls(listing.api, params | {"limit": 100})
     assert [c["callID"] for c in body["calls"]] == expected[:100]
     assert body["totalCount"] == len(expected)
@@ -1176,12 +1225,15 @@ def test_arrays_comma_separated_repeated_or_both(listing: Listing) -> None:
     some = listing.order[10:16]
     comma = list_calls(listing.api, {"callIDs": ",".join(some)})
     repeated = list_calls(listing.api, [("callIDs", i) for i in some])
-    mixed = list_calls(listing.api, [("callIDs", ",".join(some[:3])), ("callIDs", some[3]), ("callIDs", ",".join(some[4:]))])
+    mixed = list_calls(
+        listing.api, [("callIDs", ",".join(some[:3])), ("callIDs", some[3]), ("callIDs", ",".join(some[4:]))]
+    )
     for body in (comma, repeated, mixed):
         assert [c["callID"] for c in body["calls"]] == some
         assert body["totalCount"] == len(some)
-    assert listed_ids(listing.api, [("callTypes", "workflow"), ("callTypes", "function"), ("limit", "100")]) == (
-        listing.order[:100]
+    assert (
+        listed_ids(listing.api, [("callTypes", "workflow"), ("callTypes", "function"), ("limit", "100")])
+        == (listing.order[:100])
     )
     expected = listing.select(lambda s: s.call_type == "function" and s.broken)
     assert listed_ids(listing.api, [("statuses", "failed"), ("functionNames", "alpha"), ("functionNames", "beta")]) == (

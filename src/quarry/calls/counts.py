@@ -41,13 +41,34 @@ COUNTED = {
 }
 
 
-def dimensions_of(call: Call) -> list[tuple[str, str]]:
-    pairs = [("all", "")]
+def _by_status(dimension: str) -> str:
+    return f"status+{dimension}"
+
+
+def dimensions_of(call: Call, status: str | None = None) -> list[tuple[str, str]]:
+    """The counters a call adds to: ``all``, each counted field, and each field paired with the
+    status (``status`` overrides the call's own, for moving a call between statuses)."""
+    status = status or call.status
+    pairs = [("all", ""), ("status", status)]
     for dimension, column in COUNTED.items():
         value = getattr(call, column.key)
-        if value is not None:
-            pairs.append((dimension, value))
+        if value is not None and dimension != "status":
+            pairs += [(dimension, value), (_by_status(dimension), f"{status}:{value}")]
     return pairs
+
+
+def status_changed(session: Session, call: Call, old: str, new: str) -> None:
+    moved = [(d, v) for d, v in dimensions_of(call, old) if d.startswith("status")]
+    add(session, call.environment_id, moved, -1)
+    add(session, call.environment_id, [(d, v) for d, v in dimensions_of(call, new) if d.startswith("status")], +1)
+
+
+def lookup_with_statuses(
+    session: Session, environment_id: str, dimension: str, values: list[str], statuses: list[str]
+) -> int:
+    """Calls with one of ``values`` in ``dimension`` and one of ``statuses``."""
+    pairs = [f"{status}:{value}" for status in set(statuses) for value in set(values)]
+    return lookup(session, environment_id, _by_status(dimension), pairs)
 
 
 def _upsert(session: Session, model: Any, row: dict[str, Any], keys: list[str], update: dict[str, Any]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from quarry.calls.search import index_references, reference_contains
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.functions.models import Function
 from quarry.ids import new_id
+from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.blobs.urls import FileUrlSigner
 from quarry.storage.db import Database
@@ -157,8 +160,17 @@ def check_input_types(function: Function, files: list[InputFile], field_name: st
 def store_calls(
     session: Session, principal: Principal, new_calls: list[NewCall], blobs: BlobStore
 ) -> list[tuple[Call, list[FunctionCall]]]:
-    """Write the files and record the calls with their root function calls (status pending)."""
+    """Write the files and record the calls with their root function calls (status pending).
+
+    Rows get strictly increasing ``created_at`` values, so that the creation order (which lists
+    follow) is the order of submission: calls as in the request, root function calls as the files.
+    """
     created = []
+    start, ticks = utcnow(), itertools.count()
+
+    def stamp() -> Any:
+        return start + timedelta(microseconds=next(ticks))
+
     for new in new_calls:
         call_id = new_id("call")
         stored = []
@@ -178,6 +190,7 @@ def store_calls(
             call_reference_id=new.reference_id,
             input={"batchFiles": {"inputs": stored}} if new.batch else {"singleFile": stored[0]},
             plan=new.plan,
+            created_at=stamp(),
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id
@@ -202,6 +215,7 @@ def store_calls(
                 status="pending",
                 activity=[],
                 inputs=inputs,
+                created_at=stamp(),
             )
             for reference, inputs in _root_inputs(new, stored)
         ]
@@ -336,27 +350,45 @@ _COUNTED_BY_FILTER = {
 
 
 def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
-    """A page of calls and the number of calls matching the filters.
-
-    ``totalCount`` comes from the maintained counters when the list is unfiltered or filtered
-    on one counted field, from the count cache when it searches references (a substring may
-    match most calls), and from an indexed ``COUNT`` otherwise.
-    """
+    """A page of calls and the number of calls matching the filters; see ``_total`` for the count."""
     given = {name: getattr(query, name) for name in _LIST_FILTERS if getattr(query, name) is not None}
     filters = [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
-    substring = query.reference_id_substring
-    if substring is not None:
-        filters.append(reference_contains(session, substring))
+    if query.reference_id_substring is not None:
+        filters.append(reference_contains(session, query.reference_id_substring))
     scope = [Call.environment_id == environment_id]
     page_items = creation_page(session, Call, scope, filters, query)
-    if substring is None and not given:
-        total = counts.lookup(session, environment_id, "all", [""])
-    elif substring is None and len(given) == 1 and next(iter(given)) in _COUNTED_BY_FILTER:
-        name, values = next(iter(given.items()))
-        total = counts.lookup(session, environment_id, _COUNTED_BY_FILTER[name], values)
-    elif substring is not None and "statuses" not in given:
-        key = counts.filter_key({**given, "referenceIDSubstring": substring.lower()})
-        total = counts.cached_count(session, db, environment_id, key, filters)
-    else:
-        total = session.scalar(sa.select(sa.func.count()).select_from(Call).where(*scope, *filters)) or 0
-    return page_items, total
+    return page_items, _total(session, db, environment_id, given, query.reference_id_substring, filters)
+
+
+def _total(
+    session: Session,
+    db: Database,
+    environment_id: str,
+    given: dict[str, list[str]],
+    substring: str | None,
+    filters: list[sa.ColumnElement[bool]],
+) -> int:
+    """``totalCount``, from the cheapest exact source:
+
+    - unfiltered, or one counted field, optionally with ``statuses``: maintained counters;
+    - filters on fields that never change (no ``statuses``), beyond a few IDs: the count cache;
+    - anything else: an indexed ``COUNT``.
+    """
+    counted = {name: values for name, values in given.items() if name in _COUNTED_BY_FILTER}
+    others = set(given) - set(counted)
+    statuses = counted.pop("statuses", None)
+    if substring is None and not others and len(counted) <= 1:
+        if not counted:
+            if statuses is None:
+                return counts.lookup(session, environment_id, "all", [""])
+            return counts.lookup(session, environment_id, "status", statuses)
+        ((name, values),) = counted.items()
+        dimension = _COUNTED_BY_FILTER[name]
+        if statuses is None:
+            return counts.lookup(session, environment_id, dimension, values)
+        return counts.lookup_with_statuses(session, environment_id, dimension, values, statuses)
+    if statuses is None and not others & {"call_ids", "reference_ids"}:
+        key = counts.filter_key({**given, "referenceIDSubstring": (substring or "").lower()})
+        return counts.cached_count(session, db, environment_id, key, filters)
+    matching = sa.select(sa.func.count()).select_from(Call).where(Call.environment_id == environment_id, *filters)
+    return session.scalar(matching) or 0

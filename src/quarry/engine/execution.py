@@ -139,8 +139,7 @@ def finish_call(call_id: str) -> str:
 
 
 def _set_status(session: Session, call: Call, status: str) -> None:
-    counts.add(session, call.environment_id, [("status", call.status)], -1)
-    counts.add(session, call.environment_id, [("status", status)], +1)
+    counts.status_changed(session, call, call.status, status)
     call.status = status
 
 
