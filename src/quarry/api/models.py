@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
@@ -19,6 +20,13 @@ def wire_name(name: str) -> str:
     ('workflowIDVersionNums', 'callIDs', 'webhookURL')
     """
     return _ACRONYMS.sub(lambda m: m.group(1).upper(), to_camel(name))
+
+
+def wire_response(model: type[BaseModel], content: dict[str, Any]) -> Response:
+    """``content`` checked against ``model`` and written as JSON in one pass (pydantic's Rust
+    serializer), for hot endpoints where FastAPI's own response handling would do both twice."""
+    body = model.model_validate(content).model_dump_json(by_alias=True, exclude_none=True)
+    return Response(body, media_type="application/json")
 
 
 class WireModel(BaseModel):

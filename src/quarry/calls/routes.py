@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BeforeValidator, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.errors import from_validation_error, invalid
 from quarry.api.files import base_url
-from quarry.api.models import CsvList, split_csv
+from quarry.api.models import CsvList, split_csv, wire_response
 from quarry.api.pagination import PageQuery
 from quarry.calls import service
 from quarry.calls.schemas import (
@@ -29,7 +29,6 @@ from quarry.calls.schemas import (
 from quarry.calls.service import InputFile, NewCall
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.engine import runtime as engine
-from quarry.functions.service import get_live
 
 router = APIRouter(tags=["calls"])
 
@@ -65,59 +64,22 @@ def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[
 def create_calls(request: Request, principal: CurrentPrincipal, body: CallsCreate) -> dict[str, Any]:
     """Call workflows or functions, in a batch. Every item is validated before any is created;
     the calls are answered as created (``pending``) and run in the background."""
-    limit = request.app.state.settings.max_input_bytes
-    new_calls = []
     with request.app.state.db.read() as session:
-        for i, item in enumerate(body.calls):
-            prefix = f"calls[{i}]."
-            call_type, function, plan, workflow, version = service.resolve_target(
-                session,
-                principal.environment_id,
-                field_prefix=prefix,
-                workflow_id=item.workflow_id,
-                workflow_name=item.workflow_name,
-                function_id=item.function_id,
-                function_name=item.function_name,
-            )
-            if item.input.single_file is not None:
-                sources = [(item.input.single_file, None, f"{prefix}input.singleFile")]
-            else:
-                assert item.input.batch_files is not None
-                sources = [
-                    (file, file.item_reference_id, f"{prefix}input.batchFiles.inputs[{j}]")
-                    for j, file in enumerate(item.input.batch_files.inputs)
-                ]
-            files = [
-                InputFile(f.input_type, service.decode_content(f.input_content, f"{path}.inputContent", limit), ref)
-                for f, ref, path in sources
-            ]
-            service.check_input_types(function, files, f"{prefix}input")
-            new_calls.append(
-                NewCall(
-                    call_type,
-                    item.call_reference_id,
-                    files,
-                    item.input.batch_files is not None,
-                    function,
-                    plan,
-                    workflow,
-                    version,
-                )  # fmt: skip
-            )
+        limit = request.app.state.settings.max_input_bytes
+        new_calls = service.prepare_calls(session, principal.environment_id, body.calls, limit)
     created = _submit(request, principal, new_calls)
     render = renderer(request)
     return {"calls": [render.call(call, roots) for call, roots in created]}
 
 
 @router.get("/v2/calls", response_model=CallList, response_model_exclude_none=True)
-def list_calls(
-    request: Request, principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()]
-) -> dict[str, Any]:
+def list_calls(request: Request, principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()]) -> Response:
     """List calls, newest last (``sortOrder=desc`` for newest first); filters combine with AND,
     values within one filter with OR."""
     with request.app.state.db.read() as session:
         calls, total = service.list_calls(session, request.app.state.db, principal.environment_id, query)
-        return {"calls": renderer(request).calls(session, calls), "totalCount": total}
+        content = {"calls": renderer(request).calls(session, calls), "totalCount": total}
+    return wire_response(CallList, content)
 
 
 @router.get("/v2/calls/{callID}", response_model=CallEnvelope, response_model_exclude_none=True)
@@ -159,7 +121,16 @@ def _input_type_of(filename: str | None, content_type: str | None, field_name: s
     )
 
 
-async def _arguments(request: Request) -> tuple[list[dict[str, Any]], list[list[tuple[str, bytes, str]]] | None]:
+def _argument_files(argument: FunctionCallArgument, index: int, max_bytes: int) -> list[InputFile]:
+    if argument.inputs is None:
+        return [service.decode_file(argument, f"arguments[{index}]", max_bytes)]
+    return [
+        service.decode_file(file, f"arguments[{index}].inputs[{j}]", max_bytes, file.item_reference_id)
+        for j, file in enumerate(argument.inputs)
+    ]
+
+
+async def _arguments(request: Request) -> tuple[Any, list[InputFile] | None]:
     """The request's arguments: JSON ``{"arguments": [...]}``, or one argument from a multipart form."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -175,10 +146,10 @@ async def _arguments(request: Request) -> tuple[list[dict[str, Any]], list[list[
                 path = name if name == "file" else f"files[{index}]"
                 if len(data) > limit:
                     raise service.PayloadTooLarge(path, limit)
-                files.append((_input_type_of(upload.filename, upload.content_type, path), data, path))
+                files.append(InputFile(_input_type_of(upload.filename, upload.content_type, path), data, None, path))
         if not files:
             raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
-        return [{"referenceID": form.get("referenceID")}], [files]
+        return [{"referenceID": form.get("referenceID")}], files
     try:
         body = await request.json()
     except ValueError:
@@ -192,39 +163,25 @@ async def call_function(request: Request, principal: CurrentPrincipal, functionN
     ``referenceID`` and ``file`` (or repeated ``files``). One call per argument."""
     raw, uploads = await _arguments(request)
     limit = request.app.state.settings.max_input_bytes
-    if uploads is None:
-        try:
-            arguments = FunctionCallRequest.model_validate(raw).arguments
-        except ValidationError as exc:
-            raise from_validation_error(exc, raw) from None
-    else:
-        # the files come from the form (validated above): the argument carries only the reference
+    if uploads is not None:
+        # a form is one argument: its files come from the form (checked already), plus a reference
         reference = raw[0]["referenceID"]
         if not isinstance(reference, str) or not 1 <= len(reference) <= 256:
             raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters is required"}])
-        arguments = [FunctionCallArgument.model_construct(reference_id=reference)]
+        parsed = []
+    else:
+        try:
+            parsed = FunctionCallRequest.model_validate(raw).arguments
+        except ValidationError as exc:
+            raise from_validation_error(exc, raw) from None
 
-    def build() -> list[NewCall]:
+    def build() -> list[NewCall]:  # off the event loop: decoding large files takes a while
+        if uploads is not None:
+            arguments = [(reference, uploads)]
+        else:
+            arguments = [(arg.reference_id, _argument_files(arg, i, limit)) for i, arg in enumerate(parsed)]
         with request.app.state.db.read() as session:
-            function = get_live(session, principal.environment_id, functionName)
-            plan = service.function_target(function)
-            new_calls = []
-            for i, argument in enumerate(arguments):
-                if uploads is not None:
-                    files = [InputFile(t, data) for t, data, _ in uploads[i]]
-                elif argument.inputs is not None:
-                    files = [
-                        InputFile(f.input_type, service.decode_content(f.input_content, f"arguments[{i}].inputs[{j}].inputContent", limit), f.item_reference_id)
-                        for j, f in enumerate(argument.inputs)
-                    ]  # fmt: skip
-                else:
-                    assert argument.input_type is not None and argument.input_content is not None
-                    data = service.decode_content(argument.input_content, f"arguments[{i}].inputContent", limit)
-                    files = [InputFile(argument.input_type, data)]
-                service.check_input_types(function, files, f"arguments[{i}]")
-                batch = len(files) > 1 or argument.inputs is not None
-                new_calls.append(NewCall("function", argument.reference_id, files, batch, function, plan))
-            return new_calls
+            return service.prepare_function_calls(session, principal.environment_id, functionName, arguments)
 
     new_calls = await run_in_threadpool(build)
     created = await run_in_threadpool(_submit, request, principal, new_calls)

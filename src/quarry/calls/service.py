@@ -26,6 +26,7 @@ from quarry.calls.models import Call, FunctionCall
 from quarry.calls.search import index_references, reference_contains
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.functions.models import Function
+from quarry.functions.service import get_live
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
@@ -45,6 +46,7 @@ class InputFile:
     input_type: str
     data: bytes
     item_reference_id: str | None = None
+    type_field: str = "inputType"  # where the client gave the input type, for error messages
 
 
 @dataclass
@@ -140,18 +142,60 @@ def resolve_target(
     return "workflow", session.get_one(Function, version.main_function_id), plan, workflow, version
 
 
-def check_input_types(function: Function, files: list[InputFile], field_name: str) -> None:
+def check_input_types(function: Function, files: list[InputFile]) -> None:
     if function.type in JSON_ONLY_TYPES:
         for file in files:
             if file.input_type != "json":
-                raise invalid(
-                    [
-                        {
-                            "field": field_name,
-                            "reason": f"a {function.type} function takes JSON input, not {file.input_type!r}",
-                        }
-                    ]
-                )
+                reason = f"a {function.type} function takes JSON input, not {file.input_type!r}"
+                raise invalid([{"field": file.type_field, "reason": reason}])
+
+
+def decode_file(source: Any, path: str, max_bytes: int, item_reference_id: str | None = None) -> InputFile:
+    """A file given in JSON (``inputType`` and base64 ``inputContent``) at ``path`` of the request."""
+    data = decode_content(source.input_content, f"{path}.inputContent", max_bytes)
+    return InputFile(source.input_type, data, item_reference_id, f"{path}.inputType")
+
+
+def prepare_calls(session: Session, environment_id: str, items: list[Any], max_bytes: int) -> list[NewCall]:
+    """Validate every item of ``POST /v2/calls`` (400/413 at the first problem) before anything is stored."""
+    new_calls = []
+    for i, item in enumerate(items):
+        prefix = f"calls[{i}]."
+        call_type, function, plan, workflow, version = resolve_target(
+            session,
+            environment_id,
+            field_prefix=prefix,
+            workflow_id=item.workflow_id,
+            workflow_name=item.workflow_name,
+            function_id=item.function_id,
+            function_name=item.function_name,
+        )
+        batch = item.input.batch_files
+        if batch is None:
+            files = [decode_file(item.input.single_file, f"{prefix}input.singleFile", max_bytes)]
+        else:
+            files = [
+                decode_file(file, f"{prefix}input.batchFiles.inputs[{j}]", max_bytes, file.item_reference_id)
+                for j, file in enumerate(batch.inputs)
+            ]
+        check_input_types(function, files)
+        new_calls.append(
+            NewCall(call_type, item.call_reference_id, files, batch is not None, function, plan, workflow, version)
+        )
+    return new_calls
+
+
+def prepare_function_calls(
+    session: Session, environment_id: str, function_name: str, arguments: list[tuple[str, list[InputFile]]]
+) -> list[NewCall]:
+    """One call of ``callType: "function"`` per ``(referenceID, files)`` argument."""
+    function = get_live(session, environment_id, function_name)
+    plan = function_target(function)
+    new_calls = []
+    for reference_id, files in arguments:
+        check_input_types(function, files)
+        new_calls.append(NewCall("function", reference_id, files, len(files) > 1, function, plan))
+    return new_calls
 
 
 # --- storing ----------------------------------------------------------------------------------
@@ -166,11 +210,6 @@ def store_calls(
     follow) is the order of submission: calls as in the request, root function calls as the files.
     """
     created = []
-    start, ticks = utcnow(), itertools.count()
-
-    def stamp() -> Any:
-        return start + timedelta(microseconds=next(ticks))
-
     for new in new_calls:
         call_id = new_id("call")
         stored = []
@@ -190,7 +229,6 @@ def store_calls(
             call_reference_id=new.reference_id,
             input={"batchFiles": {"inputs": stored}} if new.batch else {"singleFile": stored[0]},
             plan=new.plan,
-            created_at=stamp(),
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id
@@ -215,12 +253,14 @@ def store_calls(
                 status="pending",
                 activity=[],
                 inputs=inputs,
-                created_at=stamp(),
             )
             for reference, inputs in _root_inputs(new, stored)
         ]
         session.add_all(roots)
         created.append((call, roots))
+    start, ticks = utcnow(), itertools.count()
+    for row in (row for call, roots in created for row in (call, *roots)):
+        row.created_at = start + timedelta(microseconds=next(ticks))
     session.flush()
     for call, _ in created:
         counts.add(session, call.environment_id, counts.dimensions_of(call), +1)
