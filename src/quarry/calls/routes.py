@@ -12,9 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.errors import from_validation_error, invalid
 from quarry.api.files import base_url
+from quarry.api.lookup import get_in_environment
 from quarry.api.models import CsvList, split_csv, wire_response
 from quarry.api.pagination import PageQuery
 from quarry.calls import service
+from quarry.calls.models import Call, FunctionCall
 from quarry.calls.schemas import (
     CallEnvelope,
     CallList,
@@ -85,7 +87,7 @@ def list_calls(request: Request, principal: CurrentPrincipal, query: Annotated[C
 @router.get("/v2/calls/{callID}", response_model=CallEnvelope, response_model_exclude_none=True)
 def get_call(request: Request, principal: CurrentPrincipal, callID: Annotated[str, Path()]) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        call = service.get_call(session, principal.environment_id, callID)
+        call = get_in_environment(session, Call, principal.environment_id, callID, "call")
         return {"call": renderer(request).calls(session, [call])[0]}
 
 
@@ -94,7 +96,7 @@ def get_function_call(
     request: Request, principal: CurrentPrincipal, functionCallID: Annotated[str, Path()]
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        fc = service.get_function_call(session, principal.environment_id, functionCallID)
+        fc = get_in_environment(session, FunctionCall, principal.environment_id, functionCallID, "function call")
         return renderer(request).function_call(fc)
 
 
@@ -130,54 +132,49 @@ def _argument_files(argument: FunctionCallArgument, index: int, max_bytes: int) 
     ]
 
 
-async def _arguments(request: Request) -> tuple[Any, list[InputFile] | None]:
-    """The request's arguments: JSON ``{"arguments": [...]}``, or one argument from a multipart form."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        limit = request.app.state.settings.max_input_bytes
-        form = await request.form(max_part_size=limit + 1)
-        uploads = [("file", form.getlist("file")), ("files", form.getlist("files"))]
-        files = []
-        for name, values in uploads:
-            for index, upload in enumerate(values):
-                if isinstance(upload, str):
-                    raise invalid([{"field": name, "reason": "must be a file"}])
-                data = await upload.read()
-                path = name if name == "file" else f"files[{index}]"
-                if len(data) > limit:
-                    raise service.PayloadTooLarge(path, limit)
-                files.append(InputFile(_input_type_of(upload.filename, upload.content_type, path), data, None, path))
-        if not files:
-            raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
-        return [{"referenceID": form.get("referenceID")}], files
-    try:
-        body = await request.json()
-    except ValueError:
-        raise invalid([{"field": "body", "reason": "malformed JSON"}]) from None
-    return body, None
+async def _form_argument(request: Request, max_bytes: int) -> tuple[str, list[InputFile]]:
+    """The one argument a multipart form makes: ``referenceID`` and the ``file`` or ``files``."""
+    form = await request.form(max_part_size=max_bytes + 1)
+    files = []
+    for name in ("file", "files"):
+        for index, upload in enumerate(form.getlist(name)):
+            if isinstance(upload, str):
+                raise invalid([{"field": name, "reason": "must be a file"}])
+            data = await upload.read()
+            path = name if name == "file" else f"files[{index}]"
+            if len(data) > max_bytes:
+                raise service.PayloadTooLarge(path, max_bytes)
+            files.append(InputFile(_input_type_of(upload.filename, upload.content_type, path), data, None, path))
+    if not files:
+        raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
+    reference = form.get("referenceID")
+    if not isinstance(reference, str) or not 1 <= len(reference) <= 256:
+        raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters is required"}])
+    return reference, files
 
 
 @router.post("/v2/functions/{functionName}/call", response_model=FunctionCallsCreated, response_model_exclude_none=True)
 async def call_function(request: Request, principal: CurrentPrincipal, functionName: str) -> dict[str, Any]:
     """Call one function directly: JSON ``{"arguments": [...]}`` or a multipart form with
     ``referenceID`` and ``file`` (or repeated ``files``). One call per argument."""
-    raw, uploads = await _arguments(request)
     limit = request.app.state.settings.max_input_bytes
-    if uploads is not None:
-        # a form is one argument: its files come from the form (checked already), plus a reference
-        reference = raw[0]["referenceID"]
-        if not isinstance(reference, str) or not 1 <= len(reference) <= 256:
-            raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters is required"}])
-        parsed = []
+    form_argument = None
+    parsed: list[FunctionCallArgument] = []
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form_argument = await _form_argument(request, limit)
     else:
+        try:
+            raw = await request.json()
+        except ValueError:
+            raise invalid([{"field": "body", "reason": "malformed JSON"}]) from None
         try:
             parsed = FunctionCallRequest.model_validate(raw).arguments
         except ValidationError as exc:
             raise from_validation_error(exc, raw) from None
 
     def build() -> list[NewCall]:  # off the event loop: decoding large files takes a while
-        if uploads is not None:
-            arguments = [(reference, uploads)]
+        if form_argument is not None:
+            arguments = [form_argument]
         else:
             arguments = [(arg.reference_id, _argument_files(arg, i, limit)) for i, arg in enumerate(parsed)]
         with request.app.state.db.read() as session:

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import ApiError, invalid, not_found
+from quarry.api.errors import ApiError, invalid
 from quarry.api.pagination import creation_page
 from quarry.calls import counts
 from quarry.calls.models import Call, FunctionCall
@@ -349,24 +349,6 @@ class Renderer:
             ):
                 by_call[fc.call_id].append(fc)
         return [self.call(call, by_call[call.id]) for call in calls]
-
-
-def get_call(session: Session, environment_id: str, call_id: str) -> Call:
-    call = session.scalar(sa.select(Call).where(Call.environment_id == environment_id, Call.id == call_id))
-    if call is None:
-        raise not_found("call", call_id)
-    return call
-
-
-def get_function_call(session: Session, environment_id: str, function_call_id: str) -> FunctionCall:
-    fc = session.scalar(
-        sa.select(FunctionCall).where(
-            FunctionCall.environment_id == environment_id, FunctionCall.id == function_call_id
-        )
-    )
-    if fc is None:
-        raise not_found("function call", function_call_id)
-    return fc
 
 
 _LIST_FILTERS = {

@@ -9,9 +9,11 @@ from pydantic import BeforeValidator, Field
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
+from quarry.api.lookup import get_in_environment
 from quarry.api.models import CsvList, split_csv
 from quarry.api.pagination import PageQuery
 from quarry.events import service
+from quarry.events.models import Event
 
 router = APIRouter(prefix="/v1-alpha/events", tags=["events"])
 
@@ -43,5 +45,5 @@ def list_events(request: Request, principal: CurrentPrincipal, query: Annotated[
 @router.get("/{eventID}")
 def get_event(request: Request, principal: CurrentPrincipal, eventID: Annotated[str, Path()]) -> Any:
     with request.app.state.db.read() as session:
-        event = service.get_event(session, principal.environment_id, eventID)
+        event = get_in_environment(session, Event, principal.environment_id, eventID, "event")
     return service.render(event, request.app.state.signer, base_url(request))

@@ -7,7 +7,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import not_found
 from quarry.api.models import rfc3339
 from quarry.api.pagination import count_rows, creation_page
 from quarry.events.models import Event
@@ -38,13 +37,6 @@ def render(event: Event, signer: FileUrlSigner, base_url: str) -> dict[str, Any]
         "createdAt": rfc3339(event.created_at),
     }
     return {key: value for key, value in envelope.items() if value is not None} | body
-
-
-def get_event(session: Session, environment_id: str, event_id: str) -> Event:
-    event = session.scalar(sa.select(Event).where(Event.environment_id == environment_id, Event.id == event_id))
-    if event is None:
-        raise not_found("event", event_id)
-    return event
 
 
 _FILTERS = {
