@@ -619,11 +619,6 @@ def test_route_workflow_takes_the_branch_whose_regex_matches(api: httpx.Client) 
     assert receipt_total == 3.2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design.md: a route's own functionName applies when the function runs on its own; "
-    "the engine only follows workflow edges (engine/execution.py _spawn)",
-)
 def test_route_called_on_its_own_follows_its_own_target(api: httpx.Client, extract: dict[str, Any]) -> None:
     sorter = route("sorter", ["invoice", "receipt"])
     sorter["routes"][0] |= {"regex": {"patterns": ["Invoice Number"]}, "functionName": "extract"}
@@ -633,6 +628,29 @@ def test_route_called_on_its_own_follows_its_own_target(api: httpx.Client, extra
     assert [fc["functionName"] for fc in done["functionCalls"]] == ["sorter", "extract"]
     [extracted] = events_of(api, created["callID"], "transform")
     assert extracted["transformedContent"]["invoiceNumber"] == "OWN-1"
+
+
+def test_route_targets_apply_in_a_workflow_only_where_it_has_no_edge(
+    api: httpx.Client, extract: dict[str, Any]
+) -> None:
+    create_function(api, shaping("shape", "{id: invoiceNumber}"))
+    sorter = route("sorter", ["invoice", "receipt"])
+    sorter["routes"][0] |= {"regex": {"patterns": ["Invoice Number"]}, "functionName": "extract"}
+    sorter["routes"][1] |= {"regex": {"patterns": ["RECEIPT"]}, "functionName": "extract"}
+    create_function(api, sorter)
+    # the workflow sends receipts to "shape"; invoices have no edge, so the route's own target runs
+    create_workflow(api, "sorting", "sorter", [("sorter", "shape", "receipt")])
+    invoice_call, receipt_call = submit(
+        api,
+        {"workflowName": "sorting", "input": single(invoice("W-1"))},
+        {"workflowName": "sorting", "input": single(b'{"invoiceNumber": "R-9", "note": "RECEIPT"}', "json")},
+    )
+    invoice_done = wait_for(api, invoice_call["callID"])
+    assert [fc["functionName"] for fc in invoice_done["functionCalls"]] == ["sorter", "extract"]
+    receipt_done = wait_for(api, receipt_call["callID"])
+    assert [fc["functionName"] for fc in receipt_done["functionCalls"]] == ["sorter", "shape"]
+    [shaped] = events_of(api, receipt_call["callID"], "payload_shaping")
+    assert shaped["transformedContent"] == {"id": "R-9"}
 
 
 def test_batch_input_runs_one_root_function_call_per_file(api: httpx.Client, anonymous: httpx.Client) -> None:

@@ -25,8 +25,8 @@ from quarry.calls import counts
 from quarry.calls.models import Call, FunctionCall
 from quarry.calls.search import index_references, reference_contains
 from quarry.documents.input_types import MEDIA_TYPES
-from quarry.functions.models import Function
-from quarry.functions.service import get_live
+from quarry.functions.models import Function, FunctionVersion
+from quarry.functions.service import find_target, get_live, target_references
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
@@ -97,9 +97,35 @@ def _live_function(session: Session, environment_id: str, *, id: str | None = No
     )
 
 
-def function_target(function: Function) -> dict[str, Any]:
-    """The plan of a call of one function: its current version, alone."""
-    return {"main": function.id, "versions": {function.id: function.current_version_num}, "edges": []}
+def function_target(session: Session, function: Function) -> dict[str, Any]:
+    """The plan of a call of one function: its current version (and the targets it names)."""
+    plan = {"main": function.id, "versions": {function.id: function.current_version_num}, "edges": []}
+    return with_targets(session, plan)
+
+
+def with_targets(session: Session, plan: dict[str, Any]) -> dict[str, Any]:
+    """Pin the route and split targets named in the plan's functions, transitively, as
+    ``plan["targets"] = {functionID: {branch: targetFunctionID}}`` (branch ``*``: every item
+    of a print_page split). They run where the workflow has no edge for a branch."""
+    targets: dict[str, dict[str, str]] = {}
+    pending = list(plan["versions"].items())
+    while pending:
+        function_id, version_num = pending.pop()
+        function = session.get_one(Function, function_id)
+        config = session.scalars(
+            sa.select(FunctionVersion.config).where(
+                FunctionVersion.function_id == function_id, FunctionVersion.version_num == version_num
+            )
+        ).one()
+        for ref in target_references(function.type, config):
+            target = find_target(session, function.environment_id, ref)
+            if target is None:
+                continue  # deleted since: that branch ends here
+            targets.setdefault(function_id, {})[ref.holder.get("name", "*")] = target.id
+            if target.id not in plan["versions"]:
+                plan["versions"][target.id] = target.current_version_num
+                pending.append((target.id, target.current_version_num))
+    return plan | {"targets": targets}
 
 
 def resolve_target(
@@ -115,7 +141,7 @@ def resolve_target(
         function = _live_function(session, environment_id, **{key.removeprefix("function_"): value})
         if function is None:
             raise invalid([{"field": field_name, "reason": f"no function {value!r} in this environment"}])
-        return "function", function, function_target(function), None, None
+        return "function", function, function_target(session, function), None, None
     column = Workflow.id if key == "workflow_id" else Workflow.name
     workflow = session.scalar(
         sa.select(Workflow).where(
@@ -139,7 +165,13 @@ def resolve_target(
         "versions": {fid: pinned or current for fid, pinned, current in nodes},
         "edges": version.relationships,
     }
-    return "workflow", session.get_one(Function, version.main_function_id), plan, workflow, version
+    return (
+        "workflow",
+        session.get_one(Function, version.main_function_id),
+        with_targets(session, plan),
+        workflow,
+        version,
+    )
 
 
 def check_input_types(function: Function, files: list[InputFile]) -> None:
@@ -190,7 +222,7 @@ def prepare_function_calls(
 ) -> list[NewCall]:
     """One call of ``callType: "function"`` per ``(referenceID, files)`` argument."""
     function = get_live(session, environment_id, function_name)
-    plan = function_target(function)
+    plan = function_target(session, function)
     new_calls = []
     for reference_id, files in arguments:
         check_input_types(function, files)

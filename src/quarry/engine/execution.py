@@ -183,12 +183,16 @@ def _record_event(session: Session, call: Call, fc: FunctionCall, emission: Emis
 def _spawn(
     session: Session, call: Call, plan: dict[str, Any], fc: FunctionCall, event: Event, emission: Emission
 ) -> list[FunctionCall]:
-    """Function calls for the edges leaving ``fc``'s node along ``emission``'s branch."""
+    """Function calls for the edges leaving ``fc``'s node along ``emission``'s branch; where the
+    workflow has none, for the target the function's own configuration names for that branch."""
     destinations = [
         edge["destination"]
         for edge in plan["edges"]
         if edge["source"] == fc.function_id and edge.get("destinationName") in (None, emission.branch)
     ]
+    if not destinations:
+        target = plan.get("targets", {}).get(fc.function_id, {}).get(emission.branch or "*")
+        destinations = [target] if target else []
     children = []
     for function_id in destinations:
         function = session.get_one(Function, function_id)
