@@ -44,7 +44,7 @@ class Call(Base):
     function_type: Mapped[str | None] = mapped_column(sa.String(32))
     function_version_num: Mapped[int | None]
     input: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    plan: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONDocument, deferred=True)  # only the engine reads it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -86,7 +86,7 @@ class FunctionCall(Base):
     status: Mapped[str] = mapped_column(sa.String(16))
     activity: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
-    payload: Mapped[Any | None] = mapped_column(JSONDocument)
+    payload: Mapped[Any | None] = mapped_column(JSONDocument, deferred=True)  # may be large; only the engine reads it
     source_function_call_id: Mapped[str | None] = mapped_column(sa.String(64))
     source_event_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
