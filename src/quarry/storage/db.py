@@ -1,6 +1,7 @@
 """Database connections, transactions and schema migrations.
 
-One code path for both databases. On SQLite, writers open their transaction with
+One code path for both databases. On PostgreSQL, reads run in autocommit mode (each statement
+already has its own snapshot under READ COMMITTED). On SQLite, writers open their transaction with
 ``BEGIN IMMEDIATE`` so that two concurrent writers queue on the busy timeout instead of
 failing with ``database is locked`` when a read transaction tries to upgrade; readers keep
 plain deferred transactions so that they never wait for a writer (WAL).
@@ -73,8 +74,10 @@ class Database:
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
         else:
-            self.write_engine = sa.create_engine(self.url, pool_size=20, max_overflow=10, pool_pre_ping=True)
-            self.read_engine = self.write_engine
+            self.write_engine = sa.create_engine(self.url, pool_size=20, max_overflow=10, pool_recycle=1800)
+            # READ COMMITTED gives every statement its own snapshot anyway: reads need no
+            # BEGIN/ROLLBACK round trips around them
+            self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
