@@ -56,8 +56,11 @@ def renderer(request: Request) -> service.Renderer:
 
 
 def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[tuple[Any, list[Any]]]:
+    """Store the files, record the calls, then hand them to the engine (a call recorded but not
+    enqueued, e.g. by a crash just now, is picked up by the engine's sweeper)."""
+    staged = service.stage_files(principal.environment_id, new_calls, request.app.state.blobs)
     with request.app.state.db.write() as session:
-        created = service.store_calls(session, principal, new_calls, request.app.state.blobs)
+        created = service.record_calls(session, principal, new_calls, staged)
     engine.enqueue([call.id for call, _ in created])
     return created
 

@@ -233,25 +233,38 @@ def prepare_function_calls(
 # --- storing ----------------------------------------------------------------------------------
 
 
-def store_calls(
-    session: Session, principal: Principal, new_calls: list[NewCall], blobs: BlobStore
-) -> list[tuple[Call, list[FunctionCall]]]:
-    """Write the files and record the calls with their root function calls (status pending).
+StagedFiles = list[tuple[str, list[dict[str, Any]]]]
+"""Per new call: its ID and its stored files ``{"inputType", "blobKey", "itemReferenceID"?}``."""
 
-    Rows get strictly increasing ``created_at`` values, so that the creation order (which lists
-    follow) is the order of submission: calls as in the request, root function calls as the files.
-    """
-    created = []
+
+def stage_files(environment_id: str, new_calls: list[NewCall], blobs: BlobStore) -> StagedFiles:
+    """Store the input files of each new call, before (and outside) the transaction that records
+    the calls, so that no database lock is held while large files are written."""
+    staged = []
     for new in new_calls:
         call_id = new_id("call")
         stored = []
         for index, file in enumerate(new.files):
-            key = f"{principal.environment_id}/{call_id}/{index}.{MEDIA_TYPES[file.input_type][1]}"
+            key = f"{environment_id}/{call_id}/{index}.{MEDIA_TYPES[file.input_type][1]}"
             blobs.put(key, file.data)
             entry = {"inputType": file.input_type, "blobKey": key}
             if file.item_reference_id is not None:
                 entry["itemReferenceID"] = file.item_reference_id
             stored.append(entry)
+        staged.append((call_id, stored))
+    return staged
+
+
+def record_calls(
+    session: Session, principal: Principal, new_calls: list[NewCall], staged: StagedFiles
+) -> list[tuple[Call, list[FunctionCall]]]:
+    """Record the calls with their root function calls (status pending), files already staged.
+
+    Rows get strictly increasing ``created_at`` values, so that the creation order (which lists
+    follow) is the order of submission: calls as in the request, root function calls as the files.
+    """
+    created = []
+    for new, (call_id, stored) in zip(new_calls, staged, strict=True):
         main_version = new.plan["versions"][new.plan["main"]]
         call = Call(
             id=call_id,
