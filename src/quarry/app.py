@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from quarry import __version__
 from quarry.api.errors import install_error_handlers
 from quarry.api.files import router as files_router
-from quarry.api.nul import RejectNulCharacters
+from quarry.api.guard import RequestGuard
 from quarry.api.timing import ServerTiming
 from quarry.calls.routes import router as calls_router
 from quarry.config import Settings
@@ -36,8 +36,9 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
-    """The API; its lifespan opens the database (unless given one) and runs the engine in-process."""
+def create_app(settings: Settings | None = None, db: Database | None = None, *, run_engine: bool = True) -> FastAPI:
+    """The API; its lifespan opens the database (unless given one) and, unless told otherwise,
+    runs the engine in this process (the engine is one per process)."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -47,11 +48,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.blobs = LocalBlobStore(settings.data_dir / "blobs")
         with app.state.db.write() as session:
             app.state.signer = FileUrlSigner(instance_secret(session, "file-urls"))
-        await run_in_threadpool(engine.start, settings, app.state.db, app.state.blobs)
+        if run_engine:
+            await run_in_threadpool(engine.start, settings, app.state.db, app.state.blobs)
         try:
             yield
         finally:
-            await run_in_threadpool(engine.stop)
+            if run_engine:
+                await run_in_threadpool(engine.stop)
             if owned:
                 app.state.db.dispose()
 
@@ -63,7 +66,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RejectNulCharacters)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)
     app.add_middleware(ServerTiming)
     app.include_router(calls_router)
     app.include_router(files_router)

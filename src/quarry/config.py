@@ -45,6 +45,11 @@ class Settings:
         )
 
     @property
+    def max_request_bytes(self) -> int:
+        """Largest request body: two files of the largest size, base64-encoded, plus room for JSON."""
+        return 2 * (self.max_input_bytes * 4 // 3 + 4) + 1024 * 1024
+
+    @property
     def is_embedded(self) -> bool:
         """True when running on the embedded SQLite database (the zero-configuration default)."""
         return self.database_url.startswith("sqlite")
