@@ -37,7 +37,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
-_sweeper_stop = threading.Event()
+_sweeper_stop: threading.Event | None = None  # one per start: a stopped sweeper never wakes again
 
 
 def current() -> Runtime:
@@ -54,7 +54,7 @@ def _system_database_url(settings: Settings) -> str:
 
 def start(settings: Settings, db: Database, blobs: BlobStore) -> None:
     """Launch DBOS (recovering this executor's unfinished calls) and start working the queue."""
-    global _runtime
+    global _runtime, _sweeper_stop
     from quarry.engine import execution  # noqa: F401  (registers the durable workflow and steps)
 
     _runtime = Runtime(settings, db, blobs)
@@ -68,13 +68,14 @@ def start(settings: Settings, db: Database, blobs: BlobStore) -> None:
     DBOS(config=config)
     DBOS.launch()
     DBOS.register_queue(QUEUE, worker_concurrency=settings.workers, polling_interval_sec=0.1)
-    _sweeper_stop.clear()
-    threading.Thread(target=_sweep_forever, name="quarry-sweeper", daemon=True).start()
+    _sweeper_stop = threading.Event()
+    threading.Thread(target=_sweep_forever, args=(_sweeper_stop,), name="quarry-sweeper", daemon=True).start()
 
 
 def stop() -> None:
     global _runtime
-    _sweeper_stop.set()
+    if _sweeper_stop is not None:
+        _sweeper_stop.set()
     DBOS.destroy(destroy_registry=False)
     _runtime = None
 
@@ -90,11 +91,11 @@ def enqueue(call_ids: list[str]) -> None:
             queue.enqueue(run_call, call_id)
 
 
-def _sweep_forever() -> None:
+def _sweep_forever(stopped: threading.Event) -> None:
     """Enqueue calls left ``pending`` — e.g. by a process that stopped between storing a call
     and enqueuing it. At start every pending call is swept, later those older than a minute."""
     older_than = timedelta(0)
-    while not _sweeper_stop.is_set():
+    while not stopped.is_set():
         try:
             runtime = current()
             with runtime.db.read() as session:
@@ -108,8 +109,8 @@ def _sweep_forever() -> None:
                 )
             enqueue(ids)
         except Exception:  # the sweeper must outlive a database hiccup
-            if _sweeper_stop.is_set():
+            if stopped.is_set():
                 return
             log.exception("sweeping pending calls failed")
         older_than = timedelta(minutes=1)
-        _sweeper_stop.wait(SWEEP_EVERY_SECONDS)
+        stopped.wait(SWEEP_EVERY_SECONDS)
