@@ -89,3 +89,23 @@ def test_huge_version_cursor_and_filter_are_400(api: httpx.Client) -> None:
     create_function(api, transform("f"))
     assert_error(api.get("/v2/functions/f/versions?startingAfter=99999999999999999999"), 400, "startingAfter")
     assert_error(api.get("/v2/functions?workflowIDVersionNums=w.99999999999999999999"), 400, "workflowIDVersionNums")
+
+
+@pytest.mark.parametrize("content_type", ["Application/JSON", "application/merge-patch+json", "text/plain", None])
+def test_nul_characters_are_refused_whatever_the_content_type(api: httpx.Client, content_type: str | None) -> None:
+    create_function(api, {"functionName": "shape", "type": "payload_shaping", "shapingSchema": "@"})
+    body = b'{"arguments": [{"referenceID": "a\\u0000b", "inputType": "json", "inputContent": "e30="}]}'
+    headers = {"content-type": content_type} if content_type else {}
+    assert_error(api.post("/v2/functions/shape/call", content=body, headers=headers), 400)
+    assert api.get("/v2/calls").json()["totalCount"] == 0
+
+
+def test_nul_in_a_form_field_is_refused(api: httpx.Client) -> None:
+    create_function(api, {"functionName": "shape", "type": "payload_shaping", "shapingSchema": "@"})
+    response = api.post(
+        "/v2/functions/shape/call",
+        data={"referenceID": "a\x00b"},
+        files={"file": ("a.json", b"{}", "application/json")},
+    )
+    assert_error(response, 400, "referenceID")
+    assert api.get("/v2/calls").json()["totalCount"] == 0

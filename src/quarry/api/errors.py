@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("quarry.api")
@@ -129,6 +130,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint"
         return _response(exc.status_code, message)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # a value the database refuses (out of range, unstorable text) slipped past validation:
+        # still the client's value, so a 400 — and logged, because validation should have caught it
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _response(400, "A value in the request cannot be stored")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

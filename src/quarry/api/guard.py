@@ -1,8 +1,10 @@
 """Checks on every request before it reaches a route: its size, and NUL characters.
 
 - A body larger than the limit is a 413 (announced by ``Content-Length``, or found while reading).
-- NUL (U+0000) in the path, the query or a JSON body is a 400: PostgreSQL cannot store it in text
-  (SQLite can), and both databases must behave alike.
+- NUL (U+0000) in the path, the query or a body that parses as JSON (whatever its declared
+  content type: some routes read JSON regardless) is a 400: PostgreSQL cannot store it in text
+  (SQLite can), and both databases must behave alike. Multipart bodies stream through; their
+  text fields are checked where they are read.
 Both answers use the API's error shape.
 """
 
@@ -59,8 +61,8 @@ class RequestGuard:
         if length.isdigit() and int(length) > self.max_body_bytes:
             await _answer(send, self._too_large())
             return
-        if not headers.get(b"content-type", b"").startswith(b"application/json"):
-            await self.app(scope, self._counting(receive), send)
+        if headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+            await self.app(scope, self._counting(receive), send)  # files stream; form fields are checked by the route
             return
         messages: list[Message] = []
         body = b""

@@ -151,8 +151,8 @@ async def _form_argument(request: Request, max_bytes: int) -> tuple[str, list[In
     if not files:
         raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
     reference = form.get("referenceID")
-    if not isinstance(reference, str) or not 1 <= len(reference) <= 256:
-        raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters is required"}])
+    if not isinstance(reference, str) or not 1 <= len(reference) <= 256 or "\x00" in reference:
+        raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters (no NUL) is required"}])
     return reference, files
 
 

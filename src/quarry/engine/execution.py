@@ -28,6 +28,9 @@ from quarry.storage.base import utcnow
 log = logging.getLogger("quarry.engine")
 
 _STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
+_SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
+"""Settling a call must outlast a database outage (hours of retries): a call whose
+settling step gave up would stay unfinished."""
 
 
 @DBOS.workflow()
@@ -110,21 +113,25 @@ def run_function_call(function_call_id: str) -> list[str]:
         return [child.id for child in spawned]
 
 
-@DBOS.step(**_STEP)
+@DBOS.step(**_SETTLE)
 def abandon_call(call_id: str, message: str) -> None:
-    """Fail every unfinished function call of a call that cannot go on, with an error event."""
+    """Fail every unfinished function call of a call that cannot go on, with an error event.
+
+    The rows are locked (and, on PostgreSQL, their status re-checked after the lock) so that a
+    function call another process finishes meanwhile is not failed over its result."""
     with current().db.write() as session:
-        call = session.get_one(Call, call_id)
+        call = session.get_one(Call, call_id, with_for_update=True)
         for fc in session.scalars(
-            sa.select(FunctionCall).where(
-                FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES)
-            )
+            sa.select(FunctionCall)
+            .where(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
+            .order_by(FunctionCall.id)
+            .with_for_update()
         ):
             _record_event(session, call, fc, Emission("error", {"message": message}))
             fc.status, fc.finished_at = "failed", utcnow()
 
 
-@DBOS.step(**_STEP)
+@DBOS.step(**_SETTLE)
 def finish_call(call_id: str) -> str:
     """Settle the call: failed if any of its function calls failed, else completed."""
     with current().db.write() as session:
