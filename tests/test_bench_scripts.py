@@ -1,0 +1,22 @@
+"""The benchmark scripts keep working (run small, on SQLite; their figures are not checked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_list_calls_bench_runs_and_reports_every_request(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "list_calls.py"), "--backend", "sqlite", "--calls", "3000",
+         "--repeat", "2", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line and not line.startswith(("backend", "request"))]
+    assert len(rows) == 18
+    no_filter = next(row for row in rows if row.startswith("first page, no filter"))
+    assert no_filter.split()[4] == "3,000"  # totalCount of the unfiltered list: every seeded call
