@@ -27,10 +27,12 @@ from quarry.workflows.routes import router as workflows_router
 
 
 def open_database(settings: Settings) -> Database:
-    """Connect, migrate to the latest schema and make sure the default account exists."""
+    """Connect, migrate to the latest schema, refresh planner statistics and make sure the
+    default account exists."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     db.upgrade()
+    db.refresh_statistics()
     with db.write() as session:
         ensure_default_account(session)
     return db

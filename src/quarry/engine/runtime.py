@@ -6,6 +6,7 @@ lifespan does it), ``stop`` at shutdown. Every process that starts it also works
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ APPLICATION_VERSION = "quarry-engine-1"
 """DBOS recovers only workflows of the same application version; bump it when the shape of
 ``run_call`` changes in a way a half-finished call cannot replay."""
 SWEEP_EVERY_SECONDS = 30.0
+STATISTICS_EVERY_SWEEPS = 120  # hourly: the tables grow, the planner's picture must follow
 
 
 @dataclass
@@ -93,11 +95,16 @@ def enqueue(call_ids: list[str]) -> None:
 
 def _sweep_forever(stopped: threading.Event) -> None:
     """Enqueue calls left ``pending`` — e.g. by a process that stopped between storing a call
-    and enqueuing it. At start every pending call is swept, later those older than a minute."""
+    and enqueuing it. At start every pending call is swept, later those older than a minute.
+    Once an hour it also refreshes the database's planner statistics."""
     older_than = timedelta(0)
-    while not stopped.is_set():
+    for sweep in itertools.count(1):
+        if stopped.is_set():
+            return
         try:
             runtime = current()
+            if sweep % STATISTICS_EVERY_SWEEPS == 0:
+                runtime.db.refresh_statistics()
             with runtime.db.read() as session:
                 ids = list(
                     session.scalars(

@@ -119,6 +119,17 @@ class Database:
                     connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
                     connection.commit()
 
+    def refresh_statistics(self) -> None:
+        """Give SQLite's query planner current table statistics (a full ``ANALYZE``: about a
+        second per million calls). Without them it may scan a creation-order index where a
+        primary-key lookup was wanted. PostgreSQL's autovacuum does this by itself."""
+        if self.dialect != "sqlite":
+            return
+        with self.write_engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit=0")
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
     def dispose(self) -> None:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
