@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import drop_postgres_database, postgres_database
+from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
 from tests.processes import QUARRY, ServerProcess
 
 KEY = re.compile(r"\bqk_[A-Za-z0-9]{40}\b")
@@ -84,6 +84,7 @@ def test_keys_create_for_unknown_environment_fails(env: dict[str, str]) -> None:
     assert "staging" in _run(["environments", "list"], env).stdout
 
 
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="QUARRY_TEST_BACKENDS excludes PostgreSQL")
 def test_env_key_and_postgresql(env: dict[str, str]) -> None:
     name = f"quarry_cli_{os.getpid()}"
     env["QUARRY_DATABASE_URL"] = postgres_database(name)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import drop_postgres_database, postgres_database
+from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
 from tests.processes import ServerProcess
 
 CHAIN = 8
@@ -20,7 +20,7 @@ CALLS = 40
 KEY = "recovery-test-key"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
     environ |= {"QUARRY_DATA_DIR": str(tmp_path / "data"), "QUARRY_API_KEY": KEY, "QUARRY_WORKERS": "2"}
