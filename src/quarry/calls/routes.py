@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -29,7 +28,7 @@ from quarry.calls.schemas import (
     FunctionCallsCreated,
 )
 from quarry.calls.service import InputFile, NewCall
-from quarry.documents.input_types import MEDIA_TYPES
+from quarry.documents.input_types import input_type_for
 from quarry.engine import runtime as engine
 
 router = APIRouter(tags=["calls"])
@@ -103,18 +102,11 @@ def get_function_call(
         return renderer(request).function_call(fc)
 
 
-_EXTENSIONS = {extension: input_type for input_type, (_, extension) in MEDIA_TYPES.items()}
-_EXTENSIONS.update({"jpeg": "jpeg", "htm": "html", "text": "text"})
-_MEDIA = {media: input_type for input_type, (media, _) in MEDIA_TYPES.items()}
-
-
 def _input_type_of(filename: str | None, content_type: str | None, field_name: str) -> str:
-    extension = PurePath(filename or "").suffix.lower().lstrip(".")
-    if extension in _EXTENSIONS:
-        return _EXTENSIONS[extension]
+    input_type = input_type_for(filename, content_type)
+    if input_type is not None:
+        return input_type
     media = (content_type or "").split(";")[0].strip().lower()
-    if media in _MEDIA:
-        return _MEDIA[media]
     raise invalid(
         [
             {

@@ -32,6 +32,7 @@ from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.blobs.urls import FileUrlSigner
 from quarry.storage.db import Database
+from quarry.storage.versioned import find_live
 from quarry.tenancy.service import Principal
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
 
@@ -88,15 +89,6 @@ def decode_content(content: str, field_name: str, max_bytes: int) -> bytes:
 # --- targets ----------------------------------------------------------------------------------
 
 
-def _live_function(session: Session, environment_id: str, *, id: str | None = None, name: str | None = None):  # type: ignore[no-untyped-def]
-    column, value = (Function.id, id) if id is not None else (Function.name, name)
-    return session.scalar(
-        sa.select(Function).where(
-            Function.environment_id == environment_id, Function.deleted_at.is_(None), column == value
-        )
-    )
-
-
 def function_target(session: Session, function: Function) -> dict[str, Any]:
     """The plan of a call of one function: its current version (and the targets it names)."""
     plan = {"main": function.id, "versions": {function.id: function.current_version_num}, "edges": []}
@@ -138,16 +130,11 @@ def resolve_target(
             "function_name": "functionName"}[key]  # fmt: skip
     field_name = f"{field_prefix}{wire}"
     if key.startswith("function"):
-        function = _live_function(session, environment_id, **{key.removeprefix("function_"): value})
+        function = find_live(session, Function, environment_id, **{key.removeprefix("function_"): value})
         if function is None:
             raise invalid([{"field": field_name, "reason": f"no function {value!r} in this environment"}])
         return "function", function, function_target(session, function), None, None
-    column = Workflow.id if key == "workflow_id" else Workflow.name
-    workflow = session.scalar(
-        sa.select(Workflow).where(
-            Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None), column == value
-        )
-    )
+    workflow = find_live(session, Workflow, environment_id, **{key.removeprefix("workflow_"): value})
     if workflow is None:
         raise invalid([{"field": field_name, "reason": f"no workflow {value!r} in this environment"}])
     version = session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Literal
 
 InputType = Literal[
@@ -30,3 +31,14 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "xml": ("application/xml", "xml"),
 }
 EXTENSION_MEDIA_TYPES = {extension: media for media, extension in MEDIA_TYPES.values()}
+
+_BY_EXTENSION = {extension: input_type for input_type, (_, extension) in MEDIA_TYPES.items()}
+_BY_EXTENSION.update({"jpeg": "jpeg", "htm": "html", "text": "text"})
+_BY_MEDIA_TYPE = {media: input_type for input_type, (media, _) in MEDIA_TYPES.items()}
+
+
+def input_type_for(filename: str | None, content_type: str | None) -> str | None:
+    """The ``inputType`` of an uploaded file: by its name's extension, else by its media type."""
+    extension = PurePath(filename or "").suffix.lower().lstrip(".")
+    media = (content_type or "").split(";")[0].strip().lower()
+    return _BY_EXTENSION.get(extension) or _BY_MEDIA_TYPE.get(media)

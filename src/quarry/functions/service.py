@@ -25,6 +25,7 @@ from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions
+from quarry.storage.versioned import find_live as find_live_object
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
 
@@ -40,10 +41,7 @@ def _config_of(body: FunctionCommon, type_: str) -> dict[str, Any]:
 
 
 def find_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function | None:
-    stmt = sa.select(Function).where(
-        Function.environment_id == environment_id, Function.name == name, Function.deleted_at.is_(None)
-    )
-    return session.scalar(stmt.with_for_update() if for_update else stmt)
+    return find_live_object(session, Function, environment_id, name=name, for_update=for_update)
 
 
 def get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function:
@@ -91,12 +89,8 @@ def target_references(type_: str, config: dict[str, Any]) -> list[TargetReferenc
 
 
 def find_target(session: Session, environment_id: str, reference: TargetReference) -> Function | None:
-    column = Function.id if reference.by_id else Function.name
-    return session.scalar(
-        sa.select(Function).where(
-            Function.environment_id == environment_id, Function.deleted_at.is_(None), column == reference.value
-        )
-    )
+    key = "id" if reference.by_id else "name"
+    return find_live_object(session, Function, environment_id, **{key: reference.value})
 
 
 def _check_targets(session: Session, environment_id: str, type_: str, config: dict[str, Any]) -> None:

@@ -41,7 +41,23 @@ class VersionedObject:
         )
 
 
+Owner = TypeVar("Owner", bound=VersionedObject)
 Version = TypeVar("Version")
+
+
+def find_live(
+    session: Session,
+    model: type[Owner],
+    environment_id: str,
+    *,
+    name: str | None = None,
+    id: str | None = None,
+    for_update: bool = False,
+) -> Owner | None:
+    """The live (not deleted) object of this environment with this ID, or else this name."""
+    column, value = (model.id, id) if id is not None else (model.name, name)
+    stmt = sa.select(model).where(model.environment_id == environment_id, model.deleted_at.is_(None), column == value)
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
 def current_versions(

@@ -23,7 +23,7 @@ from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
 from quarry.storage.tags import has_all_tags, replace_tags
-from quarry.storage.versioned import current_versions
+from quarry.storage.versioned import current_versions, find_live
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.graph import Edge, Node, graph_errors
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
@@ -58,14 +58,9 @@ def _resolve_graph(
     pin_fields: dict[str, str] = {}
 
     def resolve(ref: FunctionVersionIdentifier, field: str) -> str | None:
-        column, value = (Function.id, ref.id) if ref.id is not None else (Function.name, ref.name)
-        function = session.scalar(
-            sa.select(Function).where(
-                Function.environment_id == environment_id, Function.deleted_at.is_(None), column == value
-            )
-        )
+        function = find_live(session, Function, environment_id, name=ref.name, id=ref.id)
         if function is None:
-            errors.append({"field": field, "reason": f"no function {value!r} in this environment"})
+            errors.append({"field": field, "reason": f"no function {ref.id or ref.name!r} in this environment"})
             return None
         found[function.id] = function
         if ref.version_num is not None:
@@ -376,10 +371,7 @@ def _copy_functions(
 
 
 def _find_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Workflow | None:
-    stmt = sa.select(Workflow).where(
-        Workflow.environment_id == environment_id, Workflow.name == name, Workflow.deleted_at.is_(None)
-    )
-    return session.scalar(stmt.with_for_update() if for_update else stmt)
+    return find_live(session, Workflow, environment_id, name=name, for_update=for_update)
 
 
 def _get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Workflow:
