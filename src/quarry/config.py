@@ -27,6 +27,13 @@ class Settings:
     max_input_bytes: int = 50 * 1024 * 1024
     workers: int = 4
     executor_id: str = "local"
+    llm_provider: str = "builtin"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_timeout_seconds: float = 120.0
+    llm_max_attempts: int = 5
+    llm_send_images: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +49,13 @@ class Settings:
             max_input_bytes=int(env.get("QUARRY_MAX_INPUT_BYTES") or 50 * 1024 * 1024),
             workers=int(env.get("QUARRY_WORKERS") or 4),
             executor_id=env.get("QUARRY_EXECUTOR_ID") or "local",
+            llm_provider=(env.get("QUARRY_LLM_PROVIDER") or "builtin").lower(),
+            llm_base_url=env.get("QUARRY_LLM_BASE_URL") or None,
+            llm_api_key=env.get("QUARRY_LLM_API_KEY") or None,
+            llm_model=env.get("QUARRY_LLM_MODEL") or None,
+            llm_timeout_seconds=float(env.get("QUARRY_LLM_TIMEOUT_SECONDS") or 120),
+            llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
+            llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
         )
 
     @property

@@ -1,1 +1,1 @@
-"""Input documents: from bytes and an ``inputType`` to text, pages and tables."""
+"""Input documents: from bytes and an ``inputType`` to pages, words with boxes, tables and attachments."""

@@ -89,7 +89,7 @@ def run_function_call(function_call_id: str) -> list[str]:
             InputFile(e["inputType"], e["blobKey"], runtime.blobs.get(e["blobKey"]), e.get("itemReferenceID"))
             for e in inputs
         ]
-        emissions = runner_for(fc.function_type)(RunInput(fc.function_type, config, files, payload))
+        emissions = runner_for(fc.function_type)(RunInput(fc.function_type, config, files, payload, runtime.settings))
         failed = False
     except FunctionError as exc:
         emissions, failed = [Emission("error", {"message": str(exc)})], True

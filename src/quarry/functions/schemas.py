@@ -81,6 +81,11 @@ Label = Annotated[str, Field(min_length=1, max_length=128)]
 class ExtractionConfig(WireModel):
     output_schema_name: Annotated[str, Field(min_length=1, max_length=256)]
     output_schema: OutputSchema
+    provider: Literal["builtin", "openai"] | None = Field(
+        None,
+        description="Quarry extension: the extraction provider for this function; by default the deployment's "
+        "(QUARRY_LLM_PROVIDER).",
+    )
 
 
 class TransformConfig(ExtractionConfig):

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from quarry.documents.text import DocumentError, document_text
+from quarry.config import Settings
+from quarry.documents.model import Document, DocumentError
+from quarry.documents.parse import parse
 
 
 class FunctionError(Exception):
@@ -25,9 +27,9 @@ class InputFile:
     data: bytes
     item_reference_id: str | None = None
 
-    def text(self) -> str:
+    def document(self) -> Document:
         try:
-            return document_text(self.input_type, self.data)
+            return parse(self.input_type, self.data)
         except DocumentError as exc:
             raise FunctionError(str(exc)) from None
 
@@ -44,6 +46,7 @@ class RunInput:
     config: dict[str, Any]
     files: list[InputFile]
     payload: Any = None  # JSON handed over by the upstream function, when no file is
+    settings: Settings = field(default_factory=lambda: Settings.from_env({}))
 
     def json_inputs(self) -> list[Any]:
         """The JSON this call works on: the upstream payload, or each JSON file."""

@@ -14,7 +14,7 @@ import email.policy
 import re
 from typing import Any
 
-from quarry.documents.text import json_text
+from quarry.documents.readers.plain import json_document
 from quarry.engine.runners import Emission, FunctionError, RunInput
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
@@ -54,9 +54,9 @@ def _similar(routes: list[dict[str, Any]], text: str) -> str | None:
 def run(run_input: RunInput) -> list[Emission]:
     routes = run_input.config["routes"]
     if run_input.files:
-        text = "\n".join(file.text() for file in run_input.files)
+        text = "\n".join(file.document().text for file in run_input.files)
     else:
-        text = json_text(run_input.payload)
+        text = json_document(run_input.payload).text
     choice = _deterministic(routes, text, _sender(run_input)) or _similar(routes, text)
     if choice is None:
         choice = next((route["name"] for route in routes if route.get("isErrorFallback")), None)

@@ -1,15 +1,34 @@
-"""transform / analyze: JSON out of each input document, against the function's output schema."""
+"""transform / analyze: JSON out of each input document, against the function's output schema.
+
+One transform event per input item: per file of a batch, per upstream payload, or per chunk
+of rows of a spreadsheet when ``tabularChunkingEnabled`` is set.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from quarry.documents.text import json_text
-from quarry.engine.runners import Emission, RunInput
+from quarry.documents.layout import COLUMN_GAP
+from quarry.documents.model import Document, Page, Table
+from quarry.documents.readers.plain import json_document
+from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput
 from quarry.ids import new_id
-from quarry.providers.llm.builtin import extract
+from quarry.providers.llm import ExtractionRequest, ProviderError, provider_for
+
+TABULAR_TYPES = ("csv", "xlsx", "xls")
+CHUNK_ROWS = 50
+
+
+@dataclass
+class _Item:
+    document: Document
+    offset: int
+    count: int
+    file: InputFile | None = None
 
 
 def invalid_properties(content: dict[str, Any], schema: dict[str, Any]) -> list[str]:
@@ -23,35 +42,62 @@ def invalid_properties(content: dict[str, Any], schema: dict[str, Any]) -> list[
     return sorted(bad)
 
 
-def _emission(content: dict[str, Any], confidences: dict[str, float], schema: dict[str, Any], **extra: Any) -> Emission:
-    body = {
-        "transformationID": new_id("tr"),
-        "transformedContent": content,
-        "invalidProperties": invalid_properties(content, schema),
-        "avgConfidence": sum(confidences.values()) / len(confidences) if confidences else 0.0,
-        "fieldConfidences": confidences,
-        **extra,
-    }
-    return Emission("transform", body, output=content)
-
-
 def run(run_input: RunInput) -> list[Emission]:
-    schema = run_input.config["outputSchema"]
-    if run_input.payload is not None:
-        content, confidences = extract(json_text(run_input.payload), schema)
-        return [_emission(content, confidences, schema, itemOffset=0, itemCount=1)]
+    config = run_input.config
+    schema = config["outputSchema"]
+    try:
+        provider = provider_for(config.get("provider"), run_input.settings)
+    except ProviderError as exc:
+        raise FunctionError(str(exc)) from None
     emissions = []
-    for offset, file in enumerate(run_input.files):
-        content, confidences = extract(file.text(), schema)
-        emissions.append(
-            _emission(
-                content,
-                confidences,
-                schema,
-                itemOffset=offset,
-                itemCount=len(run_input.files),
-                inputType=file.input_type,
-                s3BlobKey=file.blob_key,
-            )
+    for item in _items(run_input):
+        request = ExtractionRequest(
+            item.document, schema, config["outputSchemaName"], run_input.function_type, item.file and item.file.data
         )
+        try:
+            extraction = provider.extract(request)
+        except ProviderError as exc:
+            raise FunctionError(str(exc)) from None
+        confidences = extraction.confidences
+        body: dict[str, Any] = {
+            "transformationID": new_id("tr"),
+            "transformedContent": extraction.content,
+            "invalidProperties": invalid_properties(extraction.content, schema),
+            "avgConfidence": round(sum(confidences.values()) / len(confidences), 3) if confidences else 0.0,
+            "fieldConfidences": confidences,
+            "itemOffset": item.offset,
+            "itemCount": item.count,
+        }
+        if item.file is not None:
+            body |= {"inputType": item.file.input_type, "s3BlobKey": item.file.blob_key}
+        emissions.append(Emission("transform", body, output=extraction.content))
     return emissions
+
+
+def _items(run_input: RunInput) -> Iterator[_Item]:
+    if run_input.payload is not None:
+        yield _Item(json_document(run_input.payload), 0, 1)
+        return
+    chunked = run_input.config.get("tabularChunkingEnabled", False)
+    for index, file in enumerate(run_input.files):
+        document = file.document()
+        if chunked and file.input_type in TABULAR_TYPES:
+            for offset, count, chunk in _row_chunks(document):
+                yield _Item(chunk, offset, count, file)
+        else:
+            yield _Item(document, index, len(run_input.files), file)
+
+
+def _row_chunks(document: Document) -> Iterator[tuple[int, int, Document]]:
+    """Every ``CHUNK_ROWS`` data rows of each sheet, under the sheet's header, as a document of its own.
+
+    ``offset`` counts data rows across sheets, so that an item points back at its rows."""
+    offset = 0
+    for table in document.tables:
+        header, rows = table.rows[0], table.rows[1:]
+        for start in range(0, len(rows), CHUNK_ROWS):
+            chunk = [header, *rows[start : start + CHUNK_ROWS]]
+            text = "\n".join(COLUMN_GAP.join(cell for cell in row if cell) for row in chunk)
+            part = Document(document.input_type, pages=[Page(1, text)], tables=[Table(chunk, table.name)])
+            yield offset + start, len(chunk) - 1, part
+        offset += len(rows)

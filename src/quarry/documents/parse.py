@@ -1,0 +1,47 @@
+"""``parse(inputType, bytes) -> Document``: the one entry point to reading any input document."""
+
+from __future__ import annotations
+
+from quarry.documents.limits import MAX_ATTACHMENT_DEPTH
+from quarry.documents.model import Document, DocumentError
+from quarry.documents.readers import images, markup, office, pdf, plain, tabular
+
+AUDIO_TYPES = ("mp3", "wav", "m4a")
+IMAGE_TYPES = ("jpeg", "png", "webp", "heic", "heif")
+
+
+class NeedsTranscription(DocumentError):
+    """Audio is read by a transcription provider, not by a parser."""
+
+
+def parse(input_type: str, data: bytes, *, depth: int = 0) -> Document:
+    """The document in ``data``; ``DocumentError`` with a precise message when it cannot be read."""
+    if not data:
+        raise DocumentError(f"the {input_type} file is empty")
+    if input_type in IMAGE_TYPES:
+        return images.read(input_type, data)
+    if input_type in AUDIO_TYPES:
+        raise NeedsTranscription(
+            f"{input_type} input is audio, which needs a transcription provider, and none is configured "
+            "(set QUARRY_TRANSCRIPTION_BASE_URL)"
+        )
+    if input_type == "email":
+        if depth >= MAX_ATTACHMENT_DEPTH:
+            raise DocumentError(f"emails nested deeper than {MAX_ATTACHMENT_DEPTH} levels are not read")
+        from quarry.documents.readers import mail
+
+        return mail.read(data, lambda kind, payload: parse(kind, payload, depth=depth + 1))
+    readers = {
+        "pdf": pdf.read,
+        "docx": office.read,
+        "xlsx": tabular.read_xlsx,
+        "xls": tabular.read_xls,
+        "csv": tabular.read_csv,
+        "json": plain.read_json,
+        "text": plain.read_text,
+        "html": markup.read_html,
+        "xml": markup.read_xml,
+    }
+    if input_type not in readers:
+        raise DocumentError(f"{input_type!r} is not an input type Quarry reads")
+    return readers[input_type](data)

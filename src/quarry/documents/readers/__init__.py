@@ -1,0 +1,1 @@
+"""One reader per family of input types: bytes in, ``Document`` out, ``DocumentError`` on failure."""

@@ -1,0 +1,478 @@
+"""Schema-guided extraction without a model.
+
+For each property of the output schema: find where the document labels it (``Invoice No.:``,
+a column header, an email header, a JSON key), take the value beside or below the label, and
+parse it by the property's type. Arrays of objects are filled from tables (real ones, or lines
+that line up under a header). Every value comes with a confidence in [0, 1] that says how it
+was found: a label's own cell beats the next cell, which beats the line below, which beats a
+guess from layout alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from quarry.documents.layout import Cell, cells_of_text, document_lines
+from quarry.documents.model import Document
+from quarry.providers.llm.builtin.values import (
+    best_amount,
+    currency_in,
+    date_order_hint,
+    fold,
+    numbers_in,
+    parse_bool,
+    parse_date,
+)
+from quarry.providers.llm.builtin.vocabulary import CONCEPTS, Concept, concept_for, words
+
+_SEPARATORS = " \t:#=-–—.|"
+_COMPANY_SUFFIX = re.compile(
+    r"\b(inc|incorporated|ltd|limited|llc|llp|gmbh|ag|sa|sas|sarl|srl|spa|bv|nv|plc|pty|pvt|corp|corporation|co|"
+    r"company|kg|oy|ab|as|s\.a|s\.l)\b\.?",
+    re.I,
+)
+
+
+_DOCUMENT_TITLE = re.compile(
+    r"\b(tax invoice|invoice|receipt|payment receipt|order confirmation|order|bill of lading|rechnung|quittung|"
+    r"facture|factura|fattura|statement|bill|delivery note|packing list)\b"
+)
+
+
+@dataclass
+class Found:
+    value: Any
+    confidence: float
+
+
+def _label_pattern(label: str) -> re.Pattern[str]:
+    tokens = [re.escape(token) for token in re.split(r"[\s_\-./]+", fold(label)) if token]
+    return re.compile(r"(?<![\w])" + r"[\s_\-./]*".join(tokens) + r"(?![a-z0-9])")
+
+
+class _Reader:
+    """One document, read once: its lines as cells, folded for matching, and document-wide hints."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.lines = document_lines(document)
+        self.folded = [[fold(cell.text).replace("_", " ") for cell in line] for line in self.lines]
+        self.text = document.text
+        self.day_first = date_order_hint(self.text)
+        self._patterns: dict[str, re.Pattern[str]] = {}
+
+    def pattern(self, label: str) -> re.Pattern[str]:
+        if label not in self._patterns:
+            self._patterns[label] = _label_pattern(label)
+        return self._patterns[label]
+
+    def labelled(
+        self, labels: tuple[str, ...], rivals: tuple[str, ...] = (), *, whole_line: bool = False
+    ) -> list[tuple[int, list[list[Found]]]]:
+        """For each label (by rank), its occurrences in document order, each with the values that may
+        belong to it (best first). A label inside a longer rival label (``date`` in ``due date``) is not it."""
+        results = []
+        for rank, label in enumerate(labels):
+            occurrences: list[list[Found]] = []
+            pattern = self.pattern(label)
+            for i, line in enumerate(self.folded):
+                for j, cell in enumerate(line):
+                    match = pattern.search(cell)
+                    if not match or self._rivalled(cell, match, rivals):
+                        continue
+                    if match.start() and (match.start() > 20 or len(label) < 5):
+                        continue  # deep inside a sentence, a label word is just a word
+                    weight = 1.0 if not cell[: match.start()].strip(_SEPARATORS) else 0.8
+                    values = self._values(i, j, match.end(), whole_line)
+                    occurrences.append([Found(v, c * weight) for v, c in values])
+            if occurrences:
+                results.append((rank, occurrences))
+        return results
+
+    def _rivalled(self, cell: str, match: re.Match[str], rivals: tuple[str, ...]) -> bool:
+        for rival in rivals:
+            for other in self.pattern(rival).finditer(cell):
+                if (
+                    other.start() <= match.start()
+                    and other.end() > match.end()
+                    or (other.start() < match.start() and other.end() >= match.end())
+                ):
+                    return True
+        return False
+
+    def _values(self, i: int, j: int, end: int, whole_line: bool) -> list[tuple[str, float]]:
+        """Where a label's value may be: the rest of its cell (or of its line, for figures that share a
+        line with a date: ``Total due on 3 Aug, 2014  $4.11``), the next cell, the cell below."""
+        line = self.lines[i]
+        rest = line[j].text[end:]  # folding keeps lengths, so positions carry over
+        if whole_line:
+            rest = " ".join([rest, *(cell.text for cell in line[j + 1 :])])
+        rest = re.sub(r"^\s*(?:n°|no\.?|nr\.?|#|:)?[\s:#=.\-–—]*", "", rest, flags=re.I).strip()
+        values = []
+        if rest:
+            values.append((rest, 0.95))
+        if j + 1 < len(line):
+            values.append((line[j + 1].text, 0.9))
+        below = self._below(i, j)
+        if below is not None:
+            values.append((below, 0.8))
+        return values
+
+    def _below(self, i: int, j: int) -> str | None:
+        if i + 1 >= len(self.lines):
+            return None
+        cell, below = self.lines[i][j], self.lines[i + 1]
+        if cell.left is not None and below[0].left is not None:
+            overlapping = [c for c in below if min(c.right, cell.right) - max(c.left, cell.left) > 0]
+            return overlapping[0].text if overlapping else None
+        if len(below) == len(self.lines[i]):
+            return below[j].text
+        return below[0].text if j == 0 else None
+
+    def document_currency(self) -> str | None:
+        counts = Counter(c for line in self.lines for cell in line if (c := currency_in(cell.text)))
+        return counts.most_common(1)[0][0] if counts else None
+
+
+def _type(spec: dict[str, Any]) -> str | None:
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind is None and isinstance(spec.get("properties"), dict):
+        return "object"
+    return kind
+
+
+def _is_date(spec: dict[str, Any], concept: Concept | None) -> bool:
+    return spec.get("format") in ("date", "date-time") or (concept is not None and concept.kind == "date")
+
+
+class Extractor:
+    def __init__(self, document: Document) -> None:
+        self.reader = _Reader(document)
+        self.confidences: dict[str, float] = {}
+        self.currency_hint: str | None = None
+
+    def object(self, schema: dict[str, Any], pointer: str = "") -> dict[str, Any]:
+        content: dict[str, Any] = {}
+        properties = schema.get("properties") or {}
+        # Amounts first: the currency they are written in is the best hint for a currency property.
+        order = sorted(properties, key=lambda name: _type(properties[name]) not in ("number", "integer"))
+        for name in order:
+            spec = properties[name]
+            if not isinstance(spec, dict):
+                continue
+            value = self.property(name, spec, f"{pointer}/{name}")
+            if value is not None:
+                content[name] = value
+        return {name: content[name] for name in properties if name in content}
+
+    def property(self, name: str, spec: dict[str, Any], pointer: str) -> Any:
+        kind = _type(spec)
+        if kind == "object":
+            nested = self.object(spec, pointer)
+            return nested or None
+        if kind == "array":
+            items = spec.get("items") if isinstance(spec.get("items"), dict) else {}
+            if _type(items) == "object":
+                return self.rows(name, spec, items, pointer)
+            return self.list(name, spec, items, pointer)
+        found = self.scalar(name, spec, kind)
+        if found is None:
+            return None
+        self.confidences[pointer] = round(found.confidence, 3)
+        return found.value
+
+    def _concept(self, name: str, spec: dict[str, Any], *, in_table: bool = False) -> Concept | None:
+        return concept_for(name, spec.get("title"), in_table=in_table)
+
+    def _labels(self, name: str, spec: dict[str, Any], concept: Concept | None) -> tuple[str, ...]:
+        own = tuple(" ".join(words(text)) for text in (name, spec.get("title") or "") if words(text))
+        return tuple(dict.fromkeys(own + (concept.labels if concept else ())))
+
+    def scalar(self, name: str, spec: dict[str, Any], kind: str | None) -> Found | None:
+        concept = self._concept(name, spec)
+        labels, rivals = self._labels(name, spec, concept), _rivals(concept)
+        for rank, occurrences in self.reader.labelled(labels, rivals, whole_line=kind in ("number", "integer")):
+            parsed = [
+                found for candidates in occurrences if (found := self._first_parsed(candidates, spec, kind, concept))
+            ]
+            if not parsed:
+                continue
+            # A document repeats its total (summary, then payment slip); the last one is the final figure.
+            found = parsed[-1] if concept is not None and concept.name == "total" else parsed[0]
+            distinct = len({repr(f.value) for f in parsed})
+            found.confidence *= (1 - min(rank, 10) * 0.02) * (0.85 if distinct > 1 else 1.0)
+            return found
+        return self.fallback(spec, kind, concept)
+
+    def _first_parsed(self, candidates: list[Found], spec: dict, kind: str | None, concept: Concept | None):
+        for candidate in candidates:
+            value = self.parse(candidate.value, spec, kind, concept)
+            if value is not None:
+                return Found(value, candidate.confidence)
+        return None
+
+    def parse(self, raw: str, spec: dict[str, Any], kind: str | None, concept: Concept | None) -> Any:
+        raw = raw.strip()
+        if not raw:
+            return None
+        if kind in ("number", "integer"):
+            amount = best_amount(raw) if not concept or concept.kind != "quantity" else _first_number(raw)
+            if amount is None:
+                return None
+            value, currency = amount
+            if currency and concept and concept.name in ("total", "subtotal", "tax"):
+                self.currency_hint = self.currency_hint or currency
+            if kind == "integer":
+                return int(value) if float(value).is_integer() else None
+            return value
+        if kind == "boolean":
+            return parse_bool(raw)
+        if kind not in (None, "string"):
+            return None
+        if "enum" in spec:
+            return _enum(raw, spec["enum"])
+        if _is_date(spec, concept):
+            return parse_date(raw, day_first=self.reader.day_first)
+        if concept and concept.kind == "currency":
+            return currency_in(raw) or (raw.upper() if re.fullmatch(r"[A-Za-z]{3}", raw) else None)
+        if concept and concept.kind == "identifier":
+            return _identifier(raw, concept)
+        if concept and concept.kind == "party":
+            return _party(raw)
+        if concept and concept.shape:
+            match = re.search(concept.shape, raw)
+            return match.group(0) if match else None
+        return raw
+
+    def fallback(self, spec: dict[str, Any], kind: str | None, concept: Concept | None) -> Found | None:
+        """When nothing is labelled: what the layout alone suggests, with a low confidence."""
+        if concept is None:
+            return None
+        if concept.kind == "currency":
+            currency = self.currency_hint or self.reader.document_currency()
+            return Found(currency, 0.7 if self.currency_hint else 0.5) if currency else None
+        if concept.name == "invoice_date" and kind in (None, "string"):
+            date = parse_date(self.reader.text, day_first=self.reader.day_first)
+            return Found(date, 0.4) if date else None
+        if concept.name == "issuer" and kind in (None, "string"):
+            return self._letterhead()
+        if concept.shape and kind in (None, "string"):
+            match = re.search(concept.shape, self.reader.text)
+            return Found(match.group(0), 0.6) if match else None
+        return None
+
+    def _letterhead(self) -> Found | None:
+        """The sender of an email, else a company name near the top, else the first line that is a name."""
+        for key, value in self.reader.document.all_fields:
+            if key == "From":
+                display = re.sub(r"<[^>]*>", "", value).strip().strip('"')
+                if display:
+                    return Found(display, 0.6)
+        head = [line[0].text for line in self.reader.lines[:12]]
+        for text in head:
+            if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text:
+                return Found(_party(text), 0.5)
+        for text in head:
+            if ":" in text or re.search(r"\d", text) or not re.search(r"[^\W\d_]{2}", text):
+                continue
+            title = _DOCUMENT_TITLE.search(fold(text))
+            name = text[: title.start()].strip() if title else text
+            if name and len(name.split()) <= 6:
+                return Found(_party(name), 0.4 if title else 0.3)
+        return None
+
+    def list(self, name: str, spec: dict[str, Any], items: dict[str, Any], pointer: str) -> list[Any] | None:
+        concept = self._concept(name, spec) or self._concept(name, items)
+        kind = _type(items)
+        if concept and concept.shape:
+            values = list(dict.fromkeys(m.group(0) for m in re.finditer(concept.shape, self.reader.text)))
+            confidence = 0.85
+        else:
+            values, confidence = [], 0.8
+            for _, occurrences in self.reader.labelled(self._labels(name, spec, concept), _rivals(concept)):
+                for candidate in (candidates[0] for candidates in occurrences if candidates):
+                    for part in re.split(r"[,;]\s*", candidate.value):
+                        value = self.parse(part, items, kind, concept)
+                        if value is not None and value not in values:
+                            values.append(value)
+                if values:
+                    break
+        if not values:
+            return None
+        for index in range(len(values)):
+            self.confidences[f"{pointer}/{index}"] = confidence
+        return values
+
+    def rows(self, name: str, spec: dict[str, Any], items: dict[str, Any], pointer: str) -> list[dict] | None:
+        """An array of objects from the table whose header names the most of the items' properties."""
+        properties = {k: v for k, v in (items.get("properties") or {}).items() if isinstance(v, dict)}
+        best: tuple[int, list[dict[str, Any]], float] | None = None
+        for header, body, confidence in self._tables():
+            columns = self._columns(header, properties)
+            if len(set(columns.values())) < min(2, len(properties)):
+                continue
+            records = [r for r in (self._record(row, header, columns, properties) for row in body) if r]
+            score = len(set(columns.values())) * 100 + len(records)
+            if records and (best is None or score > best[0]):
+                best = (score, records, confidence)
+        if best is None:
+            return None
+        _, records, confidence = best
+        for index, record in enumerate(records):
+            for key in record:
+                self.confidences[f"{pointer}/{index}/{key}"] = confidence
+        return records
+
+    def _tables(self):
+        """(header cells, body rows, confidence): the document's tables, then header-like lines and what follows."""
+        for table in self.reader.document.all_tables:
+            if len(table.rows) > 1:
+                yield [Cell(text) for text in table.rows[0]], [[Cell(t) for t in row] for row in table.rows[1:]], 0.85
+        lines = self.reader.lines
+        for i, line in enumerate(lines):
+            if len(line) < 2 or sum(1 for cell in line if numbers_in(cell.text)) > 1:
+                continue
+            body = []
+            for following in lines[i + 1 : i + 200]:
+                if _ends_table(following):
+                    break
+                if len(following) >= 2 and any(numbers_in(cell.text) for cell in following):
+                    body.append(following)
+            if body:
+                yield line, body, 0.75
+
+    def _columns(self, header: list[Cell], properties: dict[str, dict]) -> dict[int, str]:
+        """Header cell index -> item property, each property taking the header that names it best."""
+        columns: dict[int, str] = {}
+        taken: set[str] = set()
+        scored = []
+        for name, spec in properties.items():
+            concept = self._concept(name, spec, in_table=True)
+            labels = self._labels(name, spec, concept)
+            for index, cell in enumerate(header):
+                folded = fold(cell.text).replace("_", " ").strip(_SEPARATORS)
+                for rank, label in enumerate(labels):
+                    match = self.reader.pattern(label).search(folded)
+                    if match:
+                        exact = match.start() == 0 and match.end() >= len(folded) - 1
+                        scored.append((0 if exact else 1, rank, index, name))
+                        break
+        for _, _, index, name in sorted(scored):
+            if index not in columns and name not in taken:
+                columns[index] = name
+                taken.add(name)
+        return columns
+
+    def _record(
+        self, row: list[Cell], header: list[Cell], columns: dict[int, str], properties: dict[str, dict]
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for index, cell in _aligned(row, header):
+            name = columns.get(index)
+            if name is None or name in record:
+                continue
+            spec = properties[name]
+            value = self.parse(cell.text, spec, _type(spec), self._concept(name, spec, in_table=True))
+            if value is not None:
+                record[name] = value
+        text_properties = [n for n, spec in properties.items() if _type(spec) in (None, "string")]
+        leftovers = [
+            c.text for i, c in _aligned(row, header) if columns.get(i) not in record and not numbers_in(c.text)
+        ]
+        for name in text_properties:  # a header cell naming two columns ("Qty Description") leaves one unfilled
+            if name not in record and leftovers and self._concept(name, properties[name], in_table=True):
+                if self._concept(name, properties[name], in_table=True).name == "description":
+                    record[name] = leftovers.pop(0)
+        numeric = [n for n in record if isinstance(record[n], int | float)]
+        if not numeric or len(record) < min(2, len(properties)):
+            return {}  # a wrapped description or a stray line, not an item
+        return {name: record[name] for name in properties if name in record}
+
+
+def _rivals(concept: Concept | None) -> tuple[str, ...]:
+    """Labels that contain one of this concept's labels but mean something else."""
+    if concept is None:
+        return ()
+    others = tuple(label for other in CONCEPTS if other is not concept for label in other.labels)
+    return concept.negative + others
+
+
+def _aligned(row: list[Cell], header: list[Cell]) -> list[tuple[int, Cell]]:
+    """Each row cell with the index of its header column: by position where known, else by order."""
+    if row and header and row[0].left is not None and header[0].left is not None:
+        pairs = []
+        for cell in row:
+            overlaps = [min(cell.right, h.right) - max(cell.left, h.left) for h in header]
+            best = max(range(len(header)), key=lambda k: overlaps[k])
+            if overlaps[best] <= 0:
+                centre = (cell.left + cell.right) / 2
+                best = min(range(len(header)), key=lambda k: abs((header[k].left + header[k].right) / 2 - centre))
+            pairs.append((best, cell))
+        return pairs
+    if len(row) == len(header):
+        return list(enumerate(row))
+    # Fewer cells than headers: text on the left, numbers aligned to the right columns.
+    offset = len(header) - len(row)
+    return [(index if index == 0 else index + offset, cell) for index, cell in enumerate(row)]
+
+
+_TABLE_END = re.compile(
+    r"^(sub ?total|total|grand total|amount due|balance|tax|vat|mwst|tva|zwischensumme|summe|gesamt|net|shipping)\b"
+)
+
+
+def _ends_table(line: list[Cell]) -> bool:
+    """A totals line (a total label and a figure) closes a table of line items."""
+    has_figure = any(numbers_in(cell.text) for cell in line)
+    return has_figure and bool(_TABLE_END.match(fold(line[0].text).strip(_SEPARATORS)))
+
+
+def _wordy(text: str) -> bool:
+    return len(re.findall(r"[^\W\d_]", text)) >= 3
+
+
+def _first_number(raw: str) -> tuple[float, str | None] | None:
+    found = numbers_in(raw)
+    return (found[0][0], found[0][3]) if found else None
+
+
+def _identifier(raw: str, concept: Concept) -> str | None:
+    if concept.shape:
+        match = re.search(concept.shape, raw)
+        return match.group(0) if match else None
+    tokens = [t.strip(":#,;()[]") for t in cells_of_text(raw)[0].text.split()] if raw.strip() else []
+    tokens = [t for t in tokens if t]
+    with_digit = [t for t in tokens if re.search(r"\d", t)]
+    return with_digit[0].lstrip("#") if with_digit else None
+
+
+def _party(raw: str) -> str | None:
+    """A name as printed, without the address that often follows it on the same line."""
+    text = re.split(r"\s+[-–|]\s+|,\s*(?=\d)|\s{2,}", raw.strip())[0].strip(" ,;:")
+    if not re.search(r"[^\W\d_]", text) or text.startswith("(") or text.endswith(":"):
+        return None  # a remark or another label, not a name
+    return text
+
+
+def _enum(raw: str, options: list[Any]) -> Any:
+    folded = fold(raw)
+    for option in options:
+        if fold(str(option)) == folded.strip():
+            return option
+    for option in options:
+        if re.search(rf"\b{re.escape(fold(str(option)))}\b", folded):
+            return option
+    others = [o for o in options if fold(str(o)) in ("other", "others", "unknown")]
+    return others[0] if others and folded else None
+
+
+def extract(document: Document, schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Values for the schema's properties found in ``document``, and a confidence per JSON Pointer."""
+    extractor = Extractor(document)
+    content = extractor.object(schema)
+    return content, extractor.confidences

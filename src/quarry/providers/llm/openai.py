@@ -1,0 +1,222 @@
+"""Extraction by any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama, llama.cpp…).
+
+The output schema goes as JSON-Schema structured output; the document as text, plus page images
+for ``analyze`` (dropped once if the endpoint refuses images). Rate limits and server errors
+are retried with exponential backoff (``Retry-After`` is honoured); an answer that does not
+validate against the schema gets one repair round with the validation errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator
+
+from quarry.config import Settings
+from quarry.documents.rendering import page_images
+from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError
+
+MAX_DOCUMENT_CHARS = 200_000
+MAX_RETRY_AFTER_SECONDS = 60.0
+VALID_CONFIDENCE = 0.9
+INVALID_CONFIDENCE = 0.4
+
+SYSTEM_PROMPT = (
+    "You extract structured data from documents. Answer with one JSON object that matches the given JSON Schema. "
+    "Use only what the document states; leave a property out when the document does not give it. Write dates as "
+    "ISO 8601 (YYYY-MM-DD), amounts as plain numbers, currencies as ISO 4217 codes."
+)
+
+
+@dataclass
+class OpenAIProvider:
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout_seconds: float = 120.0
+    max_attempts: int = 5
+    send_images: bool = True
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIProvider:
+        if not settings.llm_base_url or not settings.llm_model:
+            raise ProviderError(
+                "the openai provider needs QUARRY_LLM_BASE_URL and QUARRY_LLM_MODEL, and this Quarry has "
+                f"{'no base URL' if not settings.llm_base_url else 'no model'} configured"
+            )
+        return cls(
+            base_url=settings.llm_base_url.rstrip("/"),
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_attempts=max(1, settings.llm_max_attempts),
+            send_images=settings.llm_send_images,
+        )
+
+    def extract(self, request: ExtractionRequest) -> Extraction:
+        images = []
+        if request.function_type == "analyze" and self.send_images and request.data is not None:
+            images = page_images(request.document.input_type, request.data)
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": _user_content(request, images)},
+        ]
+        validator = Draft202012Validator(request.schema)
+        with httpx.Client(timeout=self.timeout_seconds) as client:
+            answer = self._complete(client, messages, request, with_images=bool(images))
+            content = _json_object(answer)
+            errors = _errors(validator, content)
+            if errors:  # one repair round: the model sees what did not validate
+                messages += [
+                    {"role": "assistant", "content": answer},
+                    {"role": "user", "content": _repair_prompt(errors, content is None)},
+                ]
+                answer = self._complete(client, messages, request, with_images=bool(images))
+                content = _json_object(answer)
+                errors = _errors(validator, content)
+        if content is None:
+            raise ProviderError("the model's answer is not a JSON object, even after a repair round")
+        return Extraction(content, _confidences(content, validator))
+
+    def _complete(
+        self, client: httpx.Client, messages: list[dict[str, Any]], request: ExtractionRequest, *, with_images: bool
+    ) -> str:
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": _schema_name(request.schema_name), "schema": request.schema, "strict": False},
+            },
+        }
+        response = self._post(client, body)
+        if response.status_code == 400 and with_images:  # the model may not take images: once more, text only
+            response = self._post(client, {**body, "messages": _without_images(messages)})
+        if response.status_code >= 400:
+            raise ProviderError(
+                f"the model endpoint refused the request: HTTP {response.status_code}: {_detail(response)}"
+            )
+        try:
+            return response.json()["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ProviderError(
+                f"the model endpoint's answer is not a chat completion: {response.text[:200]}"
+            ) from None
+
+    def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+        """POST with retries on rate limits, server errors and network failures."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        last_error = ""
+        for attempt in range(self.max_attempts):
+            try:
+                response = client.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+                delay = 2.0**attempt
+            else:
+                if response.status_code != 429 and response.status_code < 500:
+                    return response
+                last_error = f"HTTP {response.status_code}: {_detail(response)}"
+                delay = _retry_after(response) if _retry_after(response) is not None else 2.0**attempt
+            if attempt + 1 < self.max_attempts:
+                self.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
+        raise ProviderError(f"the model endpoint did not answer after {self.max_attempts} attempts: {last_error}")
+
+
+def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list[dict[str, Any]]:
+    text = request.document.text
+    if len(text) > MAX_DOCUMENT_CHARS:
+        text = text[:MAX_DOCUMENT_CHARS] + "\n[… the document continues; cut for length]"
+    prompt = f"Output schema name: {request.schema_name}\n\nDocument ({request.document.input_type}):\n{text}"
+    if not images:
+        return prompt
+    parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
+    for image in images:
+        url = "data:image/png;base64," + base64.b64encode(image).decode()
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def _without_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def text_only(message: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(message["content"], list):
+            return {**message, "content": "\n".join(p["text"] for p in message["content"] if p["type"] == "text")}
+        return message
+
+    return [text_only(message) for message in messages]
+
+
+def _schema_name(name: str) -> str:
+    """OpenAI accepts ``[a-zA-Z0-9_-]{1,64}`` as a schema name."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "output"
+
+
+def _json_object(answer: str) -> dict[str, Any] | None:
+    text = answer.strip()
+    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.S)  # some models wrap JSON in a code fence
+    try:
+        value = json.loads(fenced.group(1) if fenced else text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _errors(validator: Draft202012Validator, content: dict[str, Any] | None) -> list[str]:
+    if content is None:
+        return ["the answer is not a JSON object"]
+    return [f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in validator.iter_errors(content)][:20]
+
+
+def _repair_prompt(errors: list[str], not_json: bool) -> str:
+    if not_json:
+        return "Your answer is not a JSON object. Answer again with only the JSON object."
+    return "Your answer does not validate against the schema:\n- " + "\n- ".join(errors) + "\nAnswer again, corrected."
+
+
+def _confidences(content: dict[str, Any], validator: Draft202012Validator) -> dict[str, float]:
+    """The model states no confidence: each leaf gets a high one when its property validates, a low one when not."""
+    invalid = {str(e.path[0]) for e in validator.iter_errors(content) if e.path}
+    confidences: dict[str, float] = {}
+
+    def walk(value: Any, pointer: str, top: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{pointer}/{_escape(str(key))}", top or str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{pointer}/{index}", top)
+        elif value is not None:
+            confidences[pointer] = INVALID_CONFIDENCE if top in invalid else VALID_CONFIDENCE
+
+    walk(content, "", "")
+    return confidences
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+    except (ValueError, AttributeError):
+        pass
+    return response.text[:300]
