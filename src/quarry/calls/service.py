@@ -302,10 +302,13 @@ def record_calls(
 
 def _root_inputs(new: NewCall, stored: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
     """A join takes every file of a batch at once; other functions run once per file, each
-    function call carrying the item's reference (or the call's)."""
+    function call carrying the item's reference (or the call's) and its place in the batch."""
     if not new.batch or new.function.type == "join":
         return [(new.reference_id, stored)]
-    return [(entry.get("itemReferenceID", new.reference_id), [entry]) for entry in stored]
+    return [
+        (entry.get("itemReferenceID", new.reference_id), [{**entry, "itemOffset": offset, "itemCount": len(stored)}])
+        for offset, entry in enumerate(stored)
+    ]
 
 
 # --- reading ----------------------------------------------------------------------------------

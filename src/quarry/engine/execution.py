@@ -86,7 +86,14 @@ def run_function_call(function_call_id: str) -> list[str]:
 
     try:
         files = [
-            InputFile(e["inputType"], e["blobKey"], runtime.blobs.get(e["blobKey"]), e.get("itemReferenceID"))
+            InputFile(
+                e["inputType"],
+                e["blobKey"],
+                runtime.blobs.get(e["blobKey"]),
+                e.get("itemReferenceID"),
+                e.get("itemOffset"),
+                e.get("itemCount"),
+            )
             for e in inputs
         ]
         emissions = runner_for(fc.function_type)(RunInput(fc.function_type, config, files, payload, runtime.settings))

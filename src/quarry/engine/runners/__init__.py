@@ -26,6 +26,8 @@ class InputFile:
     blob_key: str
     data: bytes
     item_reference_id: str | None = None
+    item_offset: int | None = None  # the file's place in the call's batch, when it came in one
+    item_count: int | None = None
 
     def document(self) -> Document:
         try:

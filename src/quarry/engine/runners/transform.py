@@ -85,7 +85,8 @@ def _items(run_input: RunInput) -> Iterator[_Item]:
             for offset, count, chunk in _row_chunks(document):
                 yield _Item(chunk, offset, count, file)
         else:
-            yield _Item(document, index, len(run_input.files), file)
+            offset = file.item_offset if file.item_offset is not None else index
+            yield _Item(document, offset, file.item_count or len(run_input.files), file)
 
 
 def _row_chunks(document: Document) -> Iterator[tuple[int, int, Document]]:

@@ -50,7 +50,8 @@ class Found:
 
 def _label_pattern(label: str) -> re.Pattern[str]:
     tokens = [re.escape(token) for token in re.split(r"[\s_\-./]+", fold(label)) if token]
-    return re.compile(r"(?<![\w])" + r"[\s_\-./]*".join(tokens) + r"(?![a-z0-9])")
+    end = r"(?![a-z0-9])" if fold(label)[-1:].isalnum() else ""  # "n°" and "#" may touch their value
+    return re.compile(r"(?<![\w])" + r"[\s_\-./]*".join(tokens) + end)
 
 
 class _Reader:
@@ -111,6 +112,7 @@ class _Reader:
         if whole_line:
             rest = " ".join([rest, *(cell.text for cell in line[j + 1 :])])
         rest = re.sub(r"^\s*(?:n°|no\.?|nr\.?|#|:)?[\s:#=.\-–—]*", "", rest, flags=re.I).strip()
+        rest = re.sub(r"^[^\W\d][\w .\-]{0,30}:\s+", "", rest)  # "seller name: X" matched by "seller": X
         values = []
         if rest:
             values.append((rest, 0.95))
@@ -453,6 +455,7 @@ def _identifier(raw: str, concept: Concept) -> str | None:
 
 def _party(raw: str) -> str | None:
     """A name as printed, without the address that often follows it on the same line."""
+    raw = re.sub(r"<[^>]*@[^>]*>", "", raw).replace('"', "")  # "Name <address@host>" -> Name
     text = re.split(r"\s+[-–|]\s+|,\s*(?=\d)|\s{2,}", raw.strip())[0].strip(" ,;:")
     if not re.search(r"[^\W\d_]", text) or text.startswith("(") or text.endswith(":"):
         return None  # a remark or another label, not a name

@@ -24,7 +24,7 @@ _CODE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(CURRENCY_CODES)) + r")(?!
 _SYMBOL = re.compile(
     r"(?<![A-Za-z])("
     + "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True) if not s.isalpha())
-    + r"|Rs\.?(?=\s?\d)|kr(?=\s?\d|\b)|zł|Kč)"
+    + r"|Rs\.?(?=\s?-?\d)|kr(?=\s?\d|\b)|zł|Kč)"
 )
 _NUMBER = re.compile(
     r"(?<![\w.,])[-−(]?\d{1,3}(?:[ ,.'’ ]\d{3})+(?:[.,]\d{1,2})?(?![\d])|(?<![\w.,])[-−(]?\d+(?:[.,]\d+)?"
