@@ -259,13 +259,23 @@ class Extractor:
             currency = self.currency_hint or self.reader.document_currency()
             return Found(currency, 0.7 if self.currency_hint else 0.5) if currency else None
         if concept.name == "invoice_date" and kind in (None, "string"):
-            date = parse_date(self.reader.text, day_first=self.reader.day_first)
-            return Found(date, 0.4) if date else None
+            return self._first_unclaimed_date(concept)
         if concept.name == "issuer" and kind in (None, "string"):
             return self._letterhead()
         if concept.shape and kind in (None, "string"):
             match = re.search(concept.shape, self.reader.text)
             return Found(match.group(0), 0.6) if match else None
+        return None
+
+    def _first_unclaimed_date(self, concept: Concept) -> Found | None:
+        """The first date on a line that no other kind of date (due, order, delivery…) labels."""
+        others = [label for c in CONCEPTS if c.kind == "date" and c is not concept for label in c.labels]
+        for line, folded in zip(self.reader.lines, self.reader.folded):
+            if any(self.reader.pattern(label).search(cell) for label in others for cell in folded):
+                continue
+            date = parse_date(" ".join(cell.text for cell in line), day_first=self.reader.day_first)
+            if date:
+                return Found(date, 0.4)
         return None
 
     def _letterhead(self) -> Found | None:
