@@ -236,6 +236,8 @@ class Extractor:
             return parse_bool(raw)
         if kind not in (None, "string"):
             return None
+        if _is_label(raw):
+            return None  # the cell beside or below a label is often the next label, not a value
         if "enum" in spec:
             return _enum(raw, spec["enum"])
         if _is_date(spec, concept):
@@ -442,6 +444,15 @@ def _ends_table(line: list[Cell]) -> bool:
     """A totals line (a total label and a figure) closes a table of line items."""
     has_figure = any(numbers_in(cell.text) for cell in line)
     return has_figure and bool(_TABLE_END.match(fold(line[0].text).strip(_SEPARATORS)))
+
+
+_ALL_LABELS = frozenset(" ".join(words(label)) for concept in CONCEPTS for label in concept.labels)
+
+
+def _is_label(text: str) -> bool:
+    """``Port of Discharge``, ``Carrier:``, ``/Exporter`` (the end of ``Shipper/Exporter``)."""
+    stripped = text.strip()
+    return stripped.startswith("/") or " ".join(words(stripped)) in _ALL_LABELS
 
 
 def _wordy(text: str) -> bool:
