@@ -20,3 +20,14 @@ def test_list_calls_bench_runs_and_reports_every_request(tmp_path: Path) -> None
     assert len(rows) == 18
     no_filter = next(row for row in rows if row.startswith("first page, no filter"))
     assert no_filter.split()[4] == "3,000"  # totalCount of the unfiltered list: every seeded call
+
+
+def test_extraction_bench_scores_a_document_it_reads(tmp_path: Path) -> None:
+    """On one text-layer invoice whose answer is known, the bench reports every field it checks."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "extraction.py"), "--only", "QualityHosting.pdf"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "third-party: 5/5 = 100.0%" in result.stdout, result.stdout
+    assert "pdf" in result.stdout.split("Parsing speed per input type")[1]
