@@ -163,3 +163,20 @@ def test_absent_values_are_left_out_not_invented() -> None:
     content, confidences = extract(parse("text", b"Hello, this note has no invoice data.\n"), SCHEMA)
     assert "totalAmount" not in content and "invoiceNumber" not in content
     assert all(f"/{name}" in confidences for name in content)
+
+
+def test_invalid_properties_names_what_breaks_the_schema_at_the_root() -> None:
+    from quarry.providers.llm import invalid_properties
+
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "n": {"type": "number"}},
+        "required": ["a"],
+        "dependentRequired": {"n": ["b"]},
+        "additionalProperties": False,
+    }
+    assert invalid_properties({"a": "x"}, schema) == []
+    assert invalid_properties({}, schema) == ["a"]
+    assert invalid_properties({"a": "x", "n": 1}, schema) == ["b"]
+    assert invalid_properties({"a": "x", "bogus": 1}, schema) == ["bogus"]
+    assert invalid_properties({"a": 5, "n": "one", "b": "y"}, schema) == ["a", "n"]

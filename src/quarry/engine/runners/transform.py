@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from quarry.documents.layout import COLUMN_GAP
 from quarry.documents.model import Document, Page, Table
 from quarry.documents.readers.plain import json_document
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput
 from quarry.ids import new_id
-from quarry.providers.llm import ExtractionRequest, ProviderError, provider_for
+from quarry.providers.llm import ExtractionRequest, ProviderError, invalid_properties, provider_for
 
 TABULAR_TYPES = ("csv", "xlsx", "xls")
 CHUNK_ROWS = 50
@@ -29,17 +27,6 @@ class _Item:
     offset: int
     count: int
     file: InputFile | None = None
-
-
-def invalid_properties(content: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    """Top-level properties that are missing although required, or whose value breaks the schema."""
-    bad = set()
-    for error in Draft202012Validator(schema).iter_errors(content):
-        if error.validator == "required" and not error.path:
-            bad.update(name for name in error.validator_value if name not in content)
-        elif error.path:
-            bad.add(str(error.path[0]))
-    return sorted(bad)
 
 
 def run(run_input: RunInput) -> list[Emission]:

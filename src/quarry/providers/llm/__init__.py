@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from jsonschema import Draft202012Validator
+
 from quarry.config import Settings
 from quarry.documents.model import Document
 
@@ -50,3 +52,22 @@ def provider_for(name: str | None, settings: Settings) -> Provider:
 
         return OpenAIProvider.from_settings(settings)
     raise ProviderError(f"unknown extraction provider {name!r}; this Quarry knows {', '.join(PROVIDERS)}")
+
+
+def invalid_properties(content: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Top-level properties that break the schema: missing although required (also through
+    ``dependentRequired``), not allowed (``additionalProperties: false``), or with a bad value."""
+    bad: set[str] = set()
+    for error in Draft202012Validator(schema).iter_errors(content):
+        if error.path:
+            bad.add(str(error.path[0]))
+        elif error.validator == "required":
+            bad.update(name for name in error.validator_value if name not in content)
+        elif error.validator == "dependentRequired":
+            bad.update(
+                n for key, names in error.validator_value.items() if key in content for n in names if n not in content
+            )
+        elif error.validator in ("additionalProperties", "unevaluatedProperties"):
+            allowed = set(schema.get("properties") or {})
+            bad.update(name for name in content if name not in allowed)
+    return sorted(bad)

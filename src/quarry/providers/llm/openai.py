@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 
 from quarry.config import Settings
 from quarry.documents.rendering import page_images
-from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError
+from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError, invalid_properties
 
 MAX_DOCUMENT_CHARS = 200_000
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -71,24 +71,25 @@ class OpenAIProvider:
         ]
         validator = Draft202012Validator(request.schema)
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer = self._complete(client, messages, request, with_images=bool(images))
+            answer, messages = self._complete(client, messages, request, with_images=bool(images))
             content = _json_object(answer)
             errors = _errors(validator, content)
             if errors:  # one repair round: the model sees what did not validate
-                messages += [
+                messages = [
+                    *messages,
                     {"role": "assistant", "content": answer},
                     {"role": "user", "content": _repair_prompt(errors, content is None)},
                 ]
-                answer = self._complete(client, messages, request, with_images=bool(images))
+                answer, _ = self._complete(client, messages, request, with_images=_has_images(messages))
                 content = _json_object(answer)
-                errors = _errors(validator, content)
         if content is None:
             raise ProviderError("the model's answer is not a JSON object, even after a repair round")
-        return Extraction(content, _confidences(content, validator))
+        return Extraction(content, _confidences(content, invalid_properties(content, request.schema)))
 
     def _complete(
         self, client: httpx.Client, messages: list[dict[str, Any]], request: ExtractionRequest, *, with_images: bool
-    ) -> str:
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The model's answer, and the messages that got it (without images if the model refused them)."""
         body = {
             "model": self.model,
             "temperature": 0,
@@ -100,13 +101,19 @@ class OpenAIProvider:
         }
         response = self._post(client, body)
         if response.status_code == 400 and with_images:  # the model may not take images: once more, text only
-            response = self._post(client, {**body, "messages": _without_images(messages)})
+            messages = _without_images(messages)
+            response = self._post(client, {**body, "messages": messages})
         if response.status_code >= 400:
             raise ProviderError(
                 f"the model endpoint refused the request: HTTP {response.status_code}: {_detail(response)}"
             )
         try:
-            return response.json()["choices"][0]["message"]["content"] or ""
+            content = response.json()["choices"][0]["message"]["content"] or ""
+            if isinstance(content, list):  # some servers answer in content parts
+                content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            if not isinstance(content, str):
+                raise TypeError(content)
+            return content, messages
         except (ValueError, KeyError, IndexError, TypeError):
             raise ProviderError(
                 f"the model endpoint's answer is not a chat completion: {response.text[:200]}"
@@ -146,6 +153,10 @@ def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list
     return parts
 
 
+def _has_images(messages: list[dict[str, Any]]) -> bool:
+    return any(isinstance(m["content"], list) for m in messages)
+
+
 def _without_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def text_only(message: dict[str, Any]) -> dict[str, Any]:
         if isinstance(message["content"], list):
@@ -182,9 +193,8 @@ def _repair_prompt(errors: list[str], not_json: bool) -> str:
     return "Your answer does not validate against the schema:\n- " + "\n- ".join(errors) + "\nAnswer again, corrected."
 
 
-def _confidences(content: dict[str, Any], validator: Draft202012Validator) -> dict[str, float]:
+def _confidences(content: dict[str, Any], invalid: list[str]) -> dict[str, float]:
     """The model states no confidence: each leaf gets a high one when its property validates, a low one when not."""
-    invalid = {str(e.path[0]) for e in validator.iter_errors(content) if e.path}
     confidences: dict[str, float] = {}
 
     def walk(value: Any, pointer: str, top: str) -> None:

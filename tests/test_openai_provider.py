@@ -1,0 +1,718 @@
+"""The ``openai`` extraction provider against a real local HTTP server speaking the OpenAI wire format.
+
+``FakeOpenAI`` is a ``ThreadingHTTPServer`` on 127.0.0.1 that records every request it receives
+and answers from a scripted queue (an unscripted request gets a 418, which fails the call and
+the test). End-to-end tests run a Quarry server as a separate process (the engine is one per
+process, and the suite's in-process server is not configured for a model) with
+``QUARRY_LLM_*`` pointing at the fake, once per database backend, and go through the public API.
+Unit tests drive ``OpenAIProvider`` directly for the finer cases (backoff delays, timeouts,
+images of an image input, truncation).
+
+Expected values come from what the tests sent and scripted: the schema given to the function,
+the answers put in the queue, hand-written schema names, pointers and validation messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fpdf import FPDF
+from PIL import Image
+
+from quarry.config import Settings
+from quarry.documents.model import text_document
+from quarry.documents.parse import parse
+from quarry.providers.llm import ExtractionRequest, ProviderError, provider_for
+from quarry.providers.llm.openai import OpenAIProvider
+from tests.conftest import BACKENDS, drop_postgres_database, free_port, postgres_database
+from tests.helpers import create_function, transform
+from tests.processes import ServerProcess
+from tests.test_calls_api import events_of, single, submit, wait_for, wait_for_function_call
+
+MODEL = "fake-gpt-test"
+LLM_KEY = "sk-test-7f3a9c"
+QUARRY_KEY = "openai-provider-test-key"
+MAX_ATTEMPTS = 3
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "invoiceNumber": {"type": "string"},
+        "totalAmount": {"type": "number"},
+        "vendor": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "country": {"type": "string"}},
+            "required": ["name"],
+        },
+        "lineItems": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}}},
+        },
+    },
+    "required": ["invoiceNumber"],
+}
+SCHEMA_NAME = "Invoice (v2)/ÄÜ"
+SANITIZED_NAME = "Invoice__v2____"  # by hand: each character outside [a-zA-Z0-9_-] becomes "_"
+
+ANSWER = {
+    "invoiceNumber": "INV-8842",
+    "totalAmount": 1234.5,
+    "vendor": {"name": "Zebulon Quarries", "country": "NO"},
+    "lineItems": [{"sku": "GRN-01", "qty": 3}, {"sku": "GRN-02", "qty": 1}],
+}
+ANSWER_POINTERS = {
+    "/invoiceNumber",
+    "/totalAmount",
+    "/vendor/name",
+    "/vendor/country",
+    "/lineItems/0/sku",
+    "/lineItems/0/qty",
+    "/lineItems/1/sku",
+    "/lineItems/1/qty",
+}
+MARKER = "QUOKKA-5513-ZEBULON"  # a string only the test's documents contain
+
+
+# --- the fake endpoint ------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON-encoded unless bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.body["messages"]
+
+    @property
+    def user_content(self) -> Any:
+        [user] = [m for m in self.messages[:2] if m["role"] == "user"]
+        return user["content"]
+
+
+def answer(content: str | dict[str, Any]) -> Reply:
+    """A chat completion whose message is ``content`` (a dict is sent as its JSON text)."""
+    text = content if isinstance(content, str) else json.dumps(content)
+    return Reply(
+        body={
+            "id": f"chatcmpl-{uuid.uuid4().hex[:8]}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    )
+
+
+def failure(status: int, message: str, retry_after: str | None = "0") -> Reply:
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    return Reply(status, {"error": {"message": message, "type": "test_error", "code": None}}, headers)
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self._queue: list[Reply] = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with fake._lock:
+                    fake.requests.append(Received("POST", self.path, headers, body))
+                    reply = fake._queue.pop(0) if fake._queue else failure(418, "unscripted request")
+                time.sleep(reply.delay)
+                data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that gave up (timeout tests) is expected
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def script(self, *replies: Reply) -> None:
+        """Forget earlier requests; answer the next requests with ``replies``, in order."""
+        with self._lock:
+            self.requests = []
+            self._queue = list(replies)
+
+    @property
+    def unanswered(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+def text_invoice() -> bytes:
+    return f"Zebulon Quarries AS\nInvoice {MARKER}\nInvoice number: INV-8842\nTotal: 1,234.50 NOK\n".encode()
+
+
+def pdf(*pages: str) -> bytes:
+    document = FPDF()
+    document.set_font("Helvetica", size=14)
+    for text in pages:
+        document.add_page()
+        document.cell(text=text)
+    return bytes(document.output())
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_urls(content: Any) -> list[str]:
+    if not isinstance(content, list):
+        return []
+    return [part["image_url"]["url"] for part in content if part.get("type") == "image_url"]
+
+
+def decoded_png(url: str) -> Image.Image:
+    prefix = "data:image/png;base64,"
+    assert url.startswith(prefix), url[:60]
+    data = base64.b64decode(url[len(prefix) :], validate=True)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return Image.open(io.BytesIO(data))
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+class QuarryProcess(ServerProcess):
+    """``quarry serve`` whose log is read as it comes: a chatty access log never fills the pipe."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env)
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        self._reader.join(timeout=20)  # ends at EOF: the process has closed its output
+        self.output = "".join(self._lines)
+        return super().stop()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def quarry(
+    request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """A client of a Quarry process whose model endpoint is the fake (with a trailing slash on the URL)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
+    data_dir: Path = tmp_path_factory.mktemp(f"quarry-openai-{request.param}")
+    environ |= {
+        "QUARRY_DATA_DIR": str(data_dir),
+        "QUARRY_API_KEY": QUARRY_KEY,
+        "QUARRY_LLM_BASE_URL": fake.url + "/v1/",
+        "QUARRY_LLM_MODEL": MODEL,
+        "QUARRY_LLM_API_KEY": LLM_KEY,
+        "QUARRY_LLM_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        "QUARRY_LLM_TIMEOUT_SECONDS": "10",
+    }
+    pg_name = f"quarry_openai_{os.getpid()}"
+    if request.param == "postgresql":
+        environ["QUARRY_DATABASE_URL"] = postgres_database(pg_name)
+    server = QuarryProcess(environ)
+    try:
+        with httpx.Client(base_url=server.url, headers={"x-api-key": QUARRY_KEY}, timeout=30) as client:
+            yield client
+    finally:
+        server.stop()
+        if request.param == "postgresql":
+            drop_postgres_database(pg_name)
+
+
+def openai_function(api: httpx.Client, function_type: str = "transform", **extra: Any) -> str:
+    name = f"llm-{function_type}-{uuid.uuid4().hex[:8]}"
+    body = {
+        "functionName": name,
+        "type": function_type,
+        "outputSchemaName": SCHEMA_NAME,
+        "outputSchema": SCHEMA,
+        "provider": "openai",
+        **extra,
+    }
+    create_function(api, body)
+    return name
+
+
+def run(api: httpx.Client, name: str, data: bytes, input_type: str = "text") -> tuple[dict[str, Any], str]:
+    """Call ``name`` on one file and wait for the end: the finished call and its ID."""
+    [created] = submit(api, {"functionName": name, "input": single(data, input_type)})
+    return wait_for(api, created["callID"]), created["callID"]
+
+
+def only_error(api: httpx.Client, call: dict[str, Any], call_id: str) -> str:
+    assert call["status"] == "failed", call
+    assert [fc["status"] for fc in call["functionCalls"]] == ["failed"]
+    [error] = events_of(api, call_id, "error")
+    assert error["functionCallID"] == call["functionCalls"][0]["functionCallID"]
+    assert events_of(api, call_id, "transform") == []
+    return error["message"]
+
+
+def extraction_request(
+    text: str = f"Invoice {MARKER}", function_type: str = "transform", **kwargs: Any
+) -> ExtractionRequest:
+    document = parse("text", text.encode())
+    return ExtractionRequest(document, SCHEMA, SCHEMA_NAME, function_type, **kwargs)
+
+
+def provider(fake: FakeOpenAI, sleeps: list[float] | None = None, **kwargs: Any) -> OpenAIProvider:
+    return OpenAIProvider(
+        base_url=fake.url, model=MODEL, sleep=(sleeps.append if sleeps is not None else lambda s: None), **kwargs
+    )
+
+
+# === end to end, through the public API =======================================================
+
+
+def test_request_on_the_wire_and_answer_become_the_transform_event(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    fake.script(answer(ANSWER))
+    call, call_id = run(quarry, name, text_invoice())
+
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    [sent] = fake.requests
+    assert (sent.method, sent.path) == ("POST", "/v1/chat/completions")
+    assert sent.headers["authorization"] == f"Bearer {LLM_KEY}"
+    assert sent.headers["content-type"].startswith("application/json")
+    assert set(sent.body) == {"model", "temperature", "messages", "response_format"}
+    assert sent.body["model"] == MODEL
+    assert sent.body["temperature"] == 0
+    assert sent.body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": SANITIZED_NAME, "schema": SCHEMA, "strict": False},
+    }
+    assert [m["role"] for m in sent.messages] == ["system", "user"]
+    assert isinstance(sent.messages[0]["content"], str) and "JSON" in sent.messages[0]["content"]
+    assert MARKER not in sent.messages[0]["content"]
+    assert isinstance(sent.user_content, str)  # a transform sends no images
+    assert f"Invoice {MARKER}" in sent.user_content
+    assert "Total: 1,234.50 NOK" in sent.user_content
+
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == ANSWER
+    assert event["invalidProperties"] == []
+    confidences = event["fieldConfidences"]
+    assert set(confidences) == ANSWER_POINTERS
+    assert all(0 < value <= 1 for value in confidences.values()), confidences
+    assert event["avgConfidence"] == pytest.approx(sum(confidences.values()) / len(confidences), abs=0.001)
+    assert events_of(quarry, call_id, "error") == []
+
+
+def test_pdf_upload_sends_the_pdf_text(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    fake.script(answer({"invoiceNumber": "PDF-1"}))
+    document = pdf(f"Delivery note {MARKER} page one")
+    response = quarry.post(
+        f"/v2/functions/{name}/call",
+        data={"referenceID": "pdf-upload"},
+        files={"file": ("note.pdf", document, "application/pdf")},
+    )
+    assert response.status_code == 200, response.text
+    [fc] = response.json()["functionCalls"]
+    assert wait_for_function_call(quarry, fc["functionCallID"])["status"] == "completed"
+
+    [sent] = fake.requests
+    assert isinstance(sent.user_content, str)
+    assert f"Delivery note {MARKER} page one" in sent.user_content
+    [event] = events_of(quarry, fc["workflowCallID"], "transform")
+    assert event["transformedContent"] == {"invoiceNumber": "PDF-1"}
+    assert set(event["fieldConfidences"]) == {"/invoiceNumber"}
+
+
+def test_rate_limit_and_server_errors_are_retried(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    fake.script(failure(429, "slow down"), failure(503, "overloaded"), answer(ANSWER))
+    call, call_id = run(quarry, name, text_invoice())
+
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    assert len(fake.requests) == 3
+    assert all(r.body == fake.requests[0].body for r in fake.requests)  # the same request, again
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == ANSWER
+
+
+def test_every_attempt_failing_fails_the_call_naming_the_problem(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    fake.script(*[failure(500, "upstream exploded")] * MAX_ATTEMPTS, answer(ANSWER))
+    call, call_id = run(quarry, name, text_invoice())
+
+    message = only_error(quarry, call, call_id)
+    assert len(fake.requests) == MAX_ATTEMPTS
+    assert fake.unanswered == 1  # the answer after the last attempt was never asked for
+    assert f"{MAX_ATTEMPTS} attempts" in message
+    assert "HTTP 500" in message and "upstream exploded" in message
+
+
+def test_unauthorized_fails_at_once(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    fake.script(failure(401, "Incorrect API key provided"), answer(ANSWER))
+    call, call_id = run(quarry, name, text_invoice())
+
+    message = only_error(quarry, call, call_id)
+    assert len(fake.requests) == 1
+    assert "401" in message and "Incorrect API key provided" in message
+
+
+def test_invalid_answer_gets_one_repair_round(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    first = json.dumps({"invoiceNumber": 4711, "totalAmount": 12.5})
+    fake.script(answer(first), answer(ANSWER), answer({"invoiceNumber": "not asked for"}))
+    call, call_id = run(quarry, name, text_invoice())
+
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    assert len(fake.requests) == 2
+    initial, repair = fake.requests
+    assert repair.body["response_format"] == initial.body["response_format"]
+    assert repair.messages[:2] == initial.messages
+    assert [m["role"] for m in repair.messages] == ["system", "user", "assistant", "user"]
+    assert repair.messages[2]["content"] == first
+    prompt = repair.messages[3]["content"]
+    assert "invoiceNumber" in prompt and "4711 is not of type 'string'" in prompt
+    assert "totalAmount" not in prompt  # only what did not validate
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == ANSWER
+    assert event["invalidProperties"] == []
+
+
+def test_answer_still_breaking_the_schema_after_repair_is_flagged(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    still_wrong = {"invoiceNumber": "INV-8842", "totalAmount": "about twelve"}
+    fake.script(answer({"totalAmount": 12.5}), answer(still_wrong))
+    call, call_id = run(quarry, name, text_invoice())
+
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    assert len(fake.requests) == 2
+    assert "'invoiceNumber' is a required property" in fake.requests[1].messages[3]["content"]
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == still_wrong
+    assert event["invalidProperties"] == ["totalAmount"]
+    confidences = event["fieldConfidences"]
+    assert set(confidences) == {"/invoiceNumber", "/totalAmount"}
+    assert confidences["/totalAmount"] < confidences["/invoiceNumber"]
+
+
+def test_answer_that_never_is_a_json_object_fails_the_call(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = openai_function(quarry)
+    fake.script(answer("Sorry, I cannot read this invoice."), answer('["INV-8842", 1234.5]'))
+    call, call_id = run(quarry, name, text_invoice())
+
+    message = only_error(quarry, call, call_id)
+    assert len(fake.requests) == 2
+    repair = fake.requests[1]
+    assert repair.messages[2] == {"role": "assistant", "content": "Sorry, I cannot read this invoice."}
+    assert "not a JSON object" in repair.messages[3]["content"]
+    assert "not a JSON object" in message and "repair" in message
+
+
+def test_analyze_pdf_sends_page_images_and_falls_back_to_text_when_refused(
+    quarry: httpx.Client, fake: FakeOpenAI
+) -> None:
+    name = openai_function(quarry, "analyze")
+    document = pdf(f"First page {MARKER}", "Second page of the scan")
+
+    fake.script(answer(ANSWER))
+    call, call_id = run(quarry, name, document, "pdf")
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    [sent] = fake.requests
+    content = sent.user_content
+    assert isinstance(content, list)
+    assert content[0]["type"] == "text" and f"First page {MARKER}" in content[0]["text"]
+    urls = image_urls(content)
+    assert len(urls) == 2 and len(content) == 3  # one image per page, after the text
+    for url in urls:
+        width, height = decoded_png(url).size
+        assert height > width > 100  # an A4 page, portrait
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == ANSWER
+
+    fake.script(failure(400, "this model does not take image input"), answer({"invoiceNumber": "TEXT-ONLY"}))
+    call, call_id = run(quarry, name, document, "pdf")
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    assert len(fake.requests) == 2
+    with_images, text_only = fake.requests
+    assert len(image_urls(with_images.user_content)) == 2
+    assert "image_url" not in json.dumps(text_only.body)
+    assert isinstance(text_only.user_content, str) and f"First page {MARKER}" in text_only.user_content
+    assert text_only.messages[0] == with_images.messages[0]
+    assert {k: v for k, v in text_only.body.items() if k != "messages"} == {
+        k: v for k, v in with_images.body.items() if k != "messages"
+    }
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == {"invoiceNumber": "TEXT-ONLY"}
+
+
+def test_function_without_provider_does_not_ask_the_model(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    builtin = create_function(quarry, transform(f"builtin-{uuid.uuid4().hex[:8]}"))
+    fake.script()
+    call, call_id = run(quarry, builtin["functionName"], text_invoice())
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    assert fake.requests == []
+
+
+def test_openai_function_on_a_server_without_a_model_fails_saying_what_to_set(api: httpx.Client) -> None:
+    """The suite's shared server has no QUARRY_LLM_* settings."""
+    name = openai_function(api)
+    call, call_id = run(api, name, text_invoice())
+    message = only_error(api, call, call_id)
+    assert "QUARRY_LLM_BASE_URL" in message and "QUARRY_LLM_MODEL" in message
+    assert not message.startswith("internal error")
+
+    # the server goes on working
+    builtin = create_function(api, transform(f"builtin-{uuid.uuid4().hex[:8]}"))
+    call, _ = run(api, builtin["functionName"], text_invoice())
+    assert call["status"] == "completed"
+
+
+# === the provider on its own ==================================================================
+
+
+def test_settings_configure_the_provider_and_no_key_sends_no_authorization(fake: FakeOpenAI) -> None:
+    settings = Settings.from_env({"QUARRY_LLM_BASE_URL": fake.url + "/", "QUARRY_LLM_MODEL": "local-model"})
+    chosen = provider_for("openai", settings)
+    fake.script(answer({"invoiceNumber": "A-1"}))
+    extraction = chosen.extract(extraction_request())
+    assert extraction.content == {"invoiceNumber": "A-1"}
+    [sent] = fake.requests
+    assert sent.path == "/chat/completions"
+    assert "authorization" not in sent.headers
+    assert sent.body["model"] == "local-model"
+
+
+@pytest.mark.parametrize(
+    ("environ", "missing"),
+    [
+        ({}, "no base URL"),
+        ({"QUARRY_LLM_MODEL": "m"}, "no base URL"),
+        ({"QUARRY_LLM_BASE_URL": "http://127.0.0.1:9"}, "no model"),
+    ],
+)
+def test_missing_settings_are_named(environ: dict[str, str], missing: str) -> None:
+    settings = Settings.from_env({"QUARRY_LLM_PROVIDER": "OpenAI", **environ})
+    with pytest.raises(ProviderError) as raised:
+        provider_for(None, settings)  # the deployment's default provider
+    message = str(raised.value)
+    assert "QUARRY_LLM_BASE_URL" in message and "QUARRY_LLM_MODEL" in message and missing in message
+
+
+def test_backoff_honours_retry_after_capped_and_doubles_without_it(fake: FakeOpenAI) -> None:
+    sleeps: list[float] = []
+    fake.script(
+        failure(500, "a", retry_after=None),
+        failure(502, "b", retry_after=None),
+        failure(503, "c", retry_after="7"),
+        failure(429, "d", retry_after="3600"),
+        failure(429, "e", retry_after="soon"),  # not a number of seconds: backoff as without one
+        answer({"invoiceNumber": "B-1"}),
+    )
+    extraction = provider(fake, sleeps, max_attempts=6).extract(extraction_request())
+    assert extraction.content == {"invoiceNumber": "B-1"}
+    assert len(fake.requests) == 6
+    assert sleeps == [1.0, 2.0, 7.0, 60.0, 16.0]
+
+
+def test_no_sleep_after_the_last_attempt(fake: FakeOpenAI) -> None:
+    sleeps: list[float] = []
+    fake.script(*[failure(503, "busy", retry_after=None)] * 3)
+    with pytest.raises(ProviderError, match=r"3 attempts: HTTP 503: busy"):
+        provider(fake, sleeps, max_attempts=3).extract(extraction_request())
+    assert len(fake.requests) == 3
+    assert sleeps == [1.0, 2.0]
+
+
+def test_unreachable_endpoint_is_retried_then_named() -> None:
+    sleeps: list[float] = []
+    closed = OpenAIProvider(
+        base_url=f"http://127.0.0.1:{free_port()}", model=MODEL, max_attempts=2, sleep=sleeps.append
+    )
+    with pytest.raises(ProviderError, match=r"2 attempts: ConnectError"):
+        closed.extract(extraction_request())
+    assert sleeps == [1.0]
+
+
+def test_a_timeout_is_retried(fake: FakeOpenAI) -> None:
+    fake.script(Reply(delay=1.0, body={}), answer({"invoiceNumber": "T-1"}))
+    extraction = provider(fake, max_attempts=2, timeout_seconds=0.3).extract(extraction_request())
+    assert extraction.content == {"invoiceNumber": "T-1"}
+    assert len(fake.requests) == 2
+
+
+def test_a_bad_request_without_images_is_not_retried(fake: FakeOpenAI) -> None:
+    fake.script(failure(400, "context length exceeded"), answer({"invoiceNumber": "X"}))
+    with pytest.raises(ProviderError, match="HTTP 400: context length exceeded"):
+        provider(fake).extract(extraction_request())
+    assert len(fake.requests) == 1
+
+
+def test_an_answer_that_is_no_chat_completion_is_named(fake: FakeOpenAI) -> None:
+    fake.script(Reply(body={"result": "ok"}))
+    with pytest.raises(ProviderError, match="not a chat completion"):
+        provider(fake).extract(extraction_request())
+    assert len(fake.requests) == 1
+
+
+def test_fenced_json_is_accepted_without_repair(fake: FakeOpenAI) -> None:
+    fake.script(answer("```json\n" + json.dumps(ANSWER, indent=2) + "\n```"))
+    assert provider(fake).extract(extraction_request()).content == ANSWER
+    assert len(fake.requests) == 1
+
+
+def test_repaired_answer_still_no_object_raises(fake: FakeOpenAI) -> None:
+    fake.script(answer("null"), answer("{not json"))
+    with pytest.raises(ProviderError, match="not a JSON object"):
+        provider(fake).extract(extraction_request())
+    assert len(fake.requests) == 2
+    assert fake.requests[1].messages[2]["content"] == "null"
+
+
+def test_analyze_image_input_sends_the_image(fake: FakeOpenAI) -> None:
+    document = text_document("png", f"Receipt {MARKER}")
+    fake.script(answer({"invoiceNumber": "IMG-1"}))
+    extraction = provider(fake).extract(ExtractionRequest(document, SCHEMA, SCHEMA_NAME, "analyze", data=png(64, 48)))
+    assert extraction.content == {"invoiceNumber": "IMG-1"}
+    [sent] = fake.requests
+    [url] = image_urls(sent.user_content)
+    assert decoded_png(url).size == (64, 48)
+    assert f"Receipt {MARKER}" in sent.user_content[0]["text"]
+
+
+def test_images_refused_twice_fails(fake: FakeOpenAI) -> None:
+    document = text_document("png", f"Receipt {MARKER}")
+    fake.script(failure(400, "no images"), failure(400, "still refused"), answer({"invoiceNumber": "X"}))
+    with pytest.raises(ProviderError, match="HTTP 400: still refused"):
+        provider(fake).extract(ExtractionRequest(document, SCHEMA, SCHEMA_NAME, "analyze", data=png(8, 8)))
+    assert len(fake.requests) == 2
+    assert image_urls(fake.requests[0].user_content) and isinstance(fake.requests[1].user_content, str)
+
+
+def test_images_can_be_switched_off(fake: FakeOpenAI) -> None:
+    settings = Settings.from_env(
+        {"QUARRY_LLM_BASE_URL": fake.url, "QUARRY_LLM_MODEL": MODEL, "QUARRY_LLM_SEND_IMAGES": "false"}
+    )
+    fake.script(answer({"invoiceNumber": "NI-1"}))
+    document = text_document("png", f"Receipt {MARKER}")
+    provider_for("openai", settings).extract(
+        ExtractionRequest(document, SCHEMA, SCHEMA_NAME, "analyze", data=png(8, 8))
+    )
+    [sent] = fake.requests
+    assert isinstance(sent.user_content, str) and MARKER in sent.user_content
+
+
+def test_long_schema_names_are_cut_to_64_characters(fake: FakeOpenAI) -> None:
+    fake.script(answer({"invoiceNumber": "N-1"}))
+    document = parse("text", b"x")
+    provider(fake).extract(ExtractionRequest(document, SCHEMA, "Lieferschein-" + "x" * 100, "transform"))
+    [sent] = fake.requests
+    assert sent.body["response_format"]["json_schema"]["name"] == "Lieferschein-" + "x" * 51
+
+
+def test_a_very_long_document_is_cut(fake: FakeOpenAI) -> None:
+    text = "HEAD-OF-DOCUMENT\n" + "lorem ipsum " * 20_000 + "\nTAIL-OF-DOCUMENT"  # about 240,000 characters
+    fake.script(answer({"invoiceNumber": "L-1"}))
+    provider(fake).extract(extraction_request(text))
+    [sent] = fake.requests
+    assert "HEAD-OF-DOCUMENT" in sent.user_content
+    assert "TAIL-OF-DOCUMENT" not in sent.user_content
+    assert "cut for length" in sent.user_content
+    assert len(sent.user_content) < 201_000
+
+
+def test_confidence_pointers_escape_keys_and_flag_invalid_properties(fake: FakeOpenAI) -> None:
+    content = {
+        "invoiceNumber": "E-1",
+        "vendor": {"country": "SE"},  # breaks the schema: vendor needs a name
+        "lineItems": [{"sku": "A", "qty": 2}],
+        "a/b": {"c~d": "x"},
+        "note": None,  # states nothing: no confidence, as the builtin provider leaves out what it did not find
+    }
+    fake.script(answer(content), answer(content))  # the repair changes nothing
+    extraction = provider(fake).extract(extraction_request())
+    assert extraction.content == content
+    assert "vendor: 'name' is a required property" in fake.requests[1].messages[3]["content"]
+    # docs/decisions.md: 0.9 for each leaf of a property that validates, 0.4 for one that does not
+    assert extraction.confidences == {
+        "/invoiceNumber": 0.9,
+        "/vendor/country": 0.4,
+        "/lineItems/0/sku": 0.9,
+        "/lineItems/0/qty": 0.9,
+        "/a~1b/c~0d": 0.9,
+    }
+
+
+def test_analyze_sends_at_most_eight_pages(fake: FakeOpenAI) -> None:
+    data = pdf(*[f"Page {n} of the long scan" for n in range(1, 10)])
+    fake.script(answer({"invoiceNumber": "P-9"}))
+    provider(fake).extract(ExtractionRequest(parse("pdf", data), SCHEMA, SCHEMA_NAME, "analyze", data=data))
+    [sent] = fake.requests
+    assert len(image_urls(sent.user_content)) == 8
+    assert "Page 9 of the long scan" in sent.user_content[0]["text"]  # the text is all there
