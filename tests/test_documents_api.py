@@ -231,3 +231,15 @@ def test_provider_field_is_validated_and_kept(api: httpx.Client) -> None:
     call, events = _run(api, documents.text(), "text", function="explicit")
     assert call["status"] == "completed"
     assert events[0]["transformedContent"]["invoiceNumber"] == documents.NUMBER
+
+
+def test_an_unreadable_attachment_does_not_fail_its_email(api: httpx.Client) -> None:
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(documents.email(), policy=policy.default)
+    message.add_attachment(b"%PDF-1.4 truncated", maintype="application", subtype="pdf", filename="scan.pdf")
+    message.add_attachment(b"PK\x03\x04", maintype="application", subtype="zip", filename="archive.zip")
+    _extract_function(api)
+    call, events = _run(api, bytes(message), "email")
+    assert call["status"] == "completed", events
+    assert events[0]["transformedContent"]["invoiceNumber"] == documents.NUMBER

@@ -64,6 +64,8 @@ class Document:
         for attachment in self.attachments:
             if attachment.document is not None and attachment.document.text:
                 parts.append(f"Attachment: {attachment.filename}\n{attachment.document.text}")
+            elif attachment.error:
+                parts.append(f"Attachment: {attachment.filename} (not read: {attachment.error})")
         return "\n\n".join(parts)
 
     @property

@@ -10,10 +10,6 @@ AUDIO_TYPES = ("mp3", "wav", "m4a")
 IMAGE_TYPES = ("jpeg", "png", "webp", "heic", "heif")
 
 
-class NeedsTranscription(DocumentError):
-    """Audio is read by a transcription provider, not by a parser."""
-
-
 def parse(input_type: str, data: bytes, *, depth: int = 0) -> Document:
     """The document in ``data``; ``DocumentError`` with a precise message when it cannot be read."""
     if not data:
@@ -21,7 +17,7 @@ def parse(input_type: str, data: bytes, *, depth: int = 0) -> Document:
     if input_type in IMAGE_TYPES:
         return images.read(input_type, data)
     if input_type in AUDIO_TYPES:
-        raise NeedsTranscription(
+        raise DocumentError(
             f"{input_type} input is audio, which needs a transcription provider, and none is configured "
             "(set QUARRY_TRANSCRIPTION_BASE_URL)"
         )
