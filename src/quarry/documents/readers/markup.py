@@ -82,7 +82,7 @@ def _local(tag: object) -> str:
 
 
 def read_xml(data: bytes) -> Document:
-    """Each element's text under the names of its last three ancestors (``PartyName Name: Acme``),
+    """Each element's text under its path (``Invoice AccountingSupplierParty Party PartyName Name: Acme``),
     attributes likewise, and repeated elements with children (invoice lines) as tables."""
     try:
         root = SafeXML.fromstring(data)
@@ -93,7 +93,7 @@ def read_xml(data: bytes) -> Document:
 
     def walk(element, path: tuple[str, ...]) -> None:
         path = (*path, _local(element.tag))
-        label = " ".join(path[-3:])
+        label = " ".join(path)
         text = (element.text or "").strip()
         if text:
             fields.append((label, text))

@@ -64,6 +64,9 @@ class _Reader:
         self.text = document.text
         self.day_first = date_order_hint(self.text)
         self._patterns: dict[str, re.Pattern[str]] = {}
+        # JSON and XML state their keys: labels are matched against key paths, not against lines.
+        structured = document.input_type in STRUCTURED_TYPES
+        self.keyed = [(words(key), value) for key, value in document.fields] if structured else []
 
     def pattern(self, label: str) -> re.Pattern[str]:
         if label not in self._patterns:
@@ -77,7 +80,12 @@ class _Reader:
         belong to it (best first). A label inside a longer rival label (``date`` in ``due date``) is not it."""
         results = []
         for rank, label in enumerate(labels):
-            occurrences: list[list[Found]] = []
+            if self.keyed:
+                occurrences = [[Found(value, 0.95)] for value in self._keyed_values(label, rivals)]
+                if occurrences:
+                    results.append((rank, occurrences))
+                continue
+            occurrences = []
             pattern = self.pattern(label)
             for i, line in enumerate(self.folded):
                 for j, cell in enumerate(line):
@@ -92,6 +100,19 @@ class _Reader:
             if occurrences:
                 results.append((rank, occurrences))
         return results
+
+    def _keyed_values(self, label: str, rivals: tuple[str, ...]) -> list[str]:
+        """Values whose key path holds the label followed by nothing but generic words
+        (``vendor name`` for "vendor", not ``vat rate`` for "vat"), and no longer rival label."""
+        wanted = words(label)
+        found = []
+        for key, value in self.keyed:
+            for start in range(len(key) - len(wanted) + 1):
+                if key[start : start + len(wanted)] == wanted and set(key[start + len(wanted) :]) <= GENERIC_KEY_WORDS:
+                    if not any(_contains(key, words(rival), start, len(wanted)) for rival in rivals):
+                        found.append(value)
+                    break
+        return found
 
     def _rivalled(self, cell: str, match: re.Match[str], rivals: tuple[str, ...]) -> bool:
         for rival in rivals:
@@ -111,7 +132,7 @@ class _Reader:
         rest = line[j].text[end:]  # folding keeps lengths, so positions carry over
         if whole_line:
             rest = " ".join([rest, *(cell.text for cell in line[j + 1 :])])
-        rest = re.sub(r"^\s*(?:n°|no\.?|nr\.?|#|:)?[\s:#=.\-–—]*", "", rest, flags=re.I).strip()
+        rest = re.sub(r"^\s*(?:n°|no\.?(?![a-z])|nr\.?(?![a-z])|#|:)?[\s:#=.\-–—]*", "", rest, flags=re.I).strip()
         rest = re.sub(r"^[^\W\d][\w .\-]{0,30}:\s+", "", rest)  # "seller name: X" matched by "seller": X
         values = []
         if rest:
@@ -369,7 +390,7 @@ class Extractor:
             concept = self._concept(name, spec, in_table=True)
             labels = self._labels(name, spec, concept)
             for index, cell in enumerate(header):
-                folded = fold(cell.text).replace("_", " ").strip(_SEPARATORS)
+                folded = " ".join(words(cell.text))  # "InvoicedQuantity", "unit_price" -> words
                 for rank, label in enumerate(labels):
                     match = self.reader.pattern(label).search(folded)
                     if match:
@@ -406,6 +427,23 @@ class Extractor:
         if not numeric or len(record) < min(2, len(properties)):
             return {}  # a wrapped description or a stray line, not an item
         return {name: record[name] for name in properties if name in record}
+
+
+STRUCTURED_TYPES = ("json", "xml")
+GENERIC_KEY_WORDS = frozenset(
+    "name id value text number no nr code date amount on at party string time date time string formatted "
+    "display full legal registration trade".split()
+)
+
+
+def _contains(key: list[str], rival: list[str], start: int, length: int) -> bool:
+    """Whether ``rival`` occurs in ``key`` covering the span ``[start, start + length)`` and longer than it."""
+    if len(rival) <= length:
+        return False
+    for at in range(max(0, start + length - len(rival)), min(start, len(key) - len(rival)) + 1):
+        if key[at : at + len(rival)] == rival:
+            return True
+    return False
 
 
 def _rivals(concept: Concept | None) -> tuple[str, ...]:
@@ -477,7 +515,8 @@ def _identifier(raw: str, concept: Concept) -> str | None:
 def _party(raw: str) -> str | None:
     """A name as printed, without the address that often follows it on the same line."""
     raw = re.sub(r"<[^>]*@[^>]*>", "", raw).replace('"', "")  # "Name <address@host>" -> Name
-    text = re.split(r"\s+[-–|]\s+|,\s*(?=\d)|\s{2,}", raw.strip())[0].strip(" ,;:")
+    parts = re.split(r"\s+[-–|·•]\s+|,\s*(?=\d|P\.?\s?O\.?\s?Box)|\s{2,}", raw.strip(), flags=re.IGNORECASE)
+    text = parts[0].strip(" ,;:")
     if not re.search(r"[^\W\d_]", text) or text.startswith("(") or text.endswith(":"):
         return None  # a remark or another label, not a name
     return text

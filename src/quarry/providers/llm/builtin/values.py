@@ -27,7 +27,9 @@ _SYMBOL = re.compile(
     + r"|Rs\.?(?=\s?-?\d)|kr(?=\s?\d|\b)|zł|Kč)"
 )
 _NUMBER = re.compile(
-    r"(?<![\w.,])[-−(]?\d{1,3}(?:[ ,.'’ ]\d{3})+(?:[.,]\d{1,2})?(?![\d])|(?<![\w.,])[-−(]?\d+(?:[.,]\d+)?"
+    r"(?<![\w.,])[-−(]?\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 2,03,661.28
+    r"|(?<![\w.,])[-−(]?\d{1,3}(?:[ ,.'’ ]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
+    r"|(?<![\w.,])[-−(]?\d+(?:[.,]\d+)?"
 )
 
 MONTHS = {
@@ -50,9 +52,10 @@ _MONTH_WORD = "|".join(sorted(map(re.escape, _MONTH_OF), key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|er)?"
 _DATE_PATTERNS = [
     ("ymd", re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")),
-    ("dmy_named", re.compile(rf"(?<!\d){_DAY}\.?\s*(?:de\s+)?({_MONTH_WORD})\.?,?\s*(?:de\s+)?(\d{{4}})", re.I)),
+    ("dmy_named", re.compile(rf"(?<!\d){_DAY}[.\-/]?\s*(?:de\s+)?({_MONTH_WORD})[.,\-/]?\s*(?:de\s+)?(\d{{4}})", re.I)),
     ("mdy_named", re.compile(rf"\b({_MONTH_WORD})\.?\s+{_DAY}\s*,?\s*(\d{{4}})", re.I)),
     ("numeric", re.compile(r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")),
+    ("compact", re.compile(r"^\s*((?:19|20)\d{2})(\d{2})(\d{2})\s*$")),  # UN/CEFACT format 102: 20240408
 ]  # fmt: skip
 
 
@@ -120,8 +123,10 @@ def best_amount(text: str) -> tuple[float, str | None] | None:
         is_percent = text[entry[2] : entry[2] + 2].strip().startswith("%")
         return (2 * (entry[3] is not None) + has_cents - 4 * is_percent, entry[1])
 
-    value, _, _, currency = max(found, key=score)
-    return value, currency
+    best = max(found, key=score)
+    if text[best[2] : best[2] + 2].strip().startswith("%"):
+        return None  # a rate, not an amount
+    return best[0], best[3]
 
 
 def currency_in(text: str) -> str | None:
@@ -166,7 +171,7 @@ def date_order_hint(text: str) -> bool:
 
 def _iso(kind: str, groups: tuple[str, ...], day_first: bool) -> str | None:
     try:
-        if kind == "ymd":
+        if kind in ("ymd", "compact"):
             year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
         elif kind == "dmy_named":
             day, month, year = int(groups[0]), _MONTH_OF[fold(groups[1]).rstrip(".")], int(groups[2])

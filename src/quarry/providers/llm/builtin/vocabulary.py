@@ -36,11 +36,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "bill no", "invoice"), _labels(
         "invoice number|invoice no|invoice #|invoice nr|invoice num|inv no|inv #|invoice id|bill number|bill no|"
         "tax invoice no|rechnungsnummer|rechnungsnr|rechnung nr|rechnungs nr|facture n°|facture no|facture numero|"
-        "numero de facture|n° de facture|factura n°|factura no|numero de factura|fattura n|invoice"),
+        "numero de facture|n° de facture|factura n°|factura no|numero de factura|fattura n|exchanged document|invoice"),
         "identifier", negative=("invoice date", "invoice total", "invoice amount")),
     Concept("order_number", _keys("order number", "order no", "order id", "purchase order", "po number", "order"),
             _labels("order number|order no|order #|order id|order nr|purchase order|po number|po #|p.o. number|"
-                    "bestellnummer|bestell nr|commande n°|numero de commande|pedido"), "identifier",
+                    "order reference|order ref|bestellnummer|bestell nr|commande n°|numero de commande|pedido"),
+            "identifier",
             negative=("order date",)),
     Concept("bill_of_lading_number", _keys("bill of lading", "bol", "b l", "bl number"),
             _labels("bill of lading number|bill of lading no|b/l number|b/l no|bl number|bl no|bol number|bol no|"
@@ -65,17 +66,20 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("subtotal", _keys("subtotal", "sub total", "net amount", "net total", "untaxed", "amount untaxed",
             "total net", "net"), _labels(
         "subtotal|sub total|sub-total|net amount|net total|total net|total excl|total before tax|amount before tax|"
-        "total ht|montant ht|total hors taxes|zwischensumme|nettobetrag|netto|gesamt netto|summe netto|base imponible"),
+        "total ht|montant ht|total hors taxes|zwischensumme|nettobetrag|netto|gesamt netto|summe netto|base imponible|"
+        "tax exclusive amount|tax basis total|line extension amount|net"),
         "amount"),
     Concept("tax", _keys("tax", "vat", "gst", "tax amount", "vat amount", "sales tax"), _labels(
         "total tax|tax amount|vat amount|sales tax|tax total|total vat|vat|gst|hst|tax|mwst|ust|umsatzsteuer|"
-        "mehrwertsteuer|tva|montant tva|iva|cst"), "amount", negative=("tax id", "vat id", "vat no", "tax number")),
+        "mehrwertsteuer|steuer|tva|montant tva|iva|cst|igst|cgst|sgst"), "amount",
+        negative=("tax id", "vat id", "vat no", "tax number")),
     Concept("total", _keys("total", "total amount", "amount due", "grand total", "balance due", "amount",
             "total due", "invoice total", "amount total"), _labels(
         "grand total|total amount due|amount due|balance due|total due|total to pay|amount payable|total payable|"
         "invoice total|total amount|total incl|total inc|total (incl|total eur|total usd|total ttc|montant ttc|"
         "net a payer|somme a payer|montant total|total facture|gesamtbetrag|rechnungsbetrag|endbetrag|"
-        "zu zahlen|gesamtsumme|gesamt|importe total|total a pagar|totale|total|amount"), "amount",
+        "zu zahlen|gesamtsumme|gesamt|summe|importe total|total a pagar|totale|payable amount|tax inclusive amount|"
+        "due payable|total|gross|brutto|amount"), "amount",
         negative=("subtotal", "sub total", "total tax", "total vat", "total net", "total ht", "total excl",
                   "total before", "total weight", "total quantity", "total items", "total pieces", "total packages")),
     Concept("currency", _keys("currency", "currency code"), _labels("currency|wahrung|devise|moneda"), "currency"),
@@ -103,7 +107,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "container number|container no|container nos|containers|container"), "identifier",
         shape=r"[A-Z]{3}[UJZ]\s?\d{6}-?\d"),
     Concept("weight", _keys("weight", "gross weight", "total weight", "weight kg"), _labels(
-        "total gross weight|gross weight|total weight|weight|gewicht|poids"), "quantity"),
+        "total gross weight|gross weight|gross wt|total weight|weight|gewicht|bruttogewicht|poids"), "quantity"),
     Concept("packages", _keys("packages", "package count", "pieces", "number packages", "cartons"), _labels(
         "number of packages|no of packages|total packages|packages|pieces|cartons|colli"), "quantity"),
     Concept("payment_method", _keys("payment method", "payment", "paid by", "payment mode", "payment type"), _labels(
@@ -113,7 +117,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "shipping method|delivery method|shipping|ship via|shipped via|delivery|versandart|mode de livraison"), "text",
         negative=("shipping address", "delivery address", "delivery date")),
     Concept("address", _keys("address", "delivery address", "shipping address", "billing address"), _labels(
-        "delivery address|shipping address|ship to|deliver to|billing address|address|lieferadresse|adresse"),
+        "delivery address|shipping address|ship to|deliver to|delivering to|billing address|address|lieferadresse|"
+        "lieferanschrift|adresse de livraison|adresse"),
         "address"),
     Concept("email", _keys("email", "e mail", "mail"), _labels("email|e-mail|mail"), "text",
             shape=r"[\w.+-]+@[\w-]+\.[\w.-]+"),
@@ -127,7 +132,7 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("description", _keys("description", "item", "product", "service", "article", "name", "item name",
             "product name", "title"), _labels(
         "description|item description|product title|product|item|article|service|designation|libelle|"
-        "beschreibung|bezeichnung|artikel|descripcion|details|particulars|name"), "text"),
+        "beschreibung|bezeichnung|artikel|descripcion|details|particulars|name|text"), "text"),
     Concept("sku", _keys("sku", "item code", "product code", "article number", "part number", "code"), _labels(
         "sku|item code|item no|product code|article no|art.-nr|art nr|artikelnummer|part number|part no|ref|code"),
         "identifier"),
@@ -135,7 +140,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "quantity|qty|qte|quantite|menge|anzahl|units|cantidad|pcs|nb"), "quantity"),
     Concept("unit_price", _keys("unit price", "price", "rate", "unit cost", "price unit", "unitprice"), _labels(
         "unit price|price per unit|unit cost|price|rate|einzelpreis|e-preis|vk-preis|preis|prix unitaire|"
-        "prix unit|pu|precio unitario|unit"), "amount"),
+        "prix unit|pu|precio unitario|price amount|charge amount|unit amount|unit"), "amount"),
     Concept("line_amount", _keys("amount", "line total", "total", "line amount", "net", "price total", "sum"),
             _labels("amount|line total|total|zeilenbetrag|betrag|gesamtpreis|gesamt|montant|total ht|importe|sum"),
             "amount"),
