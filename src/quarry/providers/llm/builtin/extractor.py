@@ -74,10 +74,14 @@ class _Reader:
         return self._patterns[label]
 
     def labelled(
-        self, labels: tuple[str, ...], rivals: tuple[str, ...] = (), *, whole_line: bool = False
+        self, labels: tuple[str, ...], rivals: tuple[str, ...] = (), *, mode: str = "inline"
     ) -> list[tuple[int, list[list[Found]]]]:
         """For each label (by rank), its occurrences in document order, each with the values that may
-        belong to it (best first). A label inside a longer rival label (``date`` in ``due date``) is not it."""
+        belong to it (best first). A label inside a longer rival label (``date`` in ``due date``) is not it.
+
+        ``mode`` says what a value looks like: ``inline`` (a cell), ``figure`` (a number that may share
+        its line with a date), ``total`` (a figure, preferably from the totals row of the label's
+        column) or ``block`` (lines under the label, as an address)."""
         results = []
         for rank, label in enumerate(labels):
             if self.keyed:
@@ -95,7 +99,7 @@ class _Reader:
                     if match.start() and (match.start() > 20 or len(label) < 5):
                         continue  # deep inside a sentence, a label word is just a word
                     weight = 1.0 if not cell[: match.start()].strip(_SEPARATORS) else 0.8
-                    values = self._values(i, j, match.end(), whole_line)
+                    values = self._values(i, j, match.end(), mode)
                     occurrences.append([Found(v, c * weight) for v, c in values])
             if occurrences:
                 results.append((rank, occurrences))
@@ -125,35 +129,60 @@ class _Reader:
                     return True
         return False
 
-    def _values(self, i: int, j: int, end: int, whole_line: bool) -> list[tuple[str, float]]:
+    def _values(self, i: int, j: int, end: int, mode: str) -> list[tuple[str, float]]:
         """Where a label's value may be: the rest of its cell (or of its line, for figures that share a
         line with a date: ``Total due on 3 Aug, 2014  $4.11``), the next cell, the cell below."""
         line = self.lines[i]
         rest = line[j].text[end:]  # folding keeps lengths, so positions carry over
-        if whole_line:
+        if mode in ("figure", "total"):
             rest = " ".join([rest, *(cell.text for cell in line[j + 1 :])])
         rest = re.sub(r"^\s*(?:n°|no\.?(?![a-z])|nr\.?(?![a-z])|#|:)?[\s:#=.\-–—]*", "", rest, flags=re.I).strip()
         rest = re.sub(r"^[^\W\d][\w .\-]{0,30}:\s+", "", rest)  # "seller name: X" matched by "seller": X
+        if mode == "block":
+            block = self._block(i, j, rest)
+            return [(block, 0.85)] if block else []
         values = []
+        if mode == "total":
+            total = self._column_total(i, j)
+            if total is not None:
+                values.append((total, 0.9))
         if rest:
             values.append((rest, 0.95))
         if j + 1 < len(line):
             values.append((line[j + 1].text, 0.9))
-        below = self._below(i, j)
+        below = self._aligned(i, j, i + 1)
         if below is not None:
             values.append((below, 0.8))
         return values
 
-    def _below(self, i: int, j: int) -> str | None:
-        if i + 1 >= len(self.lines):
+    def _aligned(self, i: int, j: int, k: int) -> str | None:
+        """The text on line ``k`` in the column of cell ``j`` of line ``i``."""
+        if k >= len(self.lines):
             return None
-        cell, below = self.lines[i][j], self.lines[i + 1]
-        if cell.left is not None and below[0].left is not None:
-            overlapping = [c for c in below if min(c.right, cell.right) - max(c.left, cell.left) > 0]
+        cell, target = self.lines[i][j], self.lines[k]
+        if cell.left is not None and target[0].left is not None:
+            overlapping = [c for c in target if min(c.right, cell.right) - max(c.left, cell.left) > 0]
             return overlapping[0].text if overlapping else None
-        if len(below) == len(self.lines[i]):
-            return below[j].text
-        return below[0].text if j == 0 else None
+        if len(target) == len(self.lines[i]):
+            return target[j].text
+        return target[0].text if j == 0 else None
+
+    def _column_total(self, i: int, j: int) -> str | None:
+        """Under a column header (``Gross Wt.``), the figure of the table's totals row, if it has one."""
+        for k in range(i + 1, min(i + 60, len(self.lines))):
+            if re.match(r"(grand )?totals?\b|sum\b|summe\b|gesamt", self.folded[k][0]):
+                return self._aligned(i, j, k)
+        return None
+
+    def _block(self, i: int, j: int, rest: str) -> str:
+        """Address-like lines under a label (or after it): short, no sentence, no other label."""
+        parts = [rest] if rest else []
+        for k in range(i + 1, min(i + 7, len(self.lines))):
+            text = self._aligned(i, j, k) if len(self.lines[k]) > 1 else self.lines[k][0].text
+            if not text or len(parts) >= 5 or _ends_block(text):
+                break
+            parts.append(text.strip())
+        return ", ".join(parts)
 
     def document_currency(self) -> str | None:
         counts = Counter(c for line in self.lines for cell in line if (c := currency_in(cell.text)))
@@ -178,6 +207,7 @@ class Extractor:
         self.reader = _Reader(document)
         self.confidences: dict[str, float] = {}
         self.currency_hint: str | None = None
+        self.names: set[str] = set()  # people and companies found so far: not part of an address
 
     def object(self, schema: dict[str, Any], pointer: str = "") -> dict[str, Any]:
         content: dict[str, Any] = {}
@@ -219,7 +249,7 @@ class Extractor:
     def scalar(self, name: str, spec: dict[str, Any], kind: str | None) -> Found | None:
         concept = self._concept(name, spec)
         labels, rivals = self._labels(name, spec, concept), _rivals(concept)
-        for rank, occurrences in self.reader.labelled(labels, rivals, whole_line=kind in ("number", "integer")):
+        for rank, occurrences in self.reader.labelled(labels, rivals, mode=_mode(kind, concept)):
             parsed = [
                 found for candidates in occurrences if (found := self._first_parsed(candidates, spec, kind, concept))
             ]
@@ -268,7 +298,14 @@ class Extractor:
         if concept and concept.kind == "identifier":
             return _identifier(raw, concept)
         if concept and concept.kind == "party":
-            return _party(raw)
+            name = _party(raw)
+            if name:
+                self.names.add(fold(name))
+            return name
+        if concept and concept.kind == "address":
+            names = self.names | {fold(n) for h in ("To", "From") if (n := self._header_name(h))}
+            parts = [part for part in raw.split(", ") if fold(part.strip()) not in names]
+            return ", ".join(parts) or None
         if concept and concept.shape:
             match = re.search(concept.shape, raw)
             return match.group(0) if match else None
@@ -285,6 +322,14 @@ class Extractor:
             return self._first_unclaimed_date(concept)
         if concept.name == "issuer" and kind in (None, "string"):
             return self._letterhead()
+        if concept.name == "customer" and kind in (None, "string"):
+            name = self._header_name("To")
+            return Found(name, 0.5) if name else None
+        if "enum" in spec:
+            named = {
+                o for line in self.reader.lines for c in line if (o := _enum(c.text, spec["enum"], other_allowed=False))
+            }
+            return Found(named.pop(), 0.5) if len(named) == 1 else None
         if concept.shape and kind in (None, "string"):
             match = re.search(concept.shape, self.reader.text)
             return Found(match.group(0), 0.6) if match else None
@@ -301,13 +346,20 @@ class Extractor:
                 return Found(date, 0.4)
         return None
 
+    def _header_name(self, header: str) -> str | None:
+        """The display name of an email's ``From``/``To`` header (``Ann Lee <ann@x.org>`` -> Ann Lee)."""
+        for key, value in self.reader.document.all_fields:
+            if key == header:
+                display = re.sub(r"<[^>]*>", "", value.split(",")[0]).strip().strip('"')
+                if display and "@" not in display:
+                    return display
+        return None
+
     def _letterhead(self) -> Found | None:
         """The sender of an email, else a company name near the top, else the first line that is a name."""
-        for key, value in self.reader.document.all_fields:
-            if key == "From":
-                display = re.sub(r"<[^>]*>", "", value).strip().strip('"')
-                if display:
-                    return Found(display, 0.6)
+        sender = self._header_name("From")
+        if sender:
+            return Found(sender, 0.6)
         head = [line[0].text for line in self.reader.lines[:12]]
         for text in head:
             if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text:
@@ -493,6 +545,17 @@ def _is_label(text: str) -> bool:
     return stripped.startswith("/") or " ".join(words(stripped)) in _ALL_LABELS
 
 
+def _mode(kind: str | None, concept: Concept | None) -> str:
+    if kind in ("number", "integer"):
+        return "total" if concept is not None and concept.kind == "quantity" else "figure"
+    return "block" if concept is not None and concept.kind == "address" else "inline"
+
+
+def _ends_block(text: str) -> bool:
+    """A sentence, a labelled line or a long one is not part of an address."""
+    return bool(re.search(r"[?!]|:\s|:$", text)) or len(text.split()) > 8 or _is_label(text)
+
+
 def _wordy(text: str) -> bool:
     return len(re.findall(r"[^\W\d_]", text)) >= 3
 
@@ -522,16 +585,29 @@ def _party(raw: str) -> str | None:
     return text
 
 
-def _enum(raw: str, options: list[Any]) -> Any:
+ENUM_SYNONYMS = {
+    "cash": "bar barzahlung bargeld especes efectivo contanti contant",
+    "card": "karte ec girocard visa mastercard amex maestro debit credit kreditkarte carte cb tarjeta contactless "
+    "kontaktlos",
+}
+
+
+def _option_words(option: Any) -> list[str]:
+    word = fold(str(option))
+    return [word, *ENUM_SYNONYMS.get(word, "").split()]
+
+
+def _enum(raw: str, options: list[Any], *, other_allowed: bool = True) -> Any:
+    """The option a value names: exactly, as a word in it, or by a synonym (``Visa`` is a card)."""
     folded = fold(raw)
     for option in options:
         if fold(str(option)) == folded.strip():
             return option
     for option in options:
-        if re.search(rf"\b{re.escape(fold(str(option)))}\b", folded):
+        if any(re.search(rf"\b{re.escape(word)}\b", folded) for word in _option_words(option)):
             return option
     others = [o for o in options if fold(str(o)) in ("other", "others", "unknown")]
-    return others[0] if others and folded else None
+    return others[0] if others and folded and other_allowed else None
 
 
 def extract(document: Document, schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
