@@ -25,6 +25,7 @@ from quarry.providers.llm.builtin.values import (
     numbers_in,
     parse_bool,
     parse_date,
+    parse_number,
 )
 from quarry.providers.llm.builtin.vocabulary import CONCEPTS, Concept, concept_for, words
 
@@ -408,12 +409,53 @@ class Extractor:
             if records and (best is None or score > best[0]):
                 best = (score, records, confidence)
         if best is None:
-            return None
+            listed = self._listed_items(properties)
+            if not listed:
+                return None
+            best = (0, listed, 0.6)
         _, records, confidence = best
         for index, record in enumerate(records):
             for key in record:
                 self.confidences[f"{pointer}/{index}/{key}"] = confidence
         return records
+
+    def _listed_items(self, properties: dict[str, dict]) -> list[dict[str, Any]]:
+        """Items listed without a header, as on receipts: ``Croissant   1,20`` (or a name, then
+        ``3 x 0,60   1,80`` below it), in a run of lines that a totals line closes."""
+        roles = {
+            self._concept(n, s, in_table=True).name: n
+            for n, s in properties.items()
+            if self._concept(n, s, in_table=True)
+        }
+        text_name, amount_name = roles.get("description"), roles.get("line_amount") or roles.get("unit_price")
+        if not text_name or not amount_name:
+            return []
+        quantity_name = roles.get("quantity")
+        best: list[dict[str, Any]] = []
+        run: list[dict[str, Any]] = []
+        pending: str | None = None  # a name whose figures follow on the next line
+        for line in self.reader.lines:
+            if _ends_table(line):
+                best = run if len(run) > len(best) else best
+                run, pending = [], None
+                continue
+            first = line[0].text
+            if not re.search(r"\w", " ".join(c.text for c in line)):
+                continue  # a rule: ---- or ====
+            amount = best_amount(line[-1].text) if len(line) >= 2 else None
+            times = _QUANTITY_TIMES.match(first)
+            if amount and (times and pending or _wordy(first) and not _is_label(first)):
+                record: dict[str, Any] = {text_name: pending if times and pending else first, amount_name: amount[0]}
+                quantity = times or _QUANTITY_TIMES.search(" ".join(c.text for c in line[:-1]))
+                if quantity_name and quantity:
+                    record[quantity_name] = _number_for(properties[quantity_name], quantity.group(1))
+                run.append({k: v for k, v in record.items() if v is not None})
+                pending = None
+            elif len(line) == 1 and _wordy(first):
+                pending = first
+            else:
+                run, pending = [], None
+        return [{n: r[n] for n in properties if n in r} for r in best]
 
     def _tables(self):
         """(header cells, body rows, confidence): the document's tables, then header-like lines and what follows."""
@@ -556,6 +598,16 @@ def _ends_block(text: str) -> bool:
     return bool(re.search(r"[?!]|:\s|:$", text)) or len(text.split()) > 8 or _is_label(text)
 
 
+_QUANTITY_TIMES = re.compile(r"\s*(\d+(?:[.,]\d+)?)\s*[x×]\s", re.I)
+
+
+def _number_for(spec: dict[str, Any], raw: str) -> int | float | None:
+    value = parse_number(raw)
+    if value is None or _type(spec) == "integer" and not value.is_integer():
+        return None
+    return int(value) if _type(spec) == "integer" else value
+
+
 def _wordy(text: str) -> bool:
     return len(re.findall(r"[^\W\d_]", text)) >= 3
 
@@ -571,8 +623,8 @@ def _identifier(raw: str, concept: Concept) -> str | None:
         return match.group(0) if match else None
     tokens = [t.strip(":#,;()[]") for t in cells_of_text(raw)[0].text.split()] if raw.strip() else []
     tokens = [t for t in tokens if t]
-    with_digit = [t for t in tokens if re.search(r"\d", t)]
-    return with_digit[0].lstrip("#") if with_digit else None
+    codes = [t for t in tokens if re.search(r"\d", t) or re.fullmatch(r"[A-Z]+(?:[-_/][A-Z0-9]+)+", t)]
+    return codes[0].lstrip("#") if codes else None  # an identifier has a digit, or is a code like PP-INK-BLK
 
 
 def _party(raw: str) -> str | None:
