@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests import documents
+from tests.calls_client import events_of, single, submit, wait_for
 from tests.helpers import create_function
-from tests.test_calls_api import events_of, single, submit, wait_for
 
 
 def _extract_function(api: httpx.Client, name: str = "invoices", **extra: Any) -> None:

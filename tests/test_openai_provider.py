@@ -38,10 +38,10 @@ from quarry.documents.model import text_document
 from quarry.documents.parse import parse
 from quarry.providers.llm import ExtractionRequest, ProviderError, provider_for
 from quarry.providers.llm.openai import OpenAIProvider
+from tests.calls_client import events_of, single, submit, wait_for, wait_for_function_call
 from tests.conftest import BACKENDS, drop_postgres_database, free_port, postgres_database
 from tests.helpers import create_function, transform
 from tests.processes import ServerProcess
-from tests.test_calls_api import events_of, single, submit, wait_for, wait_for_function_call
 
 MODEL = "fake-gpt-test"
 LLM_KEY = "sk-test-7f3a9c"
