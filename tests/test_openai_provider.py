@@ -276,6 +276,8 @@ def quarry(
         "QUARRY_LLM_API_KEY": LLM_KEY,
         "QUARRY_LLM_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
         "QUARRY_LLM_TIMEOUT_SECONDS": "10",
+        "QUARRY_TRANSCRIPTION_BASE_URL": fake.url + "/v1",
+        "QUARRY_TRANSCRIPTION_MODEL": "whisper-test",
     }
     pg_name = f"quarry_openai_{os.getpid()}"
     if request.param == "postgresql":
@@ -716,3 +718,42 @@ def test_analyze_sends_at_most_eight_pages(fake: FakeOpenAI) -> None:
     [sent] = fake.requests
     assert len(image_urls(sent.user_content)) == 8
     assert "Page 9 of the long scan" in sent.user_content[0]["text"]  # the text is all there
+
+
+# --- transcription of audio inputs ------------------------------------------------------------
+
+
+def transcript(text: str) -> Reply:
+    return Reply(body={"text": text})
+
+
+def test_audio_is_transcribed_then_extracted_by_the_builtin_provider(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = f"voicemail-{uuid.uuid4().hex[:8]}"
+    create_function(quarry, transform(name))
+    audio = b"ID3\x04\x00" + bytes(range(256)) * 8  # opaque bytes: only the endpoint reads them
+    fake.script(transcript(f"Hello, this is {MARKER}. Invoice number: VM-3021. Total amount: 88.40 EUR."))
+    call, call_id = run(quarry, name, audio, "mp3")
+    assert call["status"] == "completed", only_error(quarry, call, call_id)
+    [sent] = fake.requests
+    assert sent.path == "/v1/audio/transcriptions"
+    assert sent.headers["authorization"] == f"Bearer {LLM_KEY}"  # the LLM key, as no transcription key is set
+    assert sent.headers["content-type"].startswith("multipart/form-data")
+    assert isinstance(sent.body, bytes) and audio in sent.body
+    assert b'name="model"\r\n\r\nwhisper-test' in sent.body
+    assert b'filename="audio.mp3"' in sent.body and b"Content-Type: audio/mpeg" in sent.body
+    [event] = events_of(quarry, call_id, "transform")
+    assert event["transformedContent"] == {"invoiceNumber": "VM-3021", "totalAmount": 88.4}
+    assert event["inputType"] == "mp3"
+
+
+def test_a_refused_transcription_fails_the_call_with_the_endpoint_message(
+    quarry: httpx.Client, fake: FakeOpenAI
+) -> None:
+    name = f"voicemail-{uuid.uuid4().hex[:8]}"
+    create_function(quarry, transform(name))
+    fake.script(failure(400, "audio file is corrupt"))
+    call, call_id = run(quarry, name, b"RIFF\x00\x00\x00\x00WAVE", "wav")
+    assert call["status"] == "failed"
+    message = only_error(quarry, call, call_id)
+    assert "transcription endpoint refused" in message and "audio file is corrupt" in message
+    assert len(fake.requests) == 1

@@ -34,6 +34,9 @@ class Settings:
     llm_timeout_seconds: float = 120.0
     llm_max_attempts: int = 5
     llm_send_images: bool = True
+    transcription_base_url: str | None = None
+    transcription_model: str = "whisper-1"
+    transcription_api_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +59,9 @@ class Settings:
             llm_timeout_seconds=float(env.get("QUARRY_LLM_TIMEOUT_SECONDS") or 120),
             llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
+            transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,
+            transcription_model=env.get("QUARRY_TRANSCRIPTION_MODEL") or "whisper-1",
+            transcription_api_key=env.get("QUARRY_TRANSCRIPTION_API_KEY") or None,
         )
 
     @property

@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from quarry.documents.limits import MAX_ATTACHMENT_DEPTH
-from quarry.documents.model import Document, DocumentError
+from quarry.documents.model import Document, DocumentError, text_document
 from quarry.documents.readers import images, markup, office, pdf, plain, tabular
 
 AUDIO_TYPES = ("mp3", "wav", "m4a")
 IMAGE_TYPES = ("jpeg", "png", "webp", "heic", "heif")
 
 
-def parse(input_type: str, data: bytes, *, depth: int = 0) -> Document:
-    """The document in ``data``; ``DocumentError`` with a precise message when it cannot be read."""
+Transcribe = Callable[[str, bytes], str]  # (inputType, audio bytes) -> text
+
+
+def parse(input_type: str, data: bytes, *, transcribe: Transcribe | None = None, depth: int = 0) -> Document:
+    """The document in ``data``; ``DocumentError`` with a precise message when it cannot be read.
+
+    Audio is read by ``transcribe`` (a provider, see ``providers.transcription``) when there is one."""
     if not data:
         raise DocumentError(f"the {input_type} file is empty")
     if input_type in IMAGE_TYPES:
         return images.read(input_type, data)
     if input_type in AUDIO_TYPES:
-        raise DocumentError(
-            f"{input_type} input is audio, which needs a transcription provider, and none is configured "
-            "(set QUARRY_TRANSCRIPTION_BASE_URL)"
-        )
+        if transcribe is None:
+            raise DocumentError(
+                f"{input_type} input is audio, which needs a transcription provider, and none is configured "
+                "(set QUARRY_TRANSCRIPTION_BASE_URL)"
+            )
+        # A transcript is running speech: one sentence per line reads like a document's lines.
+        return text_document(input_type, re.sub(r"(?<=[.!?])\s+", "\n", transcribe(input_type, data).strip()))
     if input_type == "email":
         if depth >= MAX_ATTACHMENT_DEPTH:
             raise DocumentError(f"emails nested deeper than {MAX_ATTACHMENT_DEPTH} levels are not read")
         from quarry.documents.readers import mail
 
-        return mail.read(data, lambda kind, payload: parse(kind, payload, depth=depth + 1))
+        return mail.read(data, lambda kind, payload: parse(kind, payload, transcribe=transcribe, depth=depth + 1))
     readers = {
         "pdf": pdf.read,
         "docx": office.read,

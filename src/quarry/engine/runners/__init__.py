@@ -13,7 +13,8 @@ from typing import Any
 
 from quarry.config import Settings
 from quarry.documents.model import Document, DocumentError
-from quarry.documents.parse import parse
+from quarry.documents.parse import Transcribe, parse
+from quarry.providers import ProviderError
 
 
 class FunctionError(Exception):
@@ -29,10 +30,10 @@ class InputFile:
     item_offset: int | None = None  # the file's place in the call's batch, when it came in one
     item_count: int | None = None
 
-    def document(self) -> Document:
+    def document(self, transcribe: Transcribe | None = None) -> Document:
         try:
-            return parse(self.input_type, self.data)
-        except DocumentError as exc:
+            return parse(self.input_type, self.data, transcribe=transcribe)
+        except (DocumentError, ProviderError) as exc:
             raise FunctionError(str(exc)) from None
 
     def json(self) -> Any:
@@ -49,6 +50,13 @@ class RunInput:
     files: list[InputFile]
     payload: Any = None  # JSON handed over by the upstream function, when no file is
     settings: Settings = field(default_factory=lambda: Settings.from_env({}))
+
+    def documents(self) -> list[Document]:
+        """Each input file read, audio transcribed by the deployment's transcriber when it has one."""
+        from quarry.providers.transcription import Transcriber
+
+        transcribe = Transcriber.from_settings(self.settings)
+        return [file.document(transcribe) for file in self.files]
 
     def json_inputs(self) -> list[Any]:
         """The JSON this call works on: the upstream payload, or each JSON file."""

@@ -54,7 +54,7 @@ def _similar(routes: list[dict[str, Any]], text: str) -> str | None:
 def run(run_input: RunInput) -> list[Emission]:
     routes = run_input.config["routes"]
     if run_input.files:
-        text = "\n".join(file.document().text for file in run_input.files)
+        text = "\n".join(document.text for document in run_input.documents())
     else:
         text = json_document(run_input.payload).text
     choice = _deterministic(routes, text, _sender(run_input)) or _similar(routes, text)

@@ -66,8 +66,7 @@ def _items(run_input: RunInput) -> Iterator[_Item]:
         yield _Item(json_document(run_input.payload), 0, 1)
         return
     chunked = run_input.config.get("tabularChunkingEnabled", False)
-    for index, file in enumerate(run_input.files):
-        document = file.document()
+    for index, (file, document) in enumerate(zip(run_input.files, run_input.documents())):
         if chunked and file.input_type in TABULAR_TYPES:
             for offset, count, chunk in _row_chunks(document):
                 yield _Item(chunk, offset, count, file)

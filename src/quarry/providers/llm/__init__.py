@@ -14,12 +14,18 @@ from jsonschema import Draft202012Validator
 
 from quarry.config import Settings
 from quarry.documents.model import Document
+from quarry.providers import ProviderError
 
 PROVIDERS = ("builtin", "openai")
-
-
-class ProviderError(Exception):
-    """The provider cannot produce an answer (misconfigured, unreachable, refused): the call fails with this."""
+__all__ = [
+    "PROVIDERS",
+    "Extraction",
+    "ExtractionRequest",
+    "Provider",
+    "ProviderError",
+    "invalid_properties",
+    "provider_for",
+]
 
 
 @dataclass

@@ -21,10 +21,10 @@ from jsonschema import Draft202012Validator
 
 from quarry.config import Settings
 from quarry.documents.rendering import page_images
+from quarry.providers.http import error_detail, post_with_retries
 from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError, invalid_properties
 
 MAX_DOCUMENT_CHARS = 200_000
-MAX_RETRY_AFTER_SECONDS = 60.0
 VALID_CONFIDENCE = 0.9
 INVALID_CONFIDENCE = 0.4
 
@@ -105,7 +105,7 @@ class OpenAIProvider:
             response = self._post(client, {**body, "messages": messages})
         if response.status_code >= 400:
             raise ProviderError(
-                f"the model endpoint refused the request: HTTP {response.status_code}: {_detail(response)}"
+                f"the model endpoint refused the request: HTTP {response.status_code}: {error_detail(response)}"
             )
         try:
             content = response.json()["choices"][0]["message"]["content"] or ""
@@ -120,23 +120,10 @@ class OpenAIProvider:
             ) from None
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
-        """POST with retries on rate limits, server errors and network failures."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        last_error = ""
-        for attempt in range(self.max_attempts):
-            try:
-                response = client.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
-            except httpx.HTTPError as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                delay = 2.0**attempt
-            else:
-                if response.status_code != 429 and response.status_code < 500:
-                    return response
-                last_error = f"HTTP {response.status_code}: {_detail(response)}"
-                delay = _retry_after(response) if _retry_after(response) is not None else 2.0**attempt
-            if attempt + 1 < self.max_attempts:
-                self.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
-        raise ProviderError(f"the model endpoint did not answer after {self.max_attempts} attempts: {last_error}")
+        url = f"{self.base_url}/chat/completions"
+        return post_with_retries(
+            client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.sleep, json=body
+        )
 
 
 def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list[dict[str, Any]]:
@@ -213,20 +200,3 @@ def _confidences(content: dict[str, Any], invalid: list[str]) -> dict[str, float
 
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-    except (ValueError, AttributeError):
-        pass
-    return response.text[:300]

@@ -621,7 +621,7 @@ def _identifier(raw: str, concept: Concept) -> str | None:
     if concept.shape:
         match = re.search(concept.shape, raw)
         return match.group(0) if match else None
-    tokens = [t.strip(":#,;()[]") for t in cells_of_text(raw)[0].text.split()] if raw.strip() else []
+    tokens = [t.strip(":#,;()[].") for t in cells_of_text(raw)[0].text.split()] if raw.strip() else []
     tokens = [t for t in tokens if t]
     codes = [t for t in tokens if re.search(r"\d", t) or re.fullmatch(r"[A-Z]+(?:[-_/][A-Z0-9]+)+", t)]
     return codes[0].lstrip("#") if codes else None  # an identifier has a digit, or is a code like PP-INK-BLK
