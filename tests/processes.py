@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -15,6 +16,9 @@ QUARRY = [sys.executable, "-m", "quarry"]
 
 
 class ServerProcess:
+    """``quarry serve`` on a free port; its log is read as it comes, so a chatty access log never
+    fills the pipe and blocks the server."""
+
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -26,6 +30,9 @@ class ServerProcess:
             text=True,
         )
         self.output = ""
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -37,6 +44,11 @@ class ServerProcess:
                 time.sleep(0.1)
         self.stop()
         raise AssertionError(f"quarry serve did not start:\n{self.output}")
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no cleanup — as a crash or an OOM kill would."""
@@ -50,6 +62,6 @@ class ServerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        assert self.process.stdout is not None
-        self.output += self.process.stdout.read()
+        self._reader.join(timeout=20)  # ends at EOF: the process has closed its output
+        self.output = "".join(self._lines)
         return self.output

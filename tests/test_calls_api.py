@@ -481,13 +481,13 @@ def test_one_broken_file_of_a_batch_fails_the_call_but_not_the_others(
     assert error["referenceID"] == "broken"
 
 
-def test_unsupported_function_type_fails_with_an_error_event(api: httpx.Client) -> None:
+def test_input_a_function_cannot_work_on_fails_with_an_error_event(api: httpx.Client) -> None:
     create_function(api, {"functionName": "pager", "type": "split", "splitType": "print_page"})
     [created] = submit(api, {"functionName": "pager", "input": single(invoice("S-1"))})
     done = wait_for(api, created["callID"])
     assert done["status"] == "failed"
     [error] = events_of(api, created["callID"], "error")
-    assert "not supported" in error["message"]
+    assert "takes a PDF document; this input is text" in error["message"]
     assert error["functionCallID"] == done["functionCalls"][0]["functionCallID"]
 
 
@@ -555,23 +555,22 @@ def test_call_function_with_multipart_files_for_a_join(api: httpx.Client, anonym
         {"functionName": "joiner", "type": "join", "description": "Join the pages", "joinType": "standard",
          "outputSchemaName": "Invoice", "outputSchema": transform("x")["outputSchema"]},
     )  # fmt: skip
-    first, second = invoice("J-1"), b"%PDF-1.4 not really\n"
+    first, second = invoice("J-1"), b"Total Amount: 42.00\n"
     response = api.post(
         "/v2/functions/joiner/call",
         data={"referenceID": "joined"},
-        files=[("files", ("a.txt", first, "text/plain")), ("files", ("b.pdf", second, "application/pdf"))],
+        files=[("files", ("a.txt", first, "text/plain")), ("files", ("b.csv", second, "text/csv"))],
     )
     assert response.status_code == 200, response.text
     [fc] = response.json()["functionCalls"]  # a join takes every file in one function call
     check_function_call_shape(fc)
     assert fc["referenceID"] == "joined"
-    assert [i["inputType"] for i in fc["inputs"]] == ["text", "pdf"]
+    assert [i["inputType"] for i in fc["inputs"]] == ["text", "csv"]
     assert [anonymous.get(i["s3URL"]).content for i in fc["inputs"]] == [first, second]
-    # running joins is not supported yet: the function call fails with an error event
-    assert wait_for_function_call(api, fc["functionCallID"])["status"] == "failed"
-    [error] = events_of(api, fc["workflowCallID"], "error")
-    assert "not supported" in error["message"]
-    assert wait_for(api, fc["workflowCallID"])["status"] == "failed"
+    assert wait_for_function_call(api, fc["functionCallID"])["status"] == "completed"
+    [joined] = events_of(api, fc["workflowCallID"], "join")
+    assert joined["transformedContent"] == {"invoiceNumber": "J-1", "totalAmount": 42.0}
+    assert [item["itemOffset"] for item in joined["items"]] == [0, 1]
 
 
 def test_call_function_errors(api: httpx.Client, extract: dict[str, Any]) -> None:

@@ -18,7 +18,6 @@ import base64
 import io
 import json
 import os
-import signal
 import threading
 import time
 import uuid
@@ -232,28 +231,6 @@ def decoded_png(url: str) -> Image.Image:
 # --- fixtures ---------------------------------------------------------------------------------
 
 
-class QuarryProcess(ServerProcess):
-    """``quarry serve`` whose log is read as it comes: a chatty access log never fills the pipe."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        super().__init__(env)
-        self._lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.append(line)
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        self._reader.join(timeout=20)  # ends at EOF: the process has closed its output
-        self.output = "".join(self._lines)
-        return super().stop()
-
-
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI()
@@ -282,7 +259,7 @@ def quarry(
     pg_name = f"quarry_openai_{os.getpid()}"
     if request.param == "postgresql":
         environ["QUARRY_DATABASE_URL"] = postgres_database(pg_name)
-    server = QuarryProcess(environ)
+    server = ServerProcess(environ)
     try:
         with httpx.Client(base_url=server.url, headers={"x-api-key": QUARRY_KEY}, timeout=30) as client:
             yield client

@@ -103,3 +103,112 @@ def test_calls_survive_a_kill_and_finish_exactly_once(env: dict[str, str]) -> No
                 assert last[0]["transformedContent"] == {"doc": doc, "steps": list(range(CHAIN))}
     finally:
         server.stop()
+
+
+PAGES = 30
+FAN_CALLS = 4
+
+
+def _fan_in_workflow(api: httpx.Client) -> None:
+    functions = [
+        {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}},
+        {
+            "functionName": "extract",
+            "type": "transform",
+            "outputSchemaName": "Page",
+            "outputSchema": {"type": "object", "properties": {"pageNumber": {"type": "integer"}}},
+        },
+        {
+            "functionName": "collect",
+            "type": "payload_shaping",
+            "shapingSchema": "{pages: [pageNumber]}",
+        },
+        {
+            "functionName": "combine",
+            "type": "join",
+            "description": "All pages",
+            "joinType": "standard",
+            "outputSchemaName": "Document",
+            "outputSchema": {
+                "type": "object",
+                "properties": {"pages": {"type": "array", "items": {"type": "integer"}}},
+            },
+        },
+    ]
+    for body in functions:
+        assert api.post("/v2/functions", json=body).status_code == 200, body
+    edges = [("pages", "extract"), ("extract", "collect"), ("collect", "combine")]
+    relationships = [{"sourceFunction": {"name": s}, "destinationFunction": {"name": d}} for s, d in edges]
+    workflow = {"name": "fan", "mainFunction": {"name": "pages"}, "relationships": relationships}
+    assert api.post("/v2/workflows", json=workflow).status_code == 200
+
+
+def _pdf() -> bytes:
+    from fpdf import FPDF
+
+    document = FPDF()
+    document.set_font("Helvetica", size=14)
+    for number in range(1, PAGES + 1):
+        document.add_page()
+        document.cell(0, 10, f"Page Number: {number}")
+    return bytes(document.output())
+
+
+def _between_fan_out_and_fan_in(api: httpx.Client) -> bool:
+    for call_id in _statuses(api):
+        types = [(fc["type"], fc["status"]) for fc in api.get(f"/v2/calls/{call_id}").json()["call"]["functionCalls"]]
+        done = sum(1 for kind, status in types if kind == "transform" and status == "completed")
+        if 0 < done < PAGES and not any(kind == "join" for kind, _ in types):
+            return True
+    return False
+
+
+def test_a_join_happens_exactly_once_after_a_kill_between_fan_out_and_fan_in(env: dict[str, str]) -> None:
+    server = ServerProcess(env)
+    killed_mid_fan = False
+    try:
+        with _client(server) as api:
+            _fan_in_workflow(api)
+            content = base64.b64encode(_pdf()).decode()
+            items = [
+                {
+                    "workflowName": "fan",
+                    "callReferenceID": f"doc-{n}",
+                    "input": {"singleFile": {"inputType": "pdf", "inputContent": content}},
+                }
+                for n in range(FAN_CALLS)
+            ]
+            assert api.post("/v2/calls", json={"calls": items}).status_code == 200
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not killed_mid_fan:
+                killed_mid_fan = _between_fan_out_and_fan_in(api)
+    finally:
+        server.kill()
+    assert killed_mid_fan, "not killed between fan-out and fan-in: the test proves nothing"
+
+    server = ServerProcess(env)
+    try:
+        with _client(server) as api:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                statuses = _statuses(api)
+                if all(s in ("completed", "failed") for s in statuses.values()):
+                    break
+                time.sleep(0.2)
+            assert set(statuses.values()) == {"completed"}, statuses
+            for call_id in statuses:
+                call = api.get(f"/v2/calls/{call_id}").json()["call"]
+                kinds = [fc["type"] for fc in call["functionCalls"]]
+                assert kinds.count("split") == 1 and kinds.count("transform") == PAGES and kinds.count("join") == 1
+                events = api.get(
+                    "/v1-alpha/events", params={"callIDs": call_id, "eventTypes": "join,transform", "limit": 100}
+                )
+                by_type: dict[str, list] = {}
+                for event in events.json()["events"]:
+                    by_type.setdefault(event["eventType"], []).append(event)
+                assert len(by_type["transform"]) == PAGES
+                [joined] = by_type["join"]
+                assert len(joined["items"]) == PAGES
+                assert sorted(joined["transformedContent"]["pages"]) == list(range(1, PAGES + 1))
+    finally:
+        server.stop()

@@ -1,7 +1,9 @@
 """A call as one durable DBOS workflow; each function call as one durable step.
 
 ``run_call`` walks the call's graph breadth-first: run the pending function calls, then the
-ones they spawned, until none is left, then settle the call's status. Every step reads and
+ones they spawned, until none is left; then release the joins that collected inputs meanwhile
+(fan-in: a join runs once, after every branch that feeds it has finished) and go on; finally
+settle the call's status. Every step reads and
 writes Quarry's own tables and is idempotent — a step re-run after a crash finds its function
 call already finished and returns what it spawned — so a killed process resumes where it stopped
 without running anything twice that was recorded.
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from quarry.calls import counts
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
+from quarry.documents.input_types import MEDIA_TYPES
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, runner_for
 from quarry.engine.runtime import current
 from quarry.events.models import Event
@@ -41,7 +44,7 @@ def run_call(call_id: str) -> str:
             spawned: list[str] = []
             for function_call_id in frontier:
                 spawned.extend(run_function_call(function_call_id))
-            frontier = spawned
+            frontier = spawned or release_joins(call_id)
     except Exception as exc:  # the call must never stay "running": record why it stopped
         log.exception("call %s stopped", call_id)
         abandon_call(call_id, f"internal error: {type(exc).__name__}")
@@ -50,7 +53,8 @@ def run_call(call_id: str) -> str:
 
 @DBOS.step(**_STEP)
 def begin_call(call_id: str) -> list[str]:
-    """Mark the call running; return its function calls that still have to run."""
+    """Mark the call running; return its function calls that still have to run (but the joins
+    still collecting inputs from branches: ``release_joins`` hands those out)."""
     with current().db.write() as session:
         call = session.get_one(Call, call_id, with_for_update=True)
         if call.status == "pending":
@@ -59,10 +63,32 @@ def begin_call(call_id: str) -> list[str]:
         return list(
             session.scalars(
                 sa.select(FunctionCall.id)
+                .where(
+                    FunctionCall.call_id == call_id,
+                    FunctionCall.status.not_in(TERMINAL_STATUSES),
+                    sa.not_(_collecting_join()),
+                )
+                .order_by(FunctionCall.created_at, FunctionCall.id)
+            )
+        )
+
+
+@DBOS.step(**_STEP)
+def release_joins(call_id: str) -> list[str]:
+    """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
+    with current().db.read() as session:
+        return list(
+            session.scalars(
+                sa.select(FunctionCall.id)
                 .where(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
                 .order_by(FunctionCall.created_at, FunctionCall.id)
             )
         )
+
+
+def _collecting_join() -> sa.ColumnElement[bool]:
+    """A join fed by upstream function calls (not a call's own root join)."""
+    return sa.and_(FunctionCall.function_type == "join", FunctionCall.source_function_call_id.is_not(None))
 
 
 @DBOS.step(**_STEP)
@@ -85,6 +111,7 @@ def run_function_call(function_call_id: str) -> list[str]:
         plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
 
     try:
+        store = _blob_writer(runtime, fc.environment_id, fc.call_id, function_call_id)
         files = [
             InputFile(
                 e["inputType"],
@@ -96,7 +123,8 @@ def run_function_call(function_call_id: str) -> list[str]:
             )
             for e in inputs
         ]
-        emissions = runner_for(fc.function_type)(RunInput(fc.function_type, config, files, payload, runtime.settings))
+        run_input = RunInput(fc.function_type, config, files, payload, runtime.settings, store, fc.reference_id)
+        emissions = runner_for(fc.function_type)(run_input)
         failed = False
     except FunctionError as exc:
         emissions, failed = [Emission("error", {"message": str(exc)})], True
@@ -163,6 +191,70 @@ def _activity_name(function_type: str) -> str:
     )
 
 
+def _item_reference(emission: Emission) -> str | None:
+    """A split item goes on under its own reference (``itemReferenceID``)."""
+    if len(emission.files) == 1:
+        return emission.files[0].get("itemReferenceID")
+    return None
+
+
+def _feed_join(
+    session: Session,
+    call: Call,
+    plan: dict[str, Any],
+    fc: FunctionCall,
+    event: Event,
+    emission: Emission,
+    join: Function,
+    reference_id: str | None,
+) -> None:
+    """Add what ``emission`` hands on to the call's one collecting function call of ``join``
+    (made by the first branch that reaches it): files to its inputs, JSON to its items."""
+    collecting = session.scalars(
+        sa.select(FunctionCall)
+        .where(FunctionCall.call_id == call.id, FunctionCall.function_id == join.id, FunctionCall.status == "pending")
+        .with_for_update()
+    ).first()
+    if collecting is None:
+        collecting = FunctionCall(
+            id=new_id("fc"),
+            environment_id=call.environment_id,
+            call_id=call.id,
+            function_id=join.id,
+            function_name=join.name,
+            function_type=join.type,
+            function_version_num=plan["versions"][join.id],
+            reference_id=call.call_reference_id,
+            status="pending",
+            activity=[],
+            inputs=[],
+            payload={"items": []},
+            source_function_call_id=fc.id,
+            source_event_id=event.id,
+        )
+        session.add(collecting)
+    if emission.files:
+        labelled = [({"itemReferenceID": reference_id} if reference_id else {}) | f for f in emission.files]
+        collecting.inputs = [*collecting.inputs, *labelled]
+    else:
+        item = {"itemReferenceID": reference_id or fc.id, "content": emission.output}
+        collecting.payload = {"items": [*collecting.payload["items"], item]}
+
+
+def _blob_writer(runtime, environment_id: str, call_id: str, function_call_id: str):
+    """Files a function call makes (split items) under keys of its own: a rerun overwrites them."""
+    made = 0
+
+    def store(data: bytes, input_type: str) -> str:
+        nonlocal made
+        key = f"{environment_id}/{call_id}/{function_call_id}/{made}.{MEDIA_TYPES[input_type][1]}"
+        made += 1
+        runtime.blobs.put(key, data)
+        return key
+
+    return store
+
+
 def _spawned_by(session: Session, function_call_id: str) -> list[str]:
     return list(
         session.scalars(
@@ -208,8 +300,12 @@ def _spawn(
         target = plan.get("targets", {}).get(fc.function_id, {}).get(emission.branch or "*")
         destinations = [target] if target else []
     children = []
+    reference_id = _item_reference(emission) or fc.reference_id
     for function_id in destinations:
         function = session.get_one(Function, function_id)
+        if function.type == "join":
+            _feed_join(session, call, plan, fc, event, emission, function, reference_id)
+            continue  # it runs once every branch is done (release_joins)
         child = FunctionCall(
             id=new_id("fc"),
             environment_id=call.environment_id,
@@ -218,7 +314,7 @@ def _spawn(
             function_name=function.name,
             function_type=function.type,
             function_version_num=plan["versions"][function_id],
-            reference_id=fc.reference_id,
+            reference_id=reference_id,
             status="pending",
             activity=[],
             inputs=emission.files,

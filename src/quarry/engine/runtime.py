@@ -24,7 +24,7 @@ from quarry.storage.db import Database
 log = logging.getLogger("quarry.engine")
 
 QUEUE = "quarry-calls"
-APPLICATION_VERSION = "quarry-engine-1"
+APPLICATION_VERSION = "quarry-engine-2"
 """DBOS recovers only workflows of the same application version; bump it when the shape of
 ``run_call`` changes in a way a half-finished call cannot replay."""
 SWEEP_EVERY_SECONDS = 30.0

@@ -17,10 +17,27 @@ BLOB_KEY_FIELD = "s3BlobKey"
 """Stored in an event's body where the wire form has ``s3URL``: URLs expire, keys do not."""
 
 
+FILE_CONTAINERS = {"printPageOutput", "semanticPageOutput", "items"}
+"""Where Quarry's own file references nest (split and join items). Content fields
+(``transformedContent`` …) are never searched: a client's JSON must not mint file URLs."""
+
+
+def _with_urls(value: Any, signer: FileUrlSigner, base_url: str) -> Any:
+    if isinstance(value, list):
+        return [_with_urls(item, signer, base_url) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key == BLOB_KEY_FIELD:
+            out["s3URL"] = signer.url(base_url, item)
+        else:
+            out[key] = _with_urls(item, signer, base_url) if key in FILE_CONTAINERS else item
+    return out
+
+
 def render(event: Event, signer: FileUrlSigner, base_url: str) -> dict[str, Any]:
-    body = dict(event.body)
-    if BLOB_KEY_FIELD in body:
-        body["s3URL"] = signer.url(base_url, body.pop(BLOB_KEY_FIELD))
+    body = _with_urls(event.body, signer, base_url)
     envelope = {
         "eventID": event.id,
         "eventType": event.event_type,

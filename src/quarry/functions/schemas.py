@@ -78,14 +78,19 @@ Label = Annotated[str, Field(min_length=1, max_length=128)]
 # --- per-type configuration -------------------------------------------------------------------
 
 
+ProviderChoice = Annotated[
+    Literal["builtin", "openai"] | None,
+    Field(
+        description="Quarry extension: the provider this function uses; "
+        "by default the deployment's (QUARRY_LLM_PROVIDER)."
+    ),
+]
+
+
 class ExtractionConfig(WireModel):
     output_schema_name: Annotated[str, Field(min_length=1, max_length=256)]
     output_schema: OutputSchema
-    provider: Literal["builtin", "openai"] | None = Field(
-        None,
-        description="Quarry extension: the extraction provider for this function; by default the deployment's "
-        "(QUARRY_LLM_PROVIDER).",
-    )
+    provider: ProviderChoice = None
 
 
 class TransformConfig(ExtractionConfig):
@@ -135,6 +140,7 @@ def _check_routes(routes: list[RouteListItem]) -> list[RouteListItem]:
 class RouteConfig(WireModel):
     description: str
     routes: Annotated[list[RouteListItem], Field(min_length=1, max_length=100), AfterValidator(_check_routes)]
+    provider: ProviderChoice = None
 
 
 class PrintPageSplitConfig(WireModel):
@@ -172,6 +178,7 @@ class SplitConfig(WireModel):
     split_type: Literal["print_page", "semantic_page"]
     print_page_split_config: PrintPageSplitConfig | None = None
     semantic_page_split_config: SemanticPageSplitConfig | None = None
+    provider: ProviderChoice = None
 
     # Validators of the fields (not of the model), so that errors name the configuration field;
     # ``splitType`` is declared first, so it is in ``info.data`` when it was valid. An absent

@@ -50,6 +50,8 @@ class RunInput:
     files: list[InputFile]
     payload: Any = None  # JSON handed over by the upstream function, when no file is
     settings: Settings = field(default_factory=lambda: Settings.from_env({}))
+    store: Callable[[bytes, str], str] | None = None  # (data, inputType) -> blob key, for files a runner makes
+    reference_id: str | None = None  # the function call's referenceID
 
     def documents(self) -> list[Document]:
         """Each input file read, audio transcribed by the deployment's transcriber when it has one."""
@@ -91,12 +93,14 @@ Runner = Callable[[RunInput], list[Emission]]
 
 
 def runner_for(function_type: str) -> Runner:
-    from quarry.engine.runners import payload_shaping, route, transform
+    from quarry.engine.runners import join, payload_shaping, route, split, transform
 
     runners: dict[str, Runner] = {
         "transform": transform.run,
         "analyze": transform.run,
         "route": route.run,
+        "split": split.run,
+        "join": join.run,
         "payload_shaping": payload_shaping.run,
     }
     if function_type not in runners:

@@ -1,10 +1,12 @@
-"""route: choose one route for the input, deterministically first, then by similarity.
+"""route: choose one route for the input, deterministically first, then by the provider.
 
 1. A route whose ``regex.patterns`` match the document text, or whose ``origin.email.patterns``
    match the sender of an email input, wins (first route in order).
-2. Otherwise the route whose name and description share the most words with the document.
-3. Otherwise the ``isErrorFallback`` route; with none, the function call fails.
-The input files flow on, along the edges of the chosen route.
+2. Otherwise the provider classifies the document among the routes by name and description
+   (builtin: shared words; openai: the model picks).
+3. Otherwise — or when the document cannot be read at all — the ``isErrorFallback`` route;
+   with none, the function call fails.
+The input flows on, along the edges of the chosen route.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import email.policy
 import re
 from typing import Any
 
+from quarry.documents.model import text_document
 from quarry.documents.readers.plain import json_document
 from quarry.engine.runners import Emission, FunctionError, RunInput
-
-_WORD = re.compile(r"[a-z0-9]{3,}")
+from quarry.providers.llm import Choice, ProviderError, provider_for
 
 
 def _sender(run_input: RunInput) -> str:
@@ -38,28 +40,16 @@ def _deterministic(routes: list[dict[str, Any]], text: str, sender: str) -> str 
     return None
 
 
-def _similar(routes: list[dict[str, Any]], text: str) -> str | None:
-    words = set(_WORD.findall(text.lower()))
-    scored = []
-    for position, route in enumerate(routes):
-        if route.get("isErrorFallback"):
-            continue
-        vocabulary = set(_WORD.findall(f"{route['name']} {route.get('description') or ''}".lower()))
-        score = len(words & vocabulary)
-        if score:
-            scored.append((-score, position, route["name"]))
-    return min(scored)[2] if scored else None
-
-
 def run(run_input: RunInput) -> list[Emission]:
     routes = run_input.config["routes"]
-    if run_input.files:
-        text = "\n".join(document.text for document in run_input.documents())
-    else:
-        text = json_document(run_input.payload).text
-    choice = _deterministic(routes, text, _sender(run_input)) or _similar(routes, text)
-    if choice is None:
-        choice = next((route["name"] for route in routes if route.get("isErrorFallback")), None)
+    fallback = next((route["name"] for route in routes if route.get("isErrorFallback")), None)
+    try:
+        choice = _choose(run_input, routes)
+    except FunctionError:
+        if fallback is None:
+            raise
+        choice = fallback  # "used when errors occur": an unreadable document goes to the fallback
+    choice = choice or fallback
     if choice is None:
         raise FunctionError("no route matched the input and no route is the error fallback")
     body: dict[str, Any] = {"choice": choice}
@@ -71,3 +61,20 @@ def run(run_input: RunInput) -> list[Emission]:
         for f in run_input.files
     ]
     return [Emission("route", body, output=None if files else run_input.payload, files=files, branch=choice)]
+
+
+def _choose(run_input: RunInput, routes: list[dict[str, Any]]) -> str | None:
+    documents = run_input.documents() if run_input.files else [json_document(run_input.payload)]
+    text = "\n".join(document.text for document in documents)
+    choice = _deterministic(routes, text, _sender(run_input))
+    if choice is not None:
+        return choice
+    candidates = [Choice(r["name"], r.get("description")) for r in routes if not r.get("isErrorFallback")]
+    if not candidates:
+        return None
+    merged = documents[0] if len(documents) == 1 else text_document(documents[0].input_type, text)
+    try:
+        provider = provider_for(run_input.config.get("provider"), run_input.settings)
+        return provider.classify(merged, candidates, run_input.config.get("description"))
+    except ProviderError as exc:
+        raise FunctionError(str(exc)) from None

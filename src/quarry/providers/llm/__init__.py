@@ -19,6 +19,7 @@ from quarry.providers import ProviderError
 PROVIDERS = ("builtin", "openai")
 __all__ = [
     "PROVIDERS",
+    "Choice",
     "Extraction",
     "ExtractionRequest",
     "Provider",
@@ -43,8 +44,19 @@ class Extraction:
     confidences: dict[str, float] = field(default_factory=dict)  # JSON Pointer -> [0, 1]
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A class a document may belong to: a route, or a split's item class."""
+
+    name: str
+    description: str | None = None
+
+
 class Provider(Protocol):
     def extract(self, request: ExtractionRequest) -> Extraction: ...
+
+    def classify(self, document: Document, choices: list[Choice], context: str | None = None) -> str | None:
+        """The name of the choice the document belongs to, or None when it fits none."""
 
 
 def provider_for(name: str | None, settings: Settings) -> Provider:

@@ -20,11 +20,13 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from quarry.config import Settings
+from quarry.documents.model import Document
 from quarry.documents.rendering import page_images
 from quarry.providers.http import error_detail, post_with_retries
-from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError, invalid_properties
+from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 
 MAX_DOCUMENT_CHARS = 200_000
+MAX_CLASSIFY_CHARS = 20_000  # the start of a document tells its class
 VALID_CONFIDENCE = 0.9
 INVALID_CONFIDENCE = 0.4
 
@@ -85,6 +87,32 @@ class OpenAIProvider:
         if content is None:
             raise ProviderError("the model's answer is not a JSON object, even after a repair round")
         return Extraction(content, _confidences(content, invalid_properties(content, request.schema)))
+
+    def classify(self, document: Document, choices: list[Choice], context: str | None = None) -> str | None:
+        """The model picks one of the choices (or ``none``), constrained by an enum in the schema."""
+        names = [choice.name for choice in choices]
+        listing = "\n".join(f"- {c.name}: {c.description}" if c.description else f"- {c.name}" for c in choices)
+        text = document.text[:MAX_CLASSIFY_CHARS]
+        schema = {
+            "type": "object",
+            "properties": {"choice": {"type": "string", "enum": [*names, "none"]}},
+            "required": ["choice"],
+            "additionalProperties": False,
+        }
+        prompt = (
+            (f"{context}\n\n" if context else "")
+            + f"Which of these classes does the document belong to? Answer none if it fits none.\n{listing}\n\n"
+            + f"Document ({document.input_type}):\n{text}"
+        )
+        messages = [
+            {"role": "system", "content": "You classify documents. Answer with JSON only."},
+            {"role": "user", "content": prompt},
+        ]
+        request = ExtractionRequest(document, schema, "classification", "classify")
+        with httpx.Client(timeout=self.timeout_seconds) as client:
+            answer, _ = self._complete(client, messages, request, with_images=False)
+        choice = (_json_object(answer) or {}).get("choice")
+        return choice if choice in names else None
 
     def _complete(
         self, client: httpx.Client, messages: list[dict[str, Any]], request: ExtractionRequest, *, with_images: bool
