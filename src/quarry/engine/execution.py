@@ -123,7 +123,8 @@ def run_function_call(function_call_id: str) -> list[str]:
             )
             for e in inputs
         ]
-        run_input = RunInput(fc.function_type, config, files, payload, runtime.settings, store, fc.reference_id)
+        search = _collection_search(runtime, fc.environment_id)
+        run_input = RunInput(fc.function_type, config, files, payload, runtime.settings, store, fc.reference_id, search)
         emissions = runner_for(fc.function_type)(run_input)
         failed = False
     except FunctionError as exc:
@@ -239,6 +240,21 @@ def _feed_join(
     else:
         item = {"itemReferenceID": reference_id or fc.id, "content": emission.output}
         collecting.payload = {"items": [*collecting.payload["items"], item]}
+
+
+def _collection_search(runtime, environment_id: str):
+    """Look-ups in the environment's collections, each in a read transaction of its own."""
+
+    def search(collection_name: str, query: str, **options: Any) -> list[tuple[Any, float | None]]:
+        from quarry.collections.search import CollectionError, search
+
+        try:
+            with runtime.db.read() as session:
+                return search(session, environment_id, collection_name, query, **options)
+        except CollectionError as exc:
+            raise FunctionError(str(exc)) from None
+
+    return search
 
 
 def _blob_writer(runtime, environment_id: str, call_id: str, function_call_id: str):

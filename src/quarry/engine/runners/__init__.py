@@ -16,6 +16,9 @@ from quarry.documents.model import Document, DocumentError
 from quarry.documents.parse import Transcribe, parse
 from quarry.providers import ProviderError
 
+Search = Callable[..., list[tuple[Any, float | None]]]
+"""``(collectionName, query, *, top_k, mode, score_threshold, include_subcollections) -> [(item data, distance)]``"""
+
 
 class FunctionError(Exception):
     """The function cannot do its work on this input: a failed function call with this message."""
@@ -52,6 +55,7 @@ class RunInput:
     settings: Settings = field(default_factory=lambda: Settings.from_env({}))
     store: Callable[[bytes, str], str] | None = None  # (data, inputType) -> blob key, for files a runner makes
     reference_id: str | None = None  # the function call's referenceID
+    search: Search | None = None  # collection look-ups, for enrich
 
     def documents(self) -> list[Document]:
         """Each input file read, audio transcribed by the deployment's transcriber when it has one."""
@@ -93,7 +97,7 @@ Runner = Callable[[RunInput], list[Emission]]
 
 
 def runner_for(function_type: str) -> Runner:
-    from quarry.engine.runners import join, payload_shaping, route, split, transform
+    from quarry.engine.runners import enrich, join, payload_shaping, route, split, transform
 
     runners: dict[str, Runner] = {
         "transform": transform.run,
@@ -102,6 +106,7 @@ def runner_for(function_type: str) -> Runner:
         "split": split.run,
         "join": join.run,
         "payload_shaping": payload_shaping.run,
+        "enrich": enrich.run,
     }
     if function_type not in runners:
         return _unsupported(function_type)
