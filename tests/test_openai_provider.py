@@ -734,3 +734,45 @@ def test_a_refused_transcription_fails_the_call_with_the_endpoint_message(
     message = only_error(quarry, call, call_id)
     assert "transcription endpoint refused" in message and "audio file is corrupt" in message
     assert len(fake.requests) == 1
+
+
+# --- classification (route, semantic split) ---------------------------------------------------
+
+
+def test_route_asks_the_model_to_pick_among_the_routes(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = f"triage-{uuid.uuid4().hex[:8]}"
+    routes = [
+        {"name": "billing", "description": "invoices and payments"},
+        {"name": "legal", "description": "contracts"},
+        {"name": "other", "isErrorFallback": True},
+    ]
+    body = {
+        "functionName": name,
+        "type": "route",
+        "description": "Sort the mail",
+        "routes": routes,
+        "provider": "openai",
+    }
+    create_function(quarry, body)
+    fake.script(answer({"choice": "legal"}))
+    call, call_id = run(quarry, name, f"Dear {MARKER}, please sign the attached paper.".encode())
+    assert call["status"] == "completed", call
+    [routed] = events_of(quarry, call_id, "route")
+    assert routed["choice"] == "legal"
+    [sent] = fake.requests
+    schema = sent.body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["choice"]["enum"] == ["billing", "legal", "none"]  # the fallback is not a class
+    assert MARKER in sent.user_content and "Sort the mail" in sent.user_content
+    assert "- billing: invoices and payments" in sent.user_content
+
+
+def test_a_model_answer_of_none_takes_the_error_fallback(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    name = f"triage-{uuid.uuid4().hex[:8]}"
+    routes = [{"name": "billing"}, {"name": "other", "isErrorFallback": True}]
+    body = {"functionName": name, "type": "route", "description": "Sort", "routes": routes, "provider": "openai"}
+    create_function(quarry, body)
+    fake.script(answer({"choice": "none"}))
+    call, call_id = run(quarry, name, b"A poem about the sea.")
+    assert call["status"] == "completed"
+    [routed] = events_of(quarry, call_id, "route")
+    assert routed["choice"] == "other"
