@@ -33,10 +33,10 @@ class ServerProcess:
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a restart resumes work at once: on 2 busy cores it may be slow
         while time.monotonic() < deadline:
             try:
-                httpx.get(self.url + "/openapi.json", timeout=1)
+                httpx.get(self.url + "/openapi.json", timeout=5)
                 return
             except httpx.TransportError:
                 if self.process.poll() is not None:

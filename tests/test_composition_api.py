@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import time
 from typing import Any
 
 import httpx
@@ -301,3 +303,124 @@ def test_the_split_item_files_are_pdfs_the_next_function_reads(api: httpx.Client
     assert {fc["inputType"] for fc in transforms} == {"pdf"}
     for fc in transforms:
         assert io.BytesIO(download(api, fc["s3URL"])).read(5) == b"%PDF-"
+
+
+def wait_for_items(api: httpx.Client, collection: str, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while True:
+        body = api.get("/v2/collections/items", params={"collectionName": collection, "limit": 100}).json()
+        if len(body.get("items", [])) >= count:
+            return body["items"]
+        if time.monotonic() > deadline:
+            pytest.fail(f"{collection} has {body} after 30 s")
+        time.sleep(0.1)
+
+
+VENDORS = [
+    {"vendorID": "V-100", "name": "Northwind Traders", "country": "DE"},
+    {"vendorID": "V-200", "name": "Contoso Pharmaceuticals", "country": "US"},
+    {"vendorID": "V-300", "name": "Fabrikam Freight Lines", "country": "NL"},
+]
+
+
+def test_route_branches_enrich_and_shape_end_to_end(api: httpx.Client) -> None:
+    """route -> (invoice transform | receipt transform) -> enrich (vendor master data) -> payload_shaping."""
+    assert api.post("/v2/collections", json={"collectionName": "vendors"}).status_code == 200
+    added = api.post(
+        "/v2/collections/items", json={"collectionName": "vendors", "items": [{"data": v} for v in VENDORS]}
+    )
+    assert added.status_code in (200, 202), added.text
+    wait_for_items(api, "vendors", len(VENDORS))
+
+    schema = {"type": "object", "properties": {"vendorName": {"type": "string"}, "totalAmount": {"type": "number"}}}
+    for name in ("invoice-fields", "receipt-fields"):
+        transform_fn(api, name, schema)
+    create_function(
+        api,
+        {
+            "functionName": "doc-type",
+            "type": "route",
+            "description": "Invoices or receipts",
+            "routes": [
+                {"name": "invoice", "regex": {"patterns": ["(?i)\\binvoice\\b"]}},
+                {"name": "receipt", "regex": {"patterns": ["(?i)\\breceipt\\b"]}},
+            ],
+        },
+    )
+    create_function(
+        api,
+        {
+            "functionName": "vendor-lookup",
+            "type": "enrich",
+            "config": {
+                "steps": [
+                    {
+                        "collectionName": "vendors",
+                        "sourceField": "vendorName",
+                        "targetField": "vendor",
+                        "searchMode": "hybrid",
+                        "includeCosineDistance": True,
+                    }
+                ]
+            },
+        },
+    )
+    create_function(
+        api,
+        {
+            "functionName": "shape",
+            "type": "payload_shaping",
+            "shapingSchema": "{vendorID: vendor[0].data.vendorID, country: vendor[0].data.country, total: totalAmount}",
+        },
+    )
+    edges = [
+        ("doc-type", "invoice-fields", "invoice"),
+        ("doc-type", "receipt-fields", "receipt"),
+        ("invoice-fields", "vendor-lookup", None),
+        ("receipt-fields", "vendor-lookup", None),
+        ("vendor-lookup", "shape", None),
+    ]
+    create_workflow(api, "intake", "doc-type", edges)
+    cases = [
+        (b"INVOICE\nVendor Name: Contoso Pharmaceuticals\nTotal Amount: 120.00", "invoice-fields",
+         {"vendorID": "V-200", "country": "US", "total": 120.0}),
+        (b"RECEIPT\nVendor Name: Fabrikam Freight\nTotal Amount: 9.95", "receipt-fields",
+         {"vendorID": "V-300", "country": "NL", "total": 9.95}),
+    ]  # fmt: skip
+    for data, branch, shaped in cases:
+        call = run_workflow(api, "intake", data, "text")
+        assert call["status"] == "completed", call
+        ran = [fc["functionName"] for fc in call["functionCalls"]]
+        assert sorted(ran) == sorted(["doc-type", branch, "vendor-lookup", "shape"])
+        [enriched] = events_of(api, call["callID"], "enrich")
+        [best, *_] = enriched["enrichedContent"]["vendor"]
+        assert 0 <= best["cosineDistance"] <= 2
+        [result] = events_of(api, call["callID"], "payload_shaping")
+        assert result["transformedContent"] == shaped
+
+
+def test_enrich_of_an_unknown_collection_fails_the_call_saying_so(api: httpx.Client) -> None:
+    create_function(
+        api,
+        {
+            "functionName": "lookup",
+            "type": "enrich",
+            "config": {"steps": [{"collectionName": "nowhere", "sourceField": "name", "targetField": "hits"}]},
+        },
+    )
+    data = json.dumps({"name": "Acme"}).encode()
+    (call,) = submit(api, {"functionName": "lookup", "input": single(data, "json")})
+    call = wait_for(api, call["callID"])
+    assert call["status"] == "failed"
+    [error] = events_of(api, call["callID"], "error")
+    assert "nowhere" in error["message"] and "not found" in error["message"]
+
+
+def test_a_split_called_on_its_own_runs_its_next_function_for_each_item(api: httpx.Client) -> None:
+    transform_fn(api, "extract")
+    split_fn(api, "pages", printPageSplitConfig={"nextFunctionName": "extract"})
+    (call,) = submit(api, {"functionName": "pages", "input": single(pdf(invoice_page(7), invoice_page(8)), "pdf")})
+    call = wait_for(api, call["callID"])
+    assert call["status"] == "completed", call
+    transforms = events_of(api, call["callID"], "transform")
+    assert sorted(e["transformedContent"]["invoiceNumber"] for e in transforms) == ["INV-007", "INV-008"]

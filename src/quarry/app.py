@@ -14,6 +14,8 @@ from quarry.api.files import router as files_router
 from quarry.api.guard import RequestGuard
 from quarry.api.timing import ServerTiming
 from quarry.calls.routes import router as calls_router
+from quarry.collections import ingest as collections_ingest
+from quarry.collections.routes import router as collections_router
 from quarry.config import Settings
 from quarry.engine import runtime as engine
 from quarry.events.routes import router as events_router
@@ -52,10 +54,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
             app.state.signer = FileUrlSigner(instance_secret(session, "file-urls"))
         if run_engine:
             await run_in_threadpool(engine.start, settings, app.state.db, app.state.blobs)
+            await run_in_threadpool(collections_ingest.start, settings)
         try:
             yield
         finally:
             if run_engine:
+                collections_ingest.stop()
                 await run_in_threadpool(engine.stop)
             if owned:
                 app.state.db.dispose()
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)
     app.add_middleware(ServerTiming)
     app.include_router(calls_router)
+    app.include_router(collections_router)
     app.include_router(files_router)
     app.include_router(events_router)
     app.include_router(functions_router)

@@ -37,6 +37,9 @@ class Settings:
     transcription_base_url: str | None = None
     transcription_model: str = "whisper-1"
     transcription_api_key: str | None = None
+    embeddings_base_url: str | None = None
+    embeddings_model: str | None = None
+    embeddings_api_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +65,9 @@ class Settings:
             transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,
             transcription_model=env.get("QUARRY_TRANSCRIPTION_MODEL") or "whisper-1",
             transcription_api_key=env.get("QUARRY_TRANSCRIPTION_API_KEY") or None,
+            embeddings_base_url=env.get("QUARRY_EMBEDDINGS_BASE_URL") or None,
+            embeddings_model=env.get("QUARRY_EMBEDDINGS_MODEL") or None,
+            embeddings_api_key=env.get("QUARRY_EMBEDDINGS_API_KEY") or None,
         )
 
     @property

@@ -6,6 +6,7 @@ import io
 
 from quarry.documents.model import DocumentError
 from quarry.documents.parse import IMAGE_TYPES
+from quarry.documents.pdfium import LOCK
 
 MAX_SIDE = 1600  # enough for a model to read print; more only costs tokens
 
@@ -20,20 +21,21 @@ def page_images(input_type: str, data: bytes, *, max_pages: int = 8) -> list[byt
         return []
     import pypdfium2
 
-    try:
-        pdf = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        raise DocumentError(f"the PDF cannot be opened: {exc}") from None
-    try:
-        images = []
-        for index in range(min(len(pdf), max_pages)):
-            page = pdf[index]
-            width, height = page.get_size()
-            images.append(_png(page.render(scale=min(2.0, MAX_SIDE / max(width, height))).to_pil()))
-            page.close()
-        return images
-    finally:
-        pdf.close()
+    with LOCK:
+        try:
+            pdf = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise DocumentError(f"the PDF cannot be opened: {exc}") from None
+        try:
+            rendered = []
+            for index in range(min(len(pdf), max_pages)):
+                page = pdf[index]
+                width, height = page.get_size()
+                rendered.append(page.render(scale=min(2.0, MAX_SIDE / max(width, height))).to_pil())
+                page.close()
+        finally:
+            pdf.close()
+    return [_png(image) for image in rendered]
 
 
 def _png(image) -> bytes:

@@ -26,6 +26,7 @@ from quarry.engine.runtime import current
 from quarry.events.models import Event
 from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
+from quarry.providers import ProviderError
 from quarry.storage.base import utcnow
 
 log = logging.getLogger("quarry.engine")
@@ -245,13 +246,17 @@ def _feed_join(
 def _collection_search(runtime, environment_id: str):
     """Look-ups in the environment's collections, each in a read transaction of its own."""
 
+    from quarry.providers.embeddings import embedder_from_settings
+
+    embedder = embedder_from_settings(runtime.settings)
+
     def search(collection_name: str, query: str, **options: Any) -> list[tuple[Any, float | None]]:
         from quarry.collections.search import CollectionError, search
 
         try:
             with runtime.db.read() as session:
-                return search(session, environment_id, collection_name, query, **options)
-        except CollectionError as exc:
+                return search(session, environment_id, collection_name, query, embedder=embedder, **options)
+        except (CollectionError, ProviderError) as exc:
             raise FunctionError(str(exc)) from None
 
     return search

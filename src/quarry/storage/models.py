@@ -1,6 +1,7 @@
 """Every table of Quarry, gathered so that Alembic sees one metadata."""
 
 from quarry.calls.models import Call, CallCount, CallCountCache, FunctionCall  # noqa: F401
+from quarry.collections.models import Collection, CollectionItem, CollectionRequest  # noqa: F401
 from quarry.events.models import Event  # noqa: F401
 from quarry.functions.models import Function, FunctionVersion  # noqa: F401
 from quarry.storage.base import Base

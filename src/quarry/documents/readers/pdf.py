@@ -5,6 +5,7 @@ from __future__ import annotations
 from quarry.documents.layout import reading_order_text
 from quarry.documents.limits import MAX_OCR_PAGES, MAX_PDF_PAGES, PDF_OCR_DPI
 from quarry.documents.model import Document, DocumentError, Page, Word
+from quarry.documents.pdfium import LOCK
 from quarry.documents.readers import ocr
 
 MIN_TEXT_LAYER_CHARS = 8  # fewer than this and the page is a scan, perhaps with a stray page number
@@ -13,31 +14,40 @@ MIN_TEXT_LAYER_CHARS = 8  # fewer than this and the page is a scan, perhaps with
 def read(data: bytes) -> Document:
     import pypdfium2
 
+    with LOCK:
+        try:
+            pdf = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise DocumentError(f"the PDF cannot be opened: {exc}") from None
+        count = len(pdf)
     try:
-        pdf = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        raise DocumentError(f"the PDF cannot be opened: {exc}") from None
-    try:
-        if len(pdf) > MAX_PDF_PAGES:
-            raise DocumentError(f"the PDF has {len(pdf)} pages; at most {MAX_PDF_PAGES} are read")
+        if count > MAX_PDF_PAGES:
+            raise DocumentError(f"the PDF has {count} pages; at most {MAX_PDF_PAGES} are read")
         pages, ocr_pages = [], 0
-        for index in range(len(pdf)):
-            page = pdf[index]
-            try:
-                width, height = page.get_size()
-                words = _text_layer_words(page, height)
-                if sum(len(w.text) for w in words) >= MIN_TEXT_LAYER_CHARS:
-                    pages.append(Page(index + 1, reading_order_text(words), width, height, words))
-                    continue
-                ocr_pages += 1
-                if ocr_pages > MAX_OCR_PAGES:
-                    raise DocumentError(f"the PDF has more than {MAX_OCR_PAGES} pages without a text layer to OCR")
-                pages.append(_ocr_page(page, index + 1, width, height))
-            finally:
-                page.close()
+        for index in range(count):
+            with LOCK:  # one page at a time, so that other threads' PDFs are not held up by OCR
+                page = pdf[index]
+                try:
+                    width, height = page.get_size()
+                    words = _text_layer_words(page, height)
+                    scan = sum(len(w.text) for w in words) < MIN_TEXT_LAYER_CHARS
+                    if scan:
+                        ocr_pages += 1
+                        if ocr_pages > MAX_OCR_PAGES:
+                            raise DocumentError(
+                                f"the PDF has more than {MAX_OCR_PAGES} pages without a text layer to OCR"
+                            )
+                        image = page.render(scale=PDF_OCR_DPI / 72).to_pil()
+                finally:
+                    page.close()
+            if scan:
+                pages.append(_ocr_page(image, index + 1, width, height))
+            else:
+                pages.append(Page(index + 1, reading_order_text(words), width, height, words))
         return Document("pdf", pages=pages)
     finally:
-        pdf.close()
+        with LOCK:
+            pdf.close()
 
 
 def _text_layer_words(page, height: float) -> list[Word]:
@@ -67,9 +77,8 @@ def _text_layer_words(page, height: float) -> list[Word]:
         textpage.close()
 
 
-def _ocr_page(page, number: int, width: float, height: float) -> Page:
+def _ocr_page(image, number: int, width: float, height: float) -> Page:
     scale = PDF_OCR_DPI / 72
-    image = page.render(scale=scale).to_pil()
     words, _, _ = ocr.recognise(image)
     words = [
         Word(w.text, w.left / scale, w.top / scale, w.right / scale, w.bottom / scale, w.confidence) for w in words

@@ -9,6 +9,7 @@ from typing import Any
 
 from quarry.documents.limits import MAX_PDF_PAGES
 from quarry.documents.model import Document
+from quarry.documents.pdfium import LOCK
 from quarry.engine.runners import Emission, FunctionError, RunInput
 from quarry.providers.llm import Choice, ProviderError, provider_for
 
@@ -62,26 +63,28 @@ def _emissions(
         raise FunctionError("this runner needs file storage")  # only the engine runs splits
     semantic = run_input.config["splitType"] == "semantic_page"
     reference = run_input.reference_id or "split"
-    source = pypdfium2.PdfDocument(data)
-    try:
-        if len(source) > MAX_PDF_PAGES:
-            raise FunctionError(f"the PDF has {len(source)} pages; at most {MAX_PDF_PAGES} are split")
-        items = []
-        for offset, (item_class, pages) in enumerate(groups):
-            key = run_input.store(_pdf_of(source, pages), "pdf")
-            item: dict[str, Any] = {"itemOffset": offset, "itemReferenceID": f"{reference}-{offset + 1}"}
-            if semantic:
-                same = [g for g in groups[:offset] if g[0] == item_class]
-                item |= {
-                    "itemClass": item_class,
-                    "itemClassCount": sum(1 for g in groups if g[0] == item_class),
-                    "itemClassOffset": len(same),
-                    "pageStart": pages[0] + 1,
-                    "pageEnd": pages[-1] + 1,
-                }
-            items.append((item, key))
-    finally:
-        source.close()
+    with LOCK:
+        source = pypdfium2.PdfDocument(data)
+        try:
+            if len(source) > MAX_PDF_PAGES:
+                raise FunctionError(f"the PDF has {len(source)} pages; at most {MAX_PDF_PAGES} are split")
+            parts = [_pdf_of(source, pages) for _, pages in groups]
+        finally:
+            source.close()
+    items = []
+    for offset, ((item_class, pages), part) in enumerate(zip(groups, parts)):
+        key = run_input.store(part, "pdf")
+        item: dict[str, Any] = {"itemOffset": offset, "itemReferenceID": f"{reference}-{offset + 1}"}
+        if semantic:
+            same = [g for g in groups[:offset] if g[0] == item_class]
+            item |= {
+                "itemClass": item_class,
+                "itemClassCount": sum(1 for g in groups if g[0] == item_class),
+                "itemClassOffset": len(same),
+                "pageStart": pages[0] + 1,
+                "pageEnd": pages[-1] + 1,
+            }
+        items.append((item, key))
     output = "semanticPageOutput" if semantic else "printPageOutput"
     output_type = "semantic_page" if semantic else "print_page"
     listing: dict[str, Any] = {"itemCount": len(items), "items": [item | {"s3BlobKey": key} for item, key in items]}

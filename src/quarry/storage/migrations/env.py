@@ -3,11 +3,12 @@
 from alembic import context
 
 from quarry.calls.search import is_search_object
+from quarry.collections.models import is_search_object as is_collection_search_object
 from quarry.storage.models import metadata
 
 
 def include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
-    return not is_search_object(name)
+    return not is_search_object(name) and not is_collection_search_object(name)
 
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,221 @@
+"""Collections and their items: create, list, delete, page through, and accept adds and updates.
+
+Adds and updates are *accepted* here (stored as a ``CollectionRequest`` whose ID is the ID of
+the ``collection_processing`` event that will report them) and *processed* by
+:mod:`quarry.collections.ingest`, which embeds the items and stores them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import conflict, invalid, not_found
+from quarry.collections.items import delete_items, item_text
+from quarry.collections.models import Collection, CollectionItem, CollectionRequest, in_hierarchy
+from quarry.collections.schemas import CollectionListQuery, ItemListQuery, ItemsAdd, ItemsUpdate, PageNumberQuery
+from quarry.ids import new_id
+from quarry.storage.base import icontains, utcnow
+
+ADD_MESSAGE = "Collection items are being processed asynchronously"
+UPDATE_MESSAGE = "Collection items are being updated asynchronously"
+
+
+def find(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Collection | None:
+    stmt = sa.select(Collection).where(Collection.environment_id == environment_id, Collection.name == name)
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+def get(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Collection:
+    collection = find(session, environment_id, name, for_update=for_update)
+    if collection is None:
+        raise not_found("collection", name)
+    return collection
+
+
+def scope(session: Session, collection: Collection, include_subcollections: bool) -> list[str]:
+    """IDs of the collection and, when asked, of its descendants."""
+    if not include_subcollections:
+        return [collection.id]
+    return list(
+        session.scalars(
+            sa.select(Collection.id).where(
+                Collection.environment_id == collection.environment_id, in_hierarchy(collection.name)
+            )
+        )
+    )
+
+
+def item_counts(session: Session, collection_ids: list[str]) -> dict[str, int]:
+    if not collection_ids:
+        return {}
+    rows = session.execute(
+        sa.select(CollectionItem.collection_id, sa.func.count())
+        .where(CollectionItem.collection_id.in_(collection_ids))
+        .group_by(CollectionItem.collection_id)
+    )
+    return {collection_id: count for collection_id, count in rows}
+
+
+def render(collection: Collection, item_count: int) -> dict[str, Any]:
+    return {
+        "collectionID": collection.id,
+        "collectionName": collection.name,
+        "itemCount": item_count,
+        "createdAt": collection.created_at,
+        "updatedAt": collection.updated_at,
+    }
+
+
+def _page_of(session: Session, stmt: sa.Select[Any], page: PageNumberQuery) -> list[Any]:
+    return list(session.scalars(stmt.offset((page.page - 1) * page.limit).limit(page.limit)))
+
+
+def _total_pages(total: int, limit: int) -> int:
+    return math.ceil(total / limit)
+
+
+# --- collections --------------------------------------------------------------------------------
+
+
+def create_collection(session: Session, environment_id: str, name: str) -> dict[str, Any]:
+    if find(session, environment_id, name) is not None:
+        raise _name_taken(name)
+    now = utcnow()
+    collection = Collection(id=new_id("cl"), environment_id=environment_id, name=name, created_at=now, updated_at=now)
+    session.add(collection)
+    try:
+        session.flush()
+    except IntegrityError:  # created concurrently by another request
+        raise _name_taken(name) from None
+    return render(collection, 0)
+
+
+def _name_taken(name: str) -> Exception:
+    return conflict(f"a collection named {name!r} already exists in this environment", {"field": "collectionName"})
+
+
+def list_collections(session: Session, environment_id: str, query: CollectionListQuery) -> dict[str, Any]:
+    filters = [Collection.environment_id == environment_id]
+    if query.parent_collection_name is not None:
+        filters.append(in_hierarchy(query.parent_collection_name))
+    if query.collection_name_search is not None:
+        filters.append(icontains(Collection.name, query.collection_name_search))
+    total = session.scalar(sa.select(sa.func.count()).select_from(Collection).where(*filters)) or 0
+    stmt = sa.select(Collection).where(*filters).order_by(Collection.created_at, Collection.id)
+    collections = _page_of(session, stmt, query)
+    counts = item_counts(session, [c.id for c in collections])
+    return {
+        "collections": [render(c, counts.get(c.id, 0)) for c in collections],
+        "page": query.page,
+        "limit": query.limit,
+        "totalCount": total,
+        "totalPages": _total_pages(total, query.limit),
+    }
+
+
+def delete_collection(session: Session, environment_id: str, name: str) -> None:
+    """Delete the collection and its items. Subcollections are collections of their own and stay;
+    adds and updates still pending for it end in a failed ``collection_processing`` event."""
+    collection = get(session, environment_id, name, for_update=True)
+    delete_items(session, CollectionItem.collection_id == collection.id)
+    session.delete(collection)
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+def list_items(session: Session, environment_id: str, query: ItemListQuery) -> dict[str, Any]:
+    collection = get(session, environment_id, query.collection_name)
+    ids = scope(session, collection, query.include_subcollections)
+    in_scope = CollectionItem.collection_id.in_(ids)
+    total = session.scalar(sa.select(sa.func.count()).select_from(CollectionItem).where(in_scope)) or 0
+    stmt = sa.select(CollectionItem).where(in_scope).order_by(CollectionItem.created_at, CollectionItem.id)
+    items = _page_of(session, stmt, query)
+    return {
+        "collectionID": collection.id,
+        "collectionName": collection.name,
+        "itemCount": total,
+        "items": [
+            {
+                "collectionItemID": item.id,
+                "data": item.data,
+                "createdAt": item.created_at,
+                "updatedAt": item.updated_at,
+            }
+            for item in items
+        ],
+        "page": query.page,
+        "limit": query.limit,
+        "totalPages": _total_pages(total, query.limit),
+        "createdAt": collection.created_at,
+        "updatedAt": collection.updated_at,
+    }
+
+
+def accept_add(session: Session, environment_id: str, body: ItemsAdd) -> CollectionRequest:
+    """Store an add request; the new items' IDs are assigned now (the event lists them)."""
+    collection = get(session, environment_id, body.collection_name)
+    items = [_entry(new_id("clitm"), item.data) for item in body.items]
+    return _request(session, collection, "add", items)
+
+
+def accept_update(session: Session, environment_id: str, body: ItemsUpdate) -> CollectionRequest:
+    """Store an update request once every item it names exists in the collection (else a 400
+    naming the first wrong ``items[i].collectionItemID``)."""
+    collection = get(session, environment_id, body.collection_name)
+    wanted = [item.collection_item_id for item in body.items]
+    existing = set(
+        session.scalars(
+            sa.select(CollectionItem.id).where(
+                CollectionItem.collection_id == collection.id, CollectionItem.id.in_(set(wanted))
+            )
+        )
+    )
+    errors, seen = [], set()
+    for index, item_id in enumerate(wanted):
+        field = f"items[{index}].collectionItemID"
+        if item_id in seen:
+            errors.append({"field": field, "reason": f"item {item_id!r} is named more than once"})
+        elif item_id not in existing:
+            errors.append({"field": field, "reason": f"no item {item_id!r} in collection {collection.name!r}"})
+        seen.add(item_id)
+    if errors:
+        raise invalid(errors)
+    items = [_entry(item.collection_item_id, item.data) for item in body.items]
+    return _request(session, collection, "update", items)
+
+
+def _entry(item_id: str, data: Any) -> dict[str, Any]:
+    """An item of a request. Its text is taken now, from the object as submitted: PostgreSQL's
+    JSONB does not keep the order of an object's keys, and the text must not depend on the database."""
+    return {"collectionItemID": item_id, "data": data, "text": item_text(data)}
+
+
+def _request(
+    session: Session, collection: Collection, operation: str, items: list[dict[str, Any]]
+) -> CollectionRequest:
+    request = CollectionRequest(
+        id=new_id("evt"),
+        environment_id=collection.environment_id,
+        collection_id=collection.id,
+        collection_name=collection.name,
+        operation=operation,
+        items=items,
+        created_at=utcnow(),
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def delete_item(session: Session, environment_id: str, collection_name: str, item_id: str) -> None:
+    collection = get(session, environment_id, collection_name, for_update=True)
+    deleted = delete_items(session, (CollectionItem.collection_id == collection.id) & (CollectionItem.id == item_id))
+    if not deleted:
+        raise not_found("collection item", item_id)
+    collection.updated_at = utcnow()
