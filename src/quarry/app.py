@@ -24,7 +24,11 @@ from quarry.storage.blobs.local import LocalBlobStore
 from quarry.storage.blobs.urls import FileUrlSigner
 from quarry.storage.db import Database
 from quarry.storage.secrets import instance_secret
+from quarry.subscriptions.routes import router as subscriptions_router
 from quarry.tenancy.service import ensure_default_account
+from quarry.transformations.routes import router as transformations_router
+from quarry.webhooks import delivery as webhook_delivery
+from quarry.webhooks import outbox  # noqa: F401  (registers the outbox on every session)
 from quarry.workflows.routes import router as workflows_router
 
 
@@ -55,10 +59,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         if run_engine:
             await run_in_threadpool(engine.start, settings, app.state.db, app.state.blobs)
             await run_in_threadpool(collections_ingest.start, settings)
+            webhook_delivery.start(settings, app.state.db, app.state.signer)
         try:
             yield
         finally:
             if run_engine:
+                webhook_delivery.stop()
                 collections_ingest.stop()
                 await run_in_threadpool(engine.stop)
             if owned:
@@ -76,8 +82,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.add_middleware(ServerTiming)
     app.include_router(calls_router)
     app.include_router(collections_router)
+    app.include_router(subscriptions_router)
     app.include_router(files_router)
     app.include_router(events_router)
     app.include_router(functions_router)
     app.include_router(workflows_router)
+    app.include_router(transformations_router)
     return app

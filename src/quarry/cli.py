@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -66,6 +68,7 @@ def serve(
         else:
             console.print("API keys: create one with `quarry keys create --environment production`.")
     console.print(f"Listening on http://{host}:{port}  (API reference: http://{host}:{port}/docs)")
+    settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
     uvicorn.run(create_app(settings, db), host=host, port=port, log_level="info")
 
 

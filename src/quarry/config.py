@@ -40,6 +40,12 @@ class Settings:
     embeddings_base_url: str | None = None
     embeddings_model: str | None = None
     embeddings_api_key: str | None = None
+    webhook_backoff_base: float = 5.0
+    webhook_max_backoff_seconds: float = 6 * 3600.0
+    webhook_max_attempts: int = 15
+    webhook_timeout_seconds: float = 10.0
+    webhook_allowed_networks: str | None = None
+    listen_url: str | None = None  # where `quarry serve` listens: the base of file URLs in webhooks
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +74,11 @@ class Settings:
             embeddings_base_url=env.get("QUARRY_EMBEDDINGS_BASE_URL") or None,
             embeddings_model=env.get("QUARRY_EMBEDDINGS_MODEL") or None,
             embeddings_api_key=env.get("QUARRY_EMBEDDINGS_API_KEY") or None,
+            webhook_backoff_base=float(env.get("QUARRY_WEBHOOK_BACKOFF_BASE") or 5),
+            webhook_max_backoff_seconds=float(env.get("QUARRY_WEBHOOK_MAX_BACKOFF_SECONDS") or 6 * 3600),
+            webhook_max_attempts=int(env.get("QUARRY_WEBHOOK_MAX_ATTEMPTS") or 15),
+            webhook_timeout_seconds=float(env.get("QUARRY_WEBHOOK_TIMEOUT_SECONDS") or 10),
+            webhook_allowed_networks=env.get("QUARRY_WEBHOOK_ALLOWED_NETWORKS") or None,
         )
 
     @property

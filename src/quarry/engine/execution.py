@@ -301,6 +301,7 @@ def _record_event(session: Session, call: Call, fc: FunctionCall, emission: Emis
         workflow_id=call.workflow_id,
         workflow_name=call.workflow_name,
         workflow_version_num=call.workflow_version_num,
+        transformation_id=emission.body.get("transformationID"),
         body=emission.body,
     )
     session.add(event)

@@ -10,10 +10,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from quarry.storage.base import Base, JSONDocument, utcnow
 
+TRANSFORMATION_TYPES = ("transform", "join")
+"""Event types that are *transformations* (they carry a ``transformationID`` and a
+``transformedContent`` that can be corrected): the ``/v1-beta/transformations`` resource."""
+
 
 class Event(Base):
     """The envelope fields are columns (they are filtered on); ``body`` holds the fields of the
-    event's type (``transformedContent``, ``choice``, ``message`` …) as they appear on the wire."""
+    event's type (``transformedContent``, ``choice``, ``message`` …) as they appear on the wire.
+
+    ``transformation_id`` repeats the body's ``transformationID`` of transform and join events
+    (cursors and filters of the transformations list); ``labelled_at`` is when a correction was
+    last stored (``correctedContent`` and ``metrics`` are then in the body); ``published_at`` and
+    ``last_publish_error_at`` record webhook deliveries of the event.
+    """
 
     __tablename__ = "events"
 
@@ -30,6 +40,10 @@ class Event(Base):
     workflow_id: Mapped[str | None] = mapped_column(sa.String(64))
     workflow_name: Mapped[str | None] = mapped_column(sa.String(128))
     workflow_version_num: Mapped[int | None]
+    transformation_id: Mapped[str | None] = mapped_column(sa.String(64))
+    labelled_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    last_publish_error_at: Mapped[datetime | None]
     body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -37,4 +51,6 @@ class Event(Base):
         sa.Index("ix_events_env_created", "environment_id", "created_at", "id"),
         sa.Index("ix_events_call_id", "call_id", "created_at", "id"),
         sa.Index("ix_events_function_call_id", "function_call_id"),
+        sa.Index("ix_events_env_transformation", "environment_id", "transformation_id"),
+        sa.Index("ix_events_env_reference", "environment_id", "reference_id", "created_at", "id"),
     )

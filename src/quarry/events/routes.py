@@ -31,6 +31,9 @@ class EventListQuery(PageQuery):
     function_names: CsvList = None
     reference_ids: CsvList = None
     reference_id_substring: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    is_labelled: bool | None = Field(
+        None, description="true: only events whose transformation was corrected; false: only the others."
+    )
 
 
 @router.get("")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from quarry.api.models import rfc3339
 from quarry.api.pagination import count_rows, creation_page
-from quarry.events.models import Event
+from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import icontains
 from quarry.storage.blobs.urls import FileUrlSigner
 
@@ -53,7 +53,12 @@ def render(event: Event, signer: FileUrlSigner, base_url: str) -> dict[str, Any]
         "workflowVersionNum": event.workflow_version_num,
         "createdAt": rfc3339(event.created_at),
     }
-    return {key: value for key, value in envelope.items() if value is not None} | body
+    rendered = {key: value for key, value in envelope.items() if value is not None} | body
+    if event.event_type in TRANSFORMATION_TYPES:
+        # webhook delivery state: null until a subscription's webhook answered (reference §3.8)
+        rendered["publishedAt"] = rfc3339(event.published_at) if event.published_at else None
+        rendered["lastPublishErrorAt"] = rfc3339(event.last_publish_error_at) if event.last_publish_error_at else None
+    return rendered
 
 
 _FILTERS = {
@@ -72,6 +77,8 @@ def list_events(session: Session, environment_id: str, query: Any) -> tuple[list
     ]
     if query.reference_id_substring is not None:
         filters.append(icontains(Event.reference_id, query.reference_id_substring))
+    if query.is_labelled is not None:
+        filters.append(Event.labelled_at.is_not(None) if query.is_labelled else Event.labelled_at.is_(None))
     scope = [Event.environment_id == environment_id]
     events = creation_page(session, Event, scope, filters, query)
     return events, count_rows(session, sa.select(Event).where(*scope, *filters))

@@ -1,0 +1,102 @@
+"""HTTP routes of ``/v1-alpha/subscriptions`` and ``/v1-beta/webhook-secret``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.lookup import get_in_environment
+from quarry.subscriptions import service
+from quarry.subscriptions.models import Subscription
+from quarry.subscriptions.schemas import (
+    DeliveryList,
+    DeliveryListQuery,
+    SubscriptionCreate,
+    SubscriptionListQuery,
+    SubscriptionOut,
+    SubscriptionPatch,
+    WebhookSecretOut,
+)
+
+router = APIRouter(tags=["subscriptions"])
+SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
+
+
+@router.post("/v1-alpha/subscriptions", response_model=SubscriptionOut, response_model_exclude_none=True)
+def create_subscription(request: Request, principal: CurrentPrincipal, body: SubscriptionCreate) -> dict[str, Any]:
+    """Send a function's (or a collection's) events of one type to a webhook URL."""
+    with request.app.state.db.write() as session:
+        return service.create(session, principal.environment_id, body)
+
+
+@router.get("/v1-alpha/subscriptions", response_model=list[SubscriptionOut], response_model_exclude_none=True)
+def list_subscriptions(
+    request: Request, principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()]
+) -> list[dict[str, Any]]:
+    """A bare JSON array, as the reference documents (no totalCount)."""
+    with request.app.state.db.read() as session:
+        return service.listing(session, principal.environment_id, query)
+
+
+@router.get(
+    "/v1-alpha/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True
+)
+def get_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return service.render(
+            get_in_environment(session, Subscription, principal.environment_id, subscription_id, "subscription")
+        )
+
+
+@router.patch(
+    "/v1-alpha/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True
+)
+def patch_subscription(
+    request: Request,
+    principal: CurrentPrincipal,
+    subscription_id: SubscriptionID,
+    body: Annotated[SubscriptionPatch, Body()],
+) -> dict[str, Any]:
+    with request.app.state.db.write() as session:
+        return service.update(session, principal.environment_id, subscription_id, body.model_dump(exclude_unset=True))
+
+
+@router.delete("/v1-alpha/subscriptions/{subscriptionID}", status_code=204, response_class=Response)
+def delete_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> Response:
+    with request.app.state.db.write() as session:
+        service.delete(session, principal.environment_id, subscription_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1-alpha/subscriptions/{subscriptionID}/deliveries", response_model=DeliveryList)
+def list_deliveries(
+    request: Request,
+    principal: CurrentPrincipal,
+    subscription_id: SubscriptionID,
+    query: Annotated[DeliveryListQuery, Query()],
+) -> dict[str, Any]:
+    """Quarry extension: every delivery of the subscription's events, with each attempt's outcome."""
+    with request.app.state.db.read() as session:
+        return service.deliveries(session, principal.environment_id, subscription_id, query)
+
+
+@router.post("/v1-beta/webhook-secret", response_model=WebhookSecretOut)
+def generate_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
+    """Generate the environment's signing secret, replacing the previous one."""
+    with request.app.state.db.write() as session:
+        return service.generate_secret(session, principal.environment_id)
+
+
+@router.get("/v1-beta/webhook-secret", response_model=WebhookSecretOut)
+def get_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
+    with request.app.state.db.read() as session:
+        return service.get_secret(session, principal.environment_id)
+
+
+@router.delete("/v1-beta/webhook-secret", status_code=204, response_class=Response)
+def revoke_webhook_secret(request: Request, principal: CurrentPrincipal) -> Response:
+    with request.app.state.db.write() as session:
+        service.revoke_secret(session, principal.environment_id)
+    return Response(status_code=204)

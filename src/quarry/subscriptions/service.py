@@ -1,0 +1,195 @@
+"""Subscriptions: create, read, change, delete; the environment's webhook signing secret."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from quarry.api.errors import bad_request, not_found
+from quarry.api.lookup import get_in_environment
+from quarry.api.pagination import creation_page
+from quarry.collections.models import Collection
+from quarry.functions.models import Function
+from quarry.ids import new_id
+from quarry.storage.base import utcnow
+from quarry.storage.versioned import find_live
+from quarry.subscriptions.models import Subscription, WebhookSecret
+from quarry.subscriptions.schemas import DeliveryListQuery, SubscriptionCreate, SubscriptionListQuery
+from quarry.webhooks.models import Delivery, DeliveryAttempt
+
+COLLECTION_TYPES = {"collection_processing"}
+
+
+def render(subscription: Subscription) -> dict[str, Any]:
+    out = {
+        "subscriptionID": subscription.id,
+        "name": subscription.name,
+        "type": subscription.type,
+        "functionID": subscription.function_id,
+        "functionName": subscription.function_name,
+        "collectionID": subscription.collection_id,
+        "collectionName": subscription.collection_name,
+        "disabled": subscription.disabled,
+        "webhookURL": subscription.webhook_url,
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def _bind(session: Session, environment_id: str, subscription: Subscription, fields: dict[str, Any]) -> None:
+    """Point the subscription at the function or collection its type needs (by ID or by name)."""
+    subscription.event_type = "transform" if subscription.type == "analyze" else subscription.type
+    if subscription.type in COLLECTION_TYPES:
+        collection_id, collection_name = fields.get("collection_id"), fields.get("collection_name")
+        if collection_id is None and collection_name is None:
+            collection_id = subscription.collection_id
+        if collection_id is None and collection_name is None:
+            raise bad_request(
+                f"a {subscription.type} subscription needs collectionName or collectionID", "collectionName"
+            )
+        condition = Collection.id == collection_id if collection_id is not None else Collection.name == collection_name
+        collection = session.scalar(sa.select(Collection).where(Collection.environment_id == environment_id, condition))
+        if collection is None:
+            field = "collectionID" if collection_id is not None else "collectionName"
+            raise bad_request(f"collection {collection_id or collection_name!r} does not exist", field)
+        subscription.collection_id, subscription.collection_name = collection.id, collection.name
+        subscription.function_id = subscription.function_name = None
+        return
+    function_id, function_name = fields.get("function_id"), fields.get("function_name")
+    if function_id is None and function_name is None:
+        function_id = subscription.function_id
+    if function_id is None and function_name is None:
+        raise bad_request(f"a {subscription.type} subscription needs functionName or functionID", "functionName")
+    function = find_live(session, Function, environment_id, id=function_id, name=function_name)
+    if function is None:
+        field = "functionID" if function_id is not None else "functionName"
+        raise bad_request(f"function {function_id or function_name!r} does not exist", field)
+    if subscription.type == "analyze" and function.type != "analyze":
+        raise bad_request(
+            f"an analyze subscription needs an analyze function; {function.name!r} is a {function.type}", "type"
+        )
+    subscription.function_id, subscription.function_name = function.id, function.name
+    subscription.collection_id = subscription.collection_name = None
+
+
+def create(session: Session, environment_id: str, body: SubscriptionCreate) -> dict[str, Any]:
+    subscription = Subscription(
+        id=new_id("sub"),
+        environment_id=environment_id,
+        name=body.name,
+        type=body.type,
+        disabled=body.disabled,
+        webhook_url=body.webhook_url,
+    )
+    _bind(session, environment_id, subscription, body.model_dump())
+    session.add(subscription)
+    session.flush()
+    return render(subscription)
+
+
+def update(session: Session, environment_id: str, subscription_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    subscription = get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+    for field in ("name", "type", "disabled", "webhook_url"):
+        if changes.get(field) is not None:
+            setattr(subscription, field, changes[field])
+    rebinding = any(
+        changes.get(f) is not None for f in ("type", "function_id", "function_name", "collection_id", "collection_name")
+    )
+    if rebinding:
+        _bind(session, environment_id, subscription, changes)
+    subscription.updated_at = utcnow()
+    return render(subscription)
+
+
+def listing(session: Session, environment_id: str, query: SubscriptionListQuery) -> list[dict[str, Any]]:
+    filters = [Subscription.function_name.in_(query.function_names)] if query.function_names else []
+    rows = creation_page(session, Subscription, [Subscription.environment_id == environment_id], filters, query)
+    return [render(row) for row in rows]
+
+
+def delete(session: Session, environment_id: str, subscription_id: str) -> None:
+    """The subscription goes; its deliveries still pending are given up (their log stays readable)."""
+    subscription = get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+    session.execute(
+        sa.update(Delivery)
+        .where(Delivery.subscription_id == subscription.id, Delivery.status == "pending")
+        .values(status="failed", last_error="the subscription was deleted", claimed_until=None)
+    )
+    session.delete(subscription)
+
+
+def deliveries(session: Session, environment_id: str, subscription_id: str, query: DeliveryListQuery) -> dict[str, Any]:
+    get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+    scope = [Delivery.environment_id == environment_id, Delivery.subscription_id == subscription_id]
+    filters = []
+    if query.event_ids:
+        filters.append(Delivery.event_id.in_(query.event_ids))
+    if query.status:
+        filters.append(Delivery.status == query.status)
+    rows = creation_page(session, Delivery, scope, filters, query)
+    total = session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(*scope, *filters))
+    attempts: dict[str, list[DeliveryAttempt]] = {}
+    if rows:
+        for attempt in session.scalars(
+            sa.select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_([row.id for row in rows]))
+            .order_by(DeliveryAttempt.number)
+        ):
+            attempts.setdefault(attempt.delivery_id, []).append(attempt)
+    return {"deliveries": [_delivery(row, attempts.get(row.id, [])) for row in rows], "totalCount": total}
+
+
+def _delivery(row: Delivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    return {
+        "deliveryID": row.id,
+        "subscriptionID": row.subscription_id,
+        "eventID": row.event_id,
+        "status": row.status,
+        "attemptCount": row.attempts,
+        "nextAttemptAt": row.next_attempt_at if row.status == "pending" else None,
+        "deliveredAt": row.delivered_at,
+        "lastStatusCode": row.last_status_code,
+        "lastError": row.last_error,
+        "createdAt": row.created_at,
+        "attempts": [
+            {
+                "number": a.number,
+                "startedAt": a.started_at,
+                "durationMs": a.duration_ms,
+                "statusCode": a.status_code,
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+    }
+
+
+# --- the webhook signing secret ------------------------------------------------------------------
+
+
+def generate_secret(session: Session, environment_id: str) -> dict[str, str]:
+    """A new secret, replacing the active one at once (receivers must switch to it)."""
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    current = session.get(WebhookSecret, environment_id, with_for_update=True)
+    if current is None:
+        session.add(WebhookSecret(environment_id=environment_id, secret=secret))
+    else:
+        current.secret, current.created_at = secret, utcnow()
+    return {"secret": secret}
+
+
+def get_secret(session: Session, environment_id: str) -> dict[str, str]:
+    current = session.get(WebhookSecret, environment_id)
+    if current is None:
+        raise not_found("webhook secret", "of this environment")
+    return {"secret": current.secret}
+
+
+def revoke_secret(session: Session, environment_id: str) -> None:
+    """Deliveries go unsigned from now on; a 404 when there is none."""
+    current = session.get(WebhookSecret, environment_id)
+    if current is None:
+        raise not_found("webhook secret", "of this environment")
+    session.delete(current)

@@ -1,0 +1,76 @@
+"""HTTP routes of ``/v1-beta/transformations`` (transformations stayed on the v1-beta surface in the v2 era)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.files import base_url
+from quarry.transformations import service
+from quarry.transformations.schemas import (
+    CorrectionRequest,
+    TransformationDeleteQuery,
+    TransformationErrorListQuery,
+    TransformationListQuery,
+)
+
+router = APIRouter(prefix="/v1-beta/transformations", tags=["transformations"])
+
+
+@router.get("")
+def list_transformations(
+    request: Request, principal: CurrentPrincipal, query: Annotated[TransformationListQuery, Query()]
+) -> Any:
+    """Transform and join events as transformations, oldest first; filters combine with AND."""
+    with request.app.state.db.read() as session:
+        found, total = service.list_transformations(session, principal.environment_id, query)
+    signer, url = request.app.state.signer, base_url(request)
+    return {"transformations": [service.render(e, signer, url) for e in found], "totalCount": total}
+
+
+@router.put("")
+def correct_transformations(request: Request, principal: CurrentPrincipal, body: CorrectionRequest) -> JSONResponse:
+    """Store corrections (1–100), each on its own: 200 when all succeed, 207 when some fail."""
+    with request.app.state.db.read() as session:
+        outcomes = service.check_corrections(session, principal.environment_id, body.transformations)
+    if any(outcome.update is not None for outcome in outcomes):
+        with request.app.state.db.write() as session:
+            service.store_corrections(session, principal.environment_id, outcomes)
+    successes = sum(1 for outcome in outcomes if outcome.error is None)
+    content = {
+        "results": [outcome.as_wire() for outcome in outcomes],
+        "successCount": successes,
+        "totalCount": len(outcomes),
+    }
+    return JSONResponse(content, status_code=200 if successes == len(outcomes) else 207)
+
+
+@router.patch("", deprecated=True)
+def correct_transformations_patch(
+    request: Request, principal: CurrentPrincipal, body: CorrectionRequest
+) -> JSONResponse:
+    """Deprecated alias of ``PUT``."""
+    return correct_transformations(request, principal, body)
+
+
+@router.delete("")
+def delete_transformations(
+    request: Request, principal: CurrentPrincipal, query: Annotated[TransformationDeleteQuery, Query()]
+) -> dict[str, int]:
+    """Delete the transformations matching all the given filters (at least one naming them)."""
+    with request.app.state.db.write() as session:
+        count = service.delete_transformations(session, principal.environment_id, query)
+    return {"deleteCount": count}
+
+
+@router.get("/errors")
+def list_transformation_errors(
+    request: Request, principal: CurrentPrincipal, query: Annotated[TransformationErrorListQuery, Query()]
+) -> Any:
+    """Error events of function calls, oldest first."""
+    with request.app.state.db.read() as session:
+        found, total = service.list_errors(session, principal.environment_id, query)
+    return {"transformationErrors": [service.render_error(e) for e in found], "totalCount": total}

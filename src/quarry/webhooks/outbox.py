@@ -1,0 +1,52 @@
+"""Every new event that a subscription wants gets a delivery row, in the same transaction as the
+event: an event committed is an event that will be sent, whatever crashes afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session
+
+from quarry.events.models import Event
+from quarry.ids import new_id
+from quarry.subscriptions.models import Subscription
+from quarry.webhooks.models import Delivery
+
+
+def _subscribers(session: Session, event: Event) -> list[str]:
+    collection_id = (event.body or {}).get("collectionID") if event.event_type == "collection_processing" else None
+    target = (
+        Subscription.collection_id == collection_id if collection_id else Subscription.function_id == event.function_id
+    )
+    if not collection_id and event.function_id is None:
+        return []
+    return list(
+        session.scalars(
+            sa.select(Subscription.id).where(
+                Subscription.environment_id == event.environment_id,
+                Subscription.event_type == event.event_type,
+                Subscription.disabled.is_(False),
+                target,
+            )
+        )
+    )
+
+
+@orm_event.listens_for(Session, "before_flush")
+def _enqueue_deliveries(session: Session, _context: Any, _instances: Any) -> None:
+    new_events = [obj for obj in session.new if isinstance(obj, Event)]
+    if not new_events:
+        return
+    with session.no_autoflush:
+        for event in new_events:
+            for subscription_id in _subscribers(session, event):
+                session.add(
+                    Delivery(
+                        id=new_id("dlv"),
+                        environment_id=event.environment_id,
+                        subscription_id=subscription_id,
+                        event_id=event.id,
+                    )
+                )
