@@ -30,10 +30,46 @@ from quarry.providers.llm.builtin.vocabulary import concept_for
         ("1,234,567.89", 1234567.89),
         ("1.234.567,89", 1234567.89),
         ("no digits", None),
+        ("0.125", 0.125),  # a leading 0 is no thousands group
+        ("0,001", 0.001),
+        ("0,125", 0.125),
+        ("9" * 400, None),  # overflows a float
     ],
 )
 def test_numbers_in_local_formats(printed: str, value: float | None) -> None:
     assert parse_number(printed) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("-$50.00", (-50.0, "USD")),
+        ("- 50.00 EUR", (-50.0, "EUR")),
+        ("Refund: - 50.00", (-50.0, None)),
+        ("(12.00)", (-12.0, None)),
+        ("Coffee - 3.50", (3.5, None)),  # a dash between words and a price
+        ("Item 2024-7 10.00", (10.0, None)),
+    ],
+)
+def test_signs_set_apart_from_their_figure(text: str, amount: tuple[float, str | None]) -> None:
+    assert best_amount(text) == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("BLUE PEN 2.00", None),
+        ("2 PHP BOOKS", None),
+        ("TOTAL PEN 2.00", "PEN"),
+        ("PEN 2.00", "PEN"),
+        ("2.00 PEN", "PEN"),
+        ("Total USD 5", "USD"),
+        ("EUR 34,73", "EUR"),
+    ],
+)
+def test_a_currency_code_beside_a_figure_unless_it_is_part_of_a_name(text: str, currency: str | None) -> None:
+    found = best_amount(text)
+    assert (found[1] if found else None) == currency
 
 
 @pytest.mark.parametrize(

@@ -195,6 +195,40 @@ def test_tabular_chunking_processes_rows_in_batches(api: httpx.Client, chunked: 
         assert items[0] == {"sku": f"SKU-{first:04d}", "description": f"Part number {first}", "quantity": first % 7 + 1}
 
 
+@pytest.mark.parametrize(
+    ("input_type", "data"),
+    [("csv", b"sku,description,quantity\n"), ("csv", b"sku,description,quantity\n,,\n\n"), ("xlsx", None)],
+    ids=["csv-header-only", "csv-header-and-blank-rows", "xlsx-header-only"],
+)
+def test_a_chunked_sheet_without_data_rows_still_gives_one_transform_event(
+    api: httpx.Client, input_type: str, data: bytes | None
+) -> None:
+    if data is None:
+        import openpyxl
+
+        workbook = openpyxl.Workbook()
+        workbook.active.append(["sku", "description", "quantity"])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        data = buffer.getvalue()
+    create_function(
+        api,
+        {
+            "functionName": "orders",
+            "type": "transform",
+            "outputSchemaName": "Order lines",
+            "outputSchema": ITEMS_SCHEMA,
+            "tabularChunkingEnabled": True,
+        },
+    )
+    call, events = _run(api, data, input_type, function="orders")
+    assert call["status"] == "completed", events
+    (event,) = events
+    assert event["eventType"] == "transform"
+    assert (event["itemOffset"], event["itemCount"]) == (0, 0)
+    assert event["transformedContent"] == {}
+
+
 def test_one_transform_event_per_file_of_a_batch(api: httpx.Client) -> None:
     _extract_function(api)
     files = [("pdf", documents.pdf()), ("html", documents.html()), ("json", documents.json_file())]

@@ -17,19 +17,33 @@ COLUMN_GAP = "    "
 _GAP = re.compile(r"\s{2,}|\t")
 
 
+OPEN_LINES = 32  # lines a word is compared with: the most recent ones its top has not passed
+
+
 def visual_lines(words: list[Word]) -> list[list[Word]]:
-    """Words grouped into lines: a word joins the line whose vertical span overlaps most of its own."""
-    lines: list[tuple[float, float, list[Word]]] = []  # (top, bottom, words), kept sorted by top
+    """Words grouped into lines: a word joins the first line whose vertical span overlaps most of its own.
+
+    Words are taken top to bottom, so a line whose bottom is above a word's top can take no later
+    word either: only the lines still open are compared, and at most the ``OPEN_LINES`` most
+    recent of them — O(n log n) for a page of n words rather than O(n²). On a page of text a
+    handful of lines are open at once; a line is never reopened."""
+    lines: list[list] = []  # [top, bottom, words], in the order they were started
+    open_lines: list[list] = []  # the lines a word may still join, in the same order
     for word in sorted(words, key=lambda w: (w.top, w.left)):
         height = max(word.bottom - word.top, 1e-6)
-        for index, (top, bottom, members) in enumerate(lines):
+        if open_lines and open_lines[0][1] < word.top or len(open_lines) > OPEN_LINES:
+            open_lines = [line for line in open_lines[-OPEN_LINES:] if line[1] >= word.top]
+        for line in open_lines:
+            top, bottom, members = line
             overlap = min(bottom, word.bottom) - max(top, word.top)
             if overlap >= 0.5 * min(height, bottom - top):
                 members.append(word)
-                lines[index] = (min(top, word.top), max(bottom, word.bottom), members)
+                line[0], line[1] = min(top, word.top), max(bottom, word.bottom)
                 break
         else:
-            lines.append((word.top, word.bottom, [word]))
+            line = [word.top, word.bottom, [word]]
+            lines.append(line)
+            open_lines.append(line)
     lines.sort(key=lambda line: line[0])
     return [sorted(members, key=lambda w: w.left) for _, _, members in lines]
 

@@ -9,7 +9,16 @@ MAX_IMAGE_PIXELS = 60_000_000  # checked from the header, before a pixel is deco
 OCR_MAX_SIDE = 2400  # larger images are scaled down before OCR: more pixels cost time, not accuracy
 PDF_OCR_DPI = 200
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024  # docx / xlsx are zip archives: their content, decompressed
+# docx is parsed into a whole DOM (lxml, python-docx proxies): it costs ~10-20 times its XML in memory.
+# xlsx is streamed row by row, so it keeps MAX_UNZIPPED_BYTES.
+MAX_DOM_UNZIPPED_BYTES = 64 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 200  # a zip entry this many times smaller than its content is a bomb
 MAX_SHEET_CELLS = 2_000_000
 MAX_ATTACHMENTS = 50
 MAX_ATTACHMENT_DEPTH = 3  # emails attached to emails attached to emails
+# JSON and XML (documents, and JSON handed from function to function)
+MAX_NESTING_DEPTH = 100  # objects in objects (elements in elements); real documents nest a dozen deep
+MAX_FIELDS = 200_000  # values (leaves) of one document, each a "key path: value" line
+MAX_LABEL_CHARS = 256  # a key path longer than this keeps its end, which is what labels are matched against
+MAX_TABLE_COLUMNS = 200  # different keys among a list's objects (or a repeated element's leaves)
+MAX_TABLE_TEXT_CHARS = 20_000_000  # nested values written into table cells, all tables together

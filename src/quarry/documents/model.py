@@ -14,6 +14,13 @@ class DocumentError(ValueError):
     """The document cannot be read (corrupt, wrong type, over a limit, or unsupported)."""
 
 
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """``KeyError: 'rId9'`` — an unforeseen exception named for an error message, cut to ``limit``."""
+    text = str(exc)
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Word:
     text: str

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from quarry.documents.limits import MAX_ATTACHMENT_DEPTH
-from quarry.documents.model import Document, DocumentError, text_document
+from quarry.documents.model import Document, DocumentError, describe, text_document
 from quarry.documents.readers import images, markup, office, pdf, plain, tabular
 
 AUDIO_TYPES = ("mp3", "wav", "m4a")
@@ -19,11 +19,12 @@ Transcribe = Callable[[str, bytes], str]  # (inputType, audio bytes) -> text
 def parse(input_type: str, data: bytes, *, transcribe: Transcribe | None = None, depth: int = 0) -> Document:
     """The document in ``data``; ``DocumentError`` with a precise message when it cannot be read.
 
-    Audio is read by ``transcribe`` (a provider, see ``providers.transcription``) when there is one."""
+    Audio is read by ``transcribe`` (a provider, see ``providers.transcription``) when there is one.
+    A bad document never raises anything else: a reader's unforeseen failure (a library's own
+    exception, ``MemoryError``, ``RecursionError``) becomes a ``DocumentError`` naming it. A failing
+    transcription provider is not a bad document: its ``ProviderError`` goes through as it is."""
     if not data:
         raise DocumentError(f"the {input_type} file is empty")
-    if input_type in IMAGE_TYPES:
-        return images.read(input_type, data)
     if input_type in AUDIO_TYPES:
         if transcribe is None:
             raise DocumentError(
@@ -32,6 +33,17 @@ def parse(input_type: str, data: bytes, *, transcribe: Transcribe | None = None,
             )
         # A transcript is running speech: one sentence per line reads like a document's lines.
         return text_document(input_type, re.sub(r"(?<=[.!?])\s+", "\n", transcribe(input_type, data).strip()))
+    try:
+        return _read(input_type, data, transcribe, depth)
+    except DocumentError:
+        raise
+    except Exception as exc:  # not KeyboardInterrupt or SystemExit: those are not about the document
+        raise DocumentError(f"the {input_type} file cannot be read: {describe(exc)}") from None
+
+
+def _read(input_type: str, data: bytes, transcribe: Transcribe | None, depth: int) -> Document:
+    if input_type in IMAGE_TYPES:
+        return images.read(input_type, data)
     if input_type == "email":
         if depth >= MAX_ATTACHMENT_DEPTH:
             raise DocumentError(f"emails nested deeper than {MAX_ATTACHMENT_DEPTH} levels are not read")

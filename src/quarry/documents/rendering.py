@@ -31,7 +31,7 @@ def page_images(input_type: str, data: bytes, *, max_pages: int = 8) -> list[byt
             for index in range(min(len(pdf), max_pages)):
                 page = pdf[index]
                 width, height = page.get_size()
-                rendered.append(page.render(scale=min(2.0, MAX_SIDE / max(width, height))).to_pil())
+                rendered.append(page.render(scale=min(2.0, MAX_SIDE / max(width, height, 1.0))).to_pil())
                 page.close()
         finally:
             pdf.close()

@@ -33,9 +33,10 @@ def recognise(image: Any) -> tuple[list[Word], float, float]:
 
     image = image.convert("RGB")
     width, height = image.size
-    scale = min(1.0, OCR_MAX_SIDE / max(width, height))
-    if scale < 1.0:
-        image = image.resize((round(width * scale), round(height * scale)))
+    scale = min(1.0, OCR_MAX_SIDE / max(width, height, 1))
+    if scale < 1.0:  # a side never shrinks to nothing: a 1x100000 strip becomes 1x2400, not 0x2400
+        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))))
+    image = _within_aspect(image)
     with _lock:
         result = _get_engine()(numpy.asarray(image))
     words: list[Word] = []
@@ -46,6 +47,22 @@ def recognise(image: Any) -> tuple[list[Word], float, float]:
         ys = [point[1] / scale for point in box]
         words.extend(_split_span(text, min(xs), min(ys), max(xs), max(ys), float(score)))
     return words, float(width), float(height)
+
+
+MAX_ASPECT = 8  # the detector scales an image's short side up to 736 pixels: a thin strip would become huge
+
+
+def _within_aspect(image: Any) -> Any:
+    """The image, with white added right or below when one side is more than ``MAX_ASPECT`` times the
+    other (the words keep their coordinates)."""
+    from PIL import Image
+
+    width, height = image.size
+    if max(width, height) <= MAX_ASPECT * min(width, height):
+        return image
+    canvas = Image.new("RGB", (max(width, -(-height // MAX_ASPECT)), max(height, -(-width // MAX_ASPECT))), "white")
+    canvas.paste(image, (0, 0))
+    return canvas
 
 
 def _split_span(text: str, left: float, top: float, right: float, bottom: float, score: float) -> list[Word]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from quarry.documents.layout import reading_order_text
-from quarry.documents.limits import MAX_OCR_PAGES, MAX_PDF_PAGES, PDF_OCR_DPI
+from quarry.documents.limits import MAX_IMAGE_PIXELS, MAX_OCR_PAGES, MAX_PDF_PAGES, OCR_MAX_SIDE, PDF_OCR_DPI
 from quarry.documents.model import Document, DocumentError, Page, Word
 from quarry.documents.pdfium import LOCK
 from quarry.documents.readers import ocr
@@ -23,31 +25,64 @@ def read(data: bytes) -> Document:
     try:
         if count > MAX_PDF_PAGES:
             raise DocumentError(f"the PDF has {count} pages; at most {MAX_PDF_PAGES} are read")
-        pages, ocr_pages = [], 0
+        # Text layers first, all of them: the pages to OCR are counted before a second is spent on OCR.
+        layers: list[tuple[float, float, list[Word]]] = []
         for index in range(count):
-            with LOCK:  # one page at a time, so that other threads' PDFs are not held up by OCR
-                page = pdf[index]
+            with LOCK:  # one page at a time, so that other threads' PDFs are not held up
+                page = _load_page(pdf, index)
                 try:
                     width, height = page.get_size()
-                    words = _text_layer_words(page, height)
-                    scan = sum(len(w.text) for w in words) < MIN_TEXT_LAYER_CHARS
-                    if scan:
-                        ocr_pages += 1
-                        if ocr_pages > MAX_OCR_PAGES:
-                            raise DocumentError(
-                                f"the PDF has more than {MAX_OCR_PAGES} pages without a text layer to OCR"
-                            )
-                        image = page.render(scale=PDF_OCR_DPI / 72).to_pil()
+                    layers.append((width, height, _text_layer_words(page, height)))
+                except pypdfium2.PdfiumError as exc:
+                    raise DocumentError(f"page {index + 1} of the PDF cannot be read: {exc}") from None
                 finally:
                     page.close()
-            if scan:
-                pages.append(_ocr_page(image, index + 1, width, height))
-            else:
+        scans = {index for index, (_, _, words) in enumerate(layers) if _is_scan(words)}
+        if len(scans) > MAX_OCR_PAGES:
+            raise DocumentError(
+                f"the PDF has {len(scans)} pages without a text layer; at most {MAX_OCR_PAGES} are OCR'd"
+            )
+        pages = []
+        for index, (width, height, words) in enumerate(layers):
+            if index not in scans:
                 pages.append(Page(index + 1, reading_order_text(words), width, height, words))
+                continue
+            scale = ocr_scale(width, height)
+            with LOCK:
+                page = _load_page(pdf, index)
+                try:
+                    image = page.render(scale=scale).to_pil()
+                except pypdfium2.PdfiumError as exc:
+                    raise DocumentError(f"page {index + 1} of the PDF cannot be rendered: {exc}") from None
+                finally:
+                    page.close()
+            pages.append(_ocr_page(image, scale, index + 1, width, height))  # OCR runs outside the lock
         return Document("pdf", pages=pages)
     finally:
         with LOCK:
             pdf.close()
+
+
+def ocr_scale(width: float, height: float) -> float:
+    """Pixels per point to render a page for OCR: ``PDF_OCR_DPI``, less for a page so large that the
+    image would pass ``OCR_MAX_SIDE`` (the recogniser scales larger images down anyway) or
+    ``MAX_IMAGE_PIXELS``. A 200 × 200 inch page costs what a letter page does, not 1.6 gigapixels."""
+    width, height = max(width, 1.0), max(height, 1.0)
+    return min(PDF_OCR_DPI / 72, OCR_MAX_SIDE / max(width, height), math.sqrt(MAX_IMAGE_PIXELS / (width * height)))
+
+
+def _is_scan(words: list[Word]) -> bool:
+    return sum(len(w.text) for w in words) < MIN_TEXT_LAYER_CHARS
+
+
+def _load_page(pdf, index: int):
+    """Page ``index``; a page the file lists but does not hold (a lying ``/Count``) is a ``DocumentError``."""
+    import pypdfium2
+
+    try:
+        return pdf[index]
+    except pypdfium2.PdfiumError as exc:
+        raise DocumentError(f"page {index + 1} of the PDF cannot be read: {exc}") from None
 
 
 def _text_layer_words(page, height: float) -> list[Word]:
@@ -77,8 +112,7 @@ def _text_layer_words(page, height: float) -> list[Word]:
         textpage.close()
 
 
-def _ocr_page(image, number: int, width: float, height: float) -> Page:
-    scale = PDF_OCR_DPI / 72
+def _ocr_page(image, scale: float, number: int, width: float, height: float) -> Page:
     words, _, _ = ocr.recognise(image)
     words = [
         Word(w.text, w.left / scale, w.top / scale, w.right / scale, w.bottom / scale, w.confidence) for w in words

@@ -8,7 +8,7 @@ import io
 
 from quarry.documents.layout import COLUMN_GAP
 from quarry.documents.limits import MAX_SHEET_CELLS
-from quarry.documents.model import Document, DocumentError, Page, Table
+from quarry.documents.model import Document, DocumentError, Page, Table, describe
 from quarry.documents.readers.archive import check_zip
 from quarry.documents.readers.plain import decode
 
@@ -37,6 +37,8 @@ def _trimmed(rows: list[list[str]]) -> list[list[str]]:
     while rows and not any(rows[-1]):
         rows.pop()
     width = max((max((i + 1 for i, cell in enumerate(row) if cell), default=0) for row in rows), default=0)
+    # One long row among many short ones would make a rectangle of empty cells: counted before it is made.
+    _guard_cells(width * len(rows))
     return [row[:width] + [""] * (width - len(row)) for row in rows]
 
 
@@ -75,15 +77,20 @@ def read_xlsx(data: bytes) -> Document:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise DocumentError(f"the xlsx file cannot be opened: {type(exc).__name__}: {exc}") from None
+        raise DocumentError(f"the xlsx file cannot be opened: {describe(exc)}") from None
     sheets, cells = [], 0
     try:
         for sheet in workbook.worksheets:
             rows = []
-            for row in sheet.iter_rows(values_only=True):
-                cells += len(row)
-                _guard_cells(cells)
-                rows.append([cell_text(value) for value in row])
+            try:
+                for row in sheet.iter_rows(values_only=True):  # cells are parsed here, lazily
+                    cells += len(row)
+                    _guard_cells(cells)
+                    rows.append([cell_text(value) for value in row])
+            except DocumentError:
+                raise
+            except Exception as exc:  # a bad cell reference, number, date or style index in the sheet's XML
+                raise DocumentError(f"the xlsx file's sheet {sheet.title!r} cannot be read: {describe(exc)}") from None
             sheets.append((sheet.title, _trimmed(rows)))
     finally:
         workbook.close()
@@ -96,11 +103,14 @@ def read_xls(data: bytes) -> Document:
     try:
         workbook = xlrd.open_workbook(file_contents=data, on_demand=True)
     except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct errors… for a broken file
-        raise DocumentError(f"the xls file cannot be opened: {type(exc).__name__}: {exc}") from None
+        raise DocumentError(f"the xls file cannot be opened: {describe(exc)}") from None
     sheets, cells = [], 0
     try:
         for index in range(workbook.nsheets):
-            sheet = workbook.sheet_by_index(index)
+            try:  # with on_demand, a sheet's records are parsed here
+                sheet = workbook.sheet_by_index(index)
+            except Exception as exc:  # XLRDError, AssertionError, struct.error, IndexError… for broken records
+                raise DocumentError(f"the xls file's sheet {index + 1} cannot be read: {describe(exc)}") from None
             cells += sheet.nrows * sheet.ncols
             _guard_cells(cells)
             rows = [

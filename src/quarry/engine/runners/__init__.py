@@ -40,10 +40,15 @@ class InputFile:
             raise FunctionError(str(exc)) from None
 
     def json(self) -> Any:
+        def no_constant(name: str) -> Any:
+            raise ValueError(f"{name} is not a JSON value")
+
         try:
-            return json.loads(self.data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return json.loads(self.data, parse_constant=no_constant)
+        except ValueError as exc:  # not JSON or not UTF-8, NaN, or an integer over the 4,300-digit limit
             raise FunctionError(f"the input is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise FunctionError("the input is not valid JSON: it is nested too deeply to be read") from None
 
 
 @dataclass
@@ -63,6 +68,15 @@ class RunInput:
 
         transcribe = Transcriber.from_settings(self.settings)
         return [file.document(transcribe) for file in self.files]
+
+    def json_document(self, value: Any) -> Document:
+        """JSON handed on by an upstream function, as a document (a failed call when over a limit)."""
+        from quarry.documents.readers.plain import json_document
+
+        try:
+            return json_document(value)
+        except DocumentError as exc:
+            raise FunctionError(str(exc)) from None
 
     def json_inputs(self) -> list[Any]:
         """The JSON this call works on: the upstream payload, or each JSON file."""

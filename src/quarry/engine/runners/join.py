@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from quarry.documents.model import Document, Page
-from quarry.documents.readers.plain import json_document
 from quarry.engine.runners import Emission, FunctionError, RunInput
 from quarry.ids import new_id
 from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError, invalid_properties, provider_for
@@ -32,7 +31,7 @@ def run(run_input: RunInput) -> list[Emission]:
             merged = merge([content for _, content in contents], schema)
             extraction = Extraction(merged, {pointer: MERGED_CONFIDENCE for pointer in _leaves(merged)})
         else:
-            parts = documents + [json_document(content) for _, content in contents]
+            parts = documents + [run_input.json_document(content) for _, content in contents]
             request = ExtractionRequest(_combined(parts), schema, config["outputSchemaName"], "join")
             extraction = provider_for(config.get("provider"), run_input.settings).extract(request)
     except ProviderError as exc:

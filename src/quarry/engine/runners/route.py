@@ -17,7 +17,6 @@ import re
 from typing import Any
 
 from quarry.documents.model import text_document
-from quarry.documents.readers.plain import json_document
 from quarry.engine.runners import Emission, FunctionError, RunInput
 from quarry.providers.llm import Choice, ProviderError, provider_for
 
@@ -64,7 +63,7 @@ def run(run_input: RunInput) -> list[Emission]:
 
 
 def _choose(run_input: RunInput, routes: list[dict[str, Any]]) -> str | None:
-    documents = run_input.documents() if run_input.files else [json_document(run_input.payload)]
+    documents = run_input.documents() if run_input.files else [run_input.json_document(run_input.payload)]
     text = "\n".join(document.text for document in documents)
     choice = _deterministic(routes, text, _sender(run_input))
     if choice is not None:

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from quarry.documents.layout import COLUMN_GAP
 from quarry.documents.model import Document, Page, Table
-from quarry.documents.readers.plain import json_document
+from quarry.documents.readers.tabular import table_lines
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput
 from quarry.ids import new_id
 from quarry.providers.llm import ExtractionRequest, ProviderError, invalid_properties, provider_for
@@ -63,7 +62,7 @@ def run(run_input: RunInput) -> list[Emission]:
 
 def _items(run_input: RunInput) -> Iterator[_Item]:
     if run_input.payload is not None:
-        yield _Item(json_document(run_input.payload), 0, 1)
+        yield _Item(run_input.json_document(run_input.payload), 0, 1)
         return
     chunked = run_input.config.get("tabularChunkingEnabled", False)
     for index, (file, document) in enumerate(zip(run_input.files, run_input.documents())):
@@ -78,13 +77,18 @@ def _items(run_input: RunInput) -> Iterator[_Item]:
 def _row_chunks(document: Document) -> Iterator[tuple[int, int, Document]]:
     """Every ``CHUNK_ROWS`` data rows of each sheet, under the sheet's header, as a document of its own.
 
-    ``offset`` counts data rows across sheets, so that an item points back at its rows."""
+    ``offset`` counts data rows across sheets, so that an item points back at its rows. A file
+    without a single data row (a header alone, or nothing) is one item all the same, the whole
+    document, at offset 0 with a count of 0: every input gets its transform event."""
     offset = 0
     for table in document.tables:
         header, rows = table.rows[0], table.rows[1:]
         for start in range(0, len(rows), CHUNK_ROWS):
             chunk = [header, *rows[start : start + CHUNK_ROWS]]
-            text = "\n".join(COLUMN_GAP.join(cell for cell in row if cell) for row in chunk)
-            part = Document(document.input_type, pages=[Page(1, text)], tables=[Table(chunk, table.name)])
+            part = Document(
+                document.input_type, pages=[Page(1, "\n".join(table_lines(chunk)))], tables=[Table(chunk, table.name)]
+            )
             yield offset + start, len(chunk) - 1, part
         offset += len(rows)
+    if offset == 0:
+        yield 0, 0, document

@@ -2,14 +2,17 @@
 
 The output schema goes as JSON-Schema structured output; the document as text, plus page images
 for ``analyze`` (dropped once if the endpoint refuses images). Rate limits and server errors
-are retried with exponential backoff (``Retry-After`` is honoured); an answer that does not
-validate against the schema gets one repair round with the validation errors.
+are retried with exponential backoff (``Retry-After`` is honoured), each wait stretched by a
+random share of up to ``jitter`` so that clients refused together do not come back together; an
+answer that does not validate against the schema gets one repair round with the validation
+errors — and when the repair request itself fails, the first answer stands.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import time
 from collections.abc import Callable
@@ -29,6 +32,7 @@ MAX_DOCUMENT_CHARS = 200_000
 MAX_CLASSIFY_CHARS = 20_000  # the start of a document tells its class
 VALID_CONFIDENCE = 0.9
 INVALID_CONFIDENCE = 0.4
+JITTER = 0.25  # a retry waits its backoff (or Retry-After) times a random factor in [1, 1.25]
 
 SYSTEM_PROMPT = (
     "You extract structured data from documents. Answer with one JSON object that matches the given JSON Schema. "
@@ -46,6 +50,7 @@ class OpenAIProvider:
     max_attempts: int = 5
     send_images: bool = True
     sleep: Callable[[float], None] = time.sleep
+    jitter: float = 0.0  # from_settings sets JITTER; 0 keeps waits exact (tests give their own ``sleep``)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIProvider:
@@ -61,6 +66,7 @@ class OpenAIProvider:
             timeout_seconds=settings.llm_timeout_seconds,
             max_attempts=max(1, settings.llm_max_attempts),
             send_images=settings.llm_send_images,
+            jitter=JITTER,
         )
 
     def extract(self, request: ExtractionRequest) -> Extraction:
@@ -82,8 +88,15 @@ class OpenAIProvider:
                     {"role": "assistant", "content": answer},
                     {"role": "user", "content": _repair_prompt(errors, content is None)},
                 ]
-                answer, _ = self._complete(client, messages, request, with_images=_has_images(messages))
-                content = _json_object(answer)
+                try:
+                    answer, _ = self._complete(client, messages, request, with_images=_has_images(messages))
+                except ProviderError:
+                    # The repair request can fail where the first did not ("context too long" once the
+                    # answer and the errors are added): the first answer stands, its faults listed.
+                    if content is None:
+                        raise
+                else:
+                    content = _json_object(answer)
         if content is None:
             raise ProviderError("the model's answer is not a JSON object, even after a repair round")
         return Extraction(content, _confidences(content, invalid_properties(content, request.schema)))
@@ -148,10 +161,25 @@ class OpenAIProvider:
             ) from None
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
-        url = f"{self.base_url}/chat/completions"
+        url = _endpoint(self.base_url, "/chat/completions")
         return post_with_retries(
-            client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.sleep, json=body
+            client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self._wait, json=body
         )
+
+    def _wait(self, seconds: float) -> None:
+        self.sleep(seconds * random.uniform(1.0, 1.0 + self.jitter) if self.jitter > 0 else seconds)
+
+
+def _endpoint(base_url: str, path: str) -> str:
+    """The endpoint's URL; a base URL that is no http(s) URL fails at once — retrying it cannot help."""
+    url = f"{base_url}{path}"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise ProviderError(f"the model endpoint URL {url!r} is not valid: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ProviderError(f"the model endpoint URL {url!r} is not an http(s) URL (QUARRY_LLM_BASE_URL)")
+    return url
 
 
 def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from quarry.documents.layout import Cell, cells_of_text, document_lines
 from quarry.documents.model import Document
@@ -30,10 +31,17 @@ from quarry.providers.llm.builtin.values import (
 from quarry.providers.llm.builtin.vocabulary import CONCEPTS, Concept, concept_for, words
 
 _SEPARATORS = " \t:#=-–—.|"
+# A legal form ends a company's name. Forms that are no ordinary word match anywhere, in any case; those
+# that are ordinary words ("limited", "company") or short ("as", "ab", "co", "sa", "kg") only at the end of
+# the name, and the short ones only as written by companies (AS, AB, Co.) — "shopping with us as always"
+# and "Net weight 12 kg" are not company names.
+_NAME_END = r"(?=\s*(?:$|[,;)&|]|\s[-–]\s))"
 _COMPANY_SUFFIX = re.compile(
-    r"\b(inc|incorporated|ltd|limited|llc|llp|gmbh|ag|sa|sas|sarl|srl|spa|bv|nv|plc|pty|pvt|corp|corporation|co|"
-    r"company|kg|oy|ab|as|s\.a|s\.l)\b\.?",
-    re.I,
+    r"\b(?i:inc|ltd|llc|llp|gmbh|plc|pty|pvt|corp|sarl|s\.a\.r\.l)\b\.?"
+    r"|\b(?i:incorporated|limited|corporation|company)\b\.?"
+    + _NAME_END
+    + r"|\b(?:AG|SA|SAS|SRL|Srl|SpA|SPA|BV|NV|AS|ASA|AB|KG|Oy|OY|Co|CO|S\.A|S\.L|S\.p\.A)\b\.?"
+    + _NAME_END
 )
 
 
@@ -134,16 +142,19 @@ class _Reader:
         """Where a label's value may be: the rest of its cell (or of its line, for figures that share a
         line with a date: ``Total due on 3 Aug, 2014  $4.11``), the next cell, the cell below."""
         line = self.lines[i]
-        rest = line[j].text[end:]  # folding keeps lengths, so positions carry over
+        rest = own = line[j].text[end:]  # folding keeps lengths, so positions carry over
         if mode in ("figure", "total"):
             rest = " ".join([rest, *(cell.text for cell in line[j + 1 :])])
+        # A minus sign after the label's colon, or on the figure, is the figure's: "Refund: - 50.00", "-$50.00".
+        sign = "-" if mode in ("figure", "total") and _LEADING_SIGN.match(rest) else ""
         rest = re.sub(r"^\s*(?:n°|no\.?(?![a-z])|nr\.?(?![a-z])|#|:)?[\s:#=.\-–—]*", "", rest, flags=re.I).strip()
+        rest = sign + rest if rest else rest
         rest = re.sub(r"^[^\W\d][\w .\-]{0,30}:\s+", "", rest)  # "seller name: X" matched by "seller": X
         if mode == "block":
             block = self._block(i, j, rest)
             return [(block, 0.85)] if block else []
         values = []
-        if mode == "total":
+        if mode == "total" and not numbers_in(own):  # "Weight: 12.5 kg" states its own value
             total = self._column_total(i, j)
             if total is not None:
                 values.append((total, 0.9))
@@ -152,7 +163,8 @@ class _Reader:
         if j + 1 < len(line):
             values.append((line[j + 1].text, 0.9))
         below = self._aligned(i, j, i + 1)
-        if below is not None:
+        # "Tax rate 19%" over "Total 100.00": the line below states its own label's value, not this one's.
+        if below is not None and not (mode in ("figure", "total", "date") and _labelled(below)):
             values.append((below, 0.8))
         return values
 
@@ -169,10 +181,14 @@ class _Reader:
         return target[0].text if j == 0 else None
 
     def _column_total(self, i: int, j: int) -> str | None:
-        """Under a column header (``Gross Wt.``), the figure of the table's totals row, if it has one."""
+        """Under a column header (``Gross Wt.``), the figure of the table's totals row, if it has one.
+
+        Not when what lines up is a ``Label: value`` line of its own (``Weight`` over ``Total: 100.00``):
+        that total is of something else."""
         for k in range(i + 1, min(i + 60, len(self.lines))):
-            if re.match(r"(grand )?totals?\b|sum\b|summe\b|gesamt", self.folded[k][0]):
-                return self._aligned(i, j, k)
+            if _TOTALS_ROW.match(self.folded[k][0]):
+                aligned = self._aligned(i, j, k)
+                return None if aligned is None or _TOTAL_LABEL_VALUE.match(fold(aligned)) else aligned
         return None
 
     def _block(self, i: int, j: int, rest: str) -> str:
@@ -186,8 +202,71 @@ class _Reader:
         return ", ".join(parts)
 
     def document_currency(self) -> str | None:
-        counts = Counter(c for line in self.lines for cell in line if (c := currency_in(cell.text)))
+        """The currency most figures are written in; else one a cell states alone (a column's ``EUR``)."""
+        counts = Counter(c for line in self.lines for cell in line for *_, c in numbers_in(cell.text) if c)
+        if not counts:
+            counts = Counter(
+                c
+                for line in self.lines
+                for cell in line
+                if _STANDALONE_CURRENCY.fullmatch(cell.text.strip()) and (c := currency_in(cell.text))
+            )
         return counts.most_common(1)[0][0] if counts else None
+
+
+MAX_SCHEMA_DEPTH = 8  # objects in objects that are filled in: a recursive schema ($ref to itself) stops here
+
+
+def _pointer_to(root: Any, ref: str) -> Any:
+    """The subschema a local reference (``#/$defs/Item``) points at; None for any other reference."""
+    if not ref.startswith("#"):
+        return None
+    node = root
+    for part in [p for p in unquote(ref[1:]).split("/") if p][:32]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def plain_schema(spec: Any, root: Any, depth: int = 0) -> dict[str, Any] | None:
+    """A subschema as the extractor reads it: ``true`` is ``{}`` (anything), ``false`` is None (nothing
+    can be valid: the property is left out), a local ``$ref`` is replaced by what it points at (its
+    sibling keywords kept), and ``anyOf``/``oneOf`` by their first branch that is not ``null``."""
+    if spec is True or depth > 16:  # a chain of references this long is not followed further
+        return {}
+    if not isinstance(spec, dict):
+        return None
+    if isinstance(spec.get("$ref"), str):
+        siblings = {key: value for key, value in spec.items() if key != "$ref"}
+        target = _pointer_to(root, spec["$ref"])
+        base = plain_schema(target, root, depth + 1) if target is not None else {}
+        if base is None:
+            return None
+        spec = {**base, **siblings}
+    for keyword in ("anyOf", "oneOf"):
+        branches = spec.get(keyword)
+        if isinstance(branches, list) and "type" not in spec:
+            siblings = {key: value for key, value in spec.items() if key != keyword}
+            for branch in branches:
+                chosen = plain_schema(branch, root, depth + 1)
+                if chosen is not None and not _is_null(chosen):
+                    spec = {**chosen, **siblings}
+                    break
+    return spec
+
+
+def _is_null(spec: dict[str, Any]) -> bool:
+    kind = spec.get("type")
+    return kind == "null" or kind == ["null"] or ("const" in spec and spec["const"] is None)
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 def _type(spec: dict[str, Any]) -> str | None:
@@ -204,39 +283,47 @@ def _is_date(spec: dict[str, Any], concept: Concept | None) -> bool:
 
 
 class Extractor:
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, root: Any = None) -> None:
+        self.root = root  # the whole schema, where local references point
         self.reader = _Reader(document)
         self.confidences: dict[str, float] = {}
         self.currency_hint: str | None = None
         self.names: set[str] = set()  # people and companies found so far: not part of an address
 
-    def object(self, schema: dict[str, Any], pointer: str = "") -> dict[str, Any]:
+    def properties(self, schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The object schema's properties, each made plain; those no value can satisfy left out."""
+        properties = schema.get("properties")
+        if not isinstance(properties, dict):
+            return {}
+        plain = {name: plain_schema(spec, self.root) for name, spec in properties.items()}
+        return {name: spec for name, spec in plain.items() if spec is not None}
+
+    def object(self, schema: dict[str, Any], pointer: str = "", depth: int = 0) -> dict[str, Any]:
         content: dict[str, Any] = {}
-        properties = schema.get("properties") or {}
+        properties = self.properties(schema)
         # Amounts first: the currency they are written in is the best hint for a currency property.
         order = sorted(properties, key=lambda name: _type(properties[name]) not in ("number", "integer"))
         for name in order:
-            spec = properties[name]
-            if not isinstance(spec, dict):
-                continue
-            value = self.property(name, spec, f"{pointer}/{name}")
+            value = self.property(name, properties[name], f"{pointer}/{_escape(name)}", depth)
             if value is not None:
                 content[name] = value
         return {name: content[name] for name in properties if name in content}
 
-    def property(self, name: str, spec: dict[str, Any], pointer: str) -> Any:
+    def property(self, name: str, spec: dict[str, Any], pointer: str, depth: int = 0) -> Any:
         kind = _type(spec)
         if kind == "object":
-            nested = self.object(spec, pointer)
+            nested = self.object(spec, pointer, depth + 1) if depth < MAX_SCHEMA_DEPTH else {}
             return nested or None
         if kind == "array":
-            items = spec.get("items") if isinstance(spec.get("items"), dict) else {}
+            items = plain_schema(spec.get("items", True), self.root)
+            if items is None:
+                return None  # "items": false — only an empty array is valid
             if _type(items) == "object":
                 return self.rows(name, spec, items, pointer)
             return self.list(name, spec, items, pointer)
         found = self.scalar(name, spec, kind)
-        if found is None:
-            return None
+        if found is None or found.value is None:
+            return None  # no value, no confidence
         self.confidences[pointer] = round(found.confidence, 3)
         return found.value
 
@@ -250,7 +337,7 @@ class Extractor:
     def scalar(self, name: str, spec: dict[str, Any], kind: str | None) -> Found | None:
         concept = self._concept(name, spec)
         labels, rivals = self._labels(name, spec, concept), _rivals(concept)
-        for rank, occurrences in self.reader.labelled(labels, rivals, mode=_mode(kind, concept)):
+        for rank, occurrences in self.reader.labelled(labels, rivals, mode=_mode(kind, concept, spec)):
             parsed = [
                 found for candidates in occurrences if (found := self._first_parsed(candidates, spec, kind, concept))
             ]
@@ -261,7 +348,7 @@ class Extractor:
             distinct = len({repr(f.value) for f in parsed})
             found.confidence *= (1 - min(rank, 10) * 0.02) * (0.85 if distinct > 1 else 1.0)
             return found
-        return self.fallback(spec, kind, concept)
+        return self.fallback(name, spec, kind, concept)
 
     def _first_parsed(self, candidates: list[Found], spec: dict, kind: str | None, concept: Concept | None):
         for candidate in candidates:
@@ -282,7 +369,9 @@ class Extractor:
             if currency and concept and concept.name in ("total", "subtotal", "tax"):
                 self.currency_hint = self.currency_hint or currency
             if kind == "integer":
-                return int(value) if float(value).is_integer() else None
+                value = int(value) if float(value).is_integer() else None
+            if value is not None and isinstance(spec.get("enum"), list) and value not in spec["enum"]:
+                return None
             return value
         if kind == "boolean":
             return parse_bool(raw)
@@ -293,7 +382,8 @@ class Extractor:
         if "enum" in spec:
             return _enum(raw, spec["enum"])
         if _is_date(spec, concept):
-            return parse_date(raw, day_first=self.reader.day_first)
+            date = parse_date(raw, day_first=self.reader.day_first)
+            return _date_time(date, raw) if date and spec.get("format") == "date-time" else date
         if concept and concept.kind == "currency":
             return currency_in(raw) or (raw.upper() if re.fullmatch(r"[A-Za-z]{3}", raw) else None)
         if concept and concept.kind == "identifier":
@@ -312,15 +402,18 @@ class Extractor:
             return match.group(0) if match else None
         return raw
 
-    def fallback(self, spec: dict[str, Any], kind: str | None, concept: Concept | None) -> Found | None:
+    def fallback(self, name: str, spec: dict[str, Any], kind: str | None, concept: Concept | None) -> Found | None:
         """When nothing is labelled: what the layout alone suggests, with a low confidence."""
         if concept is None:
             return None
         if concept.kind == "currency":
             currency = self.currency_hint or self.reader.document_currency()
             return Found(currency, 0.7 if self.currency_hint else 0.5) if currency else None
-        if concept.name == "invoice_date" and kind in (None, "string"):
-            return self._first_unclaimed_date(concept)
+        if concept.name == "invoice_date" and kind in (None, "string") and _names_only(concept, name, spec):
+            found = self._first_unclaimed_date(concept)  # the date of an invoice, not of a birth or a period's end
+            if found and spec.get("format") == "date-time":
+                found.value = _date_time(found.value, "")
+            return found
         if concept.name == "issuer" and kind in (None, "string"):
             return self._letterhead()
         if concept.name == "customer" and kind in (None, "string"):
@@ -363,15 +456,15 @@ class Extractor:
             return Found(sender, 0.6)
         head = [line[0].text for line in self.reader.lines[:12]]
         for text in head:
-            if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text:
-                return Found(_party(text), 0.5)
+            if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text and (name := _party(text)):
+                return Found(name, 0.5)
         for text in head:
             if ":" in text or re.search(r"\d", text) or not re.search(r"[^\W\d_]{2}", text):
                 continue
             title = _DOCUMENT_TITLE.search(fold(text))
             name = text[: title.start()].strip() if title else text
-            if name and len(name.split()) <= 6:
-                return Found(_party(name), 0.4 if title else 0.3)
+            if name and len(name.split()) <= 6 and (party := _party(name)):
+                return Found(party, 0.4 if title else 0.3)
         return None
 
     def list(self, name: str, spec: dict[str, Any], items: dict[str, Any], pointer: str) -> list[Any] | None:
@@ -398,13 +491,17 @@ class Extractor:
 
     def rows(self, name: str, spec: dict[str, Any], items: dict[str, Any], pointer: str) -> list[dict] | None:
         """An array of objects from the table whose header names the most of the items' properties."""
-        properties = {k: v for k, v in (items.get("properties") or {}).items() if isinstance(v, dict)}
+        properties = self.properties(items)
         best: tuple[int, list[dict[str, Any]], float] | None = None
-        for header, body, confidence in self._tables():
+        read: set[int] = set()  # lines already read as the rows of a table: not the header of another
+        for header, body, confidence in self._tables(read):
             columns = self._columns(header, properties)
             if len(set(columns.values())) < min(2, len(properties)):
                 continue
-            records = [r for r in (self._record(row, header, columns, properties) for row in body) if r]
+            rows = body()
+            records = [r for r in (self._record(row, header, columns, properties) for _, row in rows) if r]
+            if records:
+                read.update(index for index, _ in rows if index is not None)
             score = len(set(columns.values())) * 100 + len(records)
             if records and (best is None or score > best[0]):
                 best = (score, records, confidence)
@@ -416,7 +513,7 @@ class Extractor:
         _, records, confidence = best
         for index, record in enumerate(records):
             for key in record:
-                self.confidences[f"{pointer}/{index}/{key}"] = confidence
+                self.confidences[f"{pointer}/{index}/{_escape(key)}"] = confidence
         return records
 
     def _listed_items(self, properties: dict[str, dict]) -> list[dict[str, Any]]:
@@ -457,23 +554,34 @@ class Extractor:
                 run, pending = [], None
         return [{n: r[n] for n in properties if n in r} for r in best]
 
-    def _tables(self):
-        """(header cells, body rows, confidence): the document's tables, then header-like lines and what follows."""
+    def _tables(self, read: set[int]):
+        """(header cells, body rows, confidence): the document's tables, then header-like lines and the
+        lines with figures that follow them up to a totals line — however many (no cap on rows).
+
+        Bodies are made only when asked for (``body()``: ``(line index, cells)`` pairs), and a line
+        already read as a row of a table (``read``) is not tried as the header of another: a long
+        document costs a pass over its lines, not one per line."""
         for table in self.reader.document.all_tables:
             if len(table.rows) > 1:
-                yield [Cell(text) for text in table.rows[0]], [[Cell(t) for t in row] for row in table.rows[1:]], 0.85
+                rows = [(None, [Cell(t) for t in row]) for row in table.rows[1:]]
+                yield [Cell(text) for text in table.rows[0]], lambda rows=rows: rows, 0.85
         lines = self.reader.lines
+        figures = [sum(1 for cell in line if numbers_in(cell.text)) for line in lines]
+        ends = [
+            bool(count) and _TABLE_END.match(fold(line[0].text).strip(_SEPARATORS))
+            for line, count in zip(lines, figures)
+        ]
+        is_row = [len(line) >= 2 and count > 0 for line, count in zip(lines, figures)]
+        # For each line, the first totals line after it and the first line that may be a row after it.
+        next_end, next_row = [len(lines)] * (len(lines) + 1), [len(lines)] * (len(lines) + 1)
+        for k in range(len(lines) - 2, -1, -1):
+            next_end[k] = k + 1 if ends[k + 1] else next_end[k + 1]
+            next_row[k] = k + 1 if is_row[k + 1] else next_row[k + 1]
         for i, line in enumerate(lines):
-            if len(line) < 2 or sum(1 for cell in line if numbers_in(cell.text)) > 1:
+            if i in read or len(line) < 2 or figures[i] > 1 or next_row[i] >= next_end[i]:
                 continue
-            body = []
-            for following in lines[i + 1 : i + 200]:
-                if _ends_table(following):
-                    break
-                if len(following) >= 2 and any(numbers_in(cell.text) for cell in following):
-                    body.append(following)
-            if body:
-                yield line, body, 0.75
+            span = range(next_row[i], next_end[i])
+            yield line, lambda span=span: [(k, lines[k]) for k in span if is_row[k]], 0.75
 
     def _columns(self, header: list[Cell], properties: dict[str, dict]) -> dict[int, str]:
         """Header cell index -> item property, each property taking the header that names it best."""
@@ -587,10 +695,59 @@ def _is_label(text: str) -> bool:
     return stripped.startswith("/") or " ".join(words(stripped)) in _ALL_LABELS
 
 
-def _mode(kind: str | None, concept: Concept | None) -> str:
+def _mode(kind: str | None, concept: Concept | None, spec: dict[str, Any]) -> str:
     if kind in ("number", "integer"):
         return "total" if concept is not None and concept.kind == "quantity" else "figure"
-    return "block" if concept is not None and concept.kind == "address" else "inline"
+    if concept is not None and concept.kind == "address":
+        return "block"
+    return "date" if kind in (None, "string") and _is_date(spec, concept) else "inline"
+
+
+_TOTALS_ROW = re.compile(r"(grand )?totals?\b|sum\b|summe\b|gesamt")
+_TOTAL_LABEL_VALUE = re.compile(r"\s*(?:(grand )?totals?\b|sum\b|summe\b|gesamt)[^\d:]{0,40}:")
+# "Total 100.00", "Due date: 2024-05-01": a cell that opens with a label (of any concept) followed by a
+# colon or by a figure states that label's value.
+_LEADING_LABEL = re.compile(r"\s*([^\W\d_][^\d:]{0,40}?)(?:\s*:|\s+(?=[-−(+]?\s?(?:[$€£¥₹]\s?)?\d))")
+# A minus sign that belongs to the figure: after the label's colon (``Refund: - 50.00 EUR``), or on the
+# figure or its currency (``Refund -$50.00``); a dash set apart after the label is a dash (``Coffee - 3.50``).
+_LEADING_SIGN = re.compile(r"\s*(?:[:=]\s*[-−]\s?(?=(?:[$€£¥₹]|[A-Z]{3})?\s?\d)|[-−](?=(?:[$€£¥₹]\s?)?\d))")
+_STANDALONE_CURRENCY = re.compile(r"\(?\s*(?:[A-Z]{3}|[$€£¥₹])\s*\)?")
+
+
+def _labelled(text: str) -> bool:
+    match = _LEADING_LABEL.match(text)
+    if not match:
+        return False
+    found = words(match.group(1))
+    return any(" ".join(found[:k]) in _ALL_LABELS for k in range(1, len(found) + 1))
+
+
+def _names_only(concept: Concept, name: str, spec: dict[str, Any]) -> bool:
+    """Whether the property's name (or title) says nothing the concept does not: ``invoiceDate``,
+    ``date``, ``dateOfIssue`` are the invoice date; ``birthDate``, ``endDate`` only share its word."""
+    vocabulary = {w for key in concept.keys for w in key} | {w for label in concept.labels for w in words(label)}
+    vocabulary |= {"of", "the", "on"}
+    return any(set(words(text)) <= vocabulary for text in (name, spec.get("title") or "") if words(text))
+
+
+_TIME = re.compile(r"(?<![\d:])([01]?\d|2[0-3])[:h]([0-5]\d)(?::([0-5]\d))?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d:])", re.I)
+
+
+def _date_time(date: str, raw: str) -> str:
+    """A ``format: date-time`` value (RFC 3339, which requires an offset): the date, at the time printed
+    after it in the same value if there is one, else at midnight; in UTC (``Z``), as documents rarely
+    state their offset."""
+    hour = minute = second = 0
+    after = raw[raw.find(date[:4]) :] if date[:4] in raw else raw
+    match = _TIME.search(after)
+    if match:
+        hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+        meridiem = (match.group(4) or "").lower().replace(".", "")
+        if meridiem == "pm" and hour < 12:
+            hour += 12
+        elif meridiem == "am" and hour == 12:
+            hour = 0
+    return f"{date}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def _ends_block(text: str) -> bool:
@@ -664,6 +821,7 @@ def _enum(raw: str, options: list[Any], *, other_allowed: bool = True) -> Any:
 
 def extract(document: Document, schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
     """Values for the schema's properties found in ``document``, and a confidence per JSON Pointer."""
-    extractor = Extractor(document)
-    content = extractor.object(schema)
+    extractor = Extractor(document, schema)
+    root = plain_schema(schema, schema)
+    content = extractor.object(root) if root else {}
     return content, extractor.confidences

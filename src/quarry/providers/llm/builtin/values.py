@@ -7,6 +7,7 @@ their currency, dates in numeric and written forms in several languages, boolean
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import unicodedata
 
@@ -30,6 +31,15 @@ _NUMBER = re.compile(
     r"(?<![\w.,])[-−(]?\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 2,03,661.28
     r"|(?<![\w.,])[-−(]?\d{1,3}(?:[ ,.'’ ]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
     r"|(?<![\w.,])[-−(]?\d+(?:[.,]\d+)?"
+)
+
+# A minus sign apart from its figure: at the start of the text or after a colon, before an optional currency.
+_DETACHED_SIGN = re.compile(
+    r"(?:^|[:=(])\s*[-−]\s?(?:"
+    + "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True) if not s.isalpha())
+    + "|"
+    + "|".join(sorted(CURRENCY_CODES))
+    + r")?\s?$"
 )
 
 MONTHS = {
@@ -83,22 +93,32 @@ def parse_number(raw: str) -> float | None:
         head, _, tail = digits.rpartition(",")
         digits = (
             f"{head.replace(',', '')}.{tail}"
-            if len(tail) != 3 or head.count(",") == 0 and len(head) > 3
+            if len(tail) != 3 or head.count(",") == 0 and (len(head) > 3 or _zero_group(head))
             else digits.replace(",", "")
         )
         if digits.count(".") > 1:
             digits = digits.replace(".", "", digits.count(".") - 1)
-    elif digits.count(".") > 1 or re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+    elif digits.count(".") > 1 or re.fullmatch(r"\d{1,3}(\.\d{3})+", digits) and not _zero_group(digits):
         digits = digits.replace(".", "")
     try:
         value = float(digits)
     except ValueError:
         return None
+    if not math.isfinite(value):
+        return None  # 400 digits overflow a float: not a figure a document states
     return -value if negative else value
 
 
+def _zero_group(digits: str) -> bool:
+    """``0.125``, ``0,001``: a leading group of ``0`` is not a thousands group — nobody writes 125 as 0.125."""
+    return re.match(r"0+(?:[.,]|$)", digits) is not None
+
+
 def numbers_in(text: str) -> list[tuple[float, int, int, str | None]]:
-    """Every number in ``text`` outside dates: (value, start, end, currency written beside it)."""
+    """Every number in ``text`` outside dates: (value, start, end, currency written beside it).
+
+    A minus sign set apart from the figure (``- 50.00 EUR``, ``-$50.00``, ``Refund: - 50.00``) counts
+    where it opens the text or follows a colon; after a word it is a dash (``Coffee - 3.50``)."""
     masked = text
     for _, pattern in _DATE_PATTERNS:
         masked = pattern.sub(lambda m: " " * len(m.group(0)), masked)
@@ -106,9 +126,55 @@ def numbers_in(text: str) -> list[tuple[float, int, int, str | None]]:
     for match in _NUMBER.finditer(masked):
         value = parse_number(match.group(0))
         if value is not None:
-            window = text[max(0, match.start() - 4) : match.end() + 5]
-            found.append((value, match.start(), match.end(), currency_in(window)))
+            if (
+                value > 0
+                and match.group(0)[0].isdigit()
+                and _DETACHED_SIGN.search(text, max(0, match.start() - 16), match.start())
+            ):
+                value = -value
+            found.append((value, match.start(), match.end(), _currency_beside(text, match.start(), match.end())))
     return found
+
+
+_MONEY_WORDS = frozenset(
+    "total totals amount amounts due balance sum subtotal sub price prices net gross tax vat gst paid pay payable "
+    "cash card change tip fee fees cost costs charge charges refund deposit in of to at summe betrag gesamt brutto "
+    "netto montant importe prix preis".split()
+)
+
+
+def _currency_beside(text: str, start: int, end: int) -> str | None:
+    """The currency written beside the figure ``text[start:end]``: a symbol within a few characters, or
+    an ISO code right before or after it. A code inside a run of capitals is a product's name, not a
+    currency: ``BLUE PEN 2.00`` is a pen, ``TOTAL PEN 2.00`` is in soles, ``2 PHP BOOKS`` are books."""
+    window_start = max(0, start - 4)
+    window = text[window_start : end + 5]
+    symbol = _SYMBOL.search(window)
+    for code in _CODE.finditer(window):
+        at, until = window_start + code.start(), window_start + code.end()
+        if (
+            until <= start
+            and text[until:start].strip(" \u00a0-−(") == ""
+            and not _in_name(text[max(0, at - 40) : at], "before")
+        ):
+            break
+        if at >= end and text[end:at].strip(" \u00a0") == "" and not _in_name(text[until : until + 40], "after"):
+            break
+    else:
+        code = None
+    if code and (not symbol or code.start() <= symbol.start()):
+        return code.group(1)
+    return _symbol_currency(symbol.group(1)) if symbol else None
+
+
+def _in_name(beside: str, side: str) -> bool:
+    """Whether the word next to a currency code (before it or after it) is a capitalised word of a name."""
+    word = (
+        re.search(r"([A-Za-z]{2,})[ \u00a0]+$", beside)
+        if side == "before"
+        else re.match(r"[ \u00a0]+([A-Za-z]{2,})", beside)
+    )
+    return word is not None and word.group(1).isupper() and word.group(1).lower() not in _MONEY_WORDS
 
 
 def best_amount(text: str) -> tuple[float, str | None] | None:
@@ -135,14 +201,15 @@ def currency_in(text: str) -> str | None:
     symbol = _SYMBOL.search(text)
     if code and (not symbol or code.start() <= symbol.start()):
         return code.group(1)
-    if symbol:
-        token = symbol.group(1)
-        return (
-            CURRENCY_SYMBOLS.get(token)
-            or CURRENCY_SYMBOLS.get(token.rstrip("."))
-            or ("INR" if token.startswith("Rs") else None)
-        )
-    return None
+    return _symbol_currency(symbol.group(1)) if symbol else None
+
+
+def _symbol_currency(token: str) -> str | None:
+    return (
+        CURRENCY_SYMBOLS.get(token)
+        or CURRENCY_SYMBOLS.get(token.rstrip("."))
+        or ("INR" if token.startswith("Rs") else None)
+    )
 
 
 def parse_date(raw: str, *, day_first: bool = True) -> str | None:
