@@ -41,6 +41,16 @@ def _statuses(client: httpx.Client) -> dict[str, str]:
     return {call["callID"]: call["status"] for call in calls}
 
 
+def _settled_statuses(api: httpx.Client) -> dict[str, str]:
+    """The calls' statuses once none is pending or running (or after three minutes)."""
+    deadline = time.monotonic() + 180
+    while True:
+        statuses = _statuses(api)
+        if all(s in ("completed", "failed") for s in statuses.values()) or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.2)
+
+
 def test_calls_survive_a_kill_and_finish_exactly_once(env: dict[str, str]) -> None:
     server = ServerProcess(env)
     try:
@@ -82,12 +92,7 @@ def test_calls_survive_a_kill_and_finish_exactly_once(env: dict[str, str]) -> No
     server = ServerProcess(env)
     try:
         with _client(server) as api:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                statuses = _statuses(api)
-                if all(s in ("completed", "failed") for s in statuses.values()):
-                    break
-                time.sleep(0.2)
+            statuses = _settled_statuses(api)
             assert len(statuses) == CALLS
             assert set(statuses.values()) == {"completed"}
             for call_id in statuses:
@@ -189,12 +194,7 @@ def test_a_join_happens_exactly_once_after_a_kill_between_fan_out_and_fan_in(env
     server = ServerProcess(env)
     try:
         with _client(server) as api:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                statuses = _statuses(api)
-                if all(s in ("completed", "failed") for s in statuses.values()):
-                    break
-                time.sleep(0.2)
+            statuses = _settled_statuses(api)
             assert set(statuses.values()) == {"completed"}, statuses
             for call_id in statuses:
                 call = api.get(f"/v2/calls/{call_id}").json()["call"]

@@ -22,10 +22,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +33,7 @@ import numpy as np
 
 from quarry.config import Settings
 from quarry.providers import ProviderError
-from quarry.providers.http import error_detail, post_with_retries
+from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 
 MAX_TERM_CHARS = 100
 """Longer runs of letters and digits (base64 blobs, hashes) are cut to this length."""
@@ -127,14 +126,7 @@ BATCH_SIZE = 100
 
 
 @dataclass
-class OpenAIEmbedder:
-    base_url: str
-    model: str
-    api_key: str | None = None
-    timeout_seconds: float = 120.0
-    max_attempts: int = 5
-    sleep: Callable[[float], None] = time.sleep
-
+class OpenAIEmbedder(ModelEndpoint):
     @property
     def name(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
@@ -151,14 +143,7 @@ class OpenAIEmbedder:
     def _request(self, client: httpx.Client, batch: list[str]) -> list[list[float]]:
         # an empty string is refused by OpenAI; a text without words has no meaning to embed anyway
         inputs = [text if text.strip() else " " for text in batch]
-        response = post_with_retries(
-            client,
-            f"{self.base_url}/embeddings",
-            api_key=self.api_key,
-            max_attempts=self.max_attempts,
-            sleep=self.sleep,
-            json={"model": self.model, "input": inputs},
-        )
+        response = self.post(client, "/embeddings", json={"model": self.model, "input": inputs})
         if response.status_code >= 400:
             raise ProviderError(
                 f"the embeddings endpoint refused the request: HTTP {response.status_code}: {error_detail(response)}"
@@ -185,12 +170,9 @@ def embedder_from_settings(settings: Settings) -> Embedder:
         return DEFAULT_EMBEDDER
     if not settings.embeddings_model:
         raise ProviderError("QUARRY_EMBEDDINGS_BASE_URL is set but QUARRY_EMBEDDINGS_MODEL is not: name the model")
+    api_key = settings.embeddings_api_key or settings.llm_api_key
     return OpenAIEmbedder(
-        base_url=settings.embeddings_base_url.rstrip("/"),
-        model=settings.embeddings_model,
-        api_key=settings.embeddings_api_key or settings.llm_api_key,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_attempts=max(1, settings.llm_max_attempts),
+        **endpoint_settings(settings, settings.embeddings_base_url, api_key), model=settings.embeddings_model
     )
 
 

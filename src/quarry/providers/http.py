@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from quarry.providers import ProviderError
+
+if TYPE_CHECKING:
+    from quarry.config import Settings
 
 MAX_RETRY_AFTER_SECONDS = 60.0
 
@@ -59,3 +63,47 @@ def error_detail(response: httpx.Response) -> str:
     except (ValueError, AttributeError):
         pass
     return response.text[:300]
+
+
+@dataclass
+class ModelEndpoint:
+    """An OpenAI-compatible endpoint (chat completions, transcriptions, embeddings): where it is,
+    which model to ask, and how hard to try. The clients of each API extend it."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout_seconds: float = 120.0
+    max_attempts: int = 5
+    sleep: Callable[[float], None] = time.sleep
+
+    def post(self, client: httpx.Client, path: str, **request: Any) -> httpx.Response:
+        """POST ``request`` to ``path`` under the base URL, with retries (:func:`post_with_retries`)."""
+        url = self.url(path)
+        return post_with_retries(
+            client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.wait, **request
+        )
+
+    def wait(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+    def url(self, path: str) -> str:
+        """The endpoint's URL; a base URL that is no http(s) URL fails at once — retrying it cannot help."""
+        url = f"{self.base_url}{path}"
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise ProviderError(f"the model endpoint URL {url!r} is not valid: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ProviderError(f"the model endpoint URL {url!r} is not an http(s) URL")
+        return url
+
+
+def endpoint_settings(settings: Settings, base_url: str, api_key: str | None) -> dict[str, Any]:
+    """The keyword arguments every ``ModelEndpoint`` of the deployment shares."""
+    return {
+        "base_url": base_url.rstrip("/"),
+        "api_key": api_key,
+        "timeout_seconds": settings.llm_timeout_seconds,
+        "max_attempts": max(1, settings.llm_max_attempts),
+    }

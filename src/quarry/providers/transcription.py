@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -12,40 +10,27 @@ import httpx
 from quarry.config import Settings
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.providers import ProviderError
-from quarry.providers.http import error_detail, post_with_retries
+from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 
 
 @dataclass
-class Transcriber:
-    base_url: str
-    model: str
-    api_key: str | None = None
-    timeout_seconds: float = 300.0
-    max_attempts: int = 5
-    sleep: Callable[[float], None] = time.sleep
-
+class Transcriber(ModelEndpoint):
     @classmethod
     def from_settings(cls, settings: Settings) -> Transcriber | None:
         """The deployment's transcriber, or None when ``QUARRY_TRANSCRIPTION_BASE_URL`` is not set."""
         if not settings.transcription_base_url:
             return None
+        api_key = settings.transcription_api_key or settings.llm_api_key
         return cls(
-            base_url=settings.transcription_base_url.rstrip("/"),
-            model=settings.transcription_model,
-            api_key=settings.transcription_api_key or settings.llm_api_key,
-            timeout_seconds=settings.llm_timeout_seconds,
-            max_attempts=max(1, settings.llm_max_attempts),
+            **endpoint_settings(settings, settings.transcription_base_url, api_key), model=settings.transcription_model
         )
 
     def __call__(self, input_type: str, data: bytes) -> str:
         media_type, extension = MEDIA_TYPES[input_type]
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            response = post_with_retries(
+            response = self.post(
                 client,
-                f"{self.base_url}/audio/transcriptions",
-                api_key=self.api_key,
-                max_attempts=self.max_attempts,
-                sleep=self.sleep,
+                "/audio/transcriptions",
                 data={"model": self.model, "response_format": "json"},
                 files={"file": (f"audio.{extension}", data, media_type)},
             )

@@ -14,8 +14,6 @@ import base64
 import json
 import random
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +23,7 @@ from jsonschema import Draft202012Validator
 from quarry.config import Settings
 from quarry.documents.model import Document
 from quarry.documents.rendering import page_images
-from quarry.providers.http import error_detail, post_with_retries
+from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 
 MAX_DOCUMENT_CHARS = 200_000
@@ -42,14 +40,8 @@ SYSTEM_PROMPT = (
 
 
 @dataclass
-class OpenAIProvider:
-    base_url: str
-    model: str
-    api_key: str | None = None
-    timeout_seconds: float = 120.0
-    max_attempts: int = 5
+class OpenAIProvider(ModelEndpoint):
     send_images: bool = True
-    sleep: Callable[[float], None] = time.sleep
     jitter: float = 0.0  # from_settings sets JITTER; 0 keeps waits exact (tests give their own ``sleep``)
 
     @classmethod
@@ -60,11 +52,8 @@ class OpenAIProvider:
                 f"{'no base URL' if not settings.llm_base_url else 'no model'} configured"
             )
         return cls(
-            base_url=settings.llm_base_url.rstrip("/"),
+            **endpoint_settings(settings, settings.llm_base_url, settings.llm_api_key),
             model=settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout_seconds=settings.llm_timeout_seconds,
-            max_attempts=max(1, settings.llm_max_attempts),
             send_images=settings.llm_send_images,
             jitter=JITTER,
         )
@@ -161,25 +150,10 @@ class OpenAIProvider:
             ) from None
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
-        url = _endpoint(self.base_url, "/chat/completions")
-        return post_with_retries(
-            client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self._wait, json=body
-        )
+        return self.post(client, "/chat/completions", json=body)
 
-    def _wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> None:
         self.sleep(seconds * random.uniform(1.0, 1.0 + self.jitter) if self.jitter > 0 else seconds)
-
-
-def _endpoint(base_url: str, path: str) -> str:
-    """The endpoint's URL; a base URL that is no http(s) URL fails at once — retrying it cannot help."""
-    url = f"{base_url}{path}"
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise ProviderError(f"the model endpoint URL {url!r} is not valid: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ProviderError(f"the model endpoint URL {url!r} is not an http(s) URL (QUARRY_LLM_BASE_URL)")
-    return url
 
 
 def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list[dict[str, Any]]:
