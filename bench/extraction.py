@@ -116,5 +116,6 @@ def main() -> None:
         rate = pages / seconds if seconds else float("inf")
         print(f"  {kind:<12} {pages:>4} pages  {seconds:7.3f} s  {rate:8.1f} pages/s")
 
+
 if __name__ == "__main__":
     main()

@@ -24,11 +24,13 @@ import psycopg
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from quarry.app import create_app, open_database
+from quarry.app import create_app
+from quarry.bootstrap import bootstrap, open_database
 from quarry.calls import counts
 from quarry.calls.models import Call, FunctionCall
 from quarry.calls.search import index_references
 from quarry.config import Settings
+from quarry.engine.engine import Role
 from quarry.ids import new_id
 from quarry.tenancy.service import create_account, create_api_key
 
@@ -147,8 +149,9 @@ def requests(client: TestClient, key: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def measure(settings: Settings, key: str, repeat: int) -> None:
-    db = open_database(settings)
-    with TestClient(create_app(settings, db)) as client:
+    # the API alone: the figures are those of List Calls, not of work running beside it
+    engine = bootstrap(settings, Role.API)
+    with TestClient(create_app(engine, start_engine=False)) as client:
         headers = {"x-api-key": key}
         print(f"{'request':45} {'matches':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         for name, params in requests(client, key):
@@ -162,7 +165,7 @@ def measure(settings: Settings, key: str, repeat: int) -> None:
             timings.sort()
             p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
             print(f"{name:45} {total:>9,} {statistics.median(timings):>8.2f} {p95:>8.2f} {timings[-1]:>8.2f}")
-    db.dispose()
+    engine.db.dispose()
 
 
 def main() -> None:

@@ -22,10 +22,14 @@ import psycopg
 import pytest
 import uvicorn
 
-from quarry.app import create_app, open_database
+from quarry.app import create_app
+from quarry.bootstrap import bootstrap, open_database
 from quarry.config import Settings
+from quarry.engine.engine import Engine, Role
 from quarry.storage.db import Database
 from quarry.tenancy.service import create_account, create_api_key
+
+pytest_plugins = ["tests.s3"]  # the `s3_server` fixture: a moto S3 server process, started only when a test asks
 
 BACKENDS = [b.strip() for b in os.environ.get("QUARRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 POSTGRES_ADMIN_URL = os.environ.get("QUARRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -37,6 +41,7 @@ class Server:
     base_url: str
     db: Database
     settings: Settings
+    engine: Engine
 
 
 @dataclass
@@ -87,7 +92,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     settings = Settings(data_dir=data_dir, database_url=url)
     db = open_database(settings)
     port = free_port()
-    config = uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
+    engine = bootstrap(settings, Role.ALL, db)
+    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -96,7 +102,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.02)
-    yield Server(backend, f"http://127.0.0.1:{port}", db, settings)
+    yield Server(backend, f"http://127.0.0.1:{port}", db, settings, engine)
     uv.should_exit = True
     thread.join(timeout=10)
     db.dispose()

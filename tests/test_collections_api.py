@@ -514,14 +514,14 @@ def test_a_request_never_enqueued_is_processed_by_the_sweeper(server: Server, te
     item_id = new_id("clitm")
     request_id = _store_request(server, tenant, "recovered", "add", [{"collectionItemID": item_id, "data": "late"}])
     assert_error(api.get(f"/v1-alpha/events/{request_id}"), 404)  # pending: no event yet
-    ingest.sweep(timedelta(0))
+    server.engine.collections.sweep(timedelta(0))
     event = wait_for_event(api, request_id)
     assert (event["status"], event["collectionItemIDs"]) == ("success", [item_id])
     assert [i["collectionItemID"] for i in items_of(api, "recovered")["items"]] == [item_id]
     with server.db.read() as session:
         assert session.get(CollectionRequest, request_id) is None
     # processing again (a re-run after a crash) changes nothing
-    assert ingest.process_request(request_id) == "done"
+    assert server.engine.collections.process_request(request_id) == "done"
     assert items_of(api, "recovered")["itemCount"] == 1
 
 
@@ -531,7 +531,7 @@ def test_items_of_a_collection_deleted_before_processing_fail_with_a_message(ser
     request_id = _store_request(server, tenant, "doomed", "add", [{"collectionItemID": new_id("clitm"), "data": "x"}])
     assert api.delete("/v2/collections", params={"collectionName": "doomed"}).status_code == 204
     create(api, "doomed")  # a new collection of the same name does not receive them
-    ingest.enqueue([request_id])
+    server.engine.enqueue_collection_requests([request_id])
     event = wait_for_event(api, request_id)
     assert (event["status"], event["processedCount"], event["collectionItemIDs"]) == ("failed", 0, [])
     assert "doomed" in event["errorMessage"] and "deleted" in event["errorMessage"]
@@ -545,8 +545,8 @@ def test_the_last_update_submitted_wins_whatever_order_they_run_in(server: Serve
     older = _store_request(server, tenant, "race", "update", [{"collectionItemID": item, "data": "older"}])
     newer = _store_request(server, tenant, "race", "update", [{"collectionItemID": item, "data": "newer"}])
     assert older < newer
-    assert ingest.process_request(newer) == "success"
-    assert ingest.process_request(older) == "success"
+    assert server.engine.collections.process_request(newer) == "success"
+    assert server.engine.collections.process_request(older) == "success"
     assert [i["data"] for i in items_of(api, "race")["items"]] == ["newer"]
     assert wait_for_event(api, older)["collectionItemIDs"] == [item]  # processed, superseded
 
@@ -563,7 +563,7 @@ def test_an_update_of_an_item_deleted_meanwhile_skips_it(server: Server, tenant:
         [{"collectionItemID": kept, "data": "kept 2"}, {"collectionItemID": deleted, "data": "deleted 2"}],
     )
     api.delete("/v2/collections/items", params={"collectionName": "shrinking", "collectionItemID": deleted})
-    assert ingest.process_request(request_id) == "success"
+    assert server.engine.collections.process_request(request_id) == "success"
     event = wait_for_event(api, request_id)
     assert (event["processedCount"], event["collectionItemIDs"]) == (1, [kept])
     assert [i["data"] for i in items_of(api, "shrinking")["items"]] == ["kept 2"]

@@ -9,7 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quarry.app import create_app
+from quarry.bootstrap import bootstrap
 from quarry.config import Settings
+from quarry.engine.engine import Role
 
 KEY = "limits-test-key"
 
@@ -19,8 +21,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'q.db'}", api_key=KEY, max_input_bytes=1000
     )
-    # no engine: it is one per process, and the session's test server runs it already
-    with TestClient(create_app(settings, run_engine=False), headers={"x-api-key": KEY}) as test_client:
+    # the engine is not started: it is one per process, and the session's test server runs it already
+    app = create_app(bootstrap(settings, Role.API), start_engine=False)
+    with TestClient(app, headers={"x-api-key": KEY}) as test_client:
         yield test_client
 
 

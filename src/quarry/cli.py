@@ -27,7 +27,7 @@ console = Console()
 
 
 def _open():  # type: ignore[no-untyped-def]
-    from quarry.app import open_database
+    from quarry.bootstrap import open_database
     from quarry.tenancy.service import ensure_default_account
 
     settings = Settings.from_env()
@@ -41,11 +41,16 @@ def _open():  # type: ignore[no-untyped-def]
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port to listen on."),
+    workers: bool = typer.Option(
+        True, "--workers/--no-workers", help="Also run calls in this process (--no-workers: API only)."
+    ),
 ) -> None:
-    """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR, workers in this process)."""
+    """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR, calls run in this process)."""
     import uvicorn
 
     from quarry.app import create_app
+    from quarry.bootstrap import bootstrap
+    from quarry.engine.engine import Role
     from quarry.tenancy.service import create_api_key, has_active_key
 
     settings, db, account_id = _open()
@@ -69,7 +74,53 @@ def serve(
             console.print("API keys: create one with `quarry keys create --environment production`.")
     console.print(f"Listening on http://{host}:{port}  (API reference: http://{host}:{port}/docs)")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
-    uvicorn.run(create_app(settings, db), host=host, port=port, log_level="info")
+    engine = bootstrap(settings, Role.ALL if workers else Role.API, db)
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    _exit_now()
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(
+        None, min=1, help="Function calls in flight at once (default QUARRY_WORKERS); mostly waiting on I/O."
+    ),
+) -> None:
+    """Run calls from the shared queue, serving no API (distributed: PostgreSQL and S3 blobs).
+
+    SIGTERM or Ctrl-C drains: no new work is taken, in-flight work gets QUARRY_DRAIN_SECONDS to
+    finish, what is left is handed back to the other workers, and the process exits 0."""
+    import signal
+    import threading
+
+    from quarry.bootstrap import bootstrap
+    from quarry.engine.engine import Role
+
+    settings, db, _ = _open()
+    if concurrency:
+        settings = dataclasses.replace(settings, workers=concurrency)
+    engine = bootstrap(settings, Role.WORKER, db)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    engine.start()
+    database = db.url.split("@")[-1]
+    console.print(f"Quarry worker {engine.executor_id}: database {database}, {settings.workers} function calls at once")
+    stopping.wait()
+    console.print(f"Draining (up to {settings.drain_seconds:g} s)…")
+    engine.stop(settings.drain_seconds)
+    console.print("Stopped.")
+    _exit_now()
+
+
+def _exit_now() -> None:
+    """Exit 0 without waiting for threads still inside handed-back work (they would only
+    duplicate what another worker now does)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @keys_app.command("create")

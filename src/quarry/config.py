@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -25,8 +25,12 @@ class Settings:
     email_domain: str = "inbound.quarry.localhost"
     public_url: str | None = None
     max_input_bytes: int = 50 * 1024 * 1024
-    workers: int = 4
-    executor_id: str = "local"
+    blob_url: str | None = None  # s3://bucket/prefix for an S3-compatible store; local files otherwise
+    workers: int = 64  # function calls one worker process has in flight at once (mostly waiting on I/O)
+    cpu_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # documents parsed at once
+    executor_id: str | None = None  # unique per process unless set
+    db_pool_size: int = 10  # PostgreSQL connections per process for Quarry, and as many for the engine
+    drain_seconds: float = 30.0  # on SIGTERM: how long in-flight work may take before it is handed back
     llm_provider: str = "builtin"
     llm_base_url: str | None = None
     llm_api_key: str | None = None
@@ -34,6 +38,8 @@ class Settings:
     llm_timeout_seconds: float = 120.0
     llm_max_attempts: int = 5
     llm_send_images: bool = True
+    llm_max_concurrency: int | None = None  # model requests in flight across every worker
+    llm_rpm: int | None = None  # model requests started per minute across every worker
     transcription_base_url: str | None = None
     transcription_model: str = "whisper-1"
     transcription_api_key: str | None = None
@@ -59,8 +65,12 @@ class Settings:
             email_domain=env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost",
             public_url=env.get("QUARRY_PUBLIC_URL") or None,
             max_input_bytes=int(env.get("QUARRY_MAX_INPUT_BYTES") or 50 * 1024 * 1024),
-            workers=int(env.get("QUARRY_WORKERS") or 4),
-            executor_id=env.get("QUARRY_EXECUTOR_ID") or "local",
+            blob_url=env.get("QUARRY_BLOB_URL") or None,
+            workers=int(env.get("QUARRY_WORKERS") or 64),
+            cpu_workers=int(env.get("QUARRY_CPU_WORKERS") or os.cpu_count() or 1),
+            executor_id=env.get("QUARRY_EXECUTOR_ID") or None,
+            db_pool_size=int(env.get("QUARRY_DB_POOL_SIZE") or 10),
+            drain_seconds=float(env.get("QUARRY_DRAIN_SECONDS") or 30),
             llm_provider=(env.get("QUARRY_LLM_PROVIDER") or "builtin").lower(),
             llm_base_url=env.get("QUARRY_LLM_BASE_URL") or None,
             llm_api_key=env.get("QUARRY_LLM_API_KEY") or None,
@@ -68,6 +78,8 @@ class Settings:
             llm_timeout_seconds=float(env.get("QUARRY_LLM_TIMEOUT_SECONDS") or 120),
             llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
+            llm_max_concurrency=_optional_int(env.get("QUARRY_LLM_MAX_CONCURRENCY")),
+            llm_rpm=_optional_int(env.get("QUARRY_LLM_RPM")),
             transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,
             transcription_model=env.get("QUARRY_TRANSCRIPTION_MODEL") or "whisper-1",
             transcription_api_key=env.get("QUARRY_TRANSCRIPTION_API_KEY") or None,
@@ -90,3 +102,7 @@ class Settings:
     def is_embedded(self) -> bool:
         """True when running on the embedded SQLite database (the zero-configuration default)."""
         return self.database_url.startswith("sqlite")
+
+
+def _optional_int(value: str | None) -> int | None:
+    return int(value) if value else None

@@ -26,7 +26,7 @@ def get_file(
     signature: Annotated[str, Query(max_length=128)],
 ) -> Response:
     """The bytes of a stored file. The URL is the credential: no API key, valid until ``expires``."""
-    if not request.app.state.signer.valid(key, expires, signature):
+    if not request.app.state.links.signer.valid(key, expires, signature):
         raise ApiError(403, "This file URL is invalid or has expired; fetch the object again for a fresh one")
     try:
         data = request.app.state.blobs.get(key)

@@ -29,7 +29,6 @@ from quarry.calls.schemas import (
 )
 from quarry.calls.service import InputFile, NewCall
 from quarry.documents.input_types import input_type_for
-from quarry.engine import runtime as engine
 
 router = APIRouter(tags=["calls"])
 
@@ -51,7 +50,7 @@ class CallListQuery(PageQuery):
 
 
 def renderer(request: Request) -> service.Renderer:
-    return service.Renderer(request.app.state.signer, base_url(request))
+    return service.Renderer(request.app.state.links, base_url(request))
 
 
 def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[tuple[Any, list[Any]]]:
@@ -60,7 +59,7 @@ def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[
     staged = service.stage_files(principal.environment_id, new_calls, request.app.state.blobs)
     with request.app.state.db.write() as session:
         created = service.record_calls(session, principal, new_calls, staged)
-    engine.enqueue([call.id for call, _ in created])
+    request.app.state.engine.enqueue_calls([call.id for call, _ in created])
     return created
 
 

@@ -30,7 +30,7 @@ from quarry.functions.service import find_target, get_live, target_references
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
-from quarry.storage.blobs.urls import FileUrlSigner
+from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
 from quarry.storage.versioned import find_live
 from quarry.tenancy.service import Principal
@@ -318,11 +318,11 @@ def _root_inputs(new: NewCall, stored: list[dict[str, Any]]) -> list[tuple[str |
 class Renderer:
     """Turns stored calls into their wire form; file fields become signed URLs under ``base_url``."""
 
-    signer: FileUrlSigner
+    links: FileLinks
     base_url: str
 
     def file(self, entry: dict[str, Any]) -> dict[str, Any]:
-        out = {"inputType": entry["inputType"], "s3URL": self.signer.url(self.base_url, entry["blobKey"])}
+        out = {"inputType": entry["inputType"], "s3URL": self.links.url(self.base_url, entry["blobKey"])}
         if "itemReferenceID" in entry:
             out["itemReferenceID"] = entry["itemReferenceID"]
         return out

@@ -15,78 +15,107 @@ vectors another embedder made (after ``QUARRY_EMBEDDINGS_*`` changed), a batch a
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session
 
 from quarry.collections.items import insert_items, item_text, replace_data, replace_vector
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest
 from quarry.config import Settings
-from quarry.engine.runtime import current
+from quarry.engine.queues import COLLECTION_QUEUE
 from quarry.events.models import Event
 from quarry.providers import ProviderError
 from quarry.providers.embeddings import embedder_from_settings
 from quarry.storage.base import utcnow
 
+if TYPE_CHECKING:
+    from quarry.engine.engine import Engine
+
 log = logging.getLogger("quarry.collections")
 
-QUEUE = "quarry-collections"
-SWEEP_EVERY_SECONDS = 30.0
 REEMBED_BATCH = 100
 REEMBED_BATCHES_PER_SWEEP = 20
 
 _STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
 _SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
 
-_sweeper_stop: threading.Event | None = None
 
+@DBOS.dbos_class()
+class CollectionIngest(DBOSConfiguredInstance):
+    """The durable processing of collection requests, bound to the engine that runs it."""
 
-@DBOS.workflow()
-def ingest_request(request_id: str) -> str:
-    try:
-        return process_request(request_id)
-    except Exception as exc:  # the request must end in an event, whatever happened
-        log.exception("collection request %s stopped", request_id)
-        return fail_request(request_id, f"internal error: {type(exc).__name__}")
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        super().__init__("quarry-collections")
 
+    def enqueue(self, request_ids: list[str]) -> None:
+        """Hand requests to the queue. Never fails the caller: a request left unqueued (system
+        database unreachable) is picked up by the sweeper."""
+        try:
+            queue = self.engine.queue(COLLECTION_QUEUE)
+            for request_id in request_ids:
+                with SetWorkflowID(request_id):
+                    queue.enqueue(self.ingest_request, request_id)
+        except Exception:
+            log.warning("collection requests %s not enqueued; the sweeper will", request_ids, exc_info=True)
 
-@DBOS.step(**_STEP)
-def process_request(request_id: str) -> str:
-    """Embed the request's items and store them; return the event's status (``done`` when an
-    earlier run already did it)."""
-    runtime = current()
-    with runtime.db.read() as session:
-        request = session.get(CollectionRequest, request_id)
-        if request is None:
-            return "done"
-        entries = list(request.items)
-    vectors: np.ndarray | None = None
-    embedder_name, failure = "", None
-    try:
-        embedder = embedder_from_settings(runtime.settings)
-        embedder_name = embedder.name
-        vectors = embedder.embed([_text(entry) for entry in entries])
-    except ProviderError as exc:
-        failure = f"the items could not be embedded: {exc}"
-    with runtime.db.write() as session:
-        request = session.get(CollectionRequest, request_id, with_for_update=True)
-        if request is None:
-            return "done"
-        return _settle(session, request, vectors, embedder_name, failure)
+    @DBOS.workflow()
+    def ingest_request(self, request_id: str) -> str:
+        try:
+            return self.process_request(request_id)
+        except Exception as exc:  # the request must end in an event, whatever happened
+            log.exception("collection request %s stopped", request_id)
+            return self.fail_request(request_id, f"internal error: {type(exc).__name__}")
 
+    @DBOS.step(**_STEP)
+    def process_request(self, request_id: str) -> str:
+        """Embed the request's items and store them; return the event's status (``done`` when an
+        earlier run already did it)."""
+        db, settings = self.engine.db, self.engine.settings
+        with db.read() as session:
+            request = session.get(CollectionRequest, request_id)
+            if request is None:
+                return "done"
+            entries = list(request.items)
+        vectors: np.ndarray | None = None
+        embedder_name, failure = "", None
+        try:
+            embedder = embedder_from_settings(settings)
+            embedder_name = embedder.name
+            vectors = embedder.embed([_text(entry) for entry in entries])
+        except ProviderError as exc:
+            failure = f"the items could not be embedded: {exc}"
+        with db.write() as session:
+            request = session.get(CollectionRequest, request_id, with_for_update=True)
+            if request is None:
+                return "done"
+            return _settle(session, request, vectors, embedder_name, failure)
 
-@DBOS.step(**_SETTLE)
-def fail_request(request_id: str, message: str) -> str:
-    with current().db.write() as session:
-        request = session.get(CollectionRequest, request_id, with_for_update=True)
-        if request is None:
-            return "done"
-        return _settle(session, request, None, "", message)
+    @DBOS.step(**_SETTLE)
+    def fail_request(self, request_id: str, message: str) -> str:
+        with self.engine.db.write() as session:
+            request = session.get(CollectionRequest, request_id, with_for_update=True)
+            if request is None:
+                return "done"
+            return _settle(session, request, None, "", message)
+
+    def sweep(self, older_than: timedelta) -> None:
+        """Enqueue requests older than ``older_than``; re-embed a few batches of stale items."""
+        with self.engine.db.read() as session:
+            ids = list(
+                session.scalars(
+                    sa.select(CollectionRequest.id)
+                    .where(CollectionRequest.created_at <= utcnow() - older_than)
+                    .order_by(CollectionRequest.created_at)
+                    .limit(1000)
+                )
+            )
+        self.enqueue(ids)
+        reembed_stale(self.engine.settings, self.engine.db, REEMBED_BATCHES_PER_SWEEP)
 
 
 def _settle(
@@ -160,56 +189,7 @@ def _update(session: Session, request: CollectionRequest, vectors: np.ndarray, e
     return processed
 
 
-# --- enqueuing and sweeping ---------------------------------------------------------------------
-
-
-def enqueue(request_ids: list[str]) -> None:
-    """Hand requests to the queue. Never fails the caller: a request left unqueued (engine not
-    running here, system database unreachable) is picked up by a sweeper."""
-    try:
-        current()
-    except RuntimeError:
-        return  # no engine in this process: one that runs it sweeps the request up
-    try:
-        queue = DBOS.retrieve_queue(QUEUE)
-        if queue is None:
-            return
-        for request_id in request_ids:
-            with SetWorkflowID(request_id):
-                queue.enqueue(ingest_request, request_id)
-    except Exception:
-        log.warning("collection requests %s not enqueued; the sweeper will", request_ids, exc_info=True)
-
-
-def start(settings: Settings) -> None:
-    """Declare the queue and start the sweeper (after the engine started DBOS)."""
-    global _sweeper_stop
-    DBOS.register_queue(QUEUE, worker_concurrency=settings.workers, polling_interval_sec=0.1)
-    _sweeper_stop = threading.Event()
-    threading.Thread(
-        target=_sweep_forever, args=(_sweeper_stop,), name="quarry-collections-sweeper", daemon=True
-    ).start()
-
-
-def stop() -> None:
-    if _sweeper_stop is not None:
-        _sweeper_stop.set()
-
-
-def sweep(older_than: timedelta) -> None:
-    """Enqueue requests older than ``older_than``; re-embed a few batches of stale items."""
-    runtime = current()
-    with runtime.db.read() as session:
-        ids = list(
-            session.scalars(
-                sa.select(CollectionRequest.id)
-                .where(CollectionRequest.created_at <= utcnow() - older_than)
-                .order_by(CollectionRequest.created_at)
-                .limit(1000)
-            )
-        )
-    enqueue(ids)
-    reembed_stale(runtime.settings, runtime.db, REEMBED_BATCHES_PER_SWEEP)
+# --- re-embedding ------------------------------------------------------------------------------
 
 
 def reembed_stale(settings: Settings, db: Any, max_batches: int) -> int:
@@ -239,16 +219,3 @@ def reembed_stale(settings: Settings, db: Any, max_batches: int) -> int:
                 replace_vector(session, row.id, row.embedder, v, embedder.name) for row, v in zip(rows, vectors)
             )
     return done
-
-
-def _sweep_forever(stopped: threading.Event) -> None:
-    older_than = timedelta(0)
-    while not stopped.is_set():
-        try:
-            sweep(older_than)
-        except Exception:  # the sweeper must outlive a database hiccup
-            if stopped.is_set():
-                return
-            log.exception("sweeping collection requests failed")
-        older_than = timedelta(minutes=1)
-        stopped.wait(SWEEP_EVERY_SECONDS)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.collections import ingest, service
+from quarry.collections import service
 from quarry.collections.schemas import (
     CollectionCreate,
     CollectionList,
@@ -66,7 +66,7 @@ def add_items(request: Request, principal: CurrentPrincipal, body: ItemsAdd) -> 
     event with the returned ``eventID`` reports the outcome and the new items' IDs."""
     with request.app.state.db.write() as session:
         accepted = service.accept_add(session, principal.environment_id, body)
-    ingest.enqueue([accepted.id])
+    request.app.state.engine.enqueue_collection_requests([accepted.id])
     return {"status": "pending", "message": service.ADD_MESSAGE, "eventID": accepted.id}
 
 
@@ -75,7 +75,7 @@ def update_items(request: Request, principal: CurrentPrincipal, body: ItemsUpdat
     """Replace the data of 1–100 existing items, in the background, like adds."""
     with request.app.state.db.write() as session:
         accepted = service.accept_update(session, principal.environment_id, body)
-    ingest.enqueue([accepted.id])
+    request.app.state.engine.enqueue_collection_requests([accepted.id])
     return {"status": "pending", "message": service.UPDATE_MESSAGE, "eventID": accepted.id}
 
 

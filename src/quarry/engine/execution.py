@@ -3,33 +3,45 @@
 ``run_call`` walks the call's graph breadth-first: run the pending function calls, then the
 ones they spawned, until none is left; then release the joins that collected inputs meanwhile
 (fan-in: a join runs once, after every branch that feeds it has finished) and go on; finally
-settle the call's status. Every step reads and
-writes Quarry's own tables and is idempotent — a step re-run after a crash finds its function
-call already finished and returns what it spawned — so a killed process resumes where it stopped
-without running anything twice that was recorded.
+settle the call's status. Every step reads and writes Quarry's own tables and is idempotent — a
+step re-run after a crash finds its function call already finished and returns what it spawned —
+so a killed process resumes where it stopped without running anything twice that was recorded.
+
+A lone function call runs as a step of the call's workflow (the cheap path). Several at once —
+the branches of a split or a route's fan-out — run as child workflows on the branch queue, in
+parallel on any worker; a function call that asks a model always goes through the model queue,
+whose global concurrency and rate limit hold the provider's limits across every worker.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from dbos import DBOS
+from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session
 
 from quarry.calls import counts
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.documents.input_types import MEDIA_TYPES
-from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, runner_for
-from quarry.engine.runtime import current
+from quarry.engine.queues import BRANCH_QUEUE, CALL_QUEUE, MODEL_QUEUE
+from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, Search, runner_for
 from quarry.events.models import Event
 from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
 from quarry.providers import ProviderError
+from quarry.providers.llm import uses_model
 from quarry.storage.base import utcnow
 
+if TYPE_CHECKING:
+    from quarry.engine.engine import Engine
+
 log = logging.getLogger("quarry.engine")
+
+Ready = tuple[str, bool]
+"""A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
 
 _STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
 _SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
@@ -37,149 +49,197 @@ _SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0,
 settling step gave up would stay unfinished."""
 
 
-@DBOS.workflow()
-def run_call(call_id: str) -> str:
-    try:
-        frontier = begin_call(call_id)
-        while frontier:
-            spawned: list[str] = []
-            for function_call_id in frontier:
-                spawned.extend(run_function_call(function_call_id))
-            frontier = spawned or release_joins(call_id)
-    except Exception as exc:  # the call must never stay "running": record why it stopped
-        log.exception("call %s stopped", call_id)
-        abandon_call(call_id, f"internal error: {type(exc).__name__}")
-    return finish_call(call_id)
+@DBOS.dbos_class()
+class CallExecution(DBOSConfiguredInstance):
+    """The durable workflows and steps of calls, bound to the engine that runs them."""
 
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        super().__init__("quarry-calls")
 
-@DBOS.step(**_STEP)
-def begin_call(call_id: str) -> list[str]:
-    """Mark the call running; return its function calls that still have to run (but the joins
-    still collecting inputs from branches: ``release_joins`` hands those out)."""
-    with current().db.write() as session:
-        call = session.get_one(Call, call_id, with_for_update=True)
-        if call.status == "pending":
-            _set_status(session, call, "running")
-            call.started_at = utcnow()
-        return list(
-            session.scalars(
-                sa.select(FunctionCall.id)
-                .where(
+    def enqueue(self, call_ids: list[str]) -> None:
+        """Hand stored calls to the queue; enqueuing a call twice runs it once (the workflow ID is
+        the call ID). Never fails the caller: a call left unqueued is found by the sweeper."""
+        try:
+            queue = self.engine.queue(CALL_QUEUE)
+            for call_id in call_ids:
+                with SetWorkflowID(call_id):
+                    queue.enqueue(self.run_call, call_id)
+        except Exception:
+            log.warning("calls %s not enqueued; the sweeper will", call_ids, exc_info=True)
+
+    @DBOS.workflow()
+    def run_call(self, call_id: str) -> str:
+        try:
+            frontier = self.begin_call(call_id)
+            while frontier:
+                frontier = self._run_all(frontier) or self.release_joins(call_id)
+        except Exception as exc:  # the call must never stay "running": record why it stopped
+            log.exception("call %s stopped", call_id)
+            self.abandon_call(call_id, f"internal error: {type(exc).__name__}")
+        return self.finish_call(call_id)
+
+    def _run_all(self, frontier: list[Ready]) -> list[Ready]:
+        """Run these function calls (in parallel when there are several); what they spawned."""
+        if len(frontier) == 1 and not frontier[0][1]:
+            return self.run_function_call(frontier[0][0])
+        handles = []
+        for function_call_id, asks_model in frontier:
+            with SetWorkflowID(function_call_id):
+                queue = self.engine.queue(MODEL_QUEUE if asks_model else BRANCH_QUEUE)
+                handles.append(queue.enqueue(self.run_branch, function_call_id))
+        return [ready for handle in handles for ready in handle.get_result()]
+
+    @DBOS.workflow()
+    def run_branch(self, function_call_id: str) -> list[Ready]:
+        return self.run_function_call(function_call_id)
+
+    @DBOS.step(**_STEP)
+    def begin_call(self, call_id: str) -> list[Ready]:
+        """Mark the call running; return its function calls that still have to run (but the joins
+        still collecting inputs from branches: ``release_joins`` hands those out)."""
+        with self.engine.db.write() as session:
+            call = session.get_one(Call, call_id, with_for_update=True)
+            if call.status == "pending":
+                _set_status(session, call, "running")
+                call.started_at = utcnow()
+            return self._ready(
+                session,
+                sa.and_(
                     FunctionCall.call_id == call_id,
                     FunctionCall.status.not_in(TERMINAL_STATUSES),
                     sa.not_(_collecting_join()),
+                ),
+            )
+
+    @DBOS.step(**_STEP)
+    def release_joins(self, call_id: str) -> list[Ready]:
+        """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
+        with self.engine.db.read() as session:
+            return self._ready(
+                session, sa.and_(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
+            )
+
+    @DBOS.step(**_STEP)
+    def run_function_call(self, function_call_id: str) -> list[Ready]:
+        """Run one function call to its end; return the function calls it spawned."""
+        engine = self.engine
+        with engine.db.write() as session:
+            fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
+            if fc.status in TERMINAL_STATUSES:
+                return self._spawned_by(session, fc.id)
+            fc.status = "running"
+            fc.started_at = fc.started_at or utcnow()
+            fc.activity = [{"displayName": _activity_name(fc.function_type), "status": "running"}]
+            config = session.scalars(
+                sa.select(FunctionVersion.config).where(
+                    FunctionVersion.function_id == fc.function_id,
+                    FunctionVersion.version_num == fc.function_version_num,
                 )
-                .order_by(FunctionCall.created_at, FunctionCall.id)
+            ).one()
+            call = session.get_one(Call, fc.call_id)
+            plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
+
+        try:
+            files = [
+                InputFile(
+                    e["inputType"],
+                    e["blobKey"],
+                    engine.blobs.get(e["blobKey"]),
+                    e.get("itemReferenceID"),
+                    e.get("itemOffset"),
+                    e.get("itemCount"),
+                )
+                for e in inputs
+            ]
+            run_input = RunInput(
+                fc.function_type,
+                config,
+                files,
+                payload,
+                engine.settings,
+                _blob_writer(engine, fc.environment_id, fc.call_id, function_call_id),
+                fc.reference_id,
+                _collection_search(engine, fc.environment_id),
+                engine.parse_slots,
             )
-        )
+            emissions = runner_for(fc.function_type)(run_input)
+            failed = False
+        except FunctionError as exc:
+            emissions, failed = [Emission("error", {"message": str(exc)})], True
+        except Exception as exc:  # a bug or a hostile input must fail this call, not the worker
+            log.exception("function call %s failed unexpectedly", function_call_id)
+            emissions, failed = [Emission("error", {"message": f"internal error: {type(exc).__name__}: {exc}"})], True
 
+        with engine.db.write() as session:
+            fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
+            if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
+                return self._spawned_by(session, fc.id)
+            call = session.get_one(Call, fc.call_id)
+            spawned = []
+            for emission in emissions:
+                event = _record_event(session, call, fc, emission)
+                if emission.flows and not failed:
+                    spawned += _spawn(session, call, plan, fc, event, emission)
+            fc.status = "failed" if failed else "completed"
+            fc.finished_at = utcnow()
+            fc.activity = [{"displayName": _activity_name(fc.function_type), "status": fc.status}]
+            return self._ready(session, FunctionCall.id.in_([child.id for child in spawned])) if spawned else []
 
-@DBOS.step(**_STEP)
-def release_joins(call_id: str) -> list[str]:
-    """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
-    with current().db.read() as session:
-        return list(
-            session.scalars(
-                sa.select(FunctionCall.id)
+    @DBOS.step(**_SETTLE)
+    def abandon_call(self, call_id: str, message: str) -> None:
+        """Fail every unfinished function call of a call that cannot go on, with an error event.
+
+        The rows are locked (and, on PostgreSQL, their status re-checked after the lock) so that a
+        function call another process finishes meanwhile is not failed over its result."""
+        with self.engine.db.write() as session:
+            call = session.get_one(Call, call_id, with_for_update=True)
+            for fc in session.scalars(
+                sa.select(FunctionCall)
                 .where(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
-                .order_by(FunctionCall.created_at, FunctionCall.id)
+                .order_by(FunctionCall.id)
+                .with_for_update()
+            ):
+                _record_event(session, call, fc, Emission("error", {"message": message}))
+                fc.status, fc.finished_at = "failed", utcnow()
+
+    @DBOS.step(**_SETTLE)
+    def finish_call(self, call_id: str) -> str:
+        """Settle the call: failed if any of its function calls failed, else completed."""
+        with self.engine.db.write() as session:
+            call = session.get_one(Call, call_id, with_for_update=True)
+            if call.status not in TERMINAL_STATUSES:
+                failed = session.scalar(
+                    sa.select(sa.func.count()).where(FunctionCall.call_id == call_id, FunctionCall.status == "failed")
+                )
+                _set_status(session, call, "failed" if failed else "completed")
+                call.finished_at = utcnow()
+            return call.status
+
+    def _ready(self, session: Session, where: sa.ColumnElement[bool]) -> list[Ready]:
+        """The function calls matching ``where`` in creation order, each with whether it asks a model."""
+        rows = session.execute(
+            sa.select(FunctionCall.id, FunctionCall.function_type, FunctionVersion.config)
+            .join(
+                FunctionVersion,
+                sa.and_(
+                    FunctionVersion.function_id == FunctionCall.function_id,
+                    FunctionVersion.version_num == FunctionCall.function_version_num,
+                ),
             )
-        )
+            .where(where)
+            .order_by(FunctionCall.created_at, FunctionCall.id)
+        ).all()
+        settings = self.engine.settings
+        return [(row.id, uses_model(row.function_type, row.config, settings)) for row in rows]
+
+    def _spawned_by(self, session: Session, function_call_id: str) -> list[Ready]:
+        return self._ready(session, FunctionCall.source_function_call_id == function_call_id)
 
 
 def _collecting_join() -> sa.ColumnElement[bool]:
     """A join fed by upstream function calls (not a call's own root join)."""
     return sa.and_(FunctionCall.function_type == "join", FunctionCall.source_function_call_id.is_not(None))
-
-
-@DBOS.step(**_STEP)
-def run_function_call(function_call_id: str) -> list[str]:
-    """Run one function call to its end; return the function calls it spawned."""
-    runtime = current()
-    with runtime.db.write() as session:
-        fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
-        if fc.status in TERMINAL_STATUSES:
-            return _spawned_by(session, fc.id)
-        fc.status = "running"
-        fc.started_at = fc.started_at or utcnow()
-        fc.activity = [{"displayName": _activity_name(fc.function_type), "status": "running"}]
-        config = session.scalars(
-            sa.select(FunctionVersion.config).where(
-                FunctionVersion.function_id == fc.function_id, FunctionVersion.version_num == fc.function_version_num
-            )
-        ).one()
-        call = session.get_one(Call, fc.call_id)
-        plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
-
-    try:
-        store = _blob_writer(runtime, fc.environment_id, fc.call_id, function_call_id)
-        files = [
-            InputFile(
-                e["inputType"],
-                e["blobKey"],
-                runtime.blobs.get(e["blobKey"]),
-                e.get("itemReferenceID"),
-                e.get("itemOffset"),
-                e.get("itemCount"),
-            )
-            for e in inputs
-        ]
-        search = _collection_search(runtime, fc.environment_id)
-        run_input = RunInput(fc.function_type, config, files, payload, runtime.settings, store, fc.reference_id, search)
-        emissions = runner_for(fc.function_type)(run_input)
-        failed = False
-    except FunctionError as exc:
-        emissions, failed = [Emission("error", {"message": str(exc)})], True
-    except Exception as exc:  # a bug or a hostile input must fail this call, not the worker
-        log.exception("function call %s failed unexpectedly", function_call_id)
-        emissions, failed = [Emission("error", {"message": f"internal error: {type(exc).__name__}: {exc}"})], True
-
-    with runtime.db.write() as session:
-        fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
-        if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
-            return _spawned_by(session, fc.id)
-        call = session.get_one(Call, fc.call_id)
-        spawned = []
-        for emission in emissions:
-            event = _record_event(session, call, fc, emission)
-            if emission.flows and not failed:
-                spawned += _spawn(session, call, plan, fc, event, emission)
-        fc.status = "failed" if failed else "completed"
-        fc.finished_at = utcnow()
-        fc.activity = [{"displayName": _activity_name(fc.function_type), "status": fc.status}]
-        return [child.id for child in spawned]
-
-
-@DBOS.step(**_SETTLE)
-def abandon_call(call_id: str, message: str) -> None:
-    """Fail every unfinished function call of a call that cannot go on, with an error event.
-
-    The rows are locked (and, on PostgreSQL, their status re-checked after the lock) so that a
-    function call another process finishes meanwhile is not failed over its result."""
-    with current().db.write() as session:
-        call = session.get_one(Call, call_id, with_for_update=True)
-        for fc in session.scalars(
-            sa.select(FunctionCall)
-            .where(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
-            .order_by(FunctionCall.id)
-            .with_for_update()
-        ):
-            _record_event(session, call, fc, Emission("error", {"message": message}))
-            fc.status, fc.finished_at = "failed", utcnow()
-
-
-@DBOS.step(**_SETTLE)
-def finish_call(call_id: str) -> str:
-    """Settle the call: failed if any of its function calls failed, else completed."""
-    with current().db.write() as session:
-        call = session.get_one(Call, call_id, with_for_update=True)
-        if call.status not in TERMINAL_STATUSES:
-            failed = session.scalar(
-                sa.select(sa.func.count()).where(FunctionCall.call_id == call_id, FunctionCall.status == "failed")
-            )
-            _set_status(session, call, "failed" if failed else "completed")
-            call.finished_at = utcnow()
-        return call.status
 
 
 def _set_status(session: Session, call: Call, status: str) -> None:
@@ -212,6 +272,8 @@ def _feed_join(
 ) -> None:
     """Add what ``emission`` hands on to the call's one collecting function call of ``join``
     (made by the first branch that reaches it): files to its inputs, JSON to its items."""
+    # branches finish side by side: the call's row lock makes "find or make the collecting join" atomic
+    session.execute(sa.select(Call.id).where(Call.id == call.id).with_for_update())
     collecting = session.scalars(
         sa.select(FunctionCall)
         .where(FunctionCall.call_id == call.id, FunctionCall.function_id == join.id, FunctionCall.status == "pending")
@@ -243,18 +305,18 @@ def _feed_join(
         collecting.payload = {"items": [*collecting.payload["items"], item]}
 
 
-def _collection_search(runtime, environment_id: str):
+def _collection_search(engine: Engine, environment_id: str) -> Search:
     """Look-ups in the environment's collections, each in a read transaction of its own."""
 
     from quarry.providers.embeddings import embedder_from_settings
 
-    embedder = embedder_from_settings(runtime.settings)
+    embedder = embedder_from_settings(engine.settings)
 
     def search(collection_name: str, query: str, **options: Any) -> list[tuple[Any, float | None]]:
         from quarry.collections.search import CollectionError, search
 
         try:
-            with runtime.db.read() as session:
+            with engine.db.read() as session:
                 return search(session, environment_id, collection_name, query, embedder=embedder, **options)
         except (CollectionError, ProviderError) as exc:
             raise FunctionError(str(exc)) from None
@@ -262,7 +324,9 @@ def _collection_search(runtime, environment_id: str):
     return search
 
 
-def _blob_writer(runtime, environment_id: str, call_id: str, function_call_id: str):
+def _blob_writer(
+    engine: Engine, environment_id: str, call_id: str, function_call_id: str
+) -> Callable[[bytes, str], str]:
     """Files a function call makes (split items) under keys of its own: a rerun overwrites them."""
     made = 0
 
@@ -270,20 +334,10 @@ def _blob_writer(runtime, environment_id: str, call_id: str, function_call_id: s
         nonlocal made
         key = f"{environment_id}/{call_id}/{function_call_id}/{made}.{MEDIA_TYPES[input_type][1]}"
         made += 1
-        runtime.blobs.put(key, data)
+        engine.blobs.put(key, data)
         return key
 
     return store
-
-
-def _spawned_by(session: Session, function_call_id: str) -> list[str]:
-    return list(
-        session.scalars(
-            sa.select(FunctionCall.id)
-            .where(FunctionCall.source_function_call_id == function_call_id)
-            .order_by(FunctionCall.created_at, FunctionCall.id)
-        )
-    )
 
 
 def _record_event(session: Session, call: Call, fc: FunctionCall, emission: Emission) -> Event:

@@ -41,12 +41,12 @@ def list_events(request: Request, principal: CurrentPrincipal, query: Annotated[
     """Events of the environment, oldest first; filters combine with AND, values within one with OR."""
     with request.app.state.db.read() as session:
         events, total = service.list_events(session, principal.environment_id, query)
-    signer, url = request.app.state.signer, base_url(request)
-    return {"events": [service.render(e, signer, url) for e in events], "totalCount": total}
+    links, url = request.app.state.links, base_url(request)
+    return {"events": [service.render(e, links, url) for e in events], "totalCount": total}
 
 
 @router.get("/{eventID}")
 def get_event(request: Request, principal: CurrentPrincipal, eventID: Annotated[str, Path()]) -> Any:
     with request.app.state.db.read() as session:
         event = get_in_environment(session, Event, principal.environment_id, eventID, "event")
-    return service.render(event, request.app.state.signer, base_url(request))
+    return service.render(event, request.app.state.links, base_url(request))

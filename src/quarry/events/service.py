@@ -11,7 +11,7 @@ from quarry.api.models import rfc3339
 from quarry.api.pagination import count_rows, creation_page
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import icontains
-from quarry.storage.blobs.urls import FileUrlSigner
+from quarry.storage.blobs.urls import FileLinks
 
 BLOB_KEY_FIELD = "s3BlobKey"
 """Stored in an event's body where the wire form has ``s3URL``: URLs expire, keys do not."""
@@ -22,22 +22,22 @@ FILE_CONTAINERS = {"printPageOutput", "semanticPageOutput", "items"}
 (``transformedContent`` …) are never searched: a client's JSON must not mint file URLs."""
 
 
-def _with_urls(value: Any, signer: FileUrlSigner, base_url: str) -> Any:
+def _with_urls(value: Any, links: FileLinks, base_url: str) -> Any:
     if isinstance(value, list):
-        return [_with_urls(item, signer, base_url) for item in value]
+        return [_with_urls(item, links, base_url) for item in value]
     if not isinstance(value, dict):
         return value
     out = {}
     for key, item in value.items():
         if key == BLOB_KEY_FIELD:
-            out["s3URL"] = signer.url(base_url, item)
+            out["s3URL"] = links.url(base_url, item)
         else:
-            out[key] = _with_urls(item, signer, base_url) if key in FILE_CONTAINERS else item
+            out[key] = _with_urls(item, links, base_url) if key in FILE_CONTAINERS else item
     return out
 
 
-def render(event: Event, signer: FileUrlSigner, base_url: str) -> dict[str, Any]:
-    body = _with_urls(event.body, signer, base_url)
+def render(event: Event, links: FileLinks, base_url: str) -> dict[str, Any]:
+    body = _with_urls(event.body, links, base_url)
     envelope = {
         "eventID": event.id,
         "eventType": event.event_type,

@@ -9,9 +9,10 @@ plain deferred transactions so that they never wait for a writer (WAL).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -67,14 +68,18 @@ class Database:
     >>> with db.write() as session: ...       # doctest: +SKIP
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = sqlalchemy_url(url)
         if self.url.startswith("sqlite"):
             self._ensure_sqlite_dir()
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
         else:
-            self.write_engine = sa.create_engine(self.url, pool_size=20, max_overflow=10, pool_recycle=1800)
+            # connections are PostgreSQL's scarcest resource (100 by default for the whole server):
+            # every process of a deployment keeps at most ``pool_size`` of them, plus DBOS's own
+            self.write_engine = sa.create_engine(
+                self.url, pool_size=pool_size, max_overflow=0, pool_timeout=60, pool_recycle=1800
+            )
             # READ COMMITTED gives every statement its own snapshot anyway: reads need no
             # BEGIN/ROLLBACK round trips around them
             self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -89,6 +94,11 @@ class Database:
         path = sa.engine.make_url(self.url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    def before_flush(self, listener: Callable[[Session, Any, Any], None]) -> None:
+        """Run ``listener`` before every flush of a write session (reads never flush)."""
+        if not sa.event.contains(self._writer, "before_flush", listener):
+            sa.event.listen(self._writer, "before_flush", listener)
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -2,6 +2,7 @@
 
 from quarry.calls.models import Call, CallCount, CallCountCache, FunctionCall  # noqa: F401
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest  # noqa: F401
+from quarry.engine.models import Executor  # noqa: F401
 from quarry.events.models import Event  # noqa: F401
 from quarry.functions.models import Function, FunctionVersion  # noqa: F401
 from quarry.storage.base import Base

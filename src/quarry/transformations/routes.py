@@ -27,8 +27,8 @@ def list_transformations(
     """Transform and join events as transformations, oldest first; filters combine with AND."""
     with request.app.state.db.read() as session:
         found, total = service.list_transformations(session, principal.environment_id, query)
-    signer, url = request.app.state.signer, base_url(request)
-    return {"transformations": [service.render(e, signer, url) for e in found], "totalCount": total}
+    links, url = request.app.state.links, base_url(request)
+    return {"transformations": [service.render(e, links, url) for e in found], "totalCount": total}
 
 
 @router.put("")

@@ -20,7 +20,7 @@ from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.events import service as events
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import utcnow
-from quarry.storage.blobs.urls import FileUrlSigner
+from quarry.storage.blobs.urls import FileLinks
 from quarry.transformations import metrics
 from quarry.transformations.schemas import (
     Correction,
@@ -87,10 +87,10 @@ def _filters(query: TransformationFilters) -> list[sa.ColumnElement[bool]]:
     return filters
 
 
-def render(event: Event, signer: FileUrlSigner, base_url: str) -> dict[str, Any]:
+def render(event: Event, links: FileLinks, base_url: str) -> dict[str, Any]:
     """The event's wire form (§3.8), which holds every field of a v1 transformation plus the v2
     function fields; a join gets ``itemOffset`` 0 (its one output)."""
-    rendered = events.render(event, signer, base_url)
+    rendered = events.render(event, links, base_url)
     rendered.setdefault("itemOffset", 0)
     return rendered
 

@@ -26,7 +26,7 @@ from quarry.events import service as events
 from quarry.events.models import Event
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
-from quarry.storage.blobs.urls import FileUrlSigner
+from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
 from quarry.subscriptions.models import Subscription, WebhookSecret
 from quarry.webhooks.addresses import AddressRefused, check_address, check_url, parse_networks
@@ -58,10 +58,10 @@ class _Outcome:
 
 
 class DeliveryWorker:
-    def __init__(self, settings: Settings, db: Database, signer: FileUrlSigner) -> None:
+    def __init__(self, settings: Settings, db: Database, links: FileLinks) -> None:
         self.settings = settings
         self.db = db
-        self.signer = signer
+        self.links = links
         self.base_url = (settings.public_url or settings.listen_url or "http://localhost:8000").rstrip("/")
         self.allowed = parse_networks(settings.webhook_allowed_networks)
         self.stopped = threading.Event()
@@ -123,7 +123,7 @@ class DeliveryWorker:
             if subscription is not None and subscription.disabled:
                 gone = "the subscription was disabled before this event could be delivered"
             elif subscription is not None and event is not None:
-                body = json.dumps(events.render(event, self.signer, self.base_url), separators=(",", ":")).encode()
+                body = json.dumps(events.render(event, self.links, self.base_url), separators=(",", ":")).encode()
                 request = (subscription.webhook_url, body, secret.secret if secret else None)
         if request is None:
             outcome = _Outcome(None, gone, 0, final=True)
@@ -195,19 +195,3 @@ def _published(session, event_id: str, **values: datetime | None) -> None:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-_worker: DeliveryWorker | None = None
-
-
-def start(settings: Settings, db: Database, signer: FileUrlSigner) -> None:
-    global _worker
-    _worker = DeliveryWorker(settings, db, signer)
-    _worker.start()
-
-
-def stop() -> None:
-    global _worker
-    if _worker is not None:
-        _worker.stop()
-        _worker = None

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from quarry.events.models import Event
 from quarry.ids import new_id
+from quarry.storage.db import Database
 from quarry.subscriptions.models import Subscription
 from quarry.webhooks.models import Delivery
 
@@ -34,7 +34,11 @@ def _subscribers(session: Session, event: Event) -> list[str]:
     )
 
 
-@orm_event.listens_for(Session, "before_flush")
+def install(db: Database) -> None:
+    """Make every write session of ``db`` record deliveries for the events it adds."""
+    db.before_flush(_enqueue_deliveries)
+
+
 def _enqueue_deliveries(session: Session, _context: Any, _instances: Any) -> None:
     new_events = [obj for obj in session.new if isinstance(obj, Event)]
     if not new_events:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +62,19 @@ class RunInput:
     store: Callable[[bytes, str], str] | None = None  # (data, inputType) -> blob key, for files a runner makes
     reference_id: str | None = None  # the function call's referenceID
     search: Search | None = None  # collection look-ups, for enrich
+    parse_slots: AbstractContextManager[Any] = field(default_factory=nullcontext)
+    """Held while a file is parsed: parsing and OCR are CPU-bound, so the engine bounds them by cores."""
 
     def documents(self) -> list[Document]:
         """Each input file read, audio transcribed by the deployment's transcriber when it has one."""
         from quarry.providers.transcription import Transcriber
 
         transcribe = Transcriber.from_settings(self.settings)
-        return [file.document(transcribe) for file in self.files]
+        documents = []
+        for file in self.files:
+            with self.parse_slots:
+                documents.append(file.document(transcribe))
+        return documents
 
     def json_document(self, value: Any) -> Document:
         """JSON handed on by an upstream function, as a document (a failed call when over a limit)."""

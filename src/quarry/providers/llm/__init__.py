@@ -72,6 +72,15 @@ def provider_for(name: str | None, settings: Settings) -> Provider:
     raise ProviderError(f"unknown extraction provider {name!r}; this Quarry knows {', '.join(PROVIDERS)}")
 
 
+MODEL_FUNCTION_TYPES = frozenset({"transform", "analyze", "route", "split", "join"})
+
+
+def uses_model(function_type: str, config: dict[str, Any], settings: Settings) -> bool:
+    """Whether a function call of this type and configuration may ask a model endpoint (and so
+    counts against the deployment's model limits)."""
+    return function_type in MODEL_FUNCTION_TYPES and (config.get("provider") or settings.llm_provider) != "builtin"
+
+
 def invalid_properties(content: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """Top-level properties that break the schema: missing although required (also through
     ``dependentRequired``), not allowed (``additionalProperties: false``), or with a bad value."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
-_KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+from quarry.storage.blobs import is_valid_key
 
 
 class LocalBlobStore:
@@ -16,7 +15,7 @@ class LocalBlobStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
+        if not is_valid_key(key):
             raise KeyError(key)
         return self.root / key
 
@@ -38,3 +37,7 @@ class LocalBlobStore:
             return self._path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             raise KeyError(key) from None
+
+    def presigned_url(self, key: str, ttl_seconds: int) -> str | None:
+        """None: a local file has no URL of its own; Quarry serves it through ``FileUrlSigner``."""
+        return None

@@ -1,6 +1,6 @@
-"""Signed, expiring URLs for stored files (the ``s3URL`` fields), served by Quarry itself.
+"""Signed, expiring URLs for stored files (the ``s3URL`` fields): the store's own when it has them, else Quarry's.
 
-A URL is ``<base>/v2/files/<key>?expires=<unix>&signature=<hex HMAC-SHA256(secret, key + expires)>``;
+A Quarry-served URL is ``<base>/v2/files/<key>?expires=<unix>&signature=<hex HMAC-SHA256(secret, key + expires)>``;
 anyone holding it can fetch the file until it expires, without an API key, as with S3 presigned URLs.
 """
 
@@ -9,7 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from quarry.storage.blobs import BlobStore
 
 DEFAULT_TTL_SECONDS = 3600
 
@@ -30,3 +34,15 @@ class FileUrlSigner:
 
     def valid(self, key: str, expires: int, signature: str) -> bool:
         return expires >= time.time() and hmac.compare_digest(self._signature(key, expires), signature)
+
+
+class FileLinks:
+    """The URL a client fetches a stored file from. An S3 store presigns its own, so the bytes go straight from
+    the bucket; otherwise Quarry serves the file at ``/v2/files``, which checks requests with ``signer``."""
+
+    def __init__(self, signer: FileUrlSigner, blobs: BlobStore) -> None:
+        self.signer = signer
+        self.blobs = blobs
+
+    def url(self, base_url: str, key: str) -> str:
+        return self.blobs.presigned_url(key, self.signer.ttl_seconds) or self.signer.url(base_url, key)

@@ -1,0 +1,946 @@
+"""Calls per second end to end, List Calls latency under load, and model-bound concurrency per worker.
+
+    .venv/bin/python bench/throughput.py --mode embedded --calls 2000
+    .venv/bin/python bench/throughput.py --mode distributed --workers-list 1,2
+    .venv/bin/python bench/throughput.py --mode list-under-load --clients 200 [--backend postgresql]
+    .venv/bin/python bench/throughput.py --mode model --calls 600 [--backend postgresql]
+    .venv/bin/python bench/throughput.py --mode all
+
+Runs Quarry as an operator does: ``quarry serve`` and ``quarry worker`` processes (``-m quarry``
+of this interpreter) with ``QUARRY_API_KEY`` set, talked to over HTTP with httpx. Every run gets
+a fresh deployment (SQLite in a temporary data directory, or the PostgreSQL database
+``quarry_throughput``, dropped and created again), torn down afterwards (SIGTERM, then SIGKILL).
+
+- ``embedded``: one ``quarry serve`` (API and workers, SQLite). N trivial ``payload_shaping``
+  calls are submitted in batches of 100 from a few client threads, as fast as they go; once all
+  are finished, every call is read back. Figures: submit rate (client side), completed calls/s =
+  N / (last finishedAt - first createdAt) and latency p50/p99 = finishedAt - createdAt, both
+  from the API's own timestamps. All calls are queued at once, so the latency is mostly waiting
+  in the queue: it says how long a backlog of N takes to drain, not how long one call takes.
+- ``distributed``: the same against ``serve --no-workers`` (two of them when k > 1, batches
+  alternate between them) and k ``quarry worker`` processes on PostgreSQL, one row per k.
+- ``list-under-load``: calls keep running (a feeder thread keeps about ``--backlog`` calls
+  queued) while ``--clients`` asyncio clients loop ``GET /v2/calls?limit=50`` (unfiltered,
+  ``statuses=completed``, ``referenceIDSubstring``, in turn) for ``--duration`` seconds. Figures:
+  List Calls p50/p95/p99 as the clients saw it and as the server measured it (its
+  ``Server-Timing: app;dur=<ms>`` header), and calls completed per second in a window before
+  the load and during it (from finishedAt). Embedded always; with ``--backend postgresql`` also
+  distributed with the largest k of ``--workers-list``. The clients share the machine (and the
+  GIL of one process): on 2 cores their own overhead is part of the client-side figures.
+- ``model``: ``transform`` calls with ``provider: openai`` against a fake OpenAI-compatible
+  endpoint started here, which answers every chat completion after ``--model-delay`` seconds
+  and records how many requests it had in flight at once, per worker (each worker gets its own
+  base URL path) and in total: the peak is the number of I/O-bound function calls one worker
+  runs at once (``QUARRY_WORKERS``, or ``--concurrency``). Run once without a cap and once with
+  ``QUARRY_LLM_MAX_CONCURRENCY=--model-cap``, whose peak must not exceed the cap. With
+  ``--backend postgresql`` also distributed with the largest k.
+
+The figures are noisy on a small shared machine; compare runs made on the same one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+KEY = "throughput-bench-key"
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_NAME = "quarry_throughput"
+QUARRY = [sys.executable, "-m", "quarry"]
+BATCH = 100
+PAGE = 100
+SUBSTRING = "-0001"  # matches references tp-000100 … tp-000199: a selective search (~100 calls)
+MODEL_ANSWER = {"invoiceNumber": "INV-1"}
+MODEL_SCHEMA = {"type": "object", "properties": {"invoiceNumber": {"type": "string"}}}
+LOG_DIR: Path | None = None  # --logs: where the full output of every Quarry process goes
+DEFAULT_CALLS = {"embedded": 2000, "distributed": 2000, "model": 600}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest rank; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def timestamp(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+class Process:
+    """One ``quarry`` command in its own process group; its output is read as it comes (so the pipe
+    never fills) and its last lines kept for error reports."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.lines: deque[str] = deque(maxlen=500)
+        self.popen = subprocess.Popen(
+            QUARRY + args,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # its own group: stop() reaches anything it started
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        sink = None
+        if LOG_DIR is not None:
+            LOG_DIR.mkdir(parents=True, exist_ok=True)
+            sink = open(LOG_DIR / f"{time.strftime('%H%M%S')}-{self.popen.pid}-{self.name}.log", "w")
+        try:
+            for line in self.popen.stdout:
+                self.lines.append(line)
+                if sink:
+                    sink.write(line)
+        finally:
+            if sink:
+                sink.close()
+
+    @property
+    def output(self) -> str:
+        return "".join(list(self.lines))
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        return "".join(list(self.lines)[-lines:])
+
+    def terminate(self) -> None:
+        if self.alive():
+            try:
+                self.popen.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def finish(self, deadline: float) -> None:
+        """Wait until ``deadline`` for the process to exit, then SIGKILL its group (stragglers too)."""
+        try:
+            self.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"  {self.name} did not stop on SIGTERM: killed")
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._reader.join(timeout=5)
+
+
+def stop_all(processes: list[Process], timeout: float = 20) -> None:
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.finish(deadline)
+
+
+def start_server(name: str, env: dict[str, str], *extra: str, timeout: float = 120) -> tuple[Process, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = Process(name, ["serve", "--port", str(port), *extra], env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.alive():
+        try:
+            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_all([process])
+    raise RuntimeError(f"{name} did not become ready:\n{process.tail()}")
+
+
+def start_worker(name: str, env: dict[str, str], concurrency: int | None, timeout: float = 120) -> Process:
+    process = Process(name, ["worker", *(["--concurrency", str(concurrency)] if concurrency else [])], env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.alive():
+        if "Quarry worker " in process.output:
+            return process
+        time.sleep(0.2)
+    stop_all([process])
+    raise RuntimeError(f"{name} did not start:\n{process.tail()}")
+
+
+@dataclass
+class Deployment:
+    shape: str  # "embedded" or "distributed"
+    workers: int  # worker processes (the one serve process when embedded)
+    urls: list[str]
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return label_of(self.shape, self.workers)
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            if not process.alive():
+                raise RuntimeError(f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}")
+
+
+def label_of(shape: str, workers: int) -> str:
+    if shape == "embedded":
+        return "embedded (SQLite)"
+    return f"{2 if workers > 1 else 1} API + {workers} worker{'s' if workers > 1 else ''} (PG)"
+
+
+def reason_of(exc: BaseException) -> str:
+    """One line for a table: the last exception line of a process log quoted in ``exc``, else its first line."""
+    text = str(exc) or type(exc).__name__
+    raised = [line.strip() for line in text.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception|Exceeded)\b", line)]
+    return raised[-1] if raised else text.splitlines()[0]
+
+
+def base_env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
+    return env | {
+        "QUARRY_DATA_DIR": str(data_dir),
+        "QUARRY_API_KEY": KEY,
+        "QUARRY_DRAIN_SECONDS": "5",  # a SIGTERMed worker hands back what it has after 5 s
+        "COLUMNS": "200",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def recreate_database() -> str:
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_NAME}")
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{PG_NAME}"
+
+
+def drop_database() -> None:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+    except psycopg.Error as exc:
+        log(f"  could not drop database {PG_NAME}: {exc}")
+
+
+@contextmanager
+def deployment(
+    shape: str,
+    workers: int = 1,
+    concurrency: int | None = None,
+    env: dict[str, str] | None = None,
+    worker_env: Callable[[int], dict[str, str]] = lambda i: {},
+) -> Iterator[Deployment]:
+    """A fresh Quarry: ``embedded`` (one serve, SQLite) or ``distributed`` (PostgreSQL, one API
+    process, two when ``workers`` > 1, and ``workers`` worker processes). ``worker_env(i)`` adds
+    to the environment of the i-th process that runs calls."""
+    data_dir = Path(tempfile.mkdtemp(prefix="quarry-throughput-"))
+    extra = dict(env or {})
+    if concurrency:
+        extra["QUARRY_WORKERS"] = str(concurrency)
+    dep = Deployment(shape, workers, [])
+    try:
+        if shape == "embedded":
+            log("  starting quarry serve (embedded)")
+            process, url = start_server("serve", base_env(data_dir, extra | worker_env(0)))
+            dep.processes.append(process)
+            dep.urls.append(url)
+        else:
+            extra["QUARRY_DATABASE_URL"] = recreate_database()
+            for n in range(2 if workers > 1 else 1):  # one at a time: the first one migrates the schema
+                log(f"  starting quarry serve --no-workers #{n + 1}")
+                process, url = start_server(f"api-{n + 1}", base_env(data_dir, extra), "--no-workers")
+                dep.processes.append(process)
+                dep.urls.append(url)
+            for n in range(workers):
+                log(f"  starting quarry worker #{n + 1}")
+                dep.processes.append(start_worker(f"worker-{n + 1}", base_env(data_dir, extra | worker_env(n)), None))
+        yield dep
+    except Exception:
+        for process in dep.processes:  # what the processes said, to tell what went wrong
+            log(f"--- last lines of {process.name} ---\n{process.tail(60)}")
+        raise
+    finally:
+        log("  stopping Quarry")
+        stop_all(dep.processes)
+        if shape == "distributed":
+            drop_database()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def client(url: str, timeout: float = 60) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"x-api-key": KEY}, timeout=timeout)
+
+
+def post(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = api.post(path, json=body)
+    if response.status_code != 200:
+        raise RuntimeError(f"POST {path}: HTTP {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+def create_workflow(api: httpx.Client, function: dict[str, Any]) -> str:
+    name = function["functionName"]
+    post(api, "/v2/functions", function)
+    post(api, "/v2/workflows", {"name": name, "mainFunction": {"name": name}})
+    return name
+
+
+def shaping_workflow(api: httpx.Client) -> str:
+    return create_workflow(api, {"functionName": "shape", "type": "payload_shaping", "shapingSchema": "{n: n}"})
+
+
+def model_workflow(api: httpx.Client) -> str:
+    function = {
+        "functionName": "extract",
+        "type": "transform",
+        "outputSchemaName": "Invoice",
+        "outputSchema": MODEL_SCHEMA,
+        "provider": "openai",
+    }
+    return create_workflow(api, function)
+
+
+def json_input(n: int) -> dict[str, Any]:
+    return {"inputType": "json", "inputContent": b64(json.dumps({"n": n}).encode())}
+
+
+def text_input(n: int) -> dict[str, Any]:
+    return {"inputType": "text", "inputContent": b64(f"Invoice Number: INV-{n}\n".encode())}
+
+
+def batch_body(workflow: str, make_input: Callable[[int], dict[str, Any]], first: int, size: int) -> dict[str, Any]:
+    calls = [
+        {"workflowName": workflow, "callReferenceID": f"tp-{n:06d}", "input": {"singleFile": make_input(n)}}
+        for n in range(first, first + size)
+    ]
+    return {"calls": calls}
+
+
+def submit(
+    urls: list[str], workflow: str, make_input: Callable[[int], dict[str, Any]], total: int, threads: int
+) -> float:
+    """Submit calls 0 … total-1 in batches of 100 from ``threads`` clients (each on one API process,
+    round robin); the seconds it took."""
+    batches = [(first, min(BATCH, total - first)) for first in range(0, total, BATCH)]
+    threads = max(1, min(threads, len(batches)))
+
+    def send(t: int) -> None:
+        with client(urls[t % len(urls)]) as api:
+            for first, size in batches[t::threads]:
+                created = post(api, "/v2/calls", batch_body(workflow, make_input, first, size))
+                if len(created.get("calls", [])) != size:
+                    raise RuntimeError(f"POST /v2/calls created {len(created.get('calls', []))} of {size} calls")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(send, t) for t in range(threads)]:
+            future.result()
+    return time.perf_counter() - started
+
+
+def count(api: httpx.Client, **filters: str) -> int:
+    response = api.get("/v2/calls", params={"limit": 1, **filters})
+    if response.status_code != 200:
+        raise RuntimeError(f"GET /v2/calls: HTTP {response.status_code}: {response.text[:500]}")
+    return response.json()["totalCount"]
+
+
+def wait_finished(dep: Deployment, api: httpx.Client, total: int, timeout: float) -> bool:
+    """Wait until ``total`` calls are completed or failed; False on timeout."""
+    deadline = time.monotonic() + timeout
+    last_report = 0.0
+    while True:
+        dep.check_alive()
+        done = count(api, statuses="completed,failed")
+        if done >= total:
+            return True
+        if time.monotonic() > deadline:
+            log(f"  timed out: {done}/{total} calls finished after {timeout:g} s")
+            return False
+        if time.monotonic() - last_report > 5:
+            log(f"  {done}/{total} calls finished")
+            last_report = time.monotonic()
+        time.sleep(0.5)
+
+
+def all_calls(api: httpx.Client, **filters: str) -> list[dict[str, Any]]:
+    """Every call (oldest first), paging with startingAfter."""
+    calls: list[dict[str, Any]] = []
+    while True:
+        params: dict[str, Any] = {"limit": PAGE, **filters}
+        if calls:
+            params["startingAfter"] = calls[-1]["callID"]
+        response = api.get("/v2/calls", params=params)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET /v2/calls: HTTP {response.status_code}: {response.text[:500]}")
+        page = response.json()["calls"]
+        calls += page
+        if len(page) < PAGE:
+            return calls
+
+
+def failure_reasons(api: httpx.Client, calls: list[dict[str, Any]], sample: int = 5) -> list[str]:
+    """The error messages of the first few failed calls (their ``error`` events)."""
+    reasons: list[str] = []
+    for call in [c for c in calls if c["status"] == "failed"][:sample]:
+        response = api.get("/v1-alpha/events", params={"callIDs": call["callID"], "eventTypes": "error"})
+        events = response.json().get("events", []) if response.status_code == 200 else []
+        messages = [str(e.get("message")) for e in events] or [f"(no error event; HTTP {response.status_code})"]
+        reasons += [f"{call['callReferenceID']}: {m}" for m in messages]
+    return reasons
+
+
+@dataclass
+class Figures:
+    calls: int
+    completed: int
+    failed: int
+    rate: float  # completed calls/s, from the API's timestamps
+    p50: float  # seconds, finishedAt - createdAt
+    p99: float
+    submit_rate: float = math.nan
+    finished: bool = True
+
+
+def figures(calls: list[dict[str, Any]], submit_seconds: float | None = None, finished: bool = True) -> Figures:
+    completed = [c for c in calls if c["status"] == "completed" and c.get("finishedAt")]
+    failed = sum(1 for c in calls if c["status"] == "failed")
+    latencies = [timestamp(c["finishedAt"]) - timestamp(c["createdAt"]) for c in completed]
+    rate = math.nan
+    if completed:
+        span = max(timestamp(c["finishedAt"]) for c in completed) - min(timestamp(c["createdAt"]) for c in calls)
+        rate = len(completed) / span if span > 0 else math.nan
+    submit_rate = len(calls) / submit_seconds if submit_seconds else math.nan
+    return Figures(
+        len(calls),
+        len(completed),
+        failed,
+        rate,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        submit_rate,
+        finished,
+    )
+
+
+def run_calls(
+    dep: Deployment,
+    workflow: str,
+    make_input: Callable[[int], dict[str, Any]],
+    total: int,
+    threads: int,
+    timeout: float,
+) -> Figures:
+    with client(dep.urls[0]) as api:
+        log(f"  submitting {total} calls")
+        seconds = submit(dep.urls, workflow, make_input, total, threads)
+        log(f"  submitted in {seconds:.1f} s")
+        finished = wait_finished(dep, api, total, timeout)
+        calls = all_calls(api)
+        for reason in failure_reasons(api, calls):
+            log(f"  failed: {reason}")
+        return figures(calls, seconds, finished)
+
+
+# --- modes: embedded and distributed ----------------------------------------------------------
+
+
+def throughput_header() -> None:
+    print(
+        f"{'deployment':26} {'calls':>6} {'submit/s':>9} {'completed/s':>12} "
+        f"{'p50 s':>7} {'p99 s':>7} {'failed':>7}  note"
+    )
+
+
+def throughput_row(label: str, f: Figures) -> None:
+    note = "" if f.finished else f"TIMEOUT: {f.completed} completed"
+    print(
+        f"{label:26} {f.calls:>6} {f.submit_rate:>9.1f} {f.rate:>12.1f} "
+        f"{f.p50:>7.2f} {f.p99:>7.2f} {f.failed:>7}  {note}",
+        flush=True,
+    )
+
+
+def mode_embedded(args: argparse.Namespace) -> None:
+    total = args.calls or DEFAULT_CALLS["embedded"]
+    log(f"embedded: {total} payload_shaping calls")
+    with deployment("embedded", concurrency=args.concurrency) as dep:
+        with client(dep.urls[0]) as api:
+            workflow = shaping_workflow(api)
+        result = run_calls(dep, workflow, json_input, total, args.submit_threads, args.timeout)
+    print(f"\n== embedded: {total} payload_shaping calls, submitted by {args.submit_threads} clients in batches of 100")
+    throughput_header()
+    throughput_row(dep.label, result)
+
+
+def mode_distributed(args: argparse.Namespace) -> None:
+    total = args.calls or DEFAULT_CALLS["distributed"]
+    rows: list[tuple[str, Figures | str]] = []
+    for k in args.workers_list:
+        log(f"distributed: {k} worker(s), {total} payload_shaping calls")
+        try:
+            with deployment("distributed", k, concurrency=args.concurrency) as dep:
+                with client(dep.urls[0]) as api:
+                    workflow = shaping_workflow(api)
+                result = run_calls(dep, workflow, json_input, total, args.submit_threads, args.timeout)
+        except Exception as exc:  # the other rows still give their figures
+            log(f"  failed: {exc}")
+            rows.append((label_of("distributed", k), reason_of(exc)))
+        else:
+            rows.append((dep.label, result))
+    print(f"\n== distributed: {total} payload_shaping calls per row, PostgreSQL, local blobs")
+    throughput_header()
+    for label, outcome in rows:
+        if isinstance(outcome, str):
+            print(f"{label:26} FAILED: {outcome}", flush=True)
+        else:
+            throughput_row(label, outcome)
+    if all(isinstance(outcome, str) for _, outcome in rows):
+        raise RuntimeError("every distributed run failed")
+
+
+# --- mode: list-under-load --------------------------------------------------------------------
+
+LIST_KINDS: list[tuple[str, dict[str, str]]] = [
+    ("unfiltered", {}),
+    ("statuses=completed", {"statuses": "completed"}),
+    (f"referenceIDSubstring={SUBSTRING}", {"referenceIDSubstring": SUBSTRING}),
+]
+
+
+class Feeder(threading.Thread):
+    """Keeps about ``backlog`` calls unfinished by submitting batches of 100 whenever fewer are."""
+
+    def __init__(self, dep: Deployment, workflow: str, backlog: int) -> None:
+        super().__init__(daemon=True)
+        self.dep, self.workflow, self.backlog = dep, workflow, backlog
+        self.submitted = 0
+        self.min_backlog: int | None = None  # fewest unfinished calls seen while ``watching``
+        self.watching = False
+        self.error: BaseException | None = None
+        self.primed = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            apis = [client(url) for url in self.dep.urls]
+            try:
+                batch = 0
+                while not self._stop.is_set():
+                    unfinished = self.submitted - count(apis[0], statuses="completed,failed")
+                    if self.watching:
+                        self.min_backlog = unfinished if self.min_backlog is None else min(self.min_backlog, unfinished)
+                    if unfinished >= self.backlog:
+                        self.primed.set()
+                        self._stop.wait(0.2)
+                        continue
+                    body = batch_body(self.workflow, json_input, self.submitted, BATCH)
+                    post(apis[batch % len(apis)], "/v2/calls", body)
+                    self.submitted += BATCH
+                    batch += 1
+            finally:
+                for api in apis:
+                    api.close()
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+            self.primed.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=60)
+
+
+async def hammer(urls: list[str], clients: int, duration: float) -> list[tuple[str, float | None, float | None, str]]:
+    """``clients`` loops of List Calls for ``duration`` s: (kind, client ms, server ms, outcome) each."""
+    results: list[tuple[str, float | None, float | None, str]] = []
+    per_url = math.ceil(clients / len(urls))
+    limits = httpx.Limits(max_connections=per_url, max_keepalive_connections=per_url)
+    apis = [httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}, timeout=30, limits=limits) for url in urls]
+    end = time.monotonic() + duration
+
+    async def loop(i: int) -> None:
+        api = apis[i % len(apis)]
+        n = i
+        while time.monotonic() < end:
+            kind, params = LIST_KINDS[n % len(LIST_KINDS)]
+            n += 1
+            started = time.perf_counter()
+            try:
+                response = await api.get("/v2/calls", params={"limit": 50, **params})
+            except httpx.HTTPError as exc:
+                results.append((kind, None, None, type(exc).__name__))
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            match = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
+            server = float(match.group(1)) if match else None
+            outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
+            results.append((kind, elapsed, server, outcome))
+
+    try:
+        await asyncio.gather(*(loop(i) for i in range(clients)))
+    finally:
+        for api in apis:
+            await api.aclose()
+    return results
+
+
+def finished_between(calls: list[dict[str, Any]], start: float, end: float) -> int:
+    return sum(1 for c in calls if c.get("finishedAt") and start <= timestamp(c["finishedAt"]) < end)
+
+
+def list_under_load(dep: Deployment, args: argparse.Namespace) -> None:
+    with client(dep.urls[0]) as api:
+        workflow = shaping_workflow(api)
+        feeder = Feeder(dep, workflow, args.backlog)
+        feeder.start()
+        try:
+            log(f"  queueing {args.backlog} calls")
+            if not feeder.primed.wait(args.timeout):
+                raise RuntimeError("the feeder could not queue the backlog in time")
+            if feeder.error:
+                raise RuntimeError(f"feeder: {feeder.error!r}")
+            log(f"  {args.baseline:g} s without List Calls load")
+            before_start = time.time()
+            time.sleep(args.baseline)
+            before_end = load_start = time.time()
+            feeder.watching = True
+            log(f"  {args.clients} clients listing calls for {args.duration:g} s")
+            results = asyncio.run(hammer(dep.urls, args.clients, args.duration))
+            load_end = time.time()
+            feeder.watching = False
+        finally:
+            feeder.stop()
+        if feeder.error:
+            raise RuntimeError(f"feeder: {feeder.error!r}")
+        dep.check_alive()
+        log("  reading the calls back")
+        calls = all_calls(api)
+    before = finished_between(calls, before_start, before_end) / (before_end - before_start)
+    during = finished_between(calls, load_start, load_end) / (load_end - load_start)
+
+    print(f"\n== list-under-load: {dep.label}, {args.clients} clients, {args.duration:g} s, GET /v2/calls?limit=50")
+    print(
+        f"{'request':34} {'count':>7} {'errors':>6} {'req/s':>7} "
+        f"{'client p50':>10} {'p95':>7} {'p99':>7} {'server p50':>10} {'p95':>7} {'p99':>7}  (ms)"
+    )
+    errors_seen: Counter[str] = Counter()
+    for kind in [k for k, _ in LIST_KINDS] + ["all"]:
+        rows = [r for r in results if kind in ("all", r[0])]
+        ok = [r for r in rows if r[3] == "ok"]
+        for r in rows:
+            if r[3] != "ok" and kind == "all":
+                errors_seen[r[3]] += 1
+        client_ms = [r[1] for r in ok if r[1] is not None]
+        server_ms = [r[2] for r in ok if r[2] is not None]
+        print(
+            f"{kind:34} {len(rows):>7} {len(rows) - len(ok):>6} {len(rows) / (load_end - load_start):>7.1f} "
+            f"{percentile(client_ms, 50):>10.1f} {percentile(client_ms, 95):>7.1f} {percentile(client_ms, 99):>7.1f} "
+            f"{percentile(server_ms, 50):>10.1f} {percentile(server_ms, 95):>7.1f} {percentile(server_ms, 99):>7.1f}"
+        )
+    if errors_seen:
+        print("errors: " + ", ".join(f"{name} x{n}" for name, n in errors_seen.most_common()))
+    starved = " (the queue ran dry: the rate under load is a lower bound)" if feeder.min_backlog == 0 else ""
+    print(
+        f"completed calls/s: {before:.1f} before the load ({args.baseline:g} s), {during:.1f} under it; "
+        f"fewest calls queued under load: {feeder.min_backlog}{starved}",
+        flush=True,
+    )
+
+
+def mode_list_under_load(args: argparse.Namespace) -> None:
+    log(f"list-under-load: embedded, {args.clients} clients")
+    with deployment("embedded", concurrency=args.concurrency) as dep:
+        list_under_load(dep, args)
+    if args.backend == "postgresql":
+        k = max(args.workers_list)
+        log(f"list-under-load: distributed with {k} worker(s), {args.clients} clients")
+        with deployment("distributed", k, concurrency=args.concurrency) as dep:
+            list_under_load(dep, args)
+
+
+# --- mode: model ------------------------------------------------------------------------------
+
+
+class FakeModel:
+    """An OpenAI-compatible ``POST …/chat/completions`` answering ``MODEL_ANSWER`` after ``delay``
+    seconds, one thread per request. Requests to ``/<tag>/chat/completions`` count for ``tag``
+    (each worker gets its own base URL), so concurrency is known per worker and in total."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.total_in_flight = 0
+        self.total_peak = 0
+        self.requests = 0
+        self.refused = 0
+        fake = self
+        body = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": json.dumps(MODEL_ANSWER)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 1},
+            }
+        ).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                tag = self.path.strip("/").split("/")[0]
+                with fake.lock:
+                    fake.requests += 1
+                    fake.in_flight[tag] += 1
+                    fake.total_in_flight += 1
+                    fake.peak[tag] = max(fake.peak[tag], fake.in_flight[tag])
+                    fake.total_peak = max(fake.total_peak, fake.total_in_flight)
+                try:
+                    raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    try:
+                        request = json.loads(raw)
+                        valid = self.path.endswith("/chat/completions") and bool(request.get("messages"))
+                    except ValueError:
+                        valid = False
+                    if valid:
+                        time.sleep(fake.delay)
+                        self._send(200, body)
+                    else:
+                        with fake.lock:
+                            fake.refused += 1
+                        self._send(404, json.dumps({"error": {"message": f"not a chat completion: {self.path}"}}))
+                finally:
+                    with fake.lock:
+                        fake.in_flight[tag] -= 1
+                        fake.total_in_flight -= 1
+
+            def _send(self, status: int, data: bytes | str) -> None:
+                payload = data.encode() if isinstance(data, str) else data
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 1024  # hundreds connect at once; the default backlog of 5 would drop SYNs
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that gave up
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class ModelRow:
+    label: str
+    cap: int | None
+    bound: float  # calls/s the concurrency allows: in flight at once / delay
+    result: Figures | None = None
+    error: str | None = None
+    peaks: dict[str, int] = field(default_factory=dict)
+    total_peak: int = 0
+    requests: int = 0
+
+
+def model_run(args: argparse.Namespace, shape: str, workers: int, cap: int | None) -> ModelRow:
+    total = args.calls or DEFAULT_CALLS["model"]
+    in_flight = workers * (args.concurrency or 64)
+    row = ModelRow(label_of(shape, workers), cap, (min(in_flight, cap) if cap else in_flight) / args.model_delay)
+    env = {
+        "QUARRY_LLM_PROVIDER": "openai",
+        "QUARRY_LLM_MODEL": "fake-model",
+        "QUARRY_LLM_API_KEY": "sk-bench",
+        "QUARRY_LLM_MAX_ATTEMPTS": "1",  # a refused request fails its call: visible, not retried away
+        "QUARRY_LLM_TIMEOUT_SECONDS": str(max(30.0, args.model_delay * 10)),
+    }
+    if cap:
+        env["QUARRY_LLM_MAX_CONCURRENCY"] = str(cap)
+    log(f"model: {row.label}, cap {cap or 'none'}, {total} calls, fake answers in {args.model_delay:g} s")
+    fake = FakeModel(args.model_delay)
+    try:
+        with deployment(
+            shape,
+            workers,
+            concurrency=args.concurrency,
+            env=env,
+            worker_env=lambda i: {"QUARRY_LLM_BASE_URL": f"{fake.url}/w{i + 1}"},
+        ) as dep:
+            with client(dep.urls[0]) as api:
+                workflow = model_workflow(api)
+            row.result = run_calls(dep, workflow, text_input, total, args.submit_threads, args.timeout)
+    except Exception as exc:  # the other runs still give their figures
+        row.error = reason_of(exc)
+        log(f"  failed: {exc}")
+    finally:
+        fake.close()
+    row.peaks = {tag: fake.peak[tag] for tag in sorted(fake.peak)}
+    row.total_peak, row.requests = fake.total_peak, fake.requests
+    return row
+
+
+def mode_model(args: argparse.Namespace) -> None:
+    runs = [("embedded", 1)]
+    if args.backend == "postgresql":
+        runs.append(("distributed", max(args.workers_list)))
+    rows = [model_run(args, shape, workers, cap) for shape, workers in runs for cap in (None, args.model_cap)]
+    total = args.calls or DEFAULT_CALLS["model"]
+    print(f"\n== model: {total} transform calls, fake OpenAI endpoint answering after {args.model_delay:g} s")
+    print(
+        f"{'deployment':26} {'cap':>5} {'completed/s':>12} {'bound/s':>8} {'p50 s':>7} {'p99 s':>7} "
+        f"{'failed':>7} {'requests':>8} {'peak total':>10}  peak in flight per worker"
+    )
+    for row in rows:
+        f = row.result
+        if f is None:
+            print(f"{row.label:26} {row.cap or '-':>5}  FAILED: {row.error}", flush=True)
+            continue
+        per_worker = " ".join(f"{tag}={peak}" for tag, peak in row.peaks.items()) or "-"
+        verdict = ""
+        if row.cap:
+            verdict = "  cap held" if row.total_peak <= row.cap else f"  CAP EXCEEDED ({row.total_peak} > {row.cap})"
+        if not f.finished:
+            verdict += f"  TIMEOUT: {f.completed} completed"
+        print(
+            f"{row.label:26} {row.cap or '-':>5} {f.rate:>12.1f} {row.bound:>8.1f} {f.p50:>7.2f} {f.p99:>7.2f} "
+            f"{f.failed:>7} {row.requests:>8} {row.total_peak:>10}  {per_worker}{verdict}",
+            flush=True,
+        )
+    print("bound/s: calls/s the allowed concurrency permits (workers x QUARRY_WORKERS, or the cap, / delay)")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+MODES: dict[str, Callable[[argparse.Namespace], None]] = {
+    "embedded": mode_embedded,
+    "distributed": mode_distributed,
+    "list-under-load": mode_list_under_load,
+    "model": mode_model,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=[*MODES, "all"], default="all")
+    parser.add_argument(
+        "--calls", type=int, help="calls per run (default 2000; 600 for model; list-under-load uses --backlog)"
+    )
+    parser.add_argument(
+        "--workers-list",
+        type=lambda text: [int(k) for k in text.split(",") if k.strip()],
+        default=[1, 2],
+        help="worker processes per distributed run, comma-separated (default 1,2)",
+    )
+    parser.add_argument("--concurrency", type=int, help="function calls in flight per worker (default Quarry's, 64)")
+    parser.add_argument("--submit-threads", type=int, default=4, help="client threads submitting calls (default 4)")
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: list-under-load and model also run distributed, with the largest k of --workers-list",
+    )
+    parser.add_argument("--clients", type=int, default=200, help="list-under-load: concurrent clients (default 200)")
+    parser.add_argument("--duration", type=float, default=20, help="list-under-load: seconds of load (default 20)")
+    parser.add_argument(
+        "--baseline", type=float, default=5, help="list-under-load: seconds measured before the load (default 5)"
+    )
+    parser.add_argument(
+        "--backlog", type=int, default=1000, help="list-under-load: calls kept queued meanwhile (default 1000)"
+    )
+    parser.add_argument("--model-delay", type=float, default=2.0, help="model: seconds the fake model takes")
+    parser.add_argument("--model-cap", type=int, default=50, help="model: QUARRY_LLM_MAX_CONCURRENCY of the capped run")
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds to wait for the calls of one run to finish (default 300)"
+    )
+    parser.add_argument("--logs", type=Path, help="write the full output of every Quarry process to this directory")
+    args = parser.parse_args()
+    global LOG_DIR
+    LOG_DIR = args.logs
+    if not args.workers_list or min(args.workers_list) < 1:
+        parser.error("--workers-list needs positive integers, e.g. 1,2")
+
+    failed = []
+    for mode in list(MODES) if args.mode == "all" else [args.mode]:
+        started = time.monotonic()
+        try:
+            MODES[mode](args)
+        except KeyboardInterrupt:
+            log("interrupted")
+            sys.exit(130)
+        except Exception as exc:  # one failing mode does not hide the figures of the others
+            log(f"mode {mode} failed: {exc}")
+            print(f"\n== {mode}: FAILED ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", flush=True)
+            failed.append(mode)
+        log(f"{mode}: {time.monotonic() - started:.0f} s")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""``/healthz`` and ``/readyz`` for load balancers and orchestrators (no API key needed).
+
+``/healthz`` says the process answers (restart it when it does not); ``/readyz`` says it should
+get traffic: its engine is started, not draining, and its database answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+
+from quarry.api.errors import ApiError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict[str, Any]:
+    engine = request.app.state.engine
+    return {"status": "ok", "executorID": engine.executor_id, "role": engine.role.value}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: starting, draining, or the database is down"}})
+def readyz(request: Request) -> dict[str, Any]:
+    engine = request.app.state.engine
+    if not engine.ready:
+        raise ApiError(503, "not ready: the engine is starting or draining")
+    try:
+        with engine.db.read() as session:
+            session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        raise ApiError(503, "not ready: the database does not answer", {"error": type(exc).__name__}) from None
+    return {"status": "ready", "executorID": engine.executor_id, "role": engine.role.value}

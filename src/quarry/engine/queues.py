@@ -1,0 +1,38 @@
+"""The DBOS queues of the engine, and how each one is limited.
+
+DBOS keeps a queue's limits in its system database, shared by every process of the deployment:
+worker processes write them when they start (the latest start wins), API-only processes only
+create a queue that does not exist yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quarry.config import Settings
+
+CALL_QUEUE = "quarry-calls"
+"""One workflow per call."""
+BRANCH_QUEUE = "quarry-branches"
+"""Function calls that run side by side (a split's items, a fan-out), as child workflows."""
+MODEL_QUEUE = "quarry-model"
+"""Function calls that ask a model: ``QUARRY_LLM_MAX_CONCURRENCY`` and ``QUARRY_LLM_RPM`` hold here."""
+COLLECTION_QUEUE = "quarry-collections"
+"""Adds and updates of collection items (embedding)."""
+
+POLLING_SECONDS = 0.05
+
+
+def queue_limits(settings: Settings) -> dict[str, dict[str, Any]]:
+    """``DBOS.register_queue`` keyword arguments per queue."""
+    model: dict[str, Any] = {"worker_concurrency": settings.workers}
+    if settings.llm_max_concurrency:
+        model["global_concurrency"] = settings.llm_max_concurrency
+    if settings.llm_rpm:
+        model["limiter"] = {"limit": settings.llm_rpm, "period": 60.0}
+    return {
+        CALL_QUEUE: {"worker_concurrency": settings.workers},
+        BRANCH_QUEUE: {"worker_concurrency": settings.workers},
+        MODEL_QUEUE: model,
+        COLLECTION_QUEUE: {"worker_concurrency": settings.cpu_workers},
+    }
