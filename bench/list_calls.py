@@ -111,7 +111,7 @@ def seed(settings: Settings, total: int) -> str:
         )
     with db.write() as session:
         for (dimension, value), count in tally.items():
-            counts.add(session, environment_id, [(dimension, value)], count)
+            counts.add(session, environment_id, [(dimension, value, count)])
         session.execute(sa.text("ANALYZE"))
     print(file=sys.stderr)
     db.dispose()

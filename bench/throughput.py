@@ -190,27 +190,34 @@ def start_server(name: str, env: dict[str, str], *extra: str, timeout: float = 1
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = Process(name, ["serve", "--port", str(port), *extra], env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.alive():
-        try:
-            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    stop_all([process])
-    raise RuntimeError(f"{name} did not become ready:\n{process.tail()}")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.alive():
+            try:
+                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                    return process, url
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not become ready:\n{process.tail()}")
+    except BaseException:  # Ctrl-C too: no process outlives the script
+        stop_all([process])
+        raise
 
 
-def start_worker(name: str, env: dict[str, str], concurrency: int | None, timeout: float = 120) -> Process:
-    process = Process(name, ["worker", *(["--concurrency", str(concurrency)] if concurrency else [])], env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.alive():
-        if "Quarry worker " in process.output:
-            return process
-        time.sleep(0.2)
-    stop_all([process])
-    raise RuntimeError(f"{name} did not start:\n{process.tail()}")
+def start_worker(name: str, env: dict[str, str], timeout: float = 120) -> Process:
+    """``quarry worker`` (its concurrency from QUARRY_WORKERS), once it says it works the queues."""
+    process = Process(name, ["worker"], env)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.alive():
+            if "Quarry worker " in process.output:
+                return process
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not start:\n{process.tail()}")
+    except BaseException:
+        stop_all([process])
+        raise
 
 
 @dataclass
@@ -301,7 +308,7 @@ def deployment(
                 dep.urls.append(url)
             for n in range(workers):
                 log(f"  starting quarry worker #{n + 1}")
-                dep.processes.append(start_worker(f"worker-{n + 1}", base_env(data_dir, extra | worker_env(n)), None))
+                dep.processes.append(start_worker(f"worker-{n + 1}", base_env(data_dir, extra | worker_env(n))))
         yield dep
     except Exception:
         for process in dep.processes:  # what the processes said, to tell what went wrong
@@ -371,21 +378,29 @@ def submit(
     urls: list[str], workflow: str, make_input: Callable[[int], dict[str, Any]], total: int, threads: int
 ) -> float:
     """Submit calls 0 … total-1 in batches of 100 from ``threads`` clients (each on one API process,
-    round robin); the seconds it took."""
+    in turn); the seconds it took."""
     batches = [(first, min(BATCH, total - first)) for first in range(0, total, BATCH)]
     threads = max(1, min(threads, len(batches)))
+
+    halt = threading.Event()  # one client failed, or Ctrl-C: the others stop after their current batch
 
     def send(t: int) -> None:
         with client(urls[t % len(urls)]) as api:
             for first, size in batches[t::threads]:
+                if halt.is_set():
+                    return
                 created = post(api, "/v2/calls", batch_body(workflow, make_input, first, size))
                 if len(created.get("calls", [])) != size:
                     raise RuntimeError(f"POST /v2/calls created {len(created.get('calls', []))} of {size} calls")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        for future in [pool.submit(send, t) for t in range(threads)]:
-            future.result()
+        try:
+            for future in [pool.submit(send, t) for t in range(threads)]:
+                future.result()
+        except BaseException:
+            halt.set()
+            raise
     return time.perf_counter() - started
 
 
@@ -546,8 +561,9 @@ def mode_distributed(args: argparse.Namespace) -> None:
             print(f"{label:26} FAILED: {outcome}", flush=True)
         else:
             throughput_row(label, outcome)
-    if all(isinstance(outcome, str) for _, outcome in rows):
-        raise RuntimeError("every distributed run failed")
+    failures = sum(isinstance(outcome, str) for _, outcome in rows)
+    if failures:
+        raise RuntimeError(f"{failures} of {len(rows)} runs failed")
 
 
 # --- mode: list-under-load --------------------------------------------------------------------
@@ -560,45 +576,43 @@ LIST_KINDS: list[tuple[str, dict[str, str]]] = [
 
 
 class Feeder(threading.Thread):
-    """Keeps about ``backlog`` calls unfinished by submitting batches of 100 whenever fewer are."""
+    """Keeps at least ``backlog`` calls unfinished, once ``submitted`` calls are in: submits a batch
+    of 100 whenever fewer are (to the API processes in turn), and notes the fewest seen."""
 
-    def __init__(self, dep: Deployment, workflow: str, backlog: int) -> None:
+    def __init__(self, dep: Deployment, workflow: str, backlog: int, submitted: int) -> None:
         super().__init__(daemon=True)
         self.dep, self.workflow, self.backlog = dep, workflow, backlog
-        self.submitted = 0
+        self.submitted = submitted
         self.min_backlog: int | None = None  # fewest unfinished calls seen while ``watching``
         self.watching = False
         self.error: BaseException | None = None
-        self.primed = threading.Event()
-        self._stop = threading.Event()
+        self.filled = threading.Event()  # the backlog was reached once
+        self._halt = threading.Event()  # not ``_stop``: Thread has a method of that name
 
     def run(self) -> None:
+        apis = [client(url) for url in self.dep.urls]
         try:
-            apis = [client(url) for url in self.dep.urls]
-            try:
-                batch = 0
-                while not self._stop.is_set():
-                    unfinished = self.submitted - count(apis[0], statuses="completed,failed")
-                    if self.watching:
-                        self.min_backlog = unfinished if self.min_backlog is None else min(self.min_backlog, unfinished)
-                    if unfinished >= self.backlog:
-                        self.primed.set()
-                        self._stop.wait(0.2)
-                        continue
-                    body = batch_body(self.workflow, json_input, self.submitted, BATCH)
-                    post(apis[batch % len(apis)], "/v2/calls", body)
-                    self.submitted += BATCH
-                    batch += 1
-            finally:
-                for api in apis:
-                    api.close()
-        except BaseException as exc:  # reported by the main thread
+            batch = 0
+            while not self._halt.is_set():
+                unfinished = self.submitted - count(apis[0], statuses="completed,failed")
+                if self.watching:
+                    self.min_backlog = unfinished if self.min_backlog is None else min(self.min_backlog, unfinished)
+                if unfinished >= self.backlog:
+                    self.filled.set()
+                    self._halt.wait(0.2)
+                    continue
+                post(apis[batch % len(apis)], "/v2/calls", batch_body(self.workflow, json_input, self.submitted, BATCH))
+                self.submitted += BATCH
+                batch += 1
+        except Exception as exc:  # reported by the main thread
             self.error = exc
-            self.primed.set()
+        finally:
+            for api in apis:
+                api.close()
 
     def stop(self) -> None:
-        self._stop.set()
-        self.join(timeout=60)
+        self._halt.set()
+        self.join(timeout=90)
 
 
 async def hammer(urls: list[str], clients: int, duration: float) -> list[tuple[str, float | None, float | None, str]]:
@@ -642,12 +656,14 @@ def finished_between(calls: list[dict[str, Any]], start: float, end: float) -> i
 def list_under_load(dep: Deployment, args: argparse.Namespace) -> None:
     with client(dep.urls[0]) as api:
         workflow = shaping_workflow(api)
-        feeder = Feeder(dep, workflow, args.backlog)
+        log(f"  queueing {args.backlog} calls")
+        seconds = submit(dep.urls, workflow, json_input, args.backlog, args.submit_threads)
+        log(f"  queued in {seconds:.1f} s")
+        feeder = Feeder(dep, workflow, args.backlog, args.backlog)
         feeder.start()
         try:
-            log(f"  queueing {args.backlog} calls")
-            if not feeder.primed.wait(args.timeout):
-                raise RuntimeError("the feeder could not queue the backlog in time")
+            if not feeder.filled.wait(10):  # calls finish about as fast as one client submits them: go on
+                log(f"  the feeder could not get {args.backlog} calls queued in 10 s; going on")
             if feeder.error:
                 raise RuntimeError(f"feeder: {feeder.error!r}")
             log(f"  {args.baseline:g} s without List Calls load")
@@ -874,6 +890,12 @@ def mode_model(args: argparse.Namespace) -> None:
             flush=True,
         )
     print("bound/s: calls/s the allowed concurrency permits (workers x QUARRY_WORKERS, or the cap, / delay)")
+    failures = sum(1 for row in rows if row.result is None)
+    exceeded = sum(1 for row in rows if row.result is not None and row.cap and row.total_peak > row.cap)
+    if failures or exceeded:
+        problems = [f"{failures} of {len(rows)} runs failed"] if failures else []
+        problems += [f"the cap was exceeded in {exceeded} runs"] if exceeded else []
+        raise RuntimeError("; ".join(problems))
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -884,6 +906,10 @@ MODES: dict[str, Callable[[argparse.Namespace], None]] = {
     "list-under-load": mode_list_under_load,
     "model": mode_model,
 }
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -923,6 +949,7 @@ def main() -> None:
     args = parser.parse_args()
     global LOG_DIR
     LOG_DIR = args.logs
+    signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: the finally blocks stop the Quarry processes
     if not args.workers_list or min(args.workers_list) < 1:
         parser.error("--workers-list needs positive integers, e.g. 1,2")
 

@@ -101,7 +101,9 @@ class CallCount(Base):
     that ``totalCount`` of an unfiltered or single-filter list is a lookup, not a scan.
 
     ``dimension`` is ``all`` (``value`` empty), ``callType``, ``status``, ``workflowID``,
-    ``workflowName``, ``functionID`` or ``functionName``.
+    ``workflowName``, ``functionID`` or ``functionName``. A count is the sum of its ``shard``
+    rows: on PostgreSQL each transaction adds to one shard picked at random, so that the status
+    changes of calls running side by side do not queue on one row lock.
     """
 
     __tablename__ = "call_counts"
@@ -109,6 +111,7 @@ class CallCount(Base):
     environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
     dimension: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, default=0, server_default="0")
     count: Mapped[int] = mapped_column(sa.BigInteger)
 
 

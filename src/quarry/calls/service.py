@@ -294,8 +294,7 @@ def record_calls(
     for row in (row for call, roots in created for row in (call, *roots)):
         row.created_at = start + timedelta(microseconds=next(ticks))
     session.flush()
-    for call, _ in created:
-        counts.add(session, call.environment_id, counts.dimensions_of(call), +1)
+    counts.calls_created(session, [call for call, _ in created])
     index_references(session, [call for call, _ in created])
     return created
 

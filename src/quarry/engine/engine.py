@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig
@@ -45,6 +47,24 @@ APPLICATION_VERSION = "quarry-engine-3"
 ``run_call`` changes in a way a half-finished call cannot replay."""
 SWEEP_EVERY_SECONDS = 30.0
 STATISTICS_EVERY_SWEEPS = 120  # hourly: the tables grow, the planner's picture must follow
+
+
+def _sqlite_system_database(path: Path) -> sa.Engine:
+    """DBOS's SQLite set-up (implicit ``BEGIN IMMEDIATE`` before writes, a long busy timeout),
+    plus WAL so that its readers never wait for its writer, on one pooled connection."""
+    engine = sa.create_engine(
+        f"sqlite:///{path}", connect_args={"check_same_thread": False}, pool_size=1, max_overflow=0, pool_timeout=120
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = "IMMEDIATE"
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    return engine
 
 
 class Role(StrEnum):
@@ -86,7 +106,7 @@ class Engine:
         self.calls, self.collections = CallExecution(self), CollectionIngest(self)
         config: DBOSConfig = {
             "name": "quarry",
-            "system_database_url": self._system_database_url(),
+            **self._system_database(),
             "application_version": APPLICATION_VERSION,
             "executor_id": self.executor_id,
             "sys_db_pool_size": self.settings.db_pool_size,
@@ -136,10 +156,12 @@ class Engine:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _system_database_url(self) -> str:
-        if self.settings.is_embedded:
-            return f"sqlite:///{self.settings.data_dir / 'engine.sqlite'}"
-        return self.settings.database_url
+    def _system_database(self) -> dict[str, Any]:
+        """DBOS's own tables: in Quarry's PostgreSQL database, or a SQLite file of their own
+        (WAL, one connection: DBOS's writers then take turns instead of sleeping on SQLite's lock)."""
+        if not self.settings.is_embedded:
+            return {"system_database_url": self.settings.database_url}
+        return {"system_database_engine": _sqlite_system_database(self.settings.data_dir / "engine.sqlite")}
 
     def _unbind(self) -> None:
         """Forget this engine's workflow instances in DBOS's registry, so that another engine of

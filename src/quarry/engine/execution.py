@@ -42,6 +42,8 @@ log = logging.getLogger("quarry.engine")
 
 Ready = tuple[str, bool]
 """A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
+Ran = dict[str, Any]
+"""What running a function call gave: ``{"ready": [Ready], "settled": call status | None}``."""
 
 _STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
 _SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
@@ -70,40 +72,56 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.workflow()
     def run_call(self, call_id: str) -> str:
+        settled = None
         try:
-            frontier = self.begin_call(call_id)
+            begun = self.begin_call(call_id)
+            frontier, settled = begun["ready"], begun["settled"]
             while frontier:
-                frontier = self._run_all(frontier) or self.release_joins(call_id)
+                frontier, settled = self._run_all(frontier)
+                if not frontier and not settled and begun["joins"]:
+                    frontier = self.release_joins(call_id)
         except Exception as exc:  # the call must never stay "running": record why it stopped
             log.exception("call %s stopped", call_id)
             self.abandon_call(call_id, f"internal error: {type(exc).__name__}")
-        return self.finish_call(call_id)
+            settled = None
+        return settled or self.finish_call(call_id)
 
-    def _run_all(self, frontier: list[Ready]) -> list[Ready]:
-        """Run these function calls (in parallel when there are several); what they spawned."""
+    def _run_all(self, frontier: list[Ready]) -> tuple[list[Ready], str | None]:
+        """Run these function calls (in parallel when there are several); what they spawned, and
+        the call's status when the last of them settled it."""
         if len(frontier) == 1 and not frontier[0][1]:
-            return self.run_function_call(frontier[0][0])
+            ran = self.run_function_call(frontier[0][0])
+            return ran["ready"], ran["settled"]
         handles = []
         for function_call_id, asks_model in frontier:
             with SetWorkflowID(function_call_id):
                 queue = self.engine.queue(MODEL_QUEUE if asks_model else BRANCH_QUEUE)
                 handles.append(queue.enqueue(self.run_branch, function_call_id))
-        return [ready for handle in handles for ready in handle.get_result()]
+        results = [handle.get_result() for handle in handles]
+        settled = next((r["settled"] for r in results if r["settled"]), None)
+        return [ready for r in results for ready in r["ready"]], settled
 
     @DBOS.workflow()
-    def run_branch(self, function_call_id: str) -> list[Ready]:
+    def run_branch(self, function_call_id: str) -> Ran:
         return self.run_function_call(function_call_id)
 
     @DBOS.step(**_STEP)
-    def begin_call(self, call_id: str) -> list[Ready]:
+    def begin_call(self, call_id: str) -> dict[str, Any]:
         """Mark the call running; return its function calls that still have to run (but the joins
-        still collecting inputs from branches: ``release_joins`` hands those out)."""
+        still collecting inputs from branches: ``release_joins`` hands those out), and whether
+        the call has joins at all (else there is nothing to release).
+
+        A lone function call ready at once (most calls) is run right here: one durable step
+        fewer per call. Like every step this is idempotent: a re-run finds it finished."""
         with self.engine.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True)
             if call.status == "pending":
                 _set_status(session, call, "running")
                 call.started_at = utcnow()
-            return self._ready(
+            joins = session.scalar(
+                sa.select(sa.func.count()).where(Function.id.in_(list(call.plan["versions"])), Function.type == "join")
+            )
+            ready = self._ready(
                 session,
                 sa.and_(
                     FunctionCall.call_id == call_id,
@@ -111,6 +129,9 @@ class CallExecution(DBOSConfiguredInstance):
                     sa.not_(_collecting_join()),
                 ),
             )
+        if len(ready) == 1 and not ready[0][1]:
+            return {"joins": bool(joins)} | self._run_function_call(ready[0][0])
+        return {"ready": ready, "joins": bool(joins), "settled": None}
 
     @DBOS.step(**_STEP)
     def release_joins(self, call_id: str) -> list[Ready]:
@@ -121,13 +142,17 @@ class CallExecution(DBOSConfiguredInstance):
             )
 
     @DBOS.step(**_STEP)
-    def run_function_call(self, function_call_id: str) -> list[Ready]:
-        """Run one function call to its end; return the function calls it spawned."""
+    def run_function_call(self, function_call_id: str) -> Ran:
+        return self._run_function_call(function_call_id)
+
+    def _run_function_call(self, function_call_id: str) -> Ran:
+        """Run one function call to its end; return the function calls it spawned. The last
+        function call of a call settles the call in the same transaction (``settled``)."""
         engine = self.engine
         with engine.db.write() as session:
             fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
             if fc.status in TERMINAL_STATUSES:
-                return self._spawned_by(session, fc.id)
+                return {"ready": self._spawned_by(session, fc.id), "settled": None}
             fc.status = "running"
             fc.started_at = fc.started_at or utcnow()
             fc.activity = [{"displayName": _activity_name(fc.function_type), "status": "running"}]
@@ -174,8 +199,9 @@ class CallExecution(DBOSConfiguredInstance):
         with engine.db.write() as session:
             fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
             if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
-                return self._spawned_by(session, fc.id)
-            call = session.get_one(Call, fc.call_id)
+                return {"ready": self._spawned_by(session, fc.id), "settled": None}
+            # locked: branches finishing side by side feed joins and settle the call one at a time
+            call = session.get_one(Call, fc.call_id, with_for_update=True)
             spawned = []
             for emission in emissions:
                 event = _record_event(session, call, fc, emission)
@@ -184,7 +210,10 @@ class CallExecution(DBOSConfiguredInstance):
             fc.status = "failed" if failed else "completed"
             fc.finished_at = utcnow()
             fc.activity = [{"displayName": _activity_name(fc.function_type), "status": fc.status}]
-            return self._ready(session, FunctionCall.id.in_([child.id for child in spawned])) if spawned else []
+            if spawned:
+                return {"ready": self._ready(session, FunctionCall.id.in_([c.id for c in spawned])), "settled": None}
+            session.flush()
+            return {"ready": [], "settled": _settle_if_done(session, call)}
 
     @DBOS.step(**_SETTLE)
     def abandon_call(self, call_id: str, message: str) -> None:
@@ -209,11 +238,7 @@ class CallExecution(DBOSConfiguredInstance):
         with self.engine.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True)
             if call.status not in TERMINAL_STATUSES:
-                failed = session.scalar(
-                    sa.select(sa.func.count()).where(FunctionCall.call_id == call_id, FunctionCall.status == "failed")
-                )
-                _set_status(session, call, "failed" if failed else "completed")
-                call.finished_at = utcnow()
+                _settle(session, call)
             return call.status
 
     def _ready(self, session: Session, where: sa.ColumnElement[bool]) -> list[Ready]:
@@ -240,6 +265,25 @@ class CallExecution(DBOSConfiguredInstance):
 def _collecting_join() -> sa.ColumnElement[bool]:
     """A join fed by upstream function calls (not a call's own root join)."""
     return sa.and_(FunctionCall.function_type == "join", FunctionCall.source_function_call_id.is_not(None))
+
+
+def _settle_if_done(session: Session, call: Call) -> str | None:
+    """Settle a call (locked) none of whose function calls is left unfinished; its status then."""
+    unfinished = session.scalar(
+        sa.select(sa.func.count()).where(FunctionCall.call_id == call.id, FunctionCall.status.not_in(TERMINAL_STATUSES))
+    )
+    if unfinished or call.status in TERMINAL_STATUSES:
+        return None
+    _settle(session, call)
+    return call.status
+
+
+def _settle(session: Session, call: Call) -> None:
+    failed = session.scalar(
+        sa.select(sa.func.count()).where(FunctionCall.call_id == call.id, FunctionCall.status == "failed")
+    )
+    _set_status(session, call, "failed" if failed else "completed")
+    call.finished_at = utcnow()
 
 
 def _set_status(session: Session, call: Call, status: str) -> None:
@@ -271,9 +315,8 @@ def _feed_join(
     reference_id: str | None,
 ) -> None:
     """Add what ``emission`` hands on to the call's one collecting function call of ``join``
-    (made by the first branch that reaches it): files to its inputs, JSON to its items."""
-    # branches finish side by side: the call's row lock makes "find or make the collecting join" atomic
-    session.execute(sa.select(Call.id).where(Call.id == call.id).with_for_update())
+    (made by the first branch that reaches it): files to its inputs, JSON to its items. The
+    caller holds the call's row lock, so "find or make" is atomic among parallel branches."""
     collecting = session.scalars(
         sa.select(FunctionCall)
         .where(FunctionCall.call_id == call.id, FunctionCall.function_id == join.id, FunctionCall.status == "pending")

@@ -20,14 +20,15 @@ MODEL_QUEUE = "quarry-model"
 COLLECTION_QUEUE = "quarry-collections"
 """Adds and updates of collection items (embedding)."""
 
-POLLING_SECONDS = 0.05
+POLLING_SECONDS = 0.2
 
 
 def queue_limits(settings: Settings) -> dict[str, dict[str, Any]]:
     """``DBOS.register_queue`` keyword arguments per queue."""
     model: dict[str, Any] = {"worker_concurrency": settings.workers}
-    if settings.llm_max_concurrency:
+    if settings.llm_max_concurrency:  # DBOS wants a worker's share no larger than the whole
         model["global_concurrency"] = settings.llm_max_concurrency
+        model["worker_concurrency"] = min(settings.workers, settings.llm_max_concurrency)
     if settings.llm_rpm:
         model["limiter"] = {"limit": settings.llm_rpm, "period": 60.0}
     return {
