@@ -26,7 +26,7 @@ class Settings:
     public_url: str | None = None
     max_input_bytes: int = 50 * 1024 * 1024
     blob_url: str | None = None  # s3://bucket/prefix for an S3-compatible store; local files otherwise
-    workers: int = 64  # function calls one worker process has in flight at once (mostly waiting on I/O)
+    workers: int = 256  # function calls one worker process has in flight at once (mostly waiting on I/O)
     cpu_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # documents parsed at once
     executor_id: str | None = None  # unique per process unless set
     db_pool_size: int = 10  # PostgreSQL connections per process for Quarry, and as many for the engine
@@ -66,7 +66,7 @@ class Settings:
             public_url=env.get("QUARRY_PUBLIC_URL") or None,
             max_input_bytes=int(env.get("QUARRY_MAX_INPUT_BYTES") or 50 * 1024 * 1024),
             blob_url=env.get("QUARRY_BLOB_URL") or None,
-            workers=int(env.get("QUARRY_WORKERS") or 64),
+            workers=int(env.get("QUARRY_WORKERS") or 256),
             cpu_workers=int(env.get("QUARRY_CPU_WORKERS") or os.cpu_count() or 1),
             executor_id=env.get("QUARRY_EXECUTOR_ID") or None,
             db_pool_size=int(env.get("QUARRY_DB_POOL_SIZE") or 10),

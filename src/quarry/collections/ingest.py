@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
-from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
+from dbos import DBOS, DBOSConfiguredInstance
 from sqlalchemy.orm import Session
 
 from quarry.collections.items import insert_items, item_text, replace_data, replace_vector
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest
 from quarry.config import Settings
-from quarry.engine.queues import COLLECTION_QUEUE
 from quarry.events.models import Event
 from quarry.providers import ProviderError
 from quarry.providers.embeddings import embedder_from_settings
@@ -51,17 +50,6 @@ class CollectionIngest(DBOSConfiguredInstance):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         super().__init__("quarry-collections")
-
-    def enqueue(self, request_ids: list[str]) -> None:
-        """Hand requests to the queue. Never fails the caller: a request left unqueued (system
-        database unreachable) is picked up by the sweeper."""
-        try:
-            queue = self.engine.queue(COLLECTION_QUEUE)
-            for request_id in request_ids:
-                with SetWorkflowID(request_id):
-                    queue.enqueue(self.ingest_request, request_id)
-        except Exception:
-            log.warning("collection requests %s not enqueued; the sweeper will", request_ids, exc_info=True)
 
     @DBOS.workflow()
     def ingest_request(self, request_id: str) -> str:
@@ -114,7 +102,7 @@ class CollectionIngest(DBOSConfiguredInstance):
                     .limit(1000)
                 )
             )
-        self.enqueue(ids)
+        self.engine.enqueue_collection_requests(ids)
         reembed_stale(self.engine.settings, self.engine.db, REEMBED_BATCHES_PER_SWEEP)
 
 

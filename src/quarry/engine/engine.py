@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from dbos._dbos import _get_or_create_dbos_registry
 
 from quarry.calls.models import Call
@@ -33,7 +34,7 @@ from quarry.collections.ingest import CollectionIngest
 from quarry.config import Settings
 from quarry.engine.execution import CallExecution
 from quarry.engine.executors import Membership, new_executor_id
-from quarry.engine.queues import POLLING_SECONDS, queue_limits
+from quarry.engine.queues import CALL_QUEUE, COLLECTION_QUEUE, POLLING_SECONDS, queue_limits
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.blobs.urls import FileLinks
@@ -90,7 +91,8 @@ class Engine:
             self.db, self.executor_id, self.role.value, self._recover if self.runs_work else None
         )
         self.deliveries: DeliveryWorker | None = None
-        self._queues: dict[str, object] = {}
+        self._queues: dict[str, Queue] = {}
+        self._system_engine: sa.Engine | None = None  # DBOS's SQLite, when embedded
         self._sweeper_stop = threading.Event()
         self.ready = False
 
@@ -138,21 +140,34 @@ class Engine:
         if self.deliveries is not None:
             self.deliveries.stop()
         DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=int(drain_seconds))
+        if self._system_engine is not None:  # DBOS leaves an engine it was given to its owner
+            self._system_engine.dispose()
         self._unbind()
         self.membership.leave()
 
     # --- work in ------------------------------------------------------------------------------
 
-    def queue(self, name: str):  # type: ignore[no-untyped-def]
+    def queue(self, name: str) -> Queue:
         return self._queues[name]
 
     def enqueue_calls(self, call_ids: list[str]) -> None:
         if self.calls is not None:  # else a started process's sweeper finds them
-            self.calls.enqueue(call_ids)
+            self._enqueue(CALL_QUEUE, self.calls.run_call, call_ids)
 
     def enqueue_collection_requests(self, request_ids: list[str]) -> None:
         if self.collections is not None:
-            self.collections.enqueue(request_ids)
+            self._enqueue(COLLECTION_QUEUE, self.collections.ingest_request, request_ids)
+
+    def _enqueue(self, queue_name: str, workflow: Callable[[str], object], ids: list[str]) -> None:
+        """Hand stored work to a queue, each item under its own ID as workflow ID (enqueuing twice
+        runs once). Never fails the caller: what is left unqueued is found by the sweeper."""
+        try:
+            queue = self.queue(queue_name)
+            for workflow_id in ids:
+                with SetWorkflowID(workflow_id):
+                    queue.enqueue(workflow, workflow_id)
+        except Exception:
+            log.warning("%s not enqueued on %s; the sweeper will", ids, queue_name, exc_info=True)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -161,7 +176,8 @@ class Engine:
         (WAL, one connection: DBOS's writers then take turns instead of sleeping on SQLite's lock)."""
         if not self.settings.is_embedded:
             return {"system_database_url": self.settings.database_url}
-        return {"system_database_engine": _sqlite_system_database(self.settings.data_dir / "engine.sqlite")}
+        self._system_engine = _sqlite_system_database(self.settings.data_dir / "engine.sqlite")
+        return {"system_database_engine": self._system_engine}
 
     def _unbind(self) -> None:
         """Forget this engine's workflow instances in DBOS's registry, so that another engine of

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from quarry.calls import counts
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.documents.input_types import MEDIA_TYPES
-from quarry.engine.queues import BRANCH_QUEUE, CALL_QUEUE, MODEL_QUEUE
+from quarry.engine.queues import BRANCH_QUEUE, MODEL_QUEUE
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, Search, runner_for
 from quarry.events.models import Event
 from quarry.functions.models import Function, FunctionVersion
@@ -58,17 +58,6 @@ class CallExecution(DBOSConfiguredInstance):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         super().__init__("quarry-calls")
-
-    def enqueue(self, call_ids: list[str]) -> None:
-        """Hand stored calls to the queue; enqueuing a call twice runs it once (the workflow ID is
-        the call ID). Never fails the caller: a call left unqueued is found by the sweeper."""
-        try:
-            queue = self.engine.queue(CALL_QUEUE)
-            for call_id in call_ids:
-                with SetWorkflowID(call_id):
-                    queue.enqueue(self.run_call, call_id)
-        except Exception:
-            log.warning("calls %s not enqueued; the sweeper will", call_ids, exc_info=True)
 
     @DBOS.workflow()
     def run_call(self, call_id: str) -> str:
