@@ -828,7 +828,7 @@ class ModelRow:
 
 def model_run(args: argparse.Namespace, shape: str, workers: int, cap: int | None) -> ModelRow:
     total = args.calls or DEFAULT_CALLS["model"]
-    in_flight = workers * (args.concurrency or 64)
+    in_flight = workers * (args.concurrency or 256)
     row = ModelRow(label_of(shape, workers), cap, (min(in_flight, cap) if cap else in_flight) / args.model_delay)
     env = {
         "QUARRY_LLM_PROVIDER": "openai",
@@ -924,7 +924,7 @@ def main() -> None:
         default=[1, 2],
         help="worker processes per distributed run, comma-separated (default 1,2)",
     )
-    parser.add_argument("--concurrency", type=int, help="function calls in flight per worker (default Quarry's, 64)")
+    parser.add_argument("--concurrency", type=int, help="function calls in flight per worker (default Quarry's, 256)")
     parser.add_argument("--submit-threads", type=int, default=4, help="client threads submitting calls (default 4)")
     parser.add_argument(
         "--backend",
