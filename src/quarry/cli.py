@@ -73,6 +73,8 @@ def serve(
         else:
             console.print("API keys: create one with `quarry keys create --environment production`.")
     console.print(f"Listening on http://{host}:{port}  (API reference: http://{host}:{port}/docs)")
+    if not workers:
+        console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
     engine = bootstrap(settings, Role.ALL if workers else Role.API, db)
     uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
