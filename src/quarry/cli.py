@@ -46,6 +46,8 @@ def serve(
     ),
 ) -> None:
     """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR, calls run in this process)."""
+    import signal
+
     import uvicorn
 
     from quarry.app import create_app
@@ -77,6 +79,10 @@ def serve(
         console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
     engine = bootstrap(settings, Role.ALL if workers else Role.API, db)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT (the engine drains), then raises the signal
+    # again for the handler that was there before it: a drained Quarry has nothing left to do
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
     _exit_now()
 
