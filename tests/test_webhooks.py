@@ -206,6 +206,8 @@ def test_deliveries_pending_at_a_kill_are_sent_after_the_restart(
                 receiver.statuses = [503] * 3
                 events = [run_call(api, function, f"Invoice Number: K-{n}") for n in range(3)]
                 until(lambda: all(receiver.for_event(e) for e in events))
+                # the failures are recorded (not merely sent): the retries are scheduled, not leased
+                until(lambda: all(api.get(f"/v1-alpha/events/{e}").json().get("lastPublishErrorAt") for e in events))
         finally:
             server.kill()  # … and the process dies before it
         assert all(len(receiver.for_event(e)) == 1 for e in events), "a retry happened before the kill"
