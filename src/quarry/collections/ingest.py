@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from quarry.collections.items import insert_items, item_text, replace_data, replace_vector
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest
 from quarry.config import Settings
+from quarry.engine.queues import SETTLE_RETRIES, STEP_RETRIES
 from quarry.events.models import Event
 from quarry.providers import ProviderError
 from quarry.providers.embeddings import embedder_from_settings
@@ -38,9 +39,6 @@ log = logging.getLogger("quarry.collections")
 
 REEMBED_BATCH = 100
 REEMBED_BATCHES_PER_SWEEP = 20
-
-_STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
-_SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
 
 
 @DBOS.dbos_class()
@@ -59,7 +57,7 @@ class CollectionIngest(DBOSConfiguredInstance):
             log.exception("collection request %s stopped", request_id)
             return self.fail_request(request_id, f"internal error: {type(exc).__name__}")
 
-    @DBOS.step(**_STEP)
+    @DBOS.step(**STEP_RETRIES)
     def process_request(self, request_id: str) -> str:
         """Embed the request's items and store them; return the event's status (``done`` when an
         earlier run already did it)."""
@@ -83,7 +81,7 @@ class CollectionIngest(DBOSConfiguredInstance):
                 return "done"
             return _settle(session, request, vectors, embedder_name, failure)
 
-    @DBOS.step(**_SETTLE)
+    @DBOS.step(**SETTLE_RETRIES)
     def fail_request(self, request_id: str, message: str) -> str:
         with self.engine.db.write() as session:
             request = session.get(CollectionRequest, request_id, with_for_update=True)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from quarry.calls import counts
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.documents.input_types import MEDIA_TYPES
-from quarry.engine.queues import BRANCH_QUEUE, MODEL_QUEUE
+from quarry.engine.queues import BRANCH_QUEUE, MODEL_QUEUE, SETTLE_RETRIES, STEP_RETRIES
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, Search, runner_for
 from quarry.events.models import Event
 from quarry.functions.models import Function, FunctionVersion
@@ -44,11 +44,6 @@ Ready = tuple[str, bool]
 """A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
 Ran = dict[str, Any]
 """What running a function call gave: ``{"ready": [Ready], "settled": call status | None}``."""
-
-_STEP = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
-_SETTLE = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
-"""Settling a call must outlast a database outage (hours of retries): a call whose
-settling step gave up would stay unfinished."""
 
 
 @DBOS.dbos_class()
@@ -94,7 +89,7 @@ class CallExecution(DBOSConfiguredInstance):
     def run_branch(self, function_call_id: str) -> Ran:
         return self.run_function_call(function_call_id)
 
-    @DBOS.step(**_STEP)
+    @DBOS.step(**STEP_RETRIES)
     def begin_call(self, call_id: str) -> dict[str, Any]:
         """Mark the call running; return its function calls that still have to run (but the joins
         still collecting inputs from branches: ``release_joins`` hands those out), and whether
@@ -122,7 +117,7 @@ class CallExecution(DBOSConfiguredInstance):
             return {"joins": bool(joins)} | self._run_function_call(ready[0][0])
         return {"ready": ready, "joins": bool(joins), "settled": None}
 
-    @DBOS.step(**_STEP)
+    @DBOS.step(**STEP_RETRIES)
     def release_joins(self, call_id: str) -> list[Ready]:
         """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
         with self.engine.db.read() as session:
@@ -130,7 +125,7 @@ class CallExecution(DBOSConfiguredInstance):
                 session, sa.and_(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
             )
 
-    @DBOS.step(**_STEP)
+    @DBOS.step(**STEP_RETRIES)
     def run_function_call(self, function_call_id: str) -> Ran:
         return self._run_function_call(function_call_id)
 
@@ -204,7 +199,7 @@ class CallExecution(DBOSConfiguredInstance):
             session.flush()
             return {"ready": [], "settled": _settle_if_done(session, call)}
 
-    @DBOS.step(**_SETTLE)
+    @DBOS.step(**SETTLE_RETRIES)
     def abandon_call(self, call_id: str, message: str) -> None:
         """Fail every unfinished function call of a call that cannot go on, with an error event.
 
@@ -221,7 +216,7 @@ class CallExecution(DBOSConfiguredInstance):
                 _record_event(session, call, fc, Emission("error", {"message": message}))
                 fc.status, fc.finished_at = "failed", utcnow()
 
-    @DBOS.step(**_SETTLE)
+    @DBOS.step(**SETTLE_RETRIES)
     def finish_call(self, call_id: str) -> str:
         """Settle the call: failed if any of its function calls failed, else completed."""
         with self.engine.db.write() as session:

@@ -1,4 +1,4 @@
-"""The DBOS queues of the engine, and how each one is limited.
+"""The DBOS queues of the engine, how each one is limited, and how durable steps retry.
 
 DBOS keeps a queue's limits in its system database, shared by every process of the deployment:
 worker processes write them when they start (the latest start wins), API-only processes only
@@ -21,6 +21,12 @@ COLLECTION_QUEUE = "quarry-collections"
 """Adds and updates of collection items (embedding)."""
 
 POLLING_SECONDS = 0.2
+
+STEP_RETRIES = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 1.0, "backoff_rate": 2.0}
+"""A durable step that fails (a database hiccup) is tried again, 5 times over about 15 s."""
+SETTLE_RETRIES = {"retries_allowed": True, "max_attempts": 25, "interval_seconds": 1.0, "backoff_rate": 1.5}
+"""Settling a call or a request must outlast a database outage (hours of retries): one whose
+settling step gave up would stay unfinished."""
 
 
 def queue_limits(settings: Settings) -> dict[str, dict[str, Any]]:
