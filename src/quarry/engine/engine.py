@@ -29,13 +29,11 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from dbos._dbos import _get_or_create_dbos_registry
 
-from quarry.calls.models import Call
 from quarry.collections.ingest import CollectionIngest
 from quarry.config import Settings
 from quarry.engine.execution import CallExecution
 from quarry.engine.executors import Membership, new_executor_id
 from quarry.engine.queues import CALL_QUEUE, COLLECTION_QUEUE, POLLING_SECONDS, queue_limits
-from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
@@ -201,8 +199,8 @@ class Engine:
             try:
                 if sweep % STATISTICS_EVERY_SWEEPS == 0:
                     self.db.refresh_statistics()
-                self.enqueue_calls(self._pending_calls(older_than))
-                assert self.collections is not None
+                assert self.calls is not None and self.collections is not None
+                self.calls.sweep(older_than)
                 self.collections.sweep(older_than)
             except Exception:  # the sweeper must outlive a database hiccup
                 if self._sweeper_stop.is_set():
@@ -210,14 +208,3 @@ class Engine:
                 log.exception("sweeping unqueued work failed")
             older_than = timedelta(minutes=1)
             self._sweeper_stop.wait(SWEEP_EVERY_SECONDS)
-
-    def _pending_calls(self, older_than: timedelta) -> list[str]:
-        with self.db.read() as session:
-            return list(
-                session.scalars(
-                    sa.select(Call.id)
-                    .where(Call.status == "pending", Call.created_at <= utcnow() - older_than)
-                    .order_by(Call.created_at)
-                    .limit(1000)
-                )
-            )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -196,7 +197,6 @@ class CallExecution(DBOSConfiguredInstance):
             fc.activity = [{"displayName": _activity_name(fc.function_type), "status": fc.status}]
             if spawned:
                 return {"ready": self._ready(session, FunctionCall.id.in_([c.id for c in spawned])), "settled": None}
-            session.flush()
             return {"ready": [], "settled": _settle_if_done(session, call)}
 
     @DBOS.step(**SETTLE_RETRIES)
@@ -224,6 +224,20 @@ class CallExecution(DBOSConfiguredInstance):
             if call.status not in TERMINAL_STATUSES:
                 _settle(session, call)
             return call.status
+
+    def sweep(self, older_than: timedelta) -> None:
+        """Enqueue calls left ``pending`` for longer than ``older_than`` (stored by a process that
+        stopped before enqueuing them)."""
+        with self.engine.db.read() as session:
+            ids = list(
+                session.scalars(
+                    sa.select(Call.id)
+                    .where(Call.status == "pending", Call.created_at <= utcnow() - older_than)
+                    .order_by(Call.created_at)
+                    .limit(1000)
+                )
+            )
+        self.engine.enqueue_calls(ids)
 
     def _ready(self, session: Session, where: sa.ColumnElement[bool]) -> list[Ready]:
         """The function calls matching ``where`` in creation order, each with whether it asks a model."""
