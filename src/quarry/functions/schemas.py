@@ -6,18 +6,14 @@ expressions, route names); checks against other objects happen in the service.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Union
 
-import jmespath
-import jmespath.exceptions
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from quarry.api.models import Timestamp, WireModel
 from quarry.audit import UserActionSummary
 from quarry.collections.names import check_collection_name
+from quarry.expressions import check_json_schema, compile_jmespath, compile_regex
 
 FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich"]
 FUNCTION_TYPES: tuple[str, ...] = FunctionType.__args__  # type: ignore[attr-defined]
@@ -29,29 +25,19 @@ Tag = Annotated[str, Field(pattern=r"^[^,]{1,256}$", description="1-256 characte
 
 
 def _check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(part) for part in exc.path)
-        raise ValueError(f"not a valid JSON Schema: {exc.message}" + (f" (at /{where})" if where else "")) from None
+    check_json_schema(schema)
     if schema.get("type", "object") != "object":
         raise ValueError("the output of a function is a JSON object: the schema's root 'type' must be 'object'")
     return schema
 
 
 def _check_jmespath(expression: str) -> str:
-    try:
-        jmespath.compile(expression)
-    except jmespath.exceptions.JMESPathError as exc:
-        raise ValueError(f"not a valid JMESPath expression: {exc}".replace("\n", " ")) from None
+    compile_jmespath(expression)
     return expression
 
 
 def _check_regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
+    compile_regex(pattern)
     return pattern
 
 

@@ -11,10 +11,10 @@ import copy
 import json
 from typing import Any
 
-import jmespath
 import jmespath.exceptions
 
 from quarry.engine.runners import Emission, FunctionError, RunInput
+from quarry.expressions import compile_jmespath
 
 
 def run(run_input: RunInput) -> list[Emission]:
@@ -35,8 +35,8 @@ def run(run_input: RunInput) -> list[Emission]:
 def _queries(data: dict[str, Any], step: dict[str, Any], number: int) -> list[str]:
     """The texts to search for: every non-empty value ``sourceField`` selects, arrays flattened."""
     try:
-        selected = jmespath.search(step["sourceField"], data)
-    except jmespath.exceptions.JMESPathError as exc:
+        selected = compile_jmespath(step["sourceField"]).search(data)
+    except (ValueError, jmespath.exceptions.JMESPathError) as exc:
         raise FunctionError(f"step {number}: sourceField failed: {exc}".replace("\n", " ")) from None
     values = _flatten(selected)
     return [value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) for value in values]

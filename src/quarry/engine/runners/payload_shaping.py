@@ -9,6 +9,7 @@ import jmespath.exceptions
 import jmespath.functions
 
 from quarry.engine.runners import Emission, FunctionError, RunInput
+from quarry.expressions import compile_jmespath
 
 
 class _Functions(jmespath.functions.Functions):
@@ -31,8 +32,8 @@ def run(run_input: RunInput) -> list[Emission]:
     emissions = []
     for document in run_input.json_inputs():
         try:
-            shaped = jmespath.search(expression, document, options=_OPTIONS)
-        except jmespath.exceptions.JMESPathError as exc:
+            shaped = compile_jmespath(expression).search(document, options=_OPTIONS)
+        except (ValueError, jmespath.exceptions.JMESPathError) as exc:
             raise FunctionError(f"the shaping expression failed: {exc}".replace("\n", " ")) from None
         emissions.append(Emission("payload_shaping", {"transformedContent": shaped}, output=shaped))
     return emissions

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 from typing import Any
 
 from quarry.documents.model import text_document
 from quarry.engine.runners import Emission, FunctionError, RunInput
+from quarry.expressions import regex_search
 from quarry.providers.llm import Choice, ProviderError, provider_for
 
 
@@ -31,11 +31,14 @@ def _sender(run_input: RunInput) -> str:
 def _deterministic(routes: list[dict[str, Any]], text: str, sender: str) -> str | None:
     for route in routes:
         patterns = (route.get("regex") or {}).get("patterns", [])
-        if any(re.search(pattern, text) for pattern in patterns):
-            return route["name"]
         origin = ((route.get("origin") or {}).get("email") or {}).get("patterns", [])
-        if sender and any(re.search(pattern, sender) for pattern in origin):
-            return route["name"]
+        try:
+            if any(regex_search(pattern, text) for pattern in patterns):
+                return route["name"]
+            if sender and any(regex_search(pattern, sender) for pattern in origin):
+                return route["name"]
+        except ValueError as exc:  # a pattern stored before Quarry checked them with RE2
+            raise FunctionError(f"route {route['name']!r}: {exc}") from None
     return None
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jsonschema import Draft202012Validator
-
 from quarry.config import Settings
 from quarry.documents.model import Document
+from quarry.expressions import SchemaValidator
 from quarry.providers import ProviderError
 
 PROVIDERS = ("builtin", "openai")
@@ -85,7 +84,7 @@ def invalid_properties(content: dict[str, Any], schema: dict[str, Any]) -> list[
     """Top-level properties that break the schema: missing although required (also through
     ``dependentRequired``), not allowed (``additionalProperties: false``), or with a bad value."""
     bad: set[str] = set()
-    for error in Draft202012Validator(schema).iter_errors(content):
+    for error in SchemaValidator(schema).iter_errors(content):
         if error.path:
             bad.add(str(error.path[0]))
         elif error.validator == "required":

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from jsonschema import Draft202012Validator
 
 from quarry.config import Settings
 from quarry.documents.model import Document
 from quarry.documents.rendering import page_images
+from quarry.expressions import SchemaValidator
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 
@@ -66,7 +66,7 @@ class OpenAIProvider(ModelEndpoint):
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": _user_content(request, images)},
         ]
-        validator = Draft202012Validator(request.schema)
+        validator = SchemaValidator(request.schema)
         with httpx.Client(timeout=self.timeout_seconds) as client:
             answer, messages = self._complete(client, messages, request, with_images=bool(images))
             content = _json_object(answer)
@@ -198,7 +198,7 @@ def _json_object(answer: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _errors(validator: Draft202012Validator, content: dict[str, Any] | None) -> list[str]:
+def _errors(validator: SchemaValidator, content: dict[str, Any] | None) -> list[str]:
     if content is None:
         return ["the answer is not a JSON object"]
     return [f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in validator.iter_errors(content)][:20]

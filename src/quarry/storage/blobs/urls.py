@@ -33,7 +33,8 @@ class FileUrlSigner:
         )
 
     def valid(self, key: str, expires: int, signature: str) -> bool:
-        return expires >= time.time() and hmac.compare_digest(self._signature(key, expires), signature)
+        expected = self._signature(key, expires).encode()
+        return expires >= time.time() and hmac.compare_digest(expected, signature.encode())  # bytes: any text compares
 
 
 class FileLinks:
