@@ -111,5 +111,7 @@ def test_catastrophic_schema_pattern_is_checked_in_linear_time(api: httpx.Client
 
 @pytest.mark.parametrize("signature", ["ü" * 64, "%C3%BC", "0" * 64])
 def test_file_url_with_a_foreign_signature_is_403(anonymous: httpx.Client, signature: str) -> None:
-    response = anonymous.get("/v2/files/env/x.pdf", params={"expires": str(int(time.time()) + 60), "signature": signature})
+    response = anonymous.get(
+        "/v2/files/env/x.pdf", params={"expires": str(int(time.time()) + 60), "signature": signature}
+    )
     assert_error(response, 403)

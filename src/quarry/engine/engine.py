@@ -31,6 +31,7 @@ from dbos._dbos import _get_or_create_dbos_registry
 
 from quarry.collections.ingest import CollectionIngest
 from quarry.config import Settings
+from quarry.documents.isolation import DocumentReaders
 from quarry.engine.execution import CallExecution
 from quarry.engine.executors import Membership, new_executor_id
 from quarry.engine.queues import CALL_QUEUE, COLLECTION_QUEUE, POLLING_SECONDS, queue_limits
@@ -82,7 +83,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.executor_id = self.settings.executor_id or new_executor_id()
-        self.parse_slots = threading.BoundedSemaphore(max(1, self.settings.cpu_workers))
+        self.readers = DocumentReaders(self.settings)
         self.calls: CallExecution | None = None  # bound to DBOS at start
         self.collections: CollectionIngest | None = None
         self.membership = Membership(
@@ -123,6 +124,7 @@ class Engine:
             )
         self.membership.start()
         if self.runs_work:
+            self.readers.start()
             self.membership.take_over()
             self.deliveries = DeliveryWorker(self.settings, self.db, self.links)
             self.deliveries.start()
@@ -141,6 +143,7 @@ class Engine:
         if self._system_engine is not None:  # DBOS leaves an engine it was given to its owner
             self._system_engine.dispose()
         self._unbind()
+        self.readers.close()
         self.membership.leave()
 
     # --- work in ------------------------------------------------------------------------------

@@ -166,12 +166,12 @@ class CallExecution(DBOSConfiguredInstance):
                 fc.function_type,
                 config,
                 files,
+                engine.readers,
                 payload,
                 engine.settings,
                 _blob_writer(engine, fc.environment_id, fc.call_id, function_call_id),
                 fc.reference_id,
                 _collection_search(engine, fc.environment_id),
-                engine.parse_slots,
             )
             emissions = runner_for(fc.function_type)(run_input)
             failed = False

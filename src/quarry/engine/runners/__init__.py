@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from quarry.config import Settings
+from quarry.documents.isolation import DocumentReaders
 from quarry.documents.model import Document, DocumentError
-from quarry.documents.parse import Transcribe, parse
 from quarry.providers import ProviderError
 
 Search = Callable[..., list[tuple[Any, float | None]]]
@@ -34,9 +33,9 @@ class InputFile:
     item_offset: int | None = None  # the file's place in the call's batch, when it came in one
     item_count: int | None = None
 
-    def document(self, transcribe: Transcribe | None = None) -> Document:
+    def document(self, readers: DocumentReaders) -> Document:
         try:
-            return parse(self.input_type, self.data, transcribe=transcribe)
+            return readers.read(self.input_type, self.data)
         except (DocumentError, ProviderError) as exc:
             raise FunctionError(str(exc)) from None
 
@@ -57,24 +56,16 @@ class RunInput:
     function_type: str
     config: dict[str, Any]
     files: list[InputFile]
+    readers: DocumentReaders  # the engine's reader processes, where files are parsed
     payload: Any = None  # JSON handed over by the upstream function, when no file is
     settings: Settings = field(default_factory=lambda: Settings.from_env({}))
     store: Callable[[bytes, str], str] | None = None  # (data, inputType) -> blob key, for files a runner makes
     reference_id: str | None = None  # the function call's referenceID
     search: Search | None = None  # collection look-ups, for enrich
-    parse_slots: AbstractContextManager[Any] = field(default_factory=nullcontext)
-    """Held while a file is parsed: parsing and OCR are CPU-bound, so the engine bounds them by cores."""
 
     def documents(self) -> list[Document]:
-        """Each input file read, audio transcribed by the deployment's transcriber when it has one."""
-        from quarry.providers.transcription import Transcriber
-
-        transcribe = Transcriber.from_settings(self.settings)
-        documents = []
-        for file in self.files:
-            with self.parse_slots:
-                documents.append(file.document(transcribe))
-        return documents
+        """Each input file read (in a reader process), audio transcribed by the deployment's transcriber."""
+        return [file.document(self.readers) for file in self.files]
 
     def json_document(self, value: Any) -> Document:
         """JSON handed on by an upstream function, as a document (a failed call when over a limit)."""

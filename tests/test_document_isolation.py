@@ -1,0 +1,147 @@
+"""Documents are read in reader processes with memory and time limits: a hostile or huge file fails
+its own function call, and the server — a real ``quarry serve`` here — keeps its memory and keeps
+answering. Storage plays no part, so these run on the embedded database only."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests import documents
+from tests.calls_client import b64, events_of, single, wait_for
+from tests.helpers import create_function, transform
+from tests.processes import ServerProcess
+
+KEY = "qk_" + "isolation" * 4
+
+
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0])
+
+
+def readers_of(pid: int) -> list[int]:
+    """The reader processes of the server ``pid``: children of its fork server."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for child in children for p in subprocess.run(
+        ["pgrep", "-P", child], capture_output=True, text=True
+    ).stdout.split()]  # fmt: skip
+
+
+def huge_png() -> bytes:
+    """55 megapixels in a 70 KB file: cheap to send, ~1 GB to decode and recognise."""
+    buffer = io.BytesIO()
+    Image.new("L", (7500, 7400), 255).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def start(tmp_path: Path, **settings: str) -> tuple[ServerProcess, httpx.Client]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
+    env.update(QUARRY_DATA_DIR=str(tmp_path / "data"), QUARRY_API_KEY=KEY, **settings)
+    server = ServerProcess(env)
+    api = httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, timeout=60)
+    create_function(api, transform("extract"))
+    return server, api
+
+
+@pytest.fixture
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, httpx.Client]]:
+    server, api = start(tmp_path, **getattr(request, "param", {}))
+    yield server, api
+    api.close()
+    server.stop()
+
+
+def run(api: httpx.Client, data: bytes, input_type: str) -> tuple[dict, list[dict]]:
+    response = api.post("/v2/calls", json={"calls": [{"functionName": "extract", "input": single(data, input_type)}]})
+    assert response.status_code == 200, response.text
+    call = wait_for(api, response.json()["calls"][0]["callID"])
+    return call, events_of(api, call["callID"], "error")
+
+
+def test_huge_images_leave_the_server_at_its_idle_memory_and_answering(
+    served: tuple[ServerProcess, httpx.Client],
+) -> None:
+    server, api = served
+    run(api, documents.text(), "text")  # warm: the first call loads what every call needs
+    idle = rss_kb(server.process.pid)
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        while not done.is_set():
+            started = time.monotonic()
+            assert api.get("/v2/functions").status_code == 200
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.1)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        image = b64(huge_png())
+        batch = {"batchFiles": {"inputs": [{"inputType": "png", "inputContent": image}] * 4}}
+        response = api.post("/v2/calls", json={"calls": [{"functionName": "extract", "input": batch}]})
+        assert response.status_code == 200, response.text
+        call = wait_for(api, response.json()["calls"][0]["callID"])
+    finally:
+        done.set()
+        prober.join()
+    assert call["status"] in ("completed", "failed")
+    assert latencies, "the server answered nothing while it read the images"
+    assert rss_kb(server.process.pid) <= 1.5 * idle
+    for reader in readers_of(server.process.pid):  # a reader that grew past its recycling size has gone
+        assert rss_kb(reader) < 800 * 1024
+
+
+@pytest.mark.parametrize("served", [{"QUARRY_PARSE_TIMEOUT_SECONDS": "0.5"}], indirect=True)
+def test_a_read_over_the_time_limit_fails_its_call_and_the_next_one_is_read(
+    served: tuple[ServerProcess, httpx.Client],
+) -> None:
+    _, api = served
+    call, [error] = run(api, documents.scanned_pdf(), "pdf")  # OCR takes seconds
+    assert call["status"] == "failed"
+    assert "took longer than 0.5 s" in error["message"] and "QUARRY_PARSE_TIMEOUT_SECONDS" in error["message"]
+    call, errors = run(api, documents.text(), "text")
+    assert call["status"] == "completed" and not errors
+
+
+@pytest.mark.parametrize("served", [{"QUARRY_PARSE_MEMORY_MB": "200"}], indirect=True)
+def test_a_read_over_the_memory_limit_fails_its_call_and_the_next_one_is_read(
+    served: tuple[ServerProcess, httpx.Client],
+) -> None:
+    _, api = served
+    call, [error] = run(api, documents.image("png"), "png")  # the OCR runtime alone needs more than 200 MB
+    assert call["status"] == "failed"
+    assert "memory limit of 200 MB" in error["message"], error
+    call, errors = run(api, documents.text(), "text")
+    assert call["status"] == "completed" and not errors
+
+
+def test_a_reader_killed_mid_read_fails_only_its_call(served: tuple[ServerProcess, httpx.Client]) -> None:
+    server, api = served
+    response = api.post(
+        "/v2/calls", json={"calls": [{"functionName": "extract", "input": single(documents.scanned_pdf(), "pdf")}]}
+    )
+    call_id = response.json()["calls"][0]["callID"]
+    deadline = time.monotonic() + 30
+    while not (readers := readers_of(server.process.pid)):
+        assert time.monotonic() < deadline, "no reader process started"
+        time.sleep(0.01)
+    for reader in readers:
+        os.kill(reader, signal.SIGKILL)
+    call = wait_for(api, call_id)
+    assert call["status"] == "failed"
+    [error] = events_of(api, call_id, "error")
+    assert "reader process died (signal 9)" in error["message"]
+    call, errors = run(api, documents.text(), "text")
+    assert call["status"] == "completed" and not errors
