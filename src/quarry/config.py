@@ -25,6 +25,8 @@ class Settings:
     email_domain: str = "inbound.quarry.localhost"
     public_url: str | None = None
     max_input_bytes: int = 50 * 1024 * 1024
+    rate_limit_per_second: float | None = None  # requests a second per API key (average); None: unlimited
+    rate_limit_burst: int = 0  # requests at once per API key; 0: twice the rate, at least 10
     blob_url: str | None = None  # s3://bucket/prefix for an S3-compatible store; local files otherwise
     workers: int = 256  # function calls one worker process has in flight at once (mostly waiting on I/O)
     cpu_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # documents parsed at once
@@ -67,6 +69,10 @@ class Settings:
             email_domain=env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost",
             public_url=env.get("QUARRY_PUBLIC_URL") or None,
             max_input_bytes=int(env.get("QUARRY_MAX_INPUT_BYTES") or 50 * 1024 * 1024),
+            rate_limit_per_second=float(env["QUARRY_RATE_LIMIT_PER_SECOND"])
+            if env.get("QUARRY_RATE_LIMIT_PER_SECOND")
+            else None,
+            rate_limit_burst=int(env.get("QUARRY_RATE_LIMIT_BURST") or 0),
             blob_url=env.get("QUARRY_BLOB_URL") or None,
             workers=int(env.get("QUARRY_WORKERS") or 256),
             cpu_workers=int(env.get("QUARRY_CPU_WORKERS") or os.cpu_count() or 1),

@@ -20,6 +20,8 @@ def current_principal(request: Request, api_key: Annotated[str | None, Depends(_
         principal = authenticate(session, api_key, request.app.state.settings.api_key)
     if principal is None:
         raise ApiError(401, "Invalid or revoked API key")
+    if request.app.state.rate_limiter is not None:
+        request.app.state.rate_limiter.check(api_key)
     return principal
 
 

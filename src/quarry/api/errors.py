@@ -23,11 +23,14 @@ log = logging.getLogger("quarry.api")
 class ApiError(Exception):
     """An error answered to the client as-is."""
 
-    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def bad_request(message: str, field: str | None = None, errors: list[dict[str, str]] | None = None) -> ApiError:
@@ -107,17 +110,19 @@ def from_validation_error(exc: ValidationError, body: Any, prefix: str = "") -> 
     return invalid(errors)
 
 
-def _response(status: int, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+def _response(
+    status: int, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     content: dict[str, Any] = {"message": message, "code": status}
     if details:
         content["details"] = details
-    return JSONResponse(content, status_code=status)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _response(exc.status, exc.message, exc.details)
+        return _response(exc.status, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
