@@ -117,10 +117,10 @@ def get_function_call(api: httpx.Client, function_call_id: str) -> dict[str, Any
     return fc
 
 
-def wait_for(api: httpx.Client, call_id: str) -> dict[str, Any]:
+def wait_for(api: httpx.Client, call_id: str, seconds: float = POLL_SECONDS) -> dict[str, Any]:
     """Poll the call until it is terminal; every snapshot must be consistent, and statuses
     (of the call and of each function call) must only move forward."""
-    deadline = time.monotonic() + POLL_SECONDS
+    deadline = time.monotonic() + seconds
     snapshots = []
     while True:
         call = get_call(api, call_id)
@@ -128,7 +128,7 @@ def wait_for(api: httpx.Client, call_id: str) -> dict[str, Any]:
         if call["status"] in TERMINAL:
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"call {call_id} still {call['status']} after {POLL_SECONDS} s: {call}")
+            pytest.fail(f"call {call_id} still {call['status']} after {seconds} s: {call}")
         time.sleep(0.1)
     check_progression(snapshots)
     return call

@@ -92,7 +92,7 @@ def test_huge_images_leave_the_server_at_its_idle_memory_and_answering(
         batch = {"batchFiles": {"inputs": [{"inputType": "png", "inputContent": image}] * 4}}
         response = api.post("/v2/calls", json={"calls": [{"functionName": "extract", "input": batch}]})
         assert response.status_code == 200, response.text
-        call = wait_for(api, response.json()["calls"][0]["callID"])
+        call = wait_for(api, response.json()["calls"][0]["callID"], seconds=180)  # minutes of OCR on busy cores
     finally:
         done.set()
         prober.join()
