@@ -17,12 +17,12 @@ QUARRY = [sys.executable, "-m", "quarry"]
 
 class QuarryProcess:
     """A ``quarry`` command; its log is read as it comes, so a chatty log never fills the pipe
-    and blocks the process."""
+    and blocks the process. ``module`` runs another entry point with the same arguments (a test
+    wrapper around ``quarry``)."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            QUARRY + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+    def __init__(self, args: list[str], env: dict[str, str], module: str = "quarry") -> None:
+        command = [sys.executable, "-m", module, *args]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output = ""
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -61,10 +61,10 @@ class QuarryProcess:
 class ServerProcess(QuarryProcess):
     """``quarry serve [extra args]`` on a free port, returned once it answers."""
 
-    def __init__(self, env: dict[str, str], *extra: str) -> None:
+    def __init__(self, env: dict[str, str], *extra: str, module: str = "quarry") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(["serve", "--port", str(self.port), *extra], env)
+        super().__init__(["serve", "--port", str(self.port), *extra], env, module)
         deadline = time.monotonic() + 120  # a restart resumes work at once: on 2 busy cores it may be slow
         while time.monotonic() < deadline and self.process.poll() is None:
             try:

@@ -13,6 +13,7 @@ from quarry.api.errors import install_error_handlers
 from quarry.api.files import router as files_router
 from quarry.api.guard import RequestGuard
 from quarry.api.health import router as health_router
+from quarry.api.idempotency import install_idempotency
 from quarry.api.rate_limit import RateLimiter
 from quarry.api.timing import ServerTiming
 from quarry.calls.routes import router as calls_router
@@ -54,6 +55,7 @@ def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
     app.state.links = engine.links
     app.state.rate_limiter = RateLimiter.from_settings(engine.settings)
     install_error_handlers(app)
+    install_idempotency(app)
     app.add_middleware(RequestGuard, max_body_bytes=engine.settings.max_request_bytes)
     app.add_middleware(ServerTiming)
     app.include_router(health_router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.errors import from_validation_error, invalid
 from quarry.api.files import base_url
+from quarry.api.idempotency import Idempotency, IdempotencyKey
 from quarry.api.lookup import get_in_environment
 from quarry.api.models import CsvList, split_csv, wire_response
 from quarry.api.pagination import PageQuery
@@ -53,26 +55,40 @@ def renderer(request: Request) -> service.Renderer:
     return service.Renderer(request.app.state.links, base_url(request))
 
 
-def _submit(request: Request, principal: Any, new_calls: list[NewCall]) -> list[tuple[Any, list[Any]]]:
-    """Store the files, record the calls, then hand them to the engine (a call recorded but not
-    enqueued, e.g. by a crash just now, is picked up by the engine's sweeper)."""
+def _submit(
+    request: Request,
+    principal: Any,
+    new_calls: list[NewCall],
+    idem: IdempotencyKey,
+    answer: Callable[[list[tuple[Call, list[FunctionCall]]]], dict[str, Any]],
+) -> dict[str, Any] | Response:
+    """Store the files, record the calls (and the idempotency key) in one transaction, then hand
+    them to the engine (a call recorded but not enqueued, e.g. by a crash just now, is picked up by
+    the engine's sweeper). ``answer`` renders the created calls as the response: inside the
+    transaction when the answer is recorded with them, else after it (no lock held meanwhile)."""
     staged = service.stage_files(principal.environment_id, new_calls, request.app.state.blobs)
-    with request.app.state.db.write() as session:
+    recorded = None
+    with idem.write() as session:
         created = service.record_calls(session, principal, new_calls, staged)
+        if idem.key is not None:
+            recorded = idem.respond(session, answer(created))
     request.app.state.engine.enqueue_calls([call.id for call, _ in created])
-    return created
+    return answer(created) if recorded is None else recorded
 
 
 @router.post("/v2/calls", response_model=CallsCreated, response_model_exclude_none=True)
-def create_calls(request: Request, principal: CurrentPrincipal, body: CallsCreate) -> dict[str, Any]:
+def create_calls(
+    request: Request, principal: CurrentPrincipal, body: CallsCreate, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Call workflows or functions, in a batch. Every item is validated before any is created;
     the calls are answered as created (``pending``) and run in the background."""
     with request.app.state.db.read() as session:
         limit = request.app.state.settings.max_input_bytes
         new_calls = service.prepare_calls(session, principal.environment_id, body.calls, limit)
-    created = _submit(request, principal, new_calls)
     render = renderer(request)
-    return {"calls": [render.call(call, roots) for call, roots in created]}
+    return _submit(
+        request, principal, new_calls, idem, lambda created: {"calls": [render.call(c, roots) for c, roots in created]}
+    )
 
 
 @router.get("/v2/calls", response_model=CallList, response_model_exclude_none=True)
@@ -148,7 +164,9 @@ async def _form_argument(request: Request, max_bytes: int) -> tuple[str, list[In
 
 
 @router.post("/v2/functions/{functionName}/call", response_model=FunctionCallsCreated, response_model_exclude_none=True)
-async def call_function(request: Request, principal: CurrentPrincipal, functionName: str) -> dict[str, Any]:
+async def call_function(
+    request: Request, principal: CurrentPrincipal, functionName: str, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Call one function directly: JSON ``{"arguments": [...]}`` or a multipart form with
     ``referenceID`` and ``file`` (or repeated ``files``). One call per argument."""
     limit = request.app.state.settings.max_input_bytes
@@ -175,6 +193,9 @@ async def call_function(request: Request, principal: CurrentPrincipal, functionN
             return service.prepare_function_calls(session, principal.environment_id, functionName, arguments)
 
     new_calls = await run_in_threadpool(build)
-    created = await run_in_threadpool(_submit, request, principal, new_calls)
     render = renderer(request)
-    return {"functionCalls": [render.function_call(fc) for _, roots in created for fc in roots]}
+
+    def answer(created: list[tuple[Call, list[FunctionCall]]]) -> dict[str, Any]:
+        return {"functionCalls": [render.function_call(fc) for _, roots in created for fc in roots]}
+
+    return await run_in_threadpool(_submit, request, principal, new_calls, idem, answer)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.idempotency import Idempotency
 from quarry.collections import service
 from quarry.collections.schemas import (
     CollectionCreate,
@@ -26,10 +27,12 @@ router = APIRouter(prefix="/v2/collections", tags=["collections"])
 
 
 @router.post("", response_model=CollectionOut)
-def create_collection(request: Request, principal: CurrentPrincipal, body: CollectionCreate) -> dict[str, Any]:
+def create_collection(
+    principal: CurrentPrincipal, body: CollectionCreate, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Create an empty collection. A dot in the name is a level of hierarchy; a name taken is a 409."""
-    with request.app.state.db.write() as session:
-        return service.create_collection(session, principal.environment_id, body.collection_name)
+    with idem.write() as session:
+        return idem.respond(session, service.create_collection(session, principal.environment_id, body.collection_name))
 
 
 @router.get("", response_model=CollectionList)
@@ -61,13 +64,16 @@ def list_items(
 
 
 @router.post("/items", status_code=202, response_model=ItemsAccepted)
-def add_items(request: Request, principal: CurrentPrincipal, body: ItemsAdd) -> dict[str, Any]:
+def add_items(
+    request: Request, principal: CurrentPrincipal, body: ItemsAdd, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Add 1–100 items. They are embedded and stored in the background; a ``collection_processing``
     event with the returned ``eventID`` reports the outcome and the new items' IDs."""
-    with request.app.state.db.write() as session:
+    with idem.write() as session:
         accepted = service.accept_add(session, principal.environment_id, body)
+        answer = idem.respond(session, {"status": "pending", "message": service.ADD_MESSAGE, "eventID": accepted.id})
     request.app.state.engine.enqueue_collection_requests([accepted.id])
-    return {"status": "pending", "message": service.ADD_MESSAGE, "eventID": accepted.id}
+    return answer
 
 
 @router.put("/items", status_code=202, response_model=ItemsAccepted)

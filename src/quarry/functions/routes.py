@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BeforeValidator
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.idempotency import Idempotency
 from quarry.api.models import MAX_VERSION_NUM, CsvList, split_csv
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.functions import service
@@ -39,10 +40,13 @@ FunctionName = Annotated[str, Path(description="The function's current name.")]
 
 
 @router.post("", response_model=Function, response_model_exclude_none=True)
-def create_function(request: Request, principal: CurrentPrincipal, body: FunctionCreate) -> dict[str, Any]:
+def create_function(
+    request: Request, principal: CurrentPrincipal, body: FunctionCreate, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Create a function (version 1)."""
-    with request.app.state.db.write() as session:
-        return service.create_function(session, principal, body, request.app.state.settings.email_domain)
+    with idem.write() as session:
+        created = service.create_function(session, principal, body, request.app.state.settings.email_domain)
+        return idem.respond(session, created)
 
 
 @router.get("", response_model=FunctionList, response_model_exclude_none=True)
@@ -55,10 +59,13 @@ def list_functions(
 
 
 @router.post("/copy", response_model=Function, response_model_exclude_none=True)
-def copy_function(request: Request, principal: CurrentPrincipal, body: FunctionCopy) -> dict[str, Any]:
+def copy_function(
+    request: Request, principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Copy a function's current version into a new function, optionally in another environment."""
-    with request.app.state.db.write() as session:
-        return service.copy_function(session, principal, body, request.app.state.settings.email_domain)
+    with idem.write() as session:
+        copied = service.copy_function(session, principal, body, request.app.state.settings.email_domain)
+        return idem.respond(session, copied)
 
 
 @router.get("/{functionName}", response_model=Function, response_model_exclude_none=True)

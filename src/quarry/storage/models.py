@@ -6,6 +6,7 @@ from quarry.engine.models import Executor  # noqa: F401
 from quarry.events.models import Event  # noqa: F401
 from quarry.functions.models import Function, FunctionVersion  # noqa: F401
 from quarry.storage.base import Base
+from quarry.storage.idempotency import IdempotencyRecord  # noqa: F401
 from quarry.storage.secrets import InstanceSecret  # noqa: F401
 from quarry.storage.tags import ObjectTag  # noqa: F401
 from quarry.subscriptions.models import Subscription, WebhookSecret  # noqa: F401

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.idempotency import Idempotency
 from quarry.api.lookup import get_in_environment
 from quarry.subscriptions import service
 from quarry.subscriptions.models import Subscription
@@ -25,10 +26,12 @@ SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
 
 
 @router.post("/v1-alpha/subscriptions", response_model=SubscriptionOut, response_model_exclude_none=True)
-def create_subscription(request: Request, principal: CurrentPrincipal, body: SubscriptionCreate) -> dict[str, Any]:
+def create_subscription(
+    principal: CurrentPrincipal, body: SubscriptionCreate, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Send a function's (or a collection's) events of one type to a webhook URL."""
-    with request.app.state.db.write() as session:
-        return service.create(session, principal.environment_id, body)
+    with idem.write() as session:
+        return idem.respond(session, service.create(session, principal.environment_id, body))
 
 
 @router.get("/v1-alpha/subscriptions", response_model=list[SubscriptionOut], response_model_exclude_none=True)
@@ -83,10 +86,10 @@ def list_deliveries(
 
 
 @router.post("/v1-beta/webhook-secret", response_model=WebhookSecretOut)
-def generate_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
+def generate_webhook_secret(principal: CurrentPrincipal, idem: Idempotency) -> dict[str, str] | Response:
     """Generate the environment's signing secret, replacing the previous one."""
-    with request.app.state.db.write() as session:
-        return service.generate_secret(session, principal.environment_id)
+    with idem.write() as session:
+        return idem.respond(session, service.generate_secret(session, principal.environment_id))
 
 
 @router.get("/v1-beta/webhook-secret", response_model=WebhookSecretOut)

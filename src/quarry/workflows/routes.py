@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.idempotency import Idempotency
 from quarry.api.models import MAX_VERSION_NUM, CsvList
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.workflows import service
@@ -38,11 +39,13 @@ WorkflowName = Annotated[str, Path(description="The workflow's current name.")]
 
 
 @router.post("", response_model=WorkflowEnvelope, response_model_exclude_none=True)
-def create_workflow(request: Request, principal: CurrentPrincipal, body: WorkflowCreate) -> dict[str, Any]:
+def create_workflow(
+    request: Request, principal: CurrentPrincipal, body: WorkflowCreate, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Create a workflow (version 1) from a main function and the edges leaving it."""
-    with request.app.state.db.write() as session:
+    with idem.write() as session:
         workflow = service.create_workflow(session, principal, body, request.app.state.settings.email_domain)
-    return {"workflow": workflow}
+        return idem.respond(session, {"workflow": workflow})
 
 
 @router.get("", response_model=WorkflowList, response_model_exclude_none=True)
@@ -55,10 +58,13 @@ def list_workflows(
 
 
 @router.post("/copy", response_model=WorkflowCopyResult, response_model_exclude_none=True)
-def copy_workflow(request: Request, principal: CurrentPrincipal, body: WorkflowCopy) -> dict[str, Any]:
+def copy_workflow(
+    request: Request, principal: CurrentPrincipal, body: WorkflowCopy, idem: Idempotency
+) -> dict[str, Any] | Response:
     """Copy a workflow version; into another environment, the functions it uses are copied as well."""
-    with request.app.state.db.write() as session:
-        return service.copy_workflow(session, principal, body, request.app.state.settings.email_domain)
+    with idem.write() as session:
+        copied = service.copy_workflow(session, principal, body, request.app.state.settings.email_domain)
+        return idem.respond(session, copied)
 
 
 @router.get("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
