@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -57,3 +61,25 @@ def assert_error(response: httpx.Response, status: int, field: str | None = None
         )
         assert field in fields, f"{field!r} not in {fields}"
     return body
+
+
+@contextmanager
+def probing(api: httpx.Client) -> Iterator[list[int]]:
+    """``GET /v2/functions`` in a loop on a client of its own while the block runs; yields the
+    statuses answered (checked by the caller: a failed assertion in a thread would go unseen)."""
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=str(api.base_url), headers=dict(api.headers), timeout=60) as other:
+            while not done.is_set():
+                statuses.append(other.get("/v2/functions").status_code)
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    try:
+        yield statuses
+    finally:
+        done.set()
+        thread.join()

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import drop_postgres_database, free_port, postgres_database
 
 QUARRY = [sys.executable, "-m", "quarry"]
+
+
+@contextmanager
+def quarry_env(backend: str, data_dir: Path, name: str, **settings: str) -> Iterator[dict[str, str]]:
+    """The environment of ``quarry`` processes: this process's without its ``QUARRY_*`` variables,
+    data in ``data_dir``, plus ``settings``; on ``postgresql``, a fresh database ``name`` that is
+    dropped afterwards (suffixed with this process's ID: concurrent test runs never share one)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
+    environ |= {"QUARRY_DATA_DIR": str(data_dir), **settings}
+    database = f"{name}_{os.getpid()}"
+    if backend == "postgresql":
+        environ["QUARRY_DATABASE_URL"] = postgres_database(database)
+    try:
+        yield environ
+    finally:
+        if backend == "postgresql":
+            drop_postgres_database(database)
 
 
 class QuarryProcess:

@@ -8,7 +8,6 @@ import io
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +18,8 @@ from PIL import Image
 
 from tests import documents
 from tests.calls_client import b64, events_of, single, wait_for
-from tests.helpers import create_function, transform
-from tests.processes import ServerProcess
+from tests.helpers import create_function, probing, transform
+from tests.processes import ServerProcess, quarry_env
 
 KEY = "qk_" + "isolation" * 4
 
@@ -45,21 +44,18 @@ def huge_png() -> bytes:
     return buffer.getvalue()
 
 
-def start(tmp_path: Path, **settings: str) -> tuple[ServerProcess, httpx.Client]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    env.update(QUARRY_DATA_DIR=str(tmp_path / "data"), QUARRY_API_KEY=KEY, **settings)
-    server = ServerProcess(env)
-    api = httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, timeout=60)
-    create_function(api, transform("extract"))
-    return server, api
-
-
 @pytest.fixture
 def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, httpx.Client]]:
-    server, api = start(tmp_path, **getattr(request, "param", {}))
-    yield server, api
-    api.close()
-    server.stop()
+    settings = getattr(request, "param", {})
+    with quarry_env("sqlite", tmp_path / "data", "unused", QUARRY_API_KEY=KEY, **settings) as env:
+        server = ServerProcess(env)
+        api = httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, timeout=60)
+        try:
+            create_function(api, transform("extract"))
+            yield server, api
+        finally:
+            api.close()
+            server.stop()
 
 
 def run(api: httpx.Client, data: bytes, input_type: str) -> tuple[dict, list[dict]]:
@@ -75,29 +71,14 @@ def test_huge_images_leave_the_server_at_its_idle_memory_and_answering(
     server, api = served
     run(api, documents.text(), "text")  # warm: the first call loads what every call needs
     idle = rss_kb(server.process.pid)
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def probe() -> None:
-        while not done.is_set():
-            started = time.monotonic()
-            assert api.get("/v2/functions").status_code == 200
-            latencies.append(time.monotonic() - started)
-            time.sleep(0.1)
-
-    prober = threading.Thread(target=probe)
-    prober.start()
-    try:
+    with probing(api) as answered:
         image = b64(huge_png())
         batch = {"batchFiles": {"inputs": [{"inputType": "png", "inputContent": image}] * 4}}
         response = api.post("/v2/calls", json={"calls": [{"functionName": "extract", "input": batch}]})
         assert response.status_code == 200, response.text
         call = wait_for(api, response.json()["calls"][0]["callID"], seconds=180)  # minutes of OCR on busy cores
-    finally:
-        done.set()
-        prober.join()
     assert call["status"] in ("completed", "failed")
-    assert latencies, "the server answered nothing while it read the images"
+    assert answered and set(answered) == {200}, "the server did not answer while it read the images"
     assert rss_kb(server.process.pid) <= 1.5 * idle
     for reader in readers_of(server.process.pid):  # a reader that grew past its recycling size has gone
         assert rss_kb(reader) < 800 * 1024

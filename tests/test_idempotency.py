@@ -29,9 +29,9 @@ from quarry.storage.base import utcnow
 from quarry.storage.idempotency import IdempotencyRecord
 from quarry.tenancy.models import Environment
 from tests.calls_client import invoice, single, wait_for
-from tests.conftest import BACKENDS, Server, Tenant, drop_postgres_database, postgres_database
+from tests.conftest import BACKENDS, Server, Tenant
 from tests.helpers import assert_error, create_function, transform
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, quarry_env
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -478,19 +478,12 @@ CRASH_KEY = "idempotency-crash-test-key"
 
 @pytest.fixture(params=BACKENDS)
 def crash_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
     root = str(Path(__file__).resolve().parents[1])  # so that ``python -m tests.crash_after_commit`` imports
-    environ |= {
-        "QUARRY_DATA_DIR": str(tmp_path / "data"),
-        "QUARRY_API_KEY": CRASH_KEY,
-        "PYTHONPATH": os.pathsep.join(filter(None, [root, environ.get("PYTHONPATH")])),
-    }
-    name = f"quarry_idempotency_{os.getpid()}"
-    if request.param == "postgresql":
-        environ["QUARRY_DATABASE_URL"] = postgres_database(name)
-    yield environ
-    if request.param == "postgresql":
-        drop_postgres_database(name)
+    python_path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    with quarry_env(
+        request.param, tmp_path / "data", "quarry_idempotency", QUARRY_API_KEY=CRASH_KEY, PYTHONPATH=python_path
+    ) as environ:
+        yield environ
 
 
 def _crash_client(server: ServerProcess) -> httpx.Client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -15,19 +14,20 @@ from quarry.api.errors import ApiError
 from quarry.api.rate_limit import RateLimiter
 from quarry.config import Settings
 from tests.helpers import assert_error
-from tests.processes import QUARRY, ServerProcess
+from tests.processes import QUARRY, ServerProcess, quarry_env
 
 KEY = "qk_" + "ratelimit" * 4
 
 
 def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    env.update(
-        QUARRY_DATA_DIR=str(tmp_path / "data"),
-        QUARRY_API_KEY=KEY,
-        QUARRY_RATE_LIMIT_PER_SECOND="0.5",
+    with quarry_env(
+        "sqlite", tmp_path / "data", "unused", QUARRY_API_KEY=KEY, QUARRY_RATE_LIMIT_PER_SECOND="0.5",
         QUARRY_RATE_LIMIT_BURST="3",
-    )
+    ) as env:  # fmt: skip
+        check_limits(env)
+
+
+def check_limits(env: dict[str, str]) -> None:
     created = subprocess.run(QUARRY + ["keys", "create", "--name", "other"], env=env, capture_output=True, text=True)
     other = re.findall(r"\bqk_[A-Za-z0-9]{40}\b", created.stdout)[0]
     server = ServerProcess(env)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
-from tests.processes import ServerProcess
+from tests.conftest import BACKENDS
+from tests.processes import ServerProcess, quarry_env
 
 CHAIN = 8
 CALLS = 40
@@ -22,14 +21,8 @@ KEY = "recovery-test-key"
 
 @pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    environ |= {"QUARRY_DATA_DIR": str(tmp_path / "data"), "QUARRY_API_KEY": KEY, "QUARRY_WORKERS": "2"}
-    name = f"quarry_recovery_{os.getpid()}"
-    if request.param == "postgresql":
-        environ["QUARRY_DATABASE_URL"] = postgres_database(name)
-    yield environ
-    if request.param == "postgresql":
-        drop_postgres_database(name)
+    with quarry_env(request.param, tmp_path / "data", "quarry_recovery", QUARRY_API_KEY=KEY, QUARRY_WORKERS="2") as e:
+        yield e
 
 
 def _client(server: ServerProcess) -> httpx.Client:
