@@ -57,6 +57,39 @@ def test_openapi_document_is_served(anonymous: httpx.Client) -> None:
     assert "/v2/workflows/{workflowName}/versions" in document["paths"]
 
 
+def test_openapi_documents_the_errors_quarry_answers(anonymous: httpx.Client) -> None:
+    """400 (never 422) and the rest, each with the one error shape; test_openapi_conformance checks
+    that the server keeps to it."""
+    document = anonymous.get("/openapi.json").json()
+    statuses = {
+        f"{method.upper()} {path}": set(operation["responses"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert not [op for op, codes in statuses.items() if "422" in codes]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["message", "code"] and error["properties"]["code"]["type"] == "integer"
+
+    assert statuses["GET /healthz"] == {"200"}
+    assert statuses["GET /v2/files/{key}"] == {"200", "400", "403", "404"}  # the URL is the credential
+    assert statuses["POST /v1-beta/webhook-secret"] == {"200", "401", "429"}
+    assert statuses["GET /v2/functions"] == {"200", "400", "401", "429"}
+    assert statuses["POST /v2/functions"] == {"200", "400", "401", "409", "413", "429"}
+    assert statuses["DELETE /v2/collections"] == {"204", "400", "401", "404", "429"}
+    assert statuses["POST /v2/functions/{functionName}/call"] == {"200", "400", "401", "404", "413", "429"}
+    assert statuses["PUT /v1-beta/transformations"] == {"200", "207", "400", "401", "413", "429"}
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+            if "429" in operation["responses"]:
+                assert "Retry-After" in operation["responses"]["429"]["headers"]
+
+
 @pytest.mark.parametrize(
     "method,path,body",
     [

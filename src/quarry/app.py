@@ -14,6 +14,7 @@ from quarry.api.files import router as files_router
 from quarry.api.guard import RequestGuard
 from quarry.api.health import router as health_router
 from quarry.api.idempotency import install_idempotency
+from quarry.api.openapi import install_openapi
 from quarry.api.rate_limit import RateLimiter
 from quarry.api.timing import ServerTiming
 from quarry.calls.routes import router as calls_router
@@ -67,4 +68,5 @@ def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
     app.include_router(functions_router)
     app.include_router(workflows_router)
     app.include_router(transformations_router)
+    install_openapi(app)
     return app

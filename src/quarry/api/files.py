@@ -18,7 +18,11 @@ def base_url(request: Request) -> str:
     return request.app.state.settings.public_url or str(request.base_url)
 
 
-@router.get("/v2/files/{key:path}", response_class=Response)
+@router.get(
+    "/v2/files/{key:path}",
+    response_class=Response,
+    responses={403: {"description": "The signature is invalid or the URL has expired"}},
+)
 def get_file(
     request: Request,
     key: str,

@@ -163,7 +163,34 @@ async def _form_argument(request: Request, max_bytes: int) -> tuple[str, list[In
     return reference, files
 
 
-@router.post("/v2/functions/{functionName}/call", response_model=FunctionCallsCreated, response_model_exclude_none=True)
+# The route reads its body itself (JSON or a form), so FastAPI cannot tell what it is: say it here.
+CALL_FUNCTION_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": FunctionCallRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "referenceID": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "file": {"type": "string", "format": "binary"},
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                },
+                "required": ["referenceID"],
+            }
+        },
+    },
+}
+
+
+@router.post(
+    "/v2/functions/{functionName}/call",
+    response_model=FunctionCallsCreated,
+    response_model_exclude_none=True,
+    openapi_extra={"requestBody": CALL_FUNCTION_BODY},
+)
 async def call_function(
     request: Request, principal: CurrentPrincipal, functionName: str, idem: Idempotency
 ) -> dict[str, Any] | Response:

@@ -31,7 +31,10 @@ def list_transformations(
     return {"transformations": [service.render(e, links, url) for e in found], "totalCount": total}
 
 
-@router.put("")
+PARTIAL = {207: {"description": "Some corrections failed: ``results`` says which and why"}}
+
+
+@router.put("", responses=PARTIAL)
 def correct_transformations(request: Request, principal: CurrentPrincipal, body: CorrectionRequest) -> JSONResponse:
     """Store corrections (1–100), each on its own: 200 when all succeed, 207 when some fail."""
     with request.app.state.db.read() as session:
@@ -48,7 +51,7 @@ def correct_transformations(request: Request, principal: CurrentPrincipal, body:
     return JSONResponse(content, status_code=200 if successes == len(outcomes) else 207)
 
 
-@router.patch("", deprecated=True)
+@router.patch("", deprecated=True, responses=PARTIAL)
 def correct_transformations_patch(
     request: Request, principal: CurrentPrincipal, body: CorrectionRequest
 ) -> JSONResponse:
