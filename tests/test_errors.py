@@ -73,11 +73,13 @@ def test_openapi_documents_the_errors_quarry_answers(anonymous: httpx.Client) ->
 
     assert statuses["GET /healthz"] == {"200"}
     assert statuses["GET /v2/files/{key}"] == {"200", "400", "403", "404"}  # the URL is the credential
-    assert statuses["POST /v1-beta/webhook-secret"] == {"200", "401", "429"}
+    assert statuses["GET /v1-beta/webhook-secret"] == {"200", "401", "404", "429"}
+    # creating: a malformed Idempotency-Key is a 400, one used for another request a 409
+    assert statuses["POST /v1-beta/webhook-secret"] == {"200", "400", "401", "409", "429"}
     assert statuses["GET /v2/functions"] == {"200", "400", "401", "429"}
     assert statuses["POST /v2/functions"] == {"200", "400", "401", "409", "413", "429"}
     assert statuses["DELETE /v2/collections"] == {"204", "400", "401", "404", "429"}
-    assert statuses["POST /v2/functions/{functionName}/call"] == {"200", "400", "401", "404", "413", "429"}
+    assert statuses["POST /v2/functions/{functionName}/call"] == {"200", "400", "401", "404", "409", "413", "429"}
     assert statuses["PUT /v1-beta/transformations"] == {"200", "207", "400", "401", "413", "429"}
 
     for path, item in document["paths"].items():
