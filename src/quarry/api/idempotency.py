@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.errors import bad_request, conflict
+from quarry.errors import bad_request, conflict
 from quarry.storage.base import utcnow
 from quarry.storage.db import Database
 from quarry.storage.idempotency import IdempotencyRecord

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import not_found
+from quarry.errors import not_found
 
 Model = TypeVar("Model")
 

@@ -10,7 +10,6 @@ from pydantic import BeforeValidator, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.errors import from_validation_error, invalid
 from quarry.api.files import base_url
 from quarry.api.idempotency import Idempotency, IdempotencyKey
 from quarry.api.lookup import get_in_environment
@@ -31,6 +30,7 @@ from quarry.calls.schemas import (
 )
 from quarry.calls.service import InputFile, NewCall
 from quarry.documents.input_types import input_type_for
+from quarry.errors import from_validation_error, invalid
 
 router = APIRouter(tags=["calls"])
 

@@ -19,12 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import ApiError, invalid
 from quarry.api.pagination import creation_page
 from quarry.calls import counts
 from quarry.calls.models import Call, FunctionCall
 from quarry.calls.search import index_references, reference_contains
 from quarry.documents.input_types import MEDIA_TYPES
+from quarry.errors import TooLarge, invalid
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.service import find_target, get_live, target_references
 from quarry.ids import new_id
@@ -64,10 +64,10 @@ class NewCall:
     workflow_version: WorkflowVersion | None = None
 
 
-class PayloadTooLarge(ApiError):
+class PayloadTooLarge(TooLarge):
     def __init__(self, field_name: str, limit: int) -> None:
         reason = f"the file is larger than the limit of {limit} bytes"
-        super().__init__(413, f"{field_name}: {reason}", {"field": field_name, "reason": reason})
+        super().__init__(f"{field_name}: {reason}", {"field": field_name, "reason": reason})
 
 
 def decode_content(content: str, field_name: str, max_bytes: int) -> bytes:

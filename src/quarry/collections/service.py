@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import conflict, invalid, not_found
 from quarry.collections.items import delete_items, item_text
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest, in_hierarchy
 from quarry.collections.schemas import CollectionListQuery, ItemListQuery, ItemsAdd, ItemsUpdate, PageNumberQuery
+from quarry.errors import conflict, invalid, not_found
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
 

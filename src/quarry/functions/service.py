@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import bad_request, conflict, from_validation_error, invalid, not_found
 from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.audit import user_action
+from quarry.errors import bad_request, conflict, from_validation_error, invalid, not_found
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id

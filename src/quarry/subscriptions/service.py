@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import ApiError, bad_request
 from quarry.api.lookup import get_in_environment
 from quarry.api.pagination import creation_page
 from quarry.collections.models import Collection
+from quarry.errors import NotFound, bad_request
 from quarry.functions.models import Function
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
@@ -183,7 +183,7 @@ def generate_secret(session: Session, environment_id: str) -> dict[str, str]:
 def get_secret(session: Session, environment_id: str) -> dict[str, str]:
     current = session.get(WebhookSecret, environment_id)
     if current is None:
-        raise ApiError(404, "no webhook secret has been generated for this environment")
+        raise NotFound("no webhook secret has been generated for this environment")
     return {"secret": current.secret}
 
 
@@ -191,5 +191,5 @@ def revoke_secret(session: Session, environment_id: str) -> None:
     """Deliveries go unsigned from now on; a 404 when there is none."""
     current = session.get(WebhookSecret, environment_id)
     if current is None:
-        raise ApiError(404, "no webhook secret has been generated for this environment")
+        raise NotFound("no webhook secret has been generated for this environment")
     session.delete(current)

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import bad_request
 from quarry.api.models import rfc3339
 from quarry.api.pagination import count_rows, creation_page, keyset_page
+from quarry.errors import bad_request
 from quarry.events import service as events
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import utcnow

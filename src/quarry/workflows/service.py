@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from quarry.api.errors import bad_request, conflict, invalid, not_found
 from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.audit import user_action
+from quarry.errors import bad_request, conflict, invalid, not_found
 from quarry.functions import service as functions
 from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
