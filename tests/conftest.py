@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import bem
 import httpx
 import psycopg
 import pytest
@@ -132,6 +133,15 @@ def tenant(server: Server) -> Iterator[Tenant]:
 def api(tenant: Tenant) -> httpx.Client:
     """A client of a fresh account's production environment."""
     return tenant.production
+
+
+@pytest.fixture
+def sdk(server: Server, tenant: Tenant) -> Iterator[bem.Bem]:
+    """The official bem SDK, unchanged and strict, pointed at Quarry with the tenant's production key."""
+    with bem.Bem(
+        api_key=tenant.keys["production"], base_url=server.base_url, _strict_response_validation=True, max_retries=0
+    ) as client:
+        yield client
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from quarry.events.routes import router as events_router
 from quarry.functions.routes import router as functions_router
 from quarry.subscriptions.routes import router as subscriptions_router
 from quarry.transformations.routes import router as transformations_router
+from quarry.v3 import router as v3_router
 from quarry.workflows.routes import router as workflows_router
 
 
@@ -68,5 +69,6 @@ def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
     app.include_router(functions_router)
     app.include_router(workflows_router)
     app.include_router(transformations_router)
+    app.include_router(v3_router)
     install_openapi(app)
     return app
