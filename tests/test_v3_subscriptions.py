@@ -160,3 +160,12 @@ def test_the_webhook_secret_is_v2s(sdk: bem.Bem, api: httpx.Client) -> None:
         sdk.webhook_secret.retrieve()
     with pytest.raises(bem.NotFoundError):
         sdk.webhook_secret.revoke()
+
+
+def test_a_create_retried_with_its_idempotency_key_creates_once(sdk: bem.Bem, api: httpx.Client) -> None:
+    create_function(api, transform("invoices"))
+    body = {"name": "once", "type": "transform", "functionName": "invoices", "webhookURL": HOOK}
+    first, again = (api.post("/v3/subscriptions", json=body, headers={"Idempotency-Key": "sub-1"}) for _ in range(2))
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.content == first.content
+    assert [s.subscription_id for s in sdk.subscriptions.list()] == [first.json()["subscriptionID"]]
