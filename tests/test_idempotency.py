@@ -454,6 +454,10 @@ CREATING = [
     ("post", "/v1-beta/webhook-secret"),
     ("post", "/v2/collections"),
     ("post", "/v2/collections/items"),
+    ("post", "/v3/subscriptions"),
+    ("post", "/v3/webhook-secret"),
+    ("post", "/v3/collections"),
+    ("post", "/v3/collections/items"),
 ]
 
 

@@ -93,6 +93,14 @@ SERVICE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/v2/collections/items"): (404,),
     ("GET", "/v1-beta/webhook-secret"): (404,),  # none generated yet
     ("DELETE", "/v1-beta/webhook-secret"): (404,),
+    ("POST", "/v3/collections"): (409,),
+    ("DELETE", "/v3/collections"): (404,),
+    ("GET", "/v3/collections/items"): (404,),
+    ("POST", "/v3/collections/items"): (404,),
+    ("PUT", "/v3/collections/items"): (404,),
+    ("DELETE", "/v3/collections/items"): (404,),
+    ("GET", "/v3/webhook-secret"): (404,),
+    ("DELETE", "/v3/webhook-secret"): (404,),
 }
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
 from quarry.collections import service
+from quarry.collections.models import Collection, CollectionItem
 from quarry.collections.schemas import (
     CollectionCreate,
     CollectionList,
@@ -21,9 +22,33 @@ from quarry.collections.schemas import (
     ItemsAccepted,
     ItemsAdd,
     ItemsUpdate,
+    PageNumberQuery,
 )
 
 router = APIRouter(prefix="/v2/collections", tags=["collections"])
+
+
+def _page(query: PageNumberQuery) -> service.Page:
+    return service.Page(query.page, query.limit)
+
+
+def _collection(collection: Collection, item_count: int) -> dict[str, Any]:
+    return {
+        "collectionID": collection.id,
+        "collectionName": collection.name,
+        "itemCount": item_count,
+        "createdAt": collection.created_at,
+        "updatedAt": collection.updated_at,
+    }
+
+
+def _item(item: CollectionItem) -> dict[str, Any]:
+    return {
+        "collectionItemID": item.id,
+        "data": item.data,
+        "createdAt": item.created_at,
+        "updatedAt": item.updated_at,
+    }
 
 
 @router.post("", response_model=CollectionOut)
@@ -32,7 +57,8 @@ def create_collection(
 ) -> dict[str, Any] | Response:
     """Create an empty collection. A dot in the name is a level of hierarchy; a name taken is a 409."""
     with idem.write() as session:
-        return idem.respond(session, service.create_collection(session, principal.environment_id, body.collection_name))
+        collection = service.create_collection(session, principal.environment_id, body.collection_name)
+        return idem.respond(session, _collection(collection, 0))
 
 
 @router.get("", response_model=CollectionList)
@@ -41,7 +67,16 @@ def list_collections(
 ) -> dict[str, Any]:
     """The environment's collections in creation order, by page."""
     with request.app.state.db.read() as session:
-        return service.list_collections(session, principal.environment_id, query)
+        found = service.list_collections(
+            session, principal.environment_id, _page(query), query.parent_collection_name, query.collection_name_search
+        )
+    return {
+        "collections": [_collection(c, count) for c, count in found.collections],
+        "page": query.page,
+        "limit": query.limit,
+        "totalCount": found.total,
+        "totalPages": found.page.count(found.total),
+    }
 
 
 @router.delete("", status_code=204, response_class=Response)
@@ -60,7 +95,16 @@ def list_items(
 ) -> dict[str, Any]:
     """A collection with one page of its items (and its subcollections' items, when asked), in creation order."""
     with request.app.state.db.read() as session:
-        return service.list_items(session, principal.environment_id, query)
+        found = service.list_items(
+            session, principal.environment_id, query.collection_name, _page(query), query.include_subcollections
+        )
+    return {
+        **_collection(found.collection, found.total),
+        "items": [_item(item) for item in found.items],
+        "page": query.page,
+        "limit": query.limit,
+        "totalPages": found.page.count(found.total),
+    }
 
 
 @router.post("/items", status_code=202, response_model=ItemsAccepted)
@@ -70,7 +114,8 @@ def add_items(
     """Add 1–100 items. They are embedded and stored in the background; a ``collection_processing``
     event with the returned ``eventID`` reports the outcome and the new items' IDs."""
     with idem.write() as session:
-        accepted = service.accept_add(session, principal.environment_id, body)
+        data = [item.data for item in body.items]
+        accepted = service.accept_add(session, principal.environment_id, body.collection_name, data)
         answer = idem.respond(session, {"status": "pending", "message": service.ADD_MESSAGE, "eventID": accepted.id})
     request.app.state.engine.enqueue_collection_requests([accepted.id])
     return answer
@@ -80,7 +125,8 @@ def add_items(
 def update_items(request: Request, principal: CurrentPrincipal, body: ItemsUpdate) -> dict[str, Any]:
     """Replace the data of 1–100 existing items, in the background, like adds."""
     with request.app.state.db.write() as session:
-        accepted = service.accept_update(session, principal.environment_id, body)
+        changes = [(item.collection_item_id, item.data) for item in body.items]
+        accepted = service.accept_update(session, principal.environment_id, body.collection_name, changes)
     request.app.state.engine.enqueue_collection_requests([accepted.id])
     return {"status": "pending", "message": service.UPDATE_MESSAGE, "eventID": accepted.id}
 

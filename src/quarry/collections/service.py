@@ -8,6 +8,8 @@ the ``collection_processing`` event that will report them) and *processed* by
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from quarry.collections.items import delete_items, item_text
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest, in_hierarchy
-from quarry.collections.schemas import CollectionListQuery, ItemListQuery, ItemsAdd, ItemsUpdate, PageNumberQuery
 from quarry.errors import conflict, invalid, not_found
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
@@ -61,28 +62,44 @@ def item_counts(session: Session, collection_ids: list[str]) -> dict[str, int]:
     return {collection_id: count for collection_id, count in rows}
 
 
-def render(collection: Collection, item_count: int) -> dict[str, Any]:
-    return {
-        "collectionID": collection.id,
-        "collectionName": collection.name,
-        "itemCount": item_count,
-        "createdAt": collection.created_at,
-        "updatedAt": collection.updated_at,
-    }
+@dataclass(frozen=True)
+class Page:
+    """Page ``number`` (from 1) of ``limit`` rows."""
+
+    number: int
+    limit: int
+
+    def of(self, session: Session, stmt: sa.Select[Any]) -> list[Any]:
+        return list(session.scalars(stmt.offset((self.number - 1) * self.limit).limit(self.limit)))
+
+    def count(self, total: int) -> int:
+        """How many pages ``total`` rows make (0 for none)."""
+        return math.ceil(total / self.limit)
 
 
-def _page_of(session: Session, stmt: sa.Select[Any], page: PageNumberQuery) -> list[Any]:
-    return list(session.scalars(stmt.offset((page.page - 1) * page.limit).limit(page.limit)))
+@dataclass(frozen=True)
+class CollectionPage:
+    """One page of collections, each with its number of items, and how many match in all."""
+
+    collections: list[tuple[Collection, int]]
+    total: int
+    page: Page
 
 
-def _total_pages(total: int, limit: int) -> int:
-    return math.ceil(total / limit)
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a collection's items (with its descendants' when asked); ``total`` counts them all."""
+
+    collection: Collection
+    items: list[CollectionItem]
+    total: int
+    page: Page
 
 
 # --- collections --------------------------------------------------------------------------------
 
 
-def create_collection(session: Session, environment_id: str, name: str) -> dict[str, Any]:
+def create_collection(session: Session, environment_id: str, name: str) -> Collection:
     if find(session, environment_id, name) is not None:
         raise _name_taken(name)
     now = utcnow()
@@ -92,30 +109,31 @@ def create_collection(session: Session, environment_id: str, name: str) -> dict[
         session.flush()
     except IntegrityError:  # created concurrently by another request
         raise _name_taken(name) from None
-    return render(collection, 0)
+    return collection
 
 
 def _name_taken(name: str) -> Exception:
     return conflict(f"a collection named {name!r} already exists in this environment", {"field": "collectionName"})
 
 
-def list_collections(session: Session, environment_id: str, query: CollectionListQuery) -> dict[str, Any]:
+def list_collections(
+    session: Session,
+    environment_id: str,
+    page: Page,
+    parent_collection_name: str | None = None,
+    collection_name_search: str | None = None,
+) -> CollectionPage:
+    """The environment's collections in creation order; the two filters combine with AND."""
     filters = [Collection.environment_id == environment_id]
-    if query.parent_collection_name is not None:
-        filters.append(in_hierarchy(query.parent_collection_name))
-    if query.collection_name_search is not None:
-        filters.append(icontains(Collection.name, query.collection_name_search))
+    if parent_collection_name is not None:
+        filters.append(in_hierarchy(parent_collection_name))
+    if collection_name_search is not None:
+        filters.append(icontains(Collection.name, collection_name_search))
     total = session.scalar(sa.select(sa.func.count()).select_from(Collection).where(*filters)) or 0
     stmt = sa.select(Collection).where(*filters).order_by(Collection.created_at, Collection.id)
-    collections = _page_of(session, stmt, query)
+    collections = page.of(session, stmt)
     counts = item_counts(session, [c.id for c in collections])
-    return {
-        "collections": [render(c, counts.get(c.id, 0)) for c in collections],
-        "page": query.page,
-        "limit": query.limit,
-        "totalCount": total,
-        "totalPages": _total_pages(total, query.limit),
-    }
+    return CollectionPage([(c, counts.get(c.id, 0)) for c in collections], total, page)
 
 
 def delete_collection(session: Session, environment_id: str, name: str) -> None:
@@ -129,46 +147,33 @@ def delete_collection(session: Session, environment_id: str, name: str) -> None:
 # --- items --------------------------------------------------------------------------------------
 
 
-def list_items(session: Session, environment_id: str, query: ItemListQuery) -> dict[str, Any]:
-    collection = get(session, environment_id, query.collection_name)
-    ids = scope(session, collection, query.include_subcollections)
+def list_items(
+    session: Session, environment_id: str, collection_name: str, page: Page, include_subcollections: bool = False
+) -> ItemPage:
+    collection = get(session, environment_id, collection_name)
+    ids = scope(session, collection, include_subcollections)
     in_scope = CollectionItem.collection_id.in_(ids)
     total = session.scalar(sa.select(sa.func.count()).select_from(CollectionItem).where(in_scope)) or 0
     stmt = sa.select(CollectionItem).where(in_scope).order_by(CollectionItem.created_at, CollectionItem.id)
-    items = _page_of(session, stmt, query)
-    return {
-        "collectionID": collection.id,
-        "collectionName": collection.name,
-        "itemCount": total,
-        "items": [
-            {
-                "collectionItemID": item.id,
-                "data": item.data,
-                "createdAt": item.created_at,
-                "updatedAt": item.updated_at,
-            }
-            for item in items
-        ],
-        "page": query.page,
-        "limit": query.limit,
-        "totalPages": _total_pages(total, query.limit),
-        "createdAt": collection.created_at,
-        "updatedAt": collection.updated_at,
-    }
+    return ItemPage(collection, page.of(session, stmt), total, page)
 
 
-def accept_add(session: Session, environment_id: str, body: ItemsAdd) -> CollectionRequest:
-    """Store an add request; the new items' IDs are assigned now (the event lists them)."""
-    collection = get(session, environment_id, body.collection_name)
-    items = [_entry(new_id("clitm"), item.data) for item in body.items]
+def accept_add(session: Session, environment_id: str, collection_name: str, data: Sequence[Any]) -> CollectionRequest:
+    """Store a request to add one item per element of ``data``; the new items' IDs are assigned
+    now (the event lists them)."""
+    collection = get(session, environment_id, collection_name)
+    items = [_entry(new_id("clitm"), item_data) for item_data in data]
     return _request(session, collection, "add", items)
 
 
-def accept_update(session: Session, environment_id: str, body: ItemsUpdate) -> CollectionRequest:
-    """Store an update request once every item it names exists in the collection (else a 400
-    naming the first wrong ``items[i].collectionItemID``)."""
-    collection = get(session, environment_id, body.collection_name)
-    wanted = [item.collection_item_id for item in body.items]
+def accept_update(
+    session: Session, environment_id: str, collection_name: str, changes: Sequence[tuple[str, Any]]
+) -> CollectionRequest:
+    """Store a request to replace the data of items (``(collectionItemID, data)`` pairs) once every
+    item it names exists in the collection (else a 400 naming the first wrong
+    ``items[i].collectionItemID``)."""
+    collection = get(session, environment_id, collection_name)
+    wanted = [item_id for item_id, _ in changes]
     existing = set(
         session.scalars(
             sa.select(CollectionItem.id).where(
@@ -186,7 +191,7 @@ def accept_update(session: Session, environment_id: str, body: ItemsUpdate) -> C
         seen.add(item_id)
     if errors:
         raise invalid(errors)
-    items = [_entry(item.collection_item_id, item.data) for item in body.items]
+    items = [_entry(item_id, item_data) for item_id, item_data in changes]
     return _request(session, collection, "update", items)
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
-from quarry.api.lookup import get_in_environment
 from quarry.subscriptions import service
 from quarry.subscriptions.models import Subscription
 from quarry.subscriptions.schemas import (
@@ -25,13 +24,29 @@ router = APIRouter(tags=["subscriptions"])
 SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
 
 
+def render(subscription: Subscription) -> dict[str, Any]:
+    """The v2 shape (``SubscriptionOut``): fields without a value are left out."""
+    out = {
+        "subscriptionID": subscription.id,
+        "name": subscription.name,
+        "type": subscription.type,
+        "functionID": subscription.function_id,
+        "functionName": subscription.function_name,
+        "collectionID": subscription.collection_id,
+        "collectionName": subscription.collection_name,
+        "disabled": subscription.disabled,
+        "webhookURL": subscription.webhook_url,
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
 @router.post("/v1-alpha/subscriptions", response_model=SubscriptionOut, response_model_exclude_none=True)
 def create_subscription(
     principal: CurrentPrincipal, body: SubscriptionCreate, idem: Idempotency
 ) -> dict[str, Any] | Response:
     """Send a function's (or a collection's) events of one type to a webhook URL."""
     with idem.write() as session:
-        return idem.respond(session, service.create(session, principal.environment_id, body))
+        return idem.respond(session, render(service.create(session, principal.environment_id, body.model_dump())))
 
 
 @router.get("/v1-alpha/subscriptions", response_model=list[SubscriptionOut], response_model_exclude_none=True)
@@ -40,7 +55,8 @@ def list_subscriptions(
 ) -> list[dict[str, Any]]:
     """A bare JSON array, as the reference documents (no totalCount)."""
     with request.app.state.db.read() as session:
-        return service.listing(session, principal.environment_id, query)
+        rows = service.listing(session, principal.environment_id, query, query.function_names)
+        return [render(row) for row in rows]
 
 
 @router.get(
@@ -48,9 +64,7 @@ def list_subscriptions(
 )
 def get_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return service.render(
-            get_in_environment(session, Subscription, principal.environment_id, subscription_id, "subscription")
-        )
+        return render(service.get(session, principal.environment_id, subscription_id))
 
 
 @router.patch(
@@ -63,7 +77,8 @@ def patch_subscription(
     body: Annotated[SubscriptionPatch, Body()],
 ) -> dict[str, Any]:
     with request.app.state.db.write() as session:
-        return service.update(session, principal.environment_id, subscription_id, body.model_dump(exclude_unset=True))
+        changes = body.model_dump(exclude_unset=True)
+        return render(service.update(session, principal.environment_id, subscription_id, changes))
 
 
 @router.delete("/v1-alpha/subscriptions/{subscriptionID}", status_code=204, response_class=Response)
@@ -89,13 +104,13 @@ def list_deliveries(
 def generate_webhook_secret(principal: CurrentPrincipal, idem: Idempotency) -> dict[str, str] | Response:
     """Generate the environment's signing secret, replacing the previous one."""
     with idem.write() as session:
-        return idem.respond(session, service.generate_secret(session, principal.environment_id))
+        return idem.respond(session, {"secret": service.generate_secret(session, principal.environment_id)})
 
 
 @router.get("/v1-beta/webhook-secret", response_model=WebhookSecretOut)
 def get_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
     with request.app.state.db.read() as session:
-        return service.get_secret(session, principal.environment_id)
+        return {"secret": service.get_secret(session, principal.environment_id)}
 
 
 @router.delete("/v1-beta/webhook-secret", status_code=204, response_class=Response)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.api.lookup import get_in_environment
-from quarry.api.pagination import creation_page
+from quarry.api.pagination import PageQuery, creation_page
 from quarry.collections.models import Collection
 from quarry.errors import NotFound, bad_request
 from quarry.functions.models import Function
@@ -17,28 +18,13 @@ from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.versioned import find_live
 from quarry.subscriptions.models import Subscription, WebhookSecret
-from quarry.subscriptions.schemas import DeliveryListQuery, SubscriptionCreate, SubscriptionListQuery
+from quarry.subscriptions.schemas import DeliveryListQuery
 from quarry.webhooks.models import Delivery, DeliveryAttempt
 
 COLLECTION_TYPES = {"collection_processing"}
 
 
-def render(subscription: Subscription) -> dict[str, Any]:
-    out = {
-        "subscriptionID": subscription.id,
-        "name": subscription.name,
-        "type": subscription.type,
-        "functionID": subscription.function_id,
-        "functionName": subscription.function_name,
-        "collectionID": subscription.collection_id,
-        "collectionName": subscription.collection_name,
-        "disabled": subscription.disabled,
-        "webhookURL": subscription.webhook_url,
-    }
-    return {key: value for key, value in out.items() if value is not None}
-
-
-def _bind(session: Session, environment_id: str, subscription: Subscription, fields: dict[str, Any]) -> None:
+def _bind(session: Session, environment_id: str, subscription: Subscription, fields: Mapping[str, Any]) -> None:
     """Point the subscription at the function or collection its type needs (by ID or by name)."""
     subscription.event_type = "transform" if subscription.type == "analyze" else subscription.type
     if subscription.type in COLLECTION_TYPES:
@@ -74,23 +60,30 @@ def _bind(session: Session, environment_id: str, subscription: Subscription, fie
     subscription.collection_id = subscription.collection_name = None
 
 
-def create(session: Session, environment_id: str, body: SubscriptionCreate) -> dict[str, Any]:
+def get(session: Session, environment_id: str, subscription_id: str) -> Subscription:
+    return get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+
+
+def create(session: Session, environment_id: str, fields: Mapping[str, Any]) -> Subscription:
+    """``fields``: ``name``, ``type``, ``webhook_url``, ``disabled`` (optional) and the function's or
+    the collection's ``…_id`` or ``…_name``."""
     subscription = Subscription(
         id=new_id("sub"),
         environment_id=environment_id,
-        name=body.name,
-        type=body.type,
-        disabled=body.disabled,
-        webhook_url=body.webhook_url,
+        name=fields["name"],
+        type=fields["type"],
+        disabled=fields.get("disabled") or False,
+        webhook_url=fields["webhook_url"],
     )
-    _bind(session, environment_id, subscription, body.model_dump())
+    _bind(session, environment_id, subscription, fields)
     session.add(subscription)
     session.flush()
-    return render(subscription)
+    return subscription
 
 
-def update(session: Session, environment_id: str, subscription_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    subscription = get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+def update(session: Session, environment_id: str, subscription_id: str, changes: Mapping[str, Any]) -> Subscription:
+    """Only the fields given (not ``None``) change (conventional PATCH)."""
+    subscription = get(session, environment_id, subscription_id)
     for field in ("name", "type", "disabled", "webhook_url"):
         if changes.get(field) is not None:
             setattr(subscription, field, changes[field])
@@ -100,18 +93,19 @@ def update(session: Session, environment_id: str, subscription_id: str, changes:
     if rebinding:
         _bind(session, environment_id, subscription, changes)
     subscription.updated_at = utcnow()
-    return render(subscription)
+    return subscription
 
 
-def listing(session: Session, environment_id: str, query: SubscriptionListQuery) -> list[dict[str, Any]]:
-    filters = [Subscription.function_name.in_(query.function_names)] if query.function_names else []
-    rows = creation_page(session, Subscription, [Subscription.environment_id == environment_id], filters, query)
-    return [render(row) for row in rows]
+def listing(
+    session: Session, environment_id: str, page: PageQuery, function_names: list[str] | None = None
+) -> list[Subscription]:
+    filters = [Subscription.function_name.in_(function_names)] if function_names else []
+    return creation_page(session, Subscription, [Subscription.environment_id == environment_id], filters, page)
 
 
 def delete(session: Session, environment_id: str, subscription_id: str) -> None:
     """The subscription goes; its deliveries still pending are given up (their log stays readable)."""
-    subscription = get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+    subscription = get(session, environment_id, subscription_id)
     session.execute(
         sa.update(Delivery)
         .where(Delivery.subscription_id == subscription.id, Delivery.status == "pending")
@@ -121,7 +115,7 @@ def delete(session: Session, environment_id: str, subscription_id: str) -> None:
 
 
 def deliveries(session: Session, environment_id: str, subscription_id: str, query: DeliveryListQuery) -> dict[str, Any]:
-    get_in_environment(session, Subscription, environment_id, subscription_id, "subscription")
+    get(session, environment_id, subscription_id)
     scope = [Delivery.environment_id == environment_id, Delivery.subscription_id == subscription_id]
     filters = []
     if query.event_ids:
@@ -169,7 +163,7 @@ def _delivery(row: Delivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
 # --- the webhook signing secret ------------------------------------------------------------------
 
 
-def generate_secret(session: Session, environment_id: str) -> dict[str, str]:
+def generate_secret(session: Session, environment_id: str) -> str:
     """A new secret, replacing the active one at once (receivers must switch to it)."""
     secret = "whsec_" + secrets.token_urlsafe(32)
     current = session.get(WebhookSecret, environment_id, with_for_update=True)
@@ -177,14 +171,14 @@ def generate_secret(session: Session, environment_id: str) -> dict[str, str]:
         session.add(WebhookSecret(environment_id=environment_id, secret=secret))
     else:
         current.secret, current.created_at = secret, utcnow()
-    return {"secret": secret}
+    return secret
 
 
-def get_secret(session: Session, environment_id: str) -> dict[str, str]:
+def get_secret(session: Session, environment_id: str) -> str:
     current = session.get(WebhookSecret, environment_id)
     if current is None:
         raise NotFound("no webhook secret has been generated for this environment")
-    return {"secret": current.secret}
+    return current.secret
 
 
 def revoke_secret(session: Session, environment_id: str) -> None:

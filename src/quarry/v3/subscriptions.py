@@ -1,7 +1,181 @@
-"""Subscriptions and the webhook secret: ``/v3/subscriptions``, ``/v3/webhook-secret``."""
+"""Subscriptions and the webhook secret: ``/v3/subscriptions``, ``/v3/webhook-secret``.
+
+The same subscriptions and secret as v2's ``/v1-alpha/subscriptions`` and ``/v1-beta/webhook-secret``
+(:mod:`quarry.subscriptions.service`). v3 lets a subscription sync to S3 or Google Drive instead of
+a webhook; Quarry delivers by webhook only, so ``webhookURL`` is required and the other
+destinations are a 400.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import Field
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.idempotency import Idempotency
+from quarry.api.models import CsvList, WireModel
+from quarry.api.pagination import PageQuery
+from quarry.errors import bad_request, invalid
+from quarry.subscriptions import service
+from quarry.subscriptions.models import Subscription
+from quarry.subscriptions.schemas import Name, SubscriptionType, WebhookURL
 
 router = APIRouter(prefix="/v3", tags=["v3 subscriptions"])
+SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
+
+ELSEWHERE = {
+    "s3_bucket": "s3Bucket",
+    "s3_file_path": "s3FilePath",
+    "google_drive_folder_id": "googleDriveFolderID",
+}
+"""Destinations bem can sync to and Quarry cannot (fields, with their wire names)."""
+
+
+class _Destinations(WireModel):
+    webhook_url: WebhookURL | None = Field(None, description="Where events are POSTed (required by Quarry).")
+    s3_bucket: str | None = Field(None, description="Not supported by Quarry: a 400 when given.")
+    s3_file_path: str | None = Field(None, description="Not supported by Quarry: a 400 when given.")
+    google_drive_folder_id: str | None = Field(None, description="Not supported by Quarry: a 400 when given.")
+
+    def check_webhook_only(self) -> None:
+        """Refuse the destinations Quarry cannot deliver to, naming each one given."""
+        given = [wire for field, wire in ELSEWHERE.items() if getattr(self, field) is not None]
+        if given:
+            reason = "Quarry delivers events by webhook only (webhookURL); it does not sync to S3 or Google Drive"
+            raise invalid([{"field": field, "reason": reason} for field in given])
+
+
+class SubscriptionCreate(_Destinations):
+    name: Name
+    type: SubscriptionType
+    function_name: str | None = None
+    function_id: str | None = None
+    collection_name: str | None = None
+    collection_id: str | None = None
+    disabled: bool = False
+
+
+class SubscriptionUpdate(_Destinations):
+    """Only the fields given change (conventional PATCH). The SDK's update has no ``functionID``
+    nor collection fields: a subscription's function changes by ``functionName``."""
+
+    name: Name | None = None
+    type: SubscriptionType | None = None
+    function_name: str | None = None
+    disabled: bool | None = None
+
+
+class SubscriptionListQuery(WireModel):
+    limit: int = Field(50, ge=1, le=100, description="Number of subscriptions per page, 1 to 100.")
+    starting_after: str | None = Field(None, description="Return the subscriptions after this one.")
+    ending_before: str | None = Field(None, description="Return the subscriptions immediately before this one.")
+    function_names: CsvList = Field(None, description="Only the subscriptions of these functions.")
+
+    def page(self) -> PageQuery:
+        """v3 has no ``sortOrder``: creation order."""
+        return PageQuery(limit=self.limit, startingAfter=self.starting_after, endingBefore=self.ending_before)
+
+
+class SubscriptionV3(WireModel):
+    name: str
+    subscription_id: str
+    type: SubscriptionType
+    function_id: str | None = None
+    function_name: str | None = None
+    collection_id: str | None = None
+    collection_name: str | None = None
+    disabled: bool
+    webhook_url: str
+
+
+class WebhookSecret(WireModel):
+    secret: str
+
+
+def render(subscription: Subscription) -> dict[str, Any]:
+    """``SubscriptionV3``: the function's fields or the collection's, whichever it listens to."""
+    out = {
+        "subscriptionID": subscription.id,
+        "name": subscription.name,
+        "type": subscription.type,
+        "functionID": subscription.function_id,
+        "functionName": subscription.function_name,
+        "collectionID": subscription.collection_id,
+        "collectionName": subscription.collection_name,
+        "disabled": subscription.disabled,
+        "webhookURL": subscription.webhook_url,
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
+@router.post("/subscriptions", response_model=SubscriptionV3, response_model_exclude_none=True)
+def create_subscription(
+    principal: CurrentPrincipal, body: SubscriptionCreate, idem: Idempotency
+) -> dict[str, Any] | Response:
+    """Send a function's (or a collection's) events of one type to a webhook URL."""
+    body.check_webhook_only()
+    if body.webhook_url is None:
+        raise bad_request("webhookURL is required: Quarry delivers events by webhook only", "webhookURL")
+    with idem.write() as session:
+        return idem.respond(session, render(service.create(session, principal.environment_id, body.model_dump())))
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionV3], response_model_exclude_none=True)
+def list_subscriptions(
+    request: Request, principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()]
+) -> list[dict[str, Any]]:
+    """A bare JSON array in creation order, paged by cursor (``startingAfter`` / ``endingBefore``)."""
+    with request.app.state.db.read() as session:
+        rows = service.listing(session, principal.environment_id, query.page(), query.function_names)
+        return [render(row) for row in rows]
+
+
+@router.get("/subscriptions/{subscriptionID}", response_model=SubscriptionV3, response_model_exclude_none=True)
+def get_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return render(service.get(session, principal.environment_id, subscription_id))
+
+
+@router.patch("/subscriptions/{subscriptionID}", response_model=SubscriptionV3, response_model_exclude_none=True)
+def update_subscription(
+    request: Request,
+    principal: CurrentPrincipal,
+    subscription_id: SubscriptionID,
+    body: Annotated[SubscriptionUpdate, Body()],
+) -> dict[str, Any]:
+    body.check_webhook_only()
+    with request.app.state.db.write() as session:
+        changes = body.model_dump(exclude_unset=True)
+        return render(service.update(session, principal.environment_id, subscription_id, changes))
+
+
+@router.delete("/subscriptions/{subscriptionID}", status_code=204, response_class=Response)
+def delete_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> Response:
+    """The subscription goes; its deliveries still pending are given up."""
+    with request.app.state.db.write() as session:
+        service.delete(session, principal.environment_id, subscription_id)
+    return Response(status_code=204)
+
+
+@router.post("/webhook-secret", response_model=WebhookSecret)
+def generate_webhook_secret(principal: CurrentPrincipal, idem: Idempotency) -> dict[str, str] | Response:
+    """Generate the environment's signing secret, replacing the previous one at once."""
+    with idem.write() as session:
+        return idem.respond(session, {"secret": service.generate_secret(session, principal.environment_id)})
+
+
+@router.get("/webhook-secret", response_model=WebhookSecret)
+def get_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
+    """The active signing secret; a 404 when none has been generated."""
+    with request.app.state.db.read() as session:
+        return {"secret": service.get_secret(session, principal.environment_id)}
+
+
+@router.delete("/webhook-secret", status_code=204, response_class=Response)
+def revoke_webhook_secret(request: Request, principal: CurrentPrincipal) -> Response:
+    """Deliveries go unsigned from now on; a 404 when there is no secret."""
+    with request.app.state.db.write() as session:
+        service.revoke_secret(session, principal.environment_id)
+    return Response(status_code=204)
