@@ -211,7 +211,7 @@ def _validated(core_type: str, body: dict[str, Any]) -> Any:
         raise invalid([{**e, "field": rename(e["field"], FIELD_RENAMES)} for e in errors]) from None
 
 
-@router.post("/functions")
+@router.post("/functions", response_model=None)
 def create_function(
     request: Request, principal: CurrentPrincipal, body: FunctionBody, idem: Idempotency
 ) -> dict[str, Any] | Response:
@@ -235,7 +235,7 @@ def list_functions(
     return {"functions": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
-@router.post("/functions/copy")
+@router.post("/functions/copy", response_model=None)
 def copy_function(
     request: Request, principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency
 ) -> dict[str, Any] | Response:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
 from quarry.api.models import MAX_VERSION_NUM, WireModel, rfc3339
-from quarry.api.pagination import VersionPageQuery
 from quarry.errors import bad_request, invalid
 from quarry.functions.models import Function
 from quarry.functions.schemas import Name, Tag
@@ -56,7 +55,7 @@ class WorkflowEdge(WireModel):
 
 def _no_connectors(connectors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
     if connectors:
-        raise ValueError("Quarry has no connectors (workflow triggers such as Paragon integrations); give an empty list")
+        raise ValueError("Quarry has no connectors (workflow triggers such as Paragon); give an empty list")
     return connectors
 
 
@@ -214,7 +213,7 @@ def _edge(edge: dict[str, Any], nodes: dict[str, service.NodeDetails]) -> dict[s
 WorkflowName = Annotated[str, Path(description="The workflow's current name.")]
 
 
-@router.post("/workflows")
+@router.post("/workflows", response_model=None)
 def create_workflow(
     request: Request, principal: CurrentPrincipal, body: WorkflowCreateV3, idem: Idempotency
 ) -> dict[str, Any] | Response:
@@ -240,7 +239,7 @@ def list_workflows(
     return {"workflows": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
-@router.post("/workflows/copy")
+@router.post("/workflows/copy", response_model=None)
 def copy_workflow(
     request: Request, principal: CurrentPrincipal, body: WorkflowCopy, idem: Idempotency
 ) -> dict[str, Any] | Response:
