@@ -85,6 +85,13 @@ SERVICE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v2/workflows"): (409,),
     ("PATCH", "/v2/workflows/{workflowName}"): (409,),
     ("POST", "/v2/workflows/copy"): (404, 409),
+    ("POST", "/v3/functions"): (409,),
+    ("PATCH", "/v3/functions/{functionName}"): (409,),
+    ("DELETE", "/v3/functions/{functionName}"): (409,),
+    ("POST", "/v3/functions/copy"): (404, 409),
+    ("POST", "/v3/workflows"): (409,),
+    ("PATCH", "/v3/workflows/{workflowName}"): (409,),
+    ("POST", "/v3/workflows/copy"): (404, 409),
     ("POST", "/v2/collections"): (409,),
     ("DELETE", "/v2/collections"): (404,),  # collections are named in the query
     ("GET", "/v2/collections/items"): (404,),

@@ -12,6 +12,7 @@ from quarry.api.idempotency import Idempotency
 from quarry.api.models import MAX_VERSION_NUM, CsvList, split_csv
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.functions import service
+from quarry.functions.render import render, render_list, render_versions
 from quarry.functions.schemas import (
     Function,
     FunctionCopy,
@@ -46,7 +47,7 @@ def create_function(
     """Create a function (version 1)."""
     with idem.write() as session:
         created = service.create_function(session, principal, body, request.app.state.settings.email_domain)
-        return idem.respond(session, created)
+        return idem.respond(session, render(created))
 
 
 @router.get("", response_model=FunctionList, response_model_exclude_none=True)
@@ -55,7 +56,7 @@ def list_functions(
 ) -> dict[str, Any]:
     """List the environment's functions; filters combine with AND, values within one filter with OR."""
     with request.app.state.db.read() as session:
-        return service.list_functions(session, principal.environment_id, query)
+        return render_list(service.list_functions(session, principal.environment_id, query))
 
 
 @router.post("/copy", response_model=Function, response_model_exclude_none=True)
@@ -65,13 +66,13 @@ def copy_function(
     """Copy a function's current version into a new function, optionally in another environment."""
     with idem.write() as session:
         copied = service.copy_function(session, principal, body, request.app.state.settings.email_domain)
-        return idem.respond(session, copied)
+        return idem.respond(session, render(copied))
 
 
 @router.get("/{functionName}", response_model=Function, response_model_exclude_none=True)
 def get_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return service.get_function(session, principal.environment_id, functionName)
+        return render(service.get_function(session, principal.environment_id, functionName))
 
 
 @router.put("/{functionName}", response_model=Function, response_model_exclude_none=True)
@@ -83,7 +84,7 @@ def update_function(
 ) -> dict[str, Any]:
     """Update a function: a new immutable version with the given fields changed. ``type`` cannot change."""
     with request.app.state.db.write() as session:
-        return service.update_function(session, principal, functionName, body)
+        return render(service.update_function(session, principal, functionName, body))
 
 
 @router.delete("/{functionName}", status_code=204, response_class=Response)
@@ -102,7 +103,7 @@ def list_function_versions(
     query: Annotated[VersionPageQuery, Query()],
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return service.list_versions(session, principal.environment_id, functionName, query)
+        return render_versions(service.list_versions(session, principal.environment_id, functionName, query))
 
 
 @router.get("/{functionName}/versions/{versionNum}", response_model=Function, response_model_exclude_none=True)
@@ -113,4 +114,6 @@ def get_function_version(
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return service.get_function_version(session, principal.environment_id, functionName, versionNum)
+        return render(
+            service.get_function_version(session, principal.environment_id, functionName, versionNum), as_version=True
+        )

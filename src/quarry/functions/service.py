@@ -157,15 +157,15 @@ def _add_function(
     return function, version
 
 
-def create_function(session: Session, principal: Principal, body: FunctionCommon, email_domain: str) -> dict[str, Any]:
+def create_function(session: Session, principal: Principal, body: FunctionCommon, email_domain: str) -> FunctionDetails:
     type_ = body.type  # type: ignore[attr-defined]
     config = _config_of(body, type_)
     _check_targets(session, principal.environment_id, type_, config)
     function, version = _add_function(session, principal, principal.environment_id, body, type_, email_domain)
-    return render(session, function, version)
+    return describe(session, function, version)
 
 
-def update_function(session: Session, principal: Principal, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_function(session: Session, principal: Principal, name: str, changes: dict[str, Any]) -> FunctionDetails:
     """``PUT``: the given fields replace the current version's, making a new version."""
     function = get_live(session, principal.environment_id, name, for_update=True)
     if "type" in changes and changes["type"] != function.type:
@@ -206,7 +206,7 @@ def update_function(session: Session, principal: Principal, name: str, changes: 
     _flush_or_conflict(session, body.function_name)
     replace_tags(session, function.id, version.tags)
     session.flush()
-    return render(session, function, version)
+    return describe(session, function, version)
 
 
 def delete_function(session: Session, principal: Principal, name: str) -> None:
@@ -222,7 +222,7 @@ def delete_function(session: Session, principal: Principal, name: str) -> None:
     replace_tags(session, function.id, [])
 
 
-def copy_function(session: Session, principal: Principal, body: FunctionCopy, email_domain: str) -> dict[str, Any]:
+def copy_function(session: Session, principal: Principal, body: FunctionCopy, email_domain: str) -> FunctionDetails:
     """Copy the current version. Into another environment, route/split targets must exist there by
     name (copy them first); targets given by ID are translated to the same-named function there."""
     source = get_live(session, principal.environment_id, body.source_function_name)
@@ -264,7 +264,7 @@ def copy_function(session: Session, principal: Principal, body: FunctionCopy, em
         email_domain=email_domain,
         id_map=id_map,
     )
-    return render(session, function, new_version)
+    return describe(session, function, new_version)
 
 
 def copy_version(
@@ -302,44 +302,42 @@ def copy_version(
     return _add_function(session, principal, environment_id, body, source.type, email_domain, function_id)
 
 
-def render(
-    session: Session, function: Function, version: FunctionVersion, *, as_version: bool = False
-) -> dict[str, Any]:
-    return render_many(session, [(function, version)], as_version=as_version)[0]
+@dataclass(frozen=True)
+class FunctionDetails:
+    """One function version with what its readers show besides its configuration."""
+
+    function: Function
+    version: FunctionVersion
+    last_updated_by: dict[str, Any]  # who made the function's current version
+    used_in_workflows: list[dict[str, Any]]  # ``WorkflowUsageInfo`` (the same in v2 and v3)
 
 
-def render_many(
-    session: Session, pairs: list[tuple[Function, FunctionVersion]], *, as_version: bool = False
-) -> list[dict[str, Any]]:
-    """Wire form of function versions, with ``audit`` and ``usedInWorkflows`` filled in."""
+@dataclass(frozen=True)
+class FunctionPage:
+    items: list[FunctionDetails]
+    total_count: int
+
+
+def describe(session: Session, function: Function, version: FunctionVersion) -> FunctionDetails:
+    return describe_many(session, [(function, version)])[0]
+
+
+def describe_many(session: Session, pairs: list[tuple[Function, FunctionVersion]]) -> list[FunctionDetails]:
     usage = usage_of(session, [(function, version.version_num) for function, version in pairs])
     older = [function for function, version in pairs if version.version_num != function.current_version_num]
     current = current_versions(session, FunctionVersion, FunctionVersion.function_id, older)
-    out = []
-    for function, version in pairs:
-        item: dict[str, Any] = {
-            "functionID": function.id,
-            "functionName": version.name,
-            "versionNum": version.version_num,
-            "type": function.type,
-            "displayName": version.display_name,
-            "tags": version.tags,
-            **version.config,
-            "emailAddress": function.email_address,
-            "audit": {
-                "functionCreatedBy": function.created_by,
-                "functionLastUpdatedBy": current.get(function.id, version).created_by,
-                "versionCreatedBy": version.created_by,
-            },
-            "usedInWorkflows": usage[(function.id, version.version_num)],
-        }
-        if as_version:
-            item["createdAt"] = version.created_at
-        out.append(item)
-    return out
+    return [
+        FunctionDetails(
+            function,
+            version,
+            current.get(function.id, version).created_by,
+            usage[(function.id, version.version_num)],
+        )
+        for function, version in pairs
+    ]
 
 
-def list_functions(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
+def list_functions(session: Session, environment_id: str, query: Any) -> FunctionPage:
     filters = []
     if query.function_ids is not None:
         filters.append(Function.id.in_(query.function_ids))
@@ -361,17 +359,17 @@ def list_functions(session: Session, environment_id: str, query: Any) -> dict[st
     functions = creation_page(session, Function, scope, filters, query)
     total = count_rows(session, sa.select(Function).where(*scope, *filters))
     versions = current_versions(session, FunctionVersion, FunctionVersion.function_id, functions)
-    return {"functions": render_many(session, [(f, versions[f.id]) for f in functions]), "totalCount": total}
+    return FunctionPage(describe_many(session, [(f, versions[f.id]) for f in functions]), total)
 
 
-def get_function(session: Session, environment_id: str, name: str) -> dict[str, Any]:
+def get_function(session: Session, environment_id: str, name: str) -> FunctionDetails:
     function = get_live(session, environment_id, name)
     version = get_version(session, function, function.current_version_num)
     assert version is not None
-    return render(session, function, version)
+    return describe(session, function, version)
 
 
-def list_versions(session: Session, environment_id: str, name: str, query: Any) -> dict[str, Any]:
+def list_versions(session: Session, environment_id: str, name: str, query: Any) -> FunctionPage:
     function = get_live(session, environment_id, name)
     stmt = sa.select(FunctionVersion).where(FunctionVersion.function_id == function.id)
 
@@ -381,12 +379,12 @@ def list_versions(session: Session, environment_id: str, name: str, query: Any) 
 
     versions = keyset_page(session, stmt, (FunctionVersion.version_num,), query, cursor_key)
     total = count_rows(session, stmt)
-    return {"versions": render_many(session, [(function, v) for v in versions], as_version=True), "totalCount": total}
+    return FunctionPage(describe_many(session, [(function, v) for v in versions]), total)
 
 
-def get_function_version(session: Session, environment_id: str, name: str, version_num: int) -> dict[str, Any]:
+def get_function_version(session: Session, environment_id: str, name: str, version_num: int) -> FunctionDetails:
     function = get_live(session, environment_id, name)
     version = get_version(session, function, version_num)
     if version is None:
         raise not_found("version", f"{name}.{version_num}")
-    return render(session, function, version, as_version=True)
+    return describe(session, function, version)

@@ -1,7 +1,304 @@
-"""Functions: ``/v3/functions`` (``{"function": …}`` envelopes, PATCH, versions, copy)."""
+"""Functions: ``/v3/functions`` (``{"function": …}`` envelopes, PATCH, versions, copy).
+
+One core, two names for some types: v3's ``extract`` is Quarry's ``transform`` and v3's
+``classify`` is Quarry's ``route`` (bem's own v3 reads route functions as classify). A function
+is stored once, under its core type, and reads the same through v2 and v3 (see
+docs/decisions.md, "v3: functions and workflows").
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BeforeValidator, Field, ValidationError
+
+from quarry.api.auth import CurrentPrincipal
+from quarry.api.idempotency import Idempotency
+from quarry.api.models import MAX_VERSION_NUM, CsvList, WireModel, rfc3339, split_csv
+from quarry.api.pagination import PageQuery, VersionPageQuery
+from quarry.errors import bad_request, invalid, validation_errors
+from quarry.functions import service
+from quarry.functions.schemas import CREATE_MODELS, FunctionCopy
+from quarry.v3.fields import rename, v3_fields
 
 router = APIRouter(prefix="/v3", tags=["v3 functions"])
+
+CORE_TYPES = {
+    "extract": "transform",
+    "classify": "route",
+    "split": "split",
+    "join": "join",
+    "payload_shaping": "payload_shaping",
+    "enrich": "enrich",
+}
+"""The v3 types a client can create or update, and the core type each is stored as."""
+
+V3_TYPES = {"transform": "extract", "route": "classify"}
+"""How a core type reads in v3 when its name differs (``analyze`` stays ``analyze``)."""
+
+UNSUPPORTED_TYPES = {
+    "send": "Quarry has no send functions; deliver outputs with subscriptions (webhooks) instead",
+    "parse": "Quarry has no parse functions (document rendering into entities and the File System API)",
+    "render": "Quarry has no render functions (.docx templates)",
+}
+
+FunctionTypeV3 = Literal[
+    "transform", "extract", "route", "classify", "send", "split", "join", "analyze", "payload_shaping", "enrich",
+    "parse", "render",
+]  # fmt: skip
+
+FIELD_RENAMES = {"routes": "classifications", "includeCosineDistance": "includeScore"}
+
+
+def core_types(types: list[str]) -> list[str]:
+    """The core types a v3 ``types`` filter selects (``transform`` and ``extract`` both select transforms)."""
+    return sorted({CORE_TYPES.get(t, t) for t in types if t not in UNSUPPORTED_TYPES})
+
+
+# --- requests: v3 bodies as core configurations ---------------------------------------------
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.pop(key, False)
+    if not isinstance(value, bool):
+        raise bad_request(f"{key} must be a boolean", field=key)
+    return value
+
+
+def _enrich_config(config: Any) -> Any:
+    """v3's enrich config without what Quarry cannot do (endpoint sources); ``includeScore`` is the
+    core's ``includeCosineDistance``."""
+    if not isinstance(config, dict):
+        return config
+    config = dict(config)
+    if config.pop("endpoints", None):
+        raise bad_request("Quarry enriches from collections only, not from endpoints", field="config.endpoints")
+    steps = config.get("steps")
+    if isinstance(steps, list):
+        config["steps"] = [_enrich_step(step, f"config.steps[{i}]") for i, step in enumerate(steps)]
+    return config
+
+
+def _enrich_step(step: Any, field: str) -> Any:
+    if not isinstance(step, dict):
+        return step
+    step = dict(step)
+    if step.pop("source", "collection") != "collection" or "endpointName" in step:
+        raise bad_request("Quarry enriches from collections only: source must be 'collection'", field=f"{field}.source")
+    if "includeScore" in step:
+        step["includeCosineDistance"] = step.pop("includeScore")
+    return step
+
+
+def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, dict[str, Any]]:
+    """``(core type, core body)`` of a v3 create or update body (``type`` not included).
+
+    On create, required core fields v3 leaves optional get their documented defaults.
+    """
+    body = dict(body)
+    type_ = body.pop("type", None)
+    if type_ in UNSUPPORTED_TYPES:
+        raise bad_request(f"type {type_!r} is not supported: {UNSUPPORTED_TYPES[type_]}", field="type")
+    if type_ not in CORE_TYPES:
+        raise bad_request(f"type must be one of {', '.join(CORE_TYPES)}", field="type")
+    if type_ == "extract":
+        if _flag(body, "enableBoundingBoxes"):
+            raise bad_request(
+                "Quarry does not return bounding boxes: enableBoundingBoxes must be false", field="enableBoundingBoxes"
+            )
+        _flag(body, "preCount")  # a model hint Quarry has no use for
+    elif type_ == "classify":
+        _flag(body, "nativeVisualInput")  # Quarry reads every input as text
+        if "classifications" in body:
+            body["routes"] = body.pop("classifications")
+    elif type_ == "enrich" and "config" in body:
+        body["config"] = _enrich_config(body["config"])
+    if creating:
+        defaults: dict[str, Any] = {
+            "extract": {"outputSchemaName": body.get("functionName")},
+            "classify": {"description": ""},
+            "join": {"description": "", "joinType": "standard", "outputSchemaName": body.get("functionName")},
+        }.get(type_, {})
+        body = {**defaults, **body}
+    return CORE_TYPES[type_], body
+
+
+FunctionBody = Annotated[
+    dict[str, Any],
+    Body(description="A v3 function: `type` (extract, classify, split, join, payload_shaping, enrich) and its fields."),
+]
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+def render(details: service.FunctionDetails, *, as_version: bool = False) -> dict[str, Any]:
+    function, version = details.function, details.version
+    config = dict(version.config)
+    if function.type in ("transform", "analyze"):
+        config.pop("independentDocumentProcessingEnabled", None)
+        config |= {"enableBoundingBoxes": False, "preCount": False}
+        if function.type == "transform":
+            config.setdefault("tabularChunkingEnabled", False)
+    elif function.type == "route":
+        config["classifications"] = config.pop("routes")
+        config["emailAddress"] = function.email_address
+    elif function.type == "enrich":
+        config["config"] = {
+            **config["config"],
+            "steps": [_step_out(step) for step in config["config"]["steps"]],
+        }
+    item: dict[str, Any] = {
+        "functionID": function.id,
+        "functionName": version.name,
+        "versionNum": version.version_num,
+        "type": V3_TYPES.get(function.type, function.type),
+        "tags": version.tags,
+        **config,
+        "audit": {
+            "functionCreatedBy": function.created_by,
+            "functionLastUpdatedBy": details.last_updated_by,
+            "versionCreatedBy": version.created_by,
+        },
+        "usedInWorkflows": details.used_in_workflows,
+    }
+    if version.display_name is not None:
+        item["displayName"] = version.display_name
+    if as_version:
+        item["createdAt"] = rfc3339(version.created_at)
+    return item
+
+
+def _step_out(step: dict[str, Any]) -> dict[str, Any]:
+    step = dict(step)
+    step["includeScore"] = step.pop("includeCosineDistance", False)
+    return {"source": "collection", **step}
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+class FunctionListQuery(PageQuery):
+    function_ids: CsvList = None
+    function_names: CsvList = None
+    display_name: str | None = None
+    types: Annotated[list[FunctionTypeV3] | None, BeforeValidator(split_csv)] = None
+    tags: CsvList = None
+    workflow_ids: CsvList = None
+    workflow_names: CsvList = None
+    workflow_id_version_nums: CsvList = None
+    workflow_name_version_nums: CsvList = None
+    include_extra_settings: bool | None = Field(None, description="Accepted; Quarry functions have no extraConfig.")
+
+
+class VersionQuery(VersionPageQuery):
+    sort_order: Literal["asc", "desc"] = Field("desc", description="Order of version numbers; newest first by default.")
+
+
+class ExtraSettingsQuery(WireModel):
+    include_extra_settings: bool | None = Field(None, description="Accepted; Quarry functions have no extraConfig.")
+
+
+FunctionName = Annotated[str, Path(description="The function's current name.")]
+
+
+def _validated(core_type: str, body: dict[str, Any]) -> Any:
+    try:
+        return CREATE_MODELS[core_type].model_validate({**body, "type": core_type})
+    except ValidationError as exc:
+        errors = validation_errors(exc.errors(), body)
+        raise invalid([{**e, "field": rename(e["field"], FIELD_RENAMES)} for e in errors]) from None
+
+
+@router.post("/functions", response_model=None)
+def create_function(
+    request: Request, principal: CurrentPrincipal, body: FunctionBody, idem: Idempotency
+) -> dict[str, Any] | Response:
+    """Create a function (version 1)."""
+    core_type, core_body = core_configuration(body, creating=True)
+    model = _validated(core_type, core_body)
+    with idem.write() as session, v3_fields(FIELD_RENAMES):
+        created = service.create_function(session, principal, model, request.app.state.settings.email_domain)
+        return idem.respond(session, {"function": render(created)})
+
+
+@router.get("/functions")
+def list_functions(
+    request: Request, principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()]
+) -> dict[str, Any]:
+    """List the environment's functions (current versions); filters combine with AND."""
+    if query.types is not None:
+        query = query.model_copy(update={"types": core_types(query.types)})
+    with request.app.state.db.read() as session:
+        page = service.list_functions(session, principal.environment_id, query)
+    return {"functions": [render(item) for item in page.items], "totalCount": page.total_count}
+
+
+@router.post("/functions/copy", response_model=None)
+def copy_function(
+    request: Request, principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency
+) -> dict[str, Any] | Response:
+    """Copy a function's current version into a new function, optionally in another environment."""
+    with idem.write() as session:
+        copied = service.copy_function(session, principal, body, request.app.state.settings.email_domain)
+        return idem.respond(session, {"function": render(copied)})
+
+
+@router.get("/functions/{functionName}")
+def get_function(
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: FunctionName,
+    query: Annotated[ExtraSettingsQuery, Query()],
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        return {"function": render(service.get_function(session, principal.environment_id, functionName))}
+
+
+@router.patch("/functions/{functionName}")
+def update_function(
+    request: Request, principal: CurrentPrincipal, functionName: FunctionName, body: FunctionBody
+) -> dict[str, Any]:
+    """Update a function: a new immutable version with the given fields changed; ``type`` must be the function's."""
+    core_type, changes = core_configuration(body, creating=False)
+    with request.app.state.db.write() as session, v3_fields(FIELD_RENAMES):
+        current = service.get_live(session, principal.environment_id, functionName)
+        if current.type != core_type:
+            current_type = V3_TYPES.get(current.type, current.type)
+            raise bad_request(f"type cannot be changed (this function is a {current_type!r} function)", field="type")
+        return {"function": render(service.update_function(session, principal, functionName, changes))}
+
+
+@router.delete("/functions/{functionName}", status_code=204, response_class=Response)
+def delete_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> Response:
+    """Delete a function. Refused (409) while the current version of a workflow uses it."""
+    with request.app.state.db.write() as session:
+        service.delete_function(session, principal, functionName)
+    return Response(status_code=204)
+
+
+@router.get("/functions/{functionName}/versions")
+def list_function_versions(
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: FunctionName,
+    query: Annotated[VersionQuery, Query()],
+) -> dict[str, Any]:
+    """Every version of a function, newest first by default."""
+    with request.app.state.db.read() as session:
+        page = service.list_versions(session, principal.environment_id, functionName, query)
+    return {"versions": [render(item, as_version=True) for item in page.items], "totalCount": page.total_count}
+
+
+@router.get("/functions/{functionName}/versions/{versionNum}")
+def get_function_version(
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: FunctionName,
+    versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
+    query: Annotated[ExtraSettingsQuery, Query()],
+) -> dict[str, Any]:
+    with request.app.state.db.read() as session:
+        details = service.get_function_version(session, principal.environment_id, functionName, versionNum)
+    return {"function": render(details, as_version=True)}

@@ -20,7 +20,8 @@ class Workflow(VersionedObject, Base):
 
 class WorkflowVersion(Base):
     """One immutable version. ``relationships`` holds edges by function ID:
-    ``[{"source": id, "destinationName": str | None, "destination": id}]``."""
+    ``[{"source": id, "destinationName": str | None, "destination": id, "metadata"?: any}]``
+    (``metadata``: v3's opaque edge metadata, when given)."""
 
     __tablename__ = "workflow_versions"
 
@@ -40,7 +41,8 @@ class WorkflowVersion(Base):
 
 class WorkflowNode(Base):
     """A function used by a workflow version; ``function_version_num`` is NULL when the
-    workflow follows the function's current version instead of pinning one."""
+    workflow follows the function's current version instead of pinning one. ``name`` and
+    ``node_metadata`` are v3's call-site name (NULL: the function's name) and its opaque metadata."""
 
     __tablename__ = "workflow_nodes"
 
@@ -49,3 +51,5 @@ class WorkflowNode(Base):
     )
     function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id"), primary_key=True, index=True)
     function_version_num: Mapped[int | None]
+    name: Mapped[str | None] = mapped_column(sa.String(128))
+    node_metadata: Mapped[Any] = mapped_column(JSONDocument, nullable=True)

@@ -11,6 +11,7 @@ from quarry.api.idempotency import Idempotency
 from quarry.api.models import MAX_VERSION_NUM, CsvList
 from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.workflows import service
+from quarry.workflows.render import render, render_copy, render_list
 from quarry.workflows.schemas import (
     WorkflowCopy,
     WorkflowCopyResult,
@@ -45,7 +46,7 @@ def create_workflow(
     """Create a workflow (version 1) from a main function and the edges leaving it."""
     with idem.write() as session:
         workflow = service.create_workflow(session, principal, body, request.app.state.settings.email_domain)
-        return idem.respond(session, {"workflow": workflow})
+        return idem.respond(session, {"workflow": render(workflow)})
 
 
 @router.get("", response_model=WorkflowList, response_model_exclude_none=True)
@@ -54,7 +55,7 @@ def list_workflows(
 ) -> dict[str, Any]:
     """List the environment's workflows; filters combine with AND, values within one filter with OR."""
     with request.app.state.db.read() as session:
-        return service.list_workflows(session, principal.environment_id, query)
+        return render_list(service.list_workflows(session, principal.environment_id, query))
 
 
 @router.post("/copy", response_model=WorkflowCopyResult, response_model_exclude_none=True)
@@ -64,13 +65,13 @@ def copy_workflow(
     """Copy a workflow version; into another environment, the functions it uses are copied as well."""
     with idem.write() as session:
         copied = service.copy_workflow(session, principal, body, request.app.state.settings.email_domain)
-        return idem.respond(session, copied)
+        return idem.respond(session, render_copy(copied))
 
 
 @router.get("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
 def get_workflow(request: Request, principal: CurrentPrincipal, workflowName: WorkflowName) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return {"workflow": service.get_workflow(session, principal.environment_id, workflowName)}
+        return {"workflow": render(service.get_workflow(session, principal.environment_id, workflowName))}
 
 
 @router.patch("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
@@ -79,7 +80,7 @@ def update_workflow(
 ) -> dict[str, Any]:
     """Update a workflow: a new immutable version with the given fields changed."""
     with request.app.state.db.write() as session:
-        return {"workflow": service.update_workflow(session, principal, workflowName, body)}
+        return {"workflow": render(service.update_workflow(session, principal, workflowName, body))}
 
 
 @router.delete("/{workflowName}", status_code=204, response_class=Response)
@@ -97,7 +98,7 @@ def list_workflow_versions(
     query: Annotated[VersionPageQuery, Query()],
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return service.list_versions(session, principal.environment_id, workflowName, query)
+        return render_list(service.list_versions(session, principal.environment_id, workflowName, query), "versions")
 
 
 @router.get("/{workflowName}/versions/{versionNum}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
@@ -108,4 +109,5 @@ def get_workflow_version(
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
 ) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        return {"workflow": service.get_workflow_version(session, principal.environment_id, workflowName, versionNum)}
+        details = service.get_workflow_version(session, principal.environment_id, workflowName, versionNum)
+        return {"workflow": render(details)}

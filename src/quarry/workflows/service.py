@@ -7,7 +7,7 @@ before it is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,19 +38,34 @@ from quarry.workflows.usage import parse_version_refs, workflows_using
 
 
 @dataclass
+class Layout:
+    """What v3 attaches to a graph and Quarry only stores: call-site names of nodes (by function
+    ID; absent: the function's name), their opaque metadata, and each edge's (in edge order)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    edge_metadata: list[Any] = field(default_factory=list)
+
+
+@dataclass
 class Graph:
     """A validated graph: the main node, the edges, and each node's pinned version (or ``None``)."""
 
     main: str
     edges: list[Edge]
     pins: dict[str, int | None]
+    layout: Layout = field(default_factory=Layout)
 
 
 # --- graph resolution -----------------------------------------------------------------------
 
 
 def _resolve_graph(
-    session: Session, environment_id: str, main: FunctionVersionIdentifier, relationships: list[Relationship]
+    session: Session,
+    environment_id: str,
+    main: FunctionVersionIdentifier,
+    relationships: list[Relationship],
+    layout: Layout | None = None,
 ) -> Graph:
     errors: list[dict[str, str]] = []
     found: dict[str, Function] = {}
@@ -99,7 +114,7 @@ def _resolve_graph(
     errors = graph_errors(main_id, edges, nodes)
     if errors:
         raise invalid(errors)
-    return Graph(main_id, edges, pins)
+    return Graph(main_id, edges, pins, layout or Layout())
 
 
 def _nodes(session: Session, found: dict[str, Function], pins: dict[str, int | None]) -> dict[str, Node]:
@@ -112,16 +127,15 @@ def _nodes(session: Session, found: dict[str, Function], pins: dict[str, int | N
 
 
 def _graph_of(session: Session, version: WorkflowVersion) -> Graph:
-    pins = {
-        function_id: pin
-        for function_id, pin in session.execute(
-            sa.select(WorkflowNode.function_id, WorkflowNode.function_version_num).where(
-                WorkflowNode.workflow_version_id == version.id
-            )
-        )
-    }
+    nodes = session.scalars(sa.select(WorkflowNode).where(WorkflowNode.workflow_version_id == version.id)).all()
     edges = [Edge(e["source"], e.get("destinationName"), e["destination"]) for e in version.relationships]
-    return Graph(version.main_function_id, edges, pins)
+    layout = Layout(
+        names={node.function_id: node.name for node in nodes if node.name is not None},
+        metadata={node.function_id: node.node_metadata for node in nodes if node.node_metadata is not None},
+        edge_metadata=[e.get("metadata") for e in version.relationships],
+    )
+    pins = {node.function_id: node.function_version_num for node in nodes}
+    return Graph(version.main_function_id, edges, pins, layout)
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -148,10 +162,7 @@ def _add_version(
         display_name=display_name,
         tags=sorted(set(tags)),
         main_function_id=graph.main,
-        relationships=[
-            {"source": e.source, "destinationName": e.destination_name, "destination": e.destination}
-            for e in graph.edges
-        ],
+        relationships=[_edge_document(graph, i) for i in range(len(graph.edges))],
         created_by=action,
     )
     workflow.name = name
@@ -164,12 +175,27 @@ def _add_version(
     except IntegrityError:
         raise _name_taken(name) from None
     session.add_all(
-        WorkflowNode(workflow_version_id=version.id, function_id=fid, function_version_num=pin)
+        WorkflowNode(
+            workflow_version_id=version.id,
+            function_id=fid,
+            function_version_num=pin,
+            name=graph.layout.names.get(fid),
+            node_metadata=graph.layout.metadata.get(fid),
+        )
         for fid, pin in graph.pins.items()
     )
     replace_tags(session, workflow.id, version.tags)
     session.flush()
     return version
+
+
+def _edge_document(graph: Graph, index: int) -> dict[str, Any]:
+    edge = graph.edges[index]
+    document = {"source": edge.source, "destinationName": edge.destination_name, "destination": edge.destination}
+    metadata = graph.layout.edge_metadata[index] if index < len(graph.layout.edge_metadata) else None
+    if metadata is not None:
+        document["metadata"] = metadata
+    return document
 
 
 def _name_taken(name: str) -> Exception:
@@ -217,8 +243,10 @@ def _new_workflow(
     return workflow, version
 
 
-def create_workflow(session: Session, principal: Principal, body: WorkflowCreate, email_domain: str) -> dict[str, Any]:
-    graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [])
+def create_workflow(
+    session: Session, principal: Principal, body: WorkflowCreate, email_domain: str, layout: Layout | None = None
+) -> WorkflowDetails:
+    graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [], layout)
     workflow, version = _new_workflow(
         session,
         principal,
@@ -229,10 +257,13 @@ def create_workflow(session: Session, principal: Principal, body: WorkflowCreate
         graph=graph,
         email_domain=email_domain,
     )
-    return render(session, workflow, version)
+    return describe(session, workflow, version)
 
 
-def update_workflow(session: Session, principal: Principal, name: str, body: WorkflowUpdate) -> dict[str, Any]:
+def update_workflow(
+    session: Session, principal: Principal, name: str, body: WorkflowUpdate, layout: Layout | None = None
+) -> WorkflowDetails:
+    """Only the given fields change; without ``mainFunction`` the graph (and its layout) is kept."""
     workflow = _get_live(session, principal.environment_id, name, for_update=True)
     current = _version(session, workflow, workflow.current_version_num)
     given = body.model_fields_set
@@ -242,7 +273,7 @@ def update_workflow(session: Session, principal: Principal, name: str, body: Wor
     if new_name != workflow.name:
         _ensure_name_free(session, principal.environment_id, new_name)
     if body.main_function is not None:
-        graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [])
+        graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [], layout)
     else:
         graph = _graph_of(session, current)
     version = _add_version(
@@ -256,16 +287,32 @@ def update_workflow(session: Session, principal: Principal, name: str, body: Wor
         action=user_action(principal),
         at=utcnow(),
     )
-    return render(session, workflow, version)
+    return describe(session, workflow, version)
 
 
-def delete_workflow(session: Session, principal: Principal, name: str) -> None:
+def delete_workflow(session: Session, principal: Principal, name: str) -> Workflow:
+    """Soft-delete; returns the workflow as it was (v3 names the version it was on)."""
     workflow = _get_live(session, principal.environment_id, name, for_update=True)
     workflow.deleted_at = utcnow()
     replace_tags(session, workflow.id, [])
+    return workflow
 
 
-def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, email_domain: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CopiedFunction:
+    source: Function
+    source_version_num: int
+    target: Function
+
+
+@dataclass(frozen=True)
+class WorkflowCopyResult:
+    environment_name: str
+    workflow: WorkflowDetails
+    copied_functions: list[CopiedFunction]
+
+
+def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, email_domain: str) -> WorkflowCopyResult:
     """Copy one version of a workflow; into another environment, its functions are copied too."""
     source = _get_live(session, principal.environment_id, body.source_workflow_name)
     version_num = body.source_workflow_version_num or source.current_version_num
@@ -279,7 +326,7 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
         if target is None:
             raise bad_request(f"no environment named {body.target_environment!r}", field="targetEnvironment")
         environment_name, environment_id = target.name, target.id
-    copied: list[dict[str, Any]] = []
+    copied: list[CopiedFunction] = []
     if environment_id != principal.environment_id:
         graph, copied = _copy_functions(session, principal, graph, environment_id, email_domain)
     workflow, new_version = _new_workflow(
@@ -292,11 +339,7 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
         graph=graph,
         email_domain=email_domain,
     )
-    return {
-        "environment": environment_name,
-        "workflow": render(session, workflow, new_version),
-        "copiedFunctions": copied,
-    }
+    return WorkflowCopyResult(environment_name, describe(session, workflow, new_version), copied)
 
 
 def _functions_to_copy(session: Session, graph: Graph) -> dict[str, FunctionVersion]:
@@ -322,7 +365,7 @@ def _functions_to_copy(session: Session, graph: Graph) -> dict[str, FunctionVers
 
 def _copy_functions(
     session: Session, principal: Principal, graph: Graph, environment_id: str, email_domain: str
-) -> tuple[Graph, list[dict[str, Any]]]:
+) -> tuple[Graph, list[CopiedFunction]]:
     """Copy the graph's functions into ``environment_id`` under the same names; refuse if a name is taken there."""
     versions = _functions_to_copy(session, graph)
     sources = {fid: session.get_one(Function, fid) for fid in versions}
@@ -349,20 +392,17 @@ def _copy_functions(
             id_map=id_map,
             function_id=id_map[function_id],
         )
-        copied.append(
-            {
-                "sourceFunctionName": source.name,
-                "sourceFunctionID": source.id,
-                "sourceVersionNum": version.version_num,
-                "targetFunctionName": new_function.name,
-                "targetFunctionID": new_function.id,
-                "targetVersionNum": 1,
-            }
-        )
+        copied.append(CopiedFunction(source, version.version_num, new_function))
+    layout = graph.layout
     new_graph = Graph(
         main=id_map[graph.main],
         edges=[Edge(id_map[e.source], e.destination_name, id_map[e.destination]) for e in graph.edges],
         pins={id_map[fid]: (1 if pin else None) for fid, pin in graph.pins.items()},
+        layout=Layout(
+            names={id_map[fid]: name for fid, name in layout.names.items()},
+            metadata={id_map[fid]: metadata for fid, metadata in layout.metadata.items()},
+            edge_metadata=layout.edge_metadata,
+        ),
     )
     return new_graph, copied
 
@@ -392,75 +432,72 @@ def _version(session: Session, workflow: Workflow, version_num: int) -> Workflow
     return version
 
 
-def render(session: Session, workflow: Workflow, version: WorkflowVersion) -> dict[str, Any]:
-    return render_many(session, [(workflow, version)])[0]
+@dataclass(frozen=True)
+class NodeDetails:
+    """A node as readers show it: its function now, the pinned version (or ``None``), its layout."""
+
+    function_id: str
+    function_name: str
+    version_num: int | None
+    name: str  # the call-site name: the stored one, else the function's name
+    metadata: Any
 
 
-def render_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class WorkflowDetails:
+    workflow: Workflow
+    version: WorkflowVersion
+    nodes: dict[str, NodeDetails]  # by function ID
+    last_updated_by: dict[str, Any]  # who made the workflow's current version
+
+    @property
+    def main(self) -> NodeDetails:
+        return self.nodes[self.version.main_function_id]
+
+
+@dataclass(frozen=True)
+class WorkflowPage:
+    items: list[WorkflowDetails]
+    total_count: int
+
+
+def describe(session: Session, workflow: Workflow, version: WorkflowVersion) -> WorkflowDetails:
+    return describe_many(session, [(workflow, version)])[0]
+
+
+def describe_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]]) -> list[WorkflowDetails]:
     if not pairs:
         return []
     version_ids = [v.id for _, v in pairs]
-    pins: dict[str, dict[str, int | None]] = {vid: {} for vid in version_ids}
-    for vid, fid, pin in session.execute(
-        sa.select(WorkflowNode.workflow_version_id, WorkflowNode.function_id, WorkflowNode.function_version_num).where(
-            WorkflowNode.workflow_version_id.in_(version_ids)
+    rows = session.execute(
+        sa.select(WorkflowNode, Function.name)
+        .join(Function, Function.id == WorkflowNode.function_id)
+        .where(WorkflowNode.workflow_version_id.in_(version_ids))
+    ).all()
+    nodes: dict[str, dict[str, NodeDetails]] = {vid: {} for vid in version_ids}
+    for node, function_name in rows:
+        nodes[node.workflow_version_id][node.function_id] = NodeDetails(
+            node.function_id, function_name, node.function_version_num, node.name or function_name, node.node_metadata
         )
-    ):
-        pins[vid][fid] = pin
-    function_ids = {fid for nodes in pins.values() for fid in nodes}
-    names = {
-        fid: name
-        for fid, name in session.execute(sa.select(Function.id, Function.name).where(Function.id.in_(function_ids)))
-    }
     older = [workflow for workflow, version in pairs if version.version_num != workflow.current_version_num]
     current = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, older)
-
-    out = []
-    for workflow, version in pairs:
-
-        def ref(function_id: str, version_pins: dict[str, int | None] = pins[version.id]) -> dict[str, Any]:
-            return {"id": function_id, "name": names[function_id], "versionNum": version_pins.get(function_id)}
-
-        out.append(
-            {
-                "id": workflow.id,
-                "name": version.name,
-                "versionNum": version.version_num,
-                "displayName": version.display_name,
-                "emailAddress": workflow.email_address,
-                "tags": version.tags,
-                "mainFunction": ref(version.main_function_id),
-                "relationships": [
-                    {
-                        "sourceFunction": ref(e["source"]),
-                        "destinationName": e.get("destinationName"),
-                        "destinationFunction": ref(e["destination"]),
-                    }
-                    for e in version.relationships
-                ],
-                "createdAt": workflow.created_at,
-                "updatedAt": version.created_at,
-                "audit": {
-                    "workflowCreatedBy": workflow.created_by,
-                    "workflowLastUpdatedBy": current.get(workflow.id, version).created_by,
-                    "versionCreatedBy": version.created_by,
-                },
-            }
-        )
-    return out
+    return [
+        WorkflowDetails(workflow, version, nodes[version.id], current.get(workflow.id, version).created_by)
+        for workflow, version in pairs
+    ]
 
 
-def get_workflow(session: Session, environment_id: str, name: str) -> dict[str, Any]:
+def get_workflow(session: Session, environment_id: str, name: str) -> WorkflowDetails:
     workflow = _get_live(session, environment_id, name)
-    return render(session, workflow, _version(session, workflow, workflow.current_version_num))
+    return describe(session, workflow, _version(session, workflow, workflow.current_version_num))
 
 
-def get_workflow_version(session: Session, environment_id: str, name: str, version_num: int) -> dict[str, Any]:
+def get_workflow_version(session: Session, environment_id: str, name: str, version_num: int) -> WorkflowDetails:
     workflow = _get_live(session, environment_id, name)
-    return render(session, workflow, _version(session, workflow, version_num))
+    return describe(session, workflow, _version(session, workflow, version_num))
 
 
-def list_workflows(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
+def list_workflows(session: Session, environment_id: str, query: Any) -> WorkflowPage:
     filters = []
     if query.workflow_ids is not None:
         filters.append(Workflow.id.in_(query.workflow_ids))
@@ -480,10 +517,10 @@ def list_workflows(session: Session, environment_id: str, query: Any) -> dict[st
     workflows = creation_page(session, Workflow, scope, filters, query)
     total = count_rows(session, sa.select(Workflow).where(*scope, *filters))
     versions = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, workflows)
-    return {"workflows": render_many(session, [(w, versions[w.id]) for w in workflows]), "totalCount": total}
+    return WorkflowPage(describe_many(session, [(w, versions[w.id]) for w in workflows]), total)
 
 
-def list_versions(session: Session, environment_id: str, name: str, query: Any) -> dict[str, Any]:
+def list_versions(session: Session, environment_id: str, name: str, query: Any) -> WorkflowPage:
     workflow = _get_live(session, environment_id, name)
     stmt = sa.select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id)
 
@@ -492,4 +529,4 @@ def list_versions(session: Session, environment_id: str, name: str, query: Any) 
 
     versions = keyset_page(session, stmt, (WorkflowVersion.version_num,), query, cursor_key)
     total = count_rows(session, stmt)
-    return {"versions": render_many(session, [(workflow, v) for v in versions]), "totalCount": total}
+    return WorkflowPage(describe_many(session, [(workflow, v) for v in versions]), total)
