@@ -454,6 +454,7 @@ CREATING = [
     ("post", "/v1-beta/webhook-secret"),
     ("post", "/v2/collections"),
     ("post", "/v2/collections/items"),
+    ("post", "/v3/workflows/{workflowName}/call"),
 ]
 
 

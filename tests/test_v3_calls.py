@@ -233,3 +233,15 @@ def test_multipart_call(api: httpx.Client, workflow: dict[str, Any]) -> None:
     assert (call["status"], call["callReferenceID"]) == ("completed", "form")
     assert call["input"]["singleFile"]["inputType"] == "pdf"
     assert call["outputs"][0]["transformedContent"]["number"] == documents.NUMBER
+
+
+def test_idempotency_key_replays_the_created_call(sdk: bem.Bem, workflow: dict[str, Any]) -> None:
+    """A retry with the same key creates nothing: it answers the call as created (pending)."""
+    headers = {"Idempotency-Key": "v3-call-once"}
+    first = sdk.workflows.with_raw_response.call("v3-flow", input=pdf_input(), extra_headers=headers)
+    again = sdk.workflows.with_raw_response.call("v3-flow", input=pdf_input(), extra_headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    created = first.parse().call
+    assert created is not None and again.parse().call == created
+    assert [c.call_id for c in sdk.calls.list()] == [created.call_id]
