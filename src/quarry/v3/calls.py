@@ -23,7 +23,7 @@ from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
 from quarry.api.idempotency import Idempotency
 from quarry.api.lookup import get_in_environment
-from quarry.api.models import CsvList, Timestamp, WireModel, split_csv
+from quarry.api.models import CsvList, Timestamp, WireModel, split_csv, wire_response
 from quarry.api.pagination import PageQuery
 from quarry.calls import service
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
@@ -210,11 +210,6 @@ def renderer(request: Request) -> CallRenderer:
     return CallRenderer(Renderer(request.app.state.links, base_url(request)))
 
 
-def _body(model: type[WireModel], content: dict[str, Any], status: int = 200) -> Response:
-    body = model.model_validate(content).model_dump_json(by_alias=True, exclude_none=True)
-    return Response(body, status_code=status, media_type="application/json")
-
-
 def _incoming_destinations(call: Call, function_calls: list[FunctionCall]) -> dict[str, str]:
     """The labelled edge that led to each spawned function call, where one edge (and one label)
     joins its source's function to its own."""
@@ -246,7 +241,7 @@ def list_calls(request: Request, principal: CurrentPrincipal, query: Annotated[C
         calls = service.page_of_calls(
             session, principal.environment_id, query.model_copy(update={"call_types": call_types})
         )
-        return _body(CallsPage, {"calls": renderer(request).calls(session, calls)})
+        return wire_response(CallsPage, {"calls": renderer(request).calls(session, calls)})
 
 
 def _call_answer(request: Request, environment_id: str, call_id: str) -> dict[str, Any]:
@@ -257,7 +252,7 @@ def _call_answer(request: Request, environment_id: str, call_id: str) -> dict[st
 
 @router.get("/calls/{callID}", response_model=CallAnswer)
 def get_call(request: Request, principal: CurrentPrincipal, callID: Annotated[str, Path()]) -> Response:
-    return _body(CallAnswer, {"call": _call_answer(request, principal.environment_id, callID)})
+    return wire_response(CallAnswer, {"call": _call_answer(request, principal.environment_id, callID)})
 
 
 @router.get("/calls/{callID}/trace", response_model=TraceAnswer)
@@ -275,7 +270,7 @@ def get_trace(request: Request, principal: CurrentPrincipal, callID: Annotated[s
             "functionCalls": [render.function_call(fc, incoming.get(fc.id)) for fc in function_calls],
             "events": events.render_all(session, emitted, render.v2.links, render.v2.base_url),
         }
-    return _body(TraceAnswer, {"trace": trace})
+    return wire_response(TraceAnswer, {"trace": trace})
 
 
 # The route reads its body itself (JSON or a form), so FastAPI cannot tell what it is: say it here.
@@ -366,11 +361,11 @@ async def call_workflow(
     status = await _wait(request, call_id)
     call = await run_in_threadpool(_call_answer, request, environment_id, call_id)
     if status == "completed":
-        return _body(CallAnswer, {"call": call})
+        return wire_response(CallAnswer, {"call": call})
     if status == "failed":
         reasons = [error["message"] for error in call["errors"]] or ["it stopped"]
-        return _body(CallAnswer, {"call": call, "error": f"The call failed: {reasons[0]}"}, 500)
-    return _body(CallAnswer, {"call": call}, 202)
+        return wire_response(CallAnswer, {"call": call, "error": f"The call failed: {reasons[0]}"}, 500)
+    return wire_response(CallAnswer, {"call": call}, 202)
 
 
 async def _wait(request: Request, call_id: str) -> str:
