@@ -87,6 +87,10 @@ def test_openapi_documents_the_errors_quarry_answers(anonymous: httpx.Client) ->
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
                     schema = response["content"]["application/json"]["schema"]
+                    if (method, path, status) == ("post", "/v3/workflows/{workflowName}/call", "500"):
+                        # bem v3: a call that failed while the client waited is answered with the call
+                        assert schema == {"$ref": "#/components/schemas/CallAnswer"}
+                        continue
                     assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
             if "429" in operation["responses"]:
                 assert "Retry-After" in operation["responses"]["429"]["headers"]

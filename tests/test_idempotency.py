@@ -462,6 +462,7 @@ CREATING = [
     ("post", "/v3/webhook-secret"),
     ("post", "/v3/collections"),
     ("post", "/v3/collections/items"),
+    ("post", "/v3/workflows/{workflowName}/call"),
 ]
 
 

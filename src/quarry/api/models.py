@@ -22,11 +22,11 @@ def wire_name(name: str) -> str:
     return _ACRONYMS.sub(lambda m: m.group(1).upper(), to_camel(name))
 
 
-def wire_response(model: type[BaseModel], content: dict[str, Any]) -> Response:
+def wire_response(model: type[BaseModel], content: dict[str, Any], status_code: int = 200) -> Response:
     """``content`` checked against ``model`` and written as JSON in one pass (pydantic's Rust
     serializer), for hot endpoints where FastAPI's own response handling would do both twice."""
     body = model.model_validate(content).model_dump_json(by_alias=True, exclude_none=True)
-    return Response(body, media_type="application/json")
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 class WireModel(BaseModel):

@@ -12,7 +12,8 @@ from each operation as FastAPI generated it from its route:
 - 409 where a service refuses a taken name or a delete in use (:data:`SERVICE_ERRORS`), and
   where it takes an ``Idempotency-Key`` (a key reused for another request);
 - 413 when it takes a body (the RequestGuard's limit);
-- and the statuses a route declares itself (``responses=``), given the error shape too.
+- and the statuses a route declares itself (``responses=``), given the error shape unless the
+  route declares a model of its own (v3's ``wait=true`` answers a failed call with a 500 and the call).
 
 A route that reads its body itself describes it in ``openapi_extra`` with a pydantic JSON
 Schema; the ``$defs`` of such a schema become components.
@@ -132,7 +133,7 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int
 def _error_response(status: int, response: dict[str, Any] | None) -> dict[str, Any]:
     documented = dict(response or {})
     documented.setdefault("description", DESCRIPTIONS.get(status, "Error"))
-    documented["content"] = {"application/json": {"schema": ERROR_REF}}
+    documented.setdefault("content", {"application/json": {"schema": ERROR_REF}})  # unless the route gave a model
     if status == 429:
         documented["headers"] = RETRY_AFTER
     return documented

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -11,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
-from quarry.api.idempotency import Idempotency, IdempotencyKey
+from quarry.api.idempotency import Idempotency
 from quarry.api.lookup import get_in_environment
 from quarry.api.models import CsvList, split_csv, wire_response
 from quarry.api.pagination import PageQuery
 from quarry.calls import service
 from quarry.calls.models import Call, FunctionCall
+from quarry.calls.render import Renderer
 from quarry.calls.schemas import (
     CallEnvelope,
     CallList,
@@ -29,7 +29,7 @@ from quarry.calls.schemas import (
     FunctionCallsCreated,
 )
 from quarry.calls.service import InputFile, NewCall
-from quarry.documents.input_types import input_type_for
+from quarry.calls.submission import Created, form_files, form_text, submit
 from quarry.errors import from_validation_error, invalid
 
 router = APIRouter(tags=["calls"])
@@ -51,29 +51,8 @@ class CallListQuery(PageQuery):
     )
 
 
-def renderer(request: Request) -> service.Renderer:
-    return service.Renderer(request.app.state.links, base_url(request))
-
-
-def _submit(
-    request: Request,
-    principal: Any,
-    new_calls: list[NewCall],
-    idem: IdempotencyKey,
-    answer: Callable[[list[tuple[Call, list[FunctionCall]]]], dict[str, Any]],
-) -> dict[str, Any] | Response:
-    """Store the files, record the calls (and the idempotency key) in one transaction, then hand
-    them to the engine (a call recorded but not enqueued, e.g. by a crash just now, is picked up by
-    the engine's sweeper). ``answer`` renders the created calls as the response: inside the
-    transaction when the answer is recorded with them, else after it (no lock held meanwhile)."""
-    staged = service.stage_files(principal.environment_id, new_calls, request.app.state.blobs)
-    recorded = None
-    with idem.write() as session:
-        created = service.record_calls(session, principal, new_calls, staged)
-        if idem.key is not None:
-            recorded = idem.respond(session, answer(created))
-    request.app.state.engine.enqueue_calls([call.id for call, _ in created])
-    return answer(created) if recorded is None else recorded
+def renderer(request: Request) -> Renderer:
+    return Renderer(request.app.state.links, base_url(request))
 
 
 @router.post("/v2/calls", response_model=CallsCreated, response_model_exclude_none=True)
@@ -86,9 +65,10 @@ def create_calls(
         limit = request.app.state.settings.max_input_bytes
         new_calls = service.prepare_calls(session, principal.environment_id, body.calls, limit)
     render = renderer(request)
-    return _submit(
+    _, response = submit(
         request, principal, new_calls, idem, lambda created: {"calls": [render.call(c, roots) for c, roots in created]}
     )
+    return response
 
 
 @router.get("/v2/calls", response_model=CallList, response_model_exclude_none=True)
@@ -117,22 +97,6 @@ def get_function_call(
         return renderer(request).function_call(fc)
 
 
-def _input_type_of(filename: str | None, content_type: str | None, field_name: str) -> str:
-    input_type = input_type_for(filename, content_type)
-    if input_type is not None:
-        return input_type
-    media = (content_type or "").split(";")[0].strip().lower()
-    raise invalid(
-        [
-            {
-                "field": field_name,
-                "reason": f"cannot tell the input type of {filename!r} ({media or 'no content type'}); "
-                "name the file with its extension (.pdf, .eml, .png, …)",
-            }
-        ]
-    )
-
-
 def _argument_files(argument: FunctionCallArgument, index: int, max_bytes: int) -> list[InputFile]:
     if argument.inputs is None:
         return [service.decode_file(argument, f"arguments[{index}]", max_bytes)]
@@ -140,27 +104,6 @@ def _argument_files(argument: FunctionCallArgument, index: int, max_bytes: int) 
         service.decode_file(file, f"arguments[{index}].inputs[{j}]", max_bytes, file.item_reference_id)
         for j, file in enumerate(argument.inputs)
     ]
-
-
-async def _form_argument(request: Request, max_bytes: int) -> tuple[str, list[InputFile]]:
-    """The one argument a multipart form makes: ``referenceID`` and the ``file`` or ``files``."""
-    form = await request.form(max_part_size=max_bytes + 1)
-    files = []
-    for name in ("file", "files"):
-        for index, upload in enumerate(form.getlist(name)):
-            if isinstance(upload, str):
-                raise invalid([{"field": name, "reason": "must be a file"}])
-            data = await upload.read()
-            path = name if name == "file" else f"files[{index}]"
-            if len(data) > max_bytes:
-                raise service.PayloadTooLarge(path, max_bytes)
-            files.append(InputFile(_input_type_of(upload.filename, upload.content_type, path), data, None, path))
-    if not files:
-        raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
-    reference = form.get("referenceID")
-    if not isinstance(reference, str) or not 1 <= len(reference) <= 256 or "\x00" in reference:
-        raise invalid([{"field": "referenceID", "reason": "a referenceID of 1 to 256 characters (no NUL) is required"}])
-    return reference, files
 
 
 # The route reads its body itself (JSON or a form), so FastAPI cannot tell what it is: say it here.
@@ -200,7 +143,8 @@ async def call_function(
     form_argument = None
     parsed: list[FunctionCallArgument] = []
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form_argument = await _form_argument(request, limit)
+        form, files = await form_files(request, limit)
+        form_argument = (form_text(form, "referenceID", required=True), files)
     else:
         try:
             raw = await request.json()
@@ -222,7 +166,8 @@ async def call_function(
     new_calls = await run_in_threadpool(build)
     render = renderer(request)
 
-    def answer(created: list[tuple[Call, list[FunctionCall]]]) -> dict[str, Any]:
+    def answer(created: Created) -> dict[str, Any]:
         return {"functionCalls": [render.function_call(fc) for _, roots in created for fc in roots]}
 
-    return await run_in_threadpool(_submit, request, principal, new_calls, idem, answer)
+    _, response = await run_in_threadpool(submit, request, principal, new_calls, idem, answer)
+    return response

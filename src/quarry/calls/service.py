@@ -12,6 +12,7 @@ import base64
 import binascii
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,7 +31,6 @@ from quarry.functions.service import find_target, get_live, target_references
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
-from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
 from quarry.storage.versioned import find_live
 from quarry.tenancy.service import Principal
@@ -175,31 +175,55 @@ def decode_file(source: Any, path: str, max_bytes: int, item_reference_id: str |
     return InputFile(source.input_type, data, item_reference_id, f"{path}.inputType")
 
 
+def decode_input(call_input: Any, path: str, max_bytes: int) -> tuple[list[InputFile], bool]:
+    """The files of a call's JSON ``input`` (``singleFile`` or ``batchFiles``) at ``path``, and
+    whether they came as a batch."""
+    batch = call_input.batch_files
+    if batch is None:
+        return [decode_file(call_input.single_file, f"{path}.singleFile", max_bytes)], False
+    files = [
+        decode_file(file, f"{path}.batchFiles.inputs[{j}]", max_bytes, file.item_reference_id)
+        for j, file in enumerate(batch.inputs)
+    ]
+    return files, True
+
+
+def prepare_call(
+    session: Session,
+    environment_id: str,
+    reference_id: str | None,
+    read_files: Callable[[], tuple[list[InputFile], bool]],
+    *,
+    field_prefix: str = "",
+    **target: str | None,
+) -> NewCall:
+    """One call of a workflow or function (see ``resolve_target``), validated; ``read_files``
+    gives its files and whether they are a batch (read once the target is known to exist)."""
+    call_type, function, plan, workflow, version = resolve_target(
+        session, environment_id, field_prefix=field_prefix, **target
+    )
+    files, batch = read_files()
+    check_input_types(function, files)
+    return NewCall(call_type, reference_id, files, batch, function, plan, workflow, version)
+
+
 def prepare_calls(session: Session, environment_id: str, items: list[Any], max_bytes: int) -> list[NewCall]:
     """Validate every item of ``POST /v2/calls`` (400/413 at the first problem) before anything is stored."""
     new_calls = []
     for i, item in enumerate(items):
         prefix = f"calls[{i}]."
-        call_type, function, plan, workflow, version = resolve_target(
-            session,
-            environment_id,
-            field_prefix=prefix,
-            workflow_id=item.workflow_id,
-            workflow_name=item.workflow_name,
-            function_id=item.function_id,
-            function_name=item.function_name,
-        )
-        batch = item.input.batch_files
-        if batch is None:
-            files = [decode_file(item.input.single_file, f"{prefix}input.singleFile", max_bytes)]
-        else:
-            files = [
-                decode_file(file, f"{prefix}input.batchFiles.inputs[{j}]", max_bytes, file.item_reference_id)
-                for j, file in enumerate(batch.inputs)
-            ]
-        check_input_types(function, files)
         new_calls.append(
-            NewCall(call_type, item.call_reference_id, files, batch is not None, function, plan, workflow, version)
+            prepare_call(
+                session,
+                environment_id,
+                item.call_reference_id,
+                lambda item=item, prefix=prefix: decode_input(item.input, f"{prefix}input", max_bytes),
+                field_prefix=prefix,
+                workflow_id=item.workflow_id,
+                workflow_name=item.workflow_name,
+                function_id=item.function_id,
+                function_name=item.function_name,
+            )
         )
     return new_calls
 
@@ -313,76 +337,17 @@ def _root_inputs(new: NewCall, stored: list[dict[str, Any]]) -> list[tuple[str |
 # --- reading ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Renderer:
-    """Turns stored calls into their wire form; file fields become signed URLs under ``base_url``."""
-
-    links: FileLinks
-    base_url: str
-
-    def file(self, entry: dict[str, Any]) -> dict[str, Any]:
-        out = {"inputType": entry["inputType"], "s3URL": self.links.url(self.base_url, entry["blobKey"])}
-        if "itemReferenceID" in entry:
-            out["itemReferenceID"] = entry["itemReferenceID"]
-        return out
-
-    def function_call(self, fc: FunctionCall) -> dict[str, Any]:
-        files = [self.file(entry) for entry in fc.inputs]
-        out: dict[str, Any] = {
-            "functionCallID": fc.id,
-            "functionID": fc.function_id,
-            "functionName": fc.function_name,
-            "type": fc.function_type,
-            "referenceID": fc.reference_id,
-            "status": fc.status,
-            "functionVersionNum": fc.function_version_num,
-            "activity": fc.activity,
-            "startedAt": fc.started_at,
-            "finishedAt": fc.finished_at,
-            "sourceFunctionCallID": fc.source_function_call_id,
-            "sourceEventID": fc.source_event_id,
-            "workflowCallID": fc.call_id,
-            "inputs": files,
-        }
-        if len(files) == 1:
-            out["inputType"] = files[0]["inputType"]
-            out["s3URL"] = files[0]["s3URL"]
-        return out
-
-    def call(self, call: Call, function_calls: list[FunctionCall]) -> dict[str, Any]:
-        if "singleFile" in call.input:
-            single = self.file(call.input["singleFile"])
-            call_input = {"singleFile": {"inputType": single["inputType"], "s3URL": single["s3URL"]}}
-        else:
-            call_input = {"batchFiles": {"inputs": [self.file(e) for e in call.input["batchFiles"]["inputs"]]}}
-        return {
-            "callID": call.id,
-            "callType": call.call_type,
-            "status": call.status,
-            "createdAt": call.created_at,
-            "finishedAt": call.finished_at,
-            "workflowID": call.workflow_id,
-            "workflowName": call.workflow_name,
-            "workflowVersionNum": call.workflow_version_num,
-            "functionID": call.function_id,
-            "functionName": call.function_name,
-            "functionType": call.function_type,
-            "functionVersionNum": call.function_version_num,
-            "callReferenceID": call.call_reference_id,
-            "functionCalls": [self.function_call(fc) for fc in function_calls],
-            "input": call_input,
-        }
-
-    def calls(self, session: Session, calls: list[Call]) -> list[dict[str, Any]]:
-        by_call: dict[str, list[FunctionCall]] = {call.id: [] for call in calls}
-        if calls:
-            for fc in session.scalars(
-                sa.select(FunctionCall)
-                .where(FunctionCall.call_id.in_(list(by_call)))
-                .order_by(FunctionCall.created_at, FunctionCall.id)
-            ):
-                by_call[fc.call_id].append(fc)
-        return [self.call(call, by_call[call.id]) for call in calls]
+def function_calls_of(session: Session, calls: list[Call]) -> dict[str, list[FunctionCall]]:
+    """The function calls of each call, in creation order."""
+    by_call: dict[str, list[FunctionCall]] = {call.id: [] for call in calls}
+    if calls:
+        for fc in session.scalars(
+            sa.select(FunctionCall)
+            .where(FunctionCall.call_id.in_(list(by_call)))
+            .order_by(FunctionCall.created_at, FunctionCall.id)
+        ):
+            by_call[fc.call_id].append(fc)
+    return by_call
 
 
 _LIST_FILTERS = {
@@ -405,14 +370,25 @@ _COUNTED_BY_FILTER = {
 }
 
 
-def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
-    """A page of calls and the number of calls matching the filters; see ``_total`` for the count."""
+def _filters(session: Session, query: Any) -> tuple[dict[str, list[str]], list[sa.ColumnElement[bool]]]:
     given = {name: getattr(query, name) for name in _LIST_FILTERS if getattr(query, name) is not None}
     filters = [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
     if query.reference_id_substring is not None:
         filters.append(reference_contains(session, query.reference_id_substring))
-    scope = [Call.environment_id == environment_id]
-    page_items = creation_page(session, Call, scope, filters, query)
+    return given, filters
+
+
+def page_of_calls(session: Session, environment_id: str, query: Any) -> list[Call]:
+    """A page of the calls matching the query's filters (``call_ids``, ``call_types`` …, see
+    ``_LIST_FILTERS``, and ``reference_id_substring``), in creation order."""
+    _, filters = _filters(session, query)
+    return creation_page(session, Call, [Call.environment_id == environment_id], filters, query)
+
+
+def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
+    """A page of calls and the number of calls matching the filters; see ``_total`` for the count."""
+    given, filters = _filters(session, query)
+    page_items = creation_page(session, Call, [Call.environment_id == environment_id], filters, query)
     return page_items, _total(session, db, environment_id, given, query.reference_id_substring, filters)
 
 

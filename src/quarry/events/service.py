@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from quarry.api.models import rfc3339
 from quarry.api.pagination import count_rows, creation_page
+from quarry.calls.models import FunctionCall
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import icontains
 from quarry.storage.blobs.urls import FileLinks
@@ -36,8 +38,13 @@ def _with_urls(value: Any, links: FileLinks, base_url: str) -> Any:
     return out
 
 
+def with_urls(body: dict[str, Any], links: FileLinks, base_url: str) -> dict[str, Any]:
+    """An event body with its blob keys as signed ``s3URL`` fields."""
+    return _with_urls(body, links, base_url)
+
+
 def render(event: Event, links: FileLinks, base_url: str) -> dict[str, Any]:
-    body = _with_urls(event.body, links, base_url)
+    body = with_urls(event.body, links, base_url)
     envelope = {
         "eventID": event.id,
         "eventType": event.event_type,
@@ -67,18 +74,42 @@ _FILTERS = {
     "event_types": Event.event_type,
     "function_ids": Event.function_id,
     "function_names": Event.function_name,
+    "function_version_nums": Event.function_version_num,
     "reference_ids": Event.reference_id,
+    "transformation_ids": Event.transformation_id,
+    "workflow_ids": Event.workflow_id,
+    "workflow_names": Event.workflow_name,
 }
+"""List filters by the query attribute that holds their values; a query may have any of them."""
+
+
+def _filters(query: Any) -> list[sa.ColumnElement[bool]]:
+    filters = [
+        column.in_(values) for name, column in _FILTERS.items() if (values := getattr(query, name, None)) is not None
+    ]
+    if (substring := getattr(query, "reference_id_substring", None)) is not None:
+        filters.append(icontains(Event.reference_id, substring))
+    if (labelled := getattr(query, "is_labelled", None)) is not None:
+        filters.append(Event.labelled_at.is_not(None) if labelled else Event.labelled_at.is_(None))
+    return filters
+
+
+def page_of_events(
+    session: Session, environment_id: str, query: Any, conditions: Sequence[sa.ColumnElement[bool]] = ()
+) -> list[Event]:
+    """A page of the events matching the query's filters and ``conditions``, in creation order."""
+    scope = [Event.environment_id == environment_id]
+    return creation_page(session, Event, scope, [*_filters(query), *conditions], query)
 
 
 def list_events(session: Session, environment_id: str, query: Any) -> tuple[list[Event], int]:
-    filters = [
-        column.in_(getattr(query, name)) for name, column in _FILTERS.items() if getattr(query, name) is not None
-    ]
-    if query.reference_id_substring is not None:
-        filters.append(icontains(Event.reference_id, query.reference_id_substring))
-    if query.is_labelled is not None:
-        filters.append(Event.labelled_at.is_not(None) if query.is_labelled else Event.labelled_at.is_(None))
-    scope = [Event.environment_id == environment_id]
-    events = creation_page(session, Event, scope, filters, query)
-    return events, count_rows(session, sa.select(Event).where(*scope, *filters))
+    events = page_of_events(session, environment_id, query)
+    return events, count_rows(session, sa.select(Event).where(Event.environment_id == environment_id, *_filters(query)))
+
+
+def intermediate() -> sa.ColumnElement[bool]:
+    """Condition on ``Event``: it is not an end result of its call — a split's collection, or an
+    event something ran on (a function call it spawned). A join fed by several branches records
+    only the first branch's event as its source, so the others' events count as end results."""
+    spawned = sa.exists().where(FunctionCall.call_id == Event.call_id, FunctionCall.source_event_id == Event.id)
+    return sa.or_(Event.event_type == "split_collection", spawned)
