@@ -32,9 +32,9 @@ from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionC
 from quarry.calls.submission import Created, form_files, form_text, submit
 from quarry.errors import from_validation_error, invalid, not_found
 from quarry.events.models import Event
-from quarry.functions.schemas import FunctionType
 from quarry.storage.versioned import find_live
 from quarry.v3 import events
+from quarry.v3.functions import V3_TYPES, FunctionTypeV3
 from quarry.workflows.models import Workflow
 
 router = APIRouter(prefix="/v3", tags=["v3 calls"])
@@ -64,7 +64,7 @@ class V3Call(WireModel):
     workflow_version_num: int | None = None
     function_id: str | None = None
     function_name: str | None = None
-    function_type: FunctionType | None = None
+    function_type: FunctionTypeV3 | None = None
     function_version_num: int | None = None
     call_reference_id: str | None = None
     input: CallInputInfo
@@ -86,6 +86,7 @@ class CallsPage(WireModel):
 class TraceFunctionCall(FunctionCallOut):
     """A v2 function call, with ``startedAt`` and ``referenceID`` always present (see decisions)."""
 
+    type: FunctionTypeV3  # type: ignore[assignment]  # v3 names transform extract, route classify
     reference_id: str
     started_at: Timestamp
     incoming_destination_name: str | None = None
@@ -183,7 +184,7 @@ class CallRenderer:
             "workflowVersionNum": call.workflow_version_num,
             "functionID": call.function_id,
             "functionName": call.function_name,
-            "functionType": call.function_type,
+            "functionType": V3_TYPES.get(call.function_type, call.function_type) if call.function_type else None,
             "functionVersionNum": call.function_version_num,
             "callReferenceID": call.call_reference_id,
             "input": self.v2.call_input(call),
@@ -200,6 +201,7 @@ class CallRenderer:
 
     def function_call(self, fc: FunctionCall, incoming: str | None) -> dict[str, Any]:
         rendered = self.v2.function_call(fc)
+        rendered["type"] = V3_TYPES.get(fc.function_type, fc.function_type)
         rendered["referenceID"] = fc.reference_id or ""
         rendered["startedAt"] = fc.started_at or fc.created_at
         rendered["incomingDestinationName"] = incoming

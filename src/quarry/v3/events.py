@@ -1,9 +1,11 @@
 """Events in v3's shapes, and the outputs and errors of calls: ``/v3/outputs``, ``/v3/errors``.
 
 v3 tells events apart by ``eventType``, with a variant per kind of function. Quarry records the
-event type its runner emits; v3 names some of them after the function that ran: a transform
-event of an ``analyze`` (or ``extract``) function is an ``analyze`` (``extract``) event, a route
-event of a ``classify`` function is a ``classify`` event. Everything else keeps its type.
+event type its runner emits; v3 names some of them after the function that ran, the way v3 names
+the functions themselves (``v3.functions.V3_TYPES``): the transform event of a ``transform``
+function (v3's ``extract``) is an ``extract`` event, that of an ``analyze`` function an
+``analyze`` event, the route event of a ``route`` function (v3's ``classify``) a ``classify``
+event. Everything else keeps its type.
 
 An *output* is a non-error event that ended a branch of its call: not an intermediate event
 (one something ran on, or a split's collection; see ``events.service.intermediate``); an
@@ -35,8 +37,8 @@ router = APIRouter(tags=["v3 outputs and errors"])
 
 NAMED_BY_FUNCTION = {
     ("transform", "analyze"): "analyze",
-    ("transform", "extract"): "extract",
-    ("route", "classify"): "classify",
+    ("transform", "transform"): "extract",
+    ("route", "route"): "classify",
 }
 """``(Quarry event type, function type)`` -> v3 event type, where v3 names the event after the function."""
 
