@@ -19,8 +19,8 @@ from quarry.api.models import CsvList, WireModel
 from quarry.api.pagination import PageQuery
 from quarry.errors import bad_request, invalid
 from quarry.subscriptions import service
-from quarry.subscriptions.models import Subscription
-from quarry.subscriptions.schemas import Name, SubscriptionType, WebhookURL
+from quarry.subscriptions.routes import render  # v3's SubscriptionV3 is v2's shape
+from quarry.subscriptions.schemas import Name, SubscriptionOut, SubscriptionType, WebhookSecretOut, WebhookURL
 
 router = APIRouter(prefix="/v3", tags=["v3 subscriptions"])
 SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
@@ -78,39 +78,7 @@ class SubscriptionListQuery(WireModel):
         return PageQuery(limit=self.limit, startingAfter=self.starting_after, endingBefore=self.ending_before)
 
 
-class SubscriptionV3(WireModel):
-    name: str
-    subscription_id: str
-    type: SubscriptionType
-    function_id: str | None = None
-    function_name: str | None = None
-    collection_id: str | None = None
-    collection_name: str | None = None
-    disabled: bool
-    webhook_url: str
-
-
-class WebhookSecret(WireModel):
-    secret: str
-
-
-def render(subscription: Subscription) -> dict[str, Any]:
-    """``SubscriptionV3``: the function's fields or the collection's, whichever it listens to."""
-    out = {
-        "subscriptionID": subscription.id,
-        "name": subscription.name,
-        "type": subscription.type,
-        "functionID": subscription.function_id,
-        "functionName": subscription.function_name,
-        "collectionID": subscription.collection_id,
-        "collectionName": subscription.collection_name,
-        "disabled": subscription.disabled,
-        "webhookURL": subscription.webhook_url,
-    }
-    return {key: value for key, value in out.items() if value is not None}
-
-
-@router.post("/subscriptions", response_model=SubscriptionV3, response_model_exclude_none=True)
+@router.post("/subscriptions", response_model=SubscriptionOut, response_model_exclude_none=True)
 def create_subscription(
     principal: CurrentPrincipal, body: SubscriptionCreate, idem: Idempotency
 ) -> dict[str, Any] | Response:
@@ -122,7 +90,7 @@ def create_subscription(
         return idem.respond(session, render(service.create(session, principal.environment_id, body.model_dump())))
 
 
-@router.get("/subscriptions", response_model=list[SubscriptionV3], response_model_exclude_none=True)
+@router.get("/subscriptions", response_model=list[SubscriptionOut], response_model_exclude_none=True)
 def list_subscriptions(
     request: Request, principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()]
 ) -> list[dict[str, Any]]:
@@ -132,13 +100,13 @@ def list_subscriptions(
         return [render(row) for row in rows]
 
 
-@router.get("/subscriptions/{subscriptionID}", response_model=SubscriptionV3, response_model_exclude_none=True)
+@router.get("/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True)
 def get_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> dict[str, Any]:
     with request.app.state.db.read() as session:
         return render(service.get(session, principal.environment_id, subscription_id))
 
 
-@router.patch("/subscriptions/{subscriptionID}", response_model=SubscriptionV3, response_model_exclude_none=True)
+@router.patch("/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True)
 def update_subscription(
     request: Request,
     principal: CurrentPrincipal,
@@ -159,14 +127,14 @@ def delete_subscription(request: Request, principal: CurrentPrincipal, subscript
     return Response(status_code=204)
 
 
-@router.post("/webhook-secret", response_model=WebhookSecret)
+@router.post("/webhook-secret", response_model=WebhookSecretOut)
 def generate_webhook_secret(principal: CurrentPrincipal, idem: Idempotency) -> dict[str, str] | Response:
     """Generate the environment's signing secret, replacing the previous one at once."""
     with idem.write() as session:
         return idem.respond(session, {"secret": service.generate_secret(session, principal.environment_id)})
 
 
-@router.get("/webhook-secret", response_model=WebhookSecret)
+@router.get("/webhook-secret", response_model=WebhookSecretOut)
 def get_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
     """The active signing secret; a 404 when none has been generated."""
     with request.app.state.db.read() as session:
