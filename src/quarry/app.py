@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from quarry import __version__
@@ -44,7 +45,7 @@ def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
         finally:
             await run_in_threadpool(engine.stop, engine.settings.drain_seconds)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their assets served here: no CDN, works offline
         title="Quarry",
         version=__version__,
         summary="Self-hostable engine that turns documents into structured data (bem v2 API).",
