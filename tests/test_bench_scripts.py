@@ -31,3 +31,15 @@ def test_extraction_bench_scores_a_document_it_reads(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "third-party: 5/5 = 100.0%" in result.stdout, result.stdout
     assert "pdf" in result.stdout.split("Parsing speed per input type")[1]
+
+
+def test_hostile_bench_reports_every_scenario() -> None:
+    """One huge image instead of four: the three scenarios each print a row; the slow read fails."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "hostile.py"), "--images", "1"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {line.split()[0] + " " + line.split()[1]: line.split() for line in result.stdout.splitlines()[2:]}
+    assert set(rows) == {"redos route", "huge images", "slow read"}, result.stdout
+    assert rows["redos route"][2] == "completed" and rows["slow read"][2] == "failed"
