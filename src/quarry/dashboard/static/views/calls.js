@@ -10,13 +10,12 @@ const STATUSES = ["pending", "running", "completed", "failed"];
 
 /** A select of [value, text] options; ``any`` adds a first, empty option (no filter). */
 function select(name, label, options, value, any = true) {
-  return h(
-    "label",
-    {},
+  return labelled(
+    name,
     label,
     h(
       "select",
-      { name },
+      { name, id: `filter-${name}` },
       any && h("option", { value: "" }, "any"),
       options.map(([option, shown]) => h("option", { value: option, selected: option === value }, shown)),
     ),
@@ -26,7 +25,12 @@ function select(name, label, options, value, any = true) {
 const same = (values) => values.map((value) => [value, value]);
 
 function text(name, label, value, attributes = {}) {
-  return h("label", {}, label, h("input", { name, value: value ?? "", ...attributes }));
+  return labelled(name, label, h("input", { name, id: `filter-${name}`, value: value ?? "", ...attributes }));
+}
+
+/** A control with its label beside it, not around it: a select's name would include its options. */
+function labelled(name, label, control) {
+  return h("div", { class: "field" }, h("label", { for: `filter-${name}` }, label), control);
 }
 
 /** Names for the workflow and function inputs to suggest (the first page is plenty to type from). */

@@ -61,6 +61,8 @@ export async function workflowView({ args: [name], query, go }) {
     fields([
       ["Current version", `v${workflow.versionNum}`],
       ["ID", h("code", {}, workflow.id)],
+      ["Display name", workflow.displayName],
+      ["Description", workflow.description],
       ["Email address", workflow.emailAddress],
       ["Calls", h("a", { href: `${route("calls")}?workflowNames=${encodeURIComponent(workflow.name)}` }, "Calls of this workflow")],
     ]),
