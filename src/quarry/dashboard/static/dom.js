@@ -1,7 +1,7 @@
 // Building the page from API data without ever parsing it as HTML: every value becomes a text
 // node or an attribute, so a reference ID like "<img onerror=…>" shows as what it is.
 
-const SAFE_URL = /^(https?:\/\/|#|\/)/i; // no javascript: or data: links, whatever the data says
+const SAFE_URL = /^(https?:\/\/|#|\/(?!\/))/i; // no javascript: or data: links, whatever the data says
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
