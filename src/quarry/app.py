@@ -20,6 +20,7 @@ from quarry.api.rate_limit import RateLimiter
 from quarry.api.timing import ServerTiming
 from quarry.calls.routes import router as calls_router
 from quarry.collections.routes import router as collections_router
+from quarry.dashboard import router as dashboard_router
 from quarry.engine.engine import Engine
 from quarry.events.routes import router as events_router
 from quarry.functions.routes import router as functions_router
@@ -71,5 +72,6 @@ def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
     app.include_router(workflows_router)
     app.include_router(transformations_router)
     app.include_router(v3_router)
+    app.include_router(dashboard_router)
     install_openapi(app)
     return app

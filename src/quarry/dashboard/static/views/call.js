@@ -1,0 +1,128 @@
+// One call: its fields, its inputs, and the graph of its function calls (each one under the
+// function call whose event started it, via sourceFunctionCallID) with each one's activity and
+// results: the events it produced (GET /v1-alpha/events?callIDs=…), outputs and errors.
+
+import { get, getAll } from "../api.js";
+import { badge, duration, errorBox, fields, h, json, route, section, when } from "../dom.js";
+
+const TERMINAL = ["completed", "failed"];
+const REFRESH_MS = 2000;
+// Shown in an event's heading, or as its output: the rest of its fields go under "Details".
+const HEADLINE = ["eventID", "eventType", "functionName", "functionCallID", "callID", "createdAt", "message", "transformedContent", "s3URL"];
+
+function fileLinks(inputs) {
+  return h(
+    "ul",
+    { class: "files" },
+    inputs.map((input, index) =>
+      h(
+        "li",
+        {},
+        h("a", { href: input.s3URL, download: "" }, `Download ${input.itemReferenceID ?? `file ${index + 1}`}`),
+        h("span", { class: "muted" }, ` ${input.inputType}`),
+      ),
+    ),
+  );
+}
+
+function callInputs(call) {
+  if (call.input.singleFile) return [call.input.singleFile];
+  return call.input.batchFiles.inputs;
+}
+
+function eventCard(event) {
+  const details = Object.fromEntries(Object.entries(event).filter(([name, value]) => !HEADLINE.includes(name) && value !== null));
+  return h(
+    "article",
+    { class: `event ${event.eventType}` },
+    h(
+      "header",
+      {},
+      h("strong", {}, event.eventType),
+      event.referenceID ? h("span", {}, ` · ${event.referenceID}`) : null,
+      h("span", { class: "muted" }, " · ", when(event.createdAt), " · ", h("code", {}, event.eventID)),
+    ),
+    event.message ? errorBox(event.message) : null,
+    event.transformedContent !== undefined ? json(event.transformedContent) : null,
+    event.s3URL ? h("p", {}, h("a", { href: event.s3URL, download: "" }, "Download the input of this event")) : null,
+    Object.keys(details).length ? h("details", {}, h("summary", {}, "Details"), json(details)) : null,
+  );
+}
+
+function functionCallNode(fc, childrenOf, eventsOf) {
+  const events = eventsOf.get(fc.functionCallID) ?? [];
+  const children = childrenOf.get(fc.functionCallID) ?? [];
+  return h(
+    "li",
+    { "data-function-call": fc.functionCallID },
+    h(
+      "div",
+      { class: "node" },
+      h(
+        "div",
+        {},
+        badge(fc.status),
+        " ",
+        h("a", { href: route("functions", fc.functionName) }, h("strong", {}, fc.functionName)),
+        h("span", { class: "muted" }, ` ${fc.type} v${fc.functionVersionNum} · `, h("code", {}, fc.functionCallID)),
+        fc.startedAt ? h("span", { class: "muted" }, " · started ", when(fc.startedAt), fc.finishedAt ? `, took ${duration(fc.startedAt, fc.finishedAt)}` : "") : null,
+      ),
+      fc.activity.length
+        ? h("ol", { class: "activity", "aria-label": "Activity" }, fc.activity.map((step) => h("li", {}, badge(step.status), " ", step.displayName)))
+        : null,
+      fc.inputs.length ? fileLinks(fc.inputs) : null,
+    ),
+    events.length ? h("div", { class: "events" }, events.map(eventCard)) : null,
+    children.length ? h("ul", { class: "tree" }, children.map((child) => functionCallNode(child, childrenOf, eventsOf))) : null,
+  );
+}
+
+/** The function calls as a forest: roots are those no function call of this call started. */
+function graph(call, events) {
+  const ids = new Set(call.functionCalls.map((fc) => fc.functionCallID));
+  const childrenOf = new Map();
+  const roots = [];
+  for (const fc of call.functionCalls) {
+    const source = fc.sourceFunctionCallID;
+    if (source && ids.has(source)) childrenOf.set(source, [...(childrenOf.get(source) ?? []), fc]);
+    else roots.push(fc);
+  }
+  const eventsOf = new Map();
+  for (const event of events) eventsOf.set(event.functionCallID, [...(eventsOf.get(event.functionCallID) ?? []), event]);
+  const orphans = events.filter((event) => !ids.has(event.functionCallID));
+  return [
+    roots.length ? h("ul", { class: "tree root" }, roots.map((fc) => functionCallNode(fc, childrenOf, eventsOf))) : h("p", { class: "muted" }, "No function call yet."),
+    orphans.length ? h("div", { class: "events" }, orphans.map(eventCard)) : null,
+  ];
+}
+
+export async function callView({ args: [callID], reload }) {
+  const [{ call }, events] = await Promise.all([
+    get(`/v2/calls/${encodeURIComponent(callID)}`),
+    getAll("/v1-alpha/events", { callIDs: callID }, "events", (event) => event.eventID),
+  ]);
+  const finished = TERMINAL.includes(call.status);
+  if (!finished) setTimeout(reload, REFRESH_MS); // follow it until it is done
+  const [name, version, kind] =
+    call.callType === "workflow"
+      ? [call.workflowName, call.workflowVersionNum, "workflows"]
+      : [call.functionName, call.functionVersionNum, "functions"];
+  const errors = events.filter((event) => event.eventType === "error").length;
+  return h(
+    "div",
+    {},
+    h("p", { class: "crumbs" }, h("a", { href: route("calls") }, "← Calls")),
+    h("h1", {}, "Call ", h("code", {}, call.callID), " ", badge(call.status)),
+    fields([
+      ["Type", call.callType],
+      [call.callType === "workflow" ? "Workflow" : "Function", [h("a", { href: route(kind, name) }, name), ` v${version}`]],
+      ["Function type", call.functionType],
+      ["Reference", call.callReferenceID],
+      ["Created", when(call.createdAt)],
+      ["Finished", call.finishedAt ? [when(call.finishedAt), ` (took ${duration(call.createdAt, call.finishedAt)})`] : finished ? "" : "not yet — refreshing"],
+      ["Results", `${events.length} ${events.length === 1 ? "event" : "events"}${errors ? `, ${errors} ${errors === 1 ? "error" : "errors"}` : ""}`],
+    ]),
+    section("Inputs", fileLinks(callInputs(call))),
+    section("Function calls and results", graph(call, events)),
+  );
+}

@@ -1,0 +1,321 @@
+"""The dashboard at ``/``, end to end in headless Chromium (Debian's ``/usr/bin/chromium`` driven
+by Playwright), against a real server with data made through the API.
+
+Every browser test also checks that no request left 127.0.0.1 (the dashboard works offline)
+and that the page logged no console error and threw no exception. Expectations come from the
+API: the IDs and orders it answers, the messages it gives.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from quarry.dashboard import STATIC
+from tests.calls_client import batch, create_workflow, get_call, invoice, listed_ids, shaping, single, submit, wait_for
+from tests.conftest import Server, Tenant
+from tests.helpers import create_function, transform
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = os.environ.get("QUARRY_SCREENSHOTS")  # a directory: the tests save the README's screenshots there
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# === without a browser ==========================================================================
+
+
+def test_the_page_and_its_files_are_served_with_a_same_origin_policy(anonymous: httpx.Client) -> None:
+    page = anonymous.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text), "an asset from another host"
+    assets = re.findall(r"""(?:src|href)=["'](/ui/[^"']+)["']""", page.text)
+    assert "/ui/app.js" in assets
+    for asset in assets:
+        response = anonymous.get(asset)
+        assert response.status_code == 200, asset
+    # every module the page imports is served, as JavaScript (browsers refuse modules of another type)
+    pending, seen = ["app.js"], set()
+    while pending:
+        module = pending.pop()
+        seen.add(module)
+        response = anonymous.get(f"/ui/{module}")
+        assert response.status_code == 200, module
+        assert response.headers["content-type"].startswith("text/javascript"), module
+        assert "//" not in "".join(re.findall(r"""from\s+["']([^"']+)["']""", response.text)), module
+        for imported in re.findall(r"""from\s+["'](\.[^"']+)["']""", response.text):
+            resolved = os.path.normpath(os.path.join(os.path.dirname(module), imported))
+            if resolved not in seen:
+                pending.append(resolved)
+    assert len(seen) > 5
+
+
+def test_only_the_shipped_files_are_served(anonymous: httpx.Client) -> None:
+    for path in ["/ui/nope.js", "/ui/%2e%2e/__init__.py", "/ui/..%2f__init__.py", "/ui/", "/ui/views"]:
+        response = anonymous.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["code"] == 404
+
+
+def test_the_dashboard_is_not_part_of_the_api_document(anonymous: httpx.Client) -> None:
+    paths = anonymous.get("/openapi.json").json()["paths"]
+    assert paths and not [path for path in paths if path == "/" or path.startswith("/ui")]
+
+
+def test_every_dashboard_file_is_package_data() -> None:
+    """A non-editable install ships only the files the package-data globs name."""
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["quarry"]
+    package = ROOT / "src" / "quarry"
+    shipped = {path for pattern in globs for path in package.glob(pattern)}
+    files = {path for path in STATIC.rglob("*") if path.is_file()}
+    assert STATIC / "index.html" in files
+    assert files - shipped == set()
+
+
+# === in the browser =============================================================================
+
+
+@dataclass
+class Dashboard:
+    """A fresh browser tab on the server, recording every request and every error."""
+
+    page: Page
+    base_url: str
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    expected_errors: list[str] = field(default_factory=list)  # substrings of errors a test causes on purpose
+
+    def open(self, route: str = "") -> None:
+        self.page.goto(f"{self.base_url}/{route}")
+
+    def sign_in(self, key: str) -> None:
+        self.page.fill("#api-key", key)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def rows(self, column: int = 1) -> Any:
+        return self.page.locator(f"main tbody tr td:nth-child({column})")
+
+    def screenshot(self, name: str) -> None:
+        if SCREENSHOTS:
+            self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def dashboard(browser: Browser, server: Server) -> Iterator[Dashboard]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    board = Dashboard(page, server.base_url)
+    page.on("request", lambda request: board.requests.append(request.url))
+    page.on("console", board.on_console)
+    page.on("pageerror", lambda error: board.errors.append(f"page error: {error}"))
+    yield board
+    context.close()
+    assert [url for url in board.requests if urlsplit(url).hostname != "127.0.0.1"] == [], "a request left 127.0.0.1"
+    assert board.requests, "the test loaded nothing"
+    assert [e for e in board.errors if not any(expected in e for expected in board.expected_errors)] == []
+
+
+@dataclass
+class Seeded:
+    calls: dict[str, dict[str, Any]]  # by reference ID, as finished
+
+
+def seed(api: httpx.Client) -> Seeded:
+    """Two functions and a workflow (each with a second version), five workflow calls ``inv-1``…
+    ``inv-5``, a batch function call, and a call that fails; all finished."""
+    create_function(api, transform("extract"))
+    create_function(api, shaping("shape", "{number: invoiceNumber}"))
+    create_workflow(api, "chain", "extract", [("extract", "shape", None)])
+    items = [
+        {"workflowName": "chain", "callReferenceID": f"inv-{i}", "input": single(invoice(f"INV-100{i}"))}
+        for i in range(1, 6)
+    ]
+    items.append({"functionName": "extract", "callReferenceID": "batch", "input": batch((invoice("B-1"), "first"))})
+    items.append({"functionName": "extract", "callReferenceID": "broken", "input": single(b"%PDF-1.7 broken", "pdf")})
+    created = submit(api, *items)
+    calls = {c["callReferenceID"]: wait_for(api, c["callID"]) for c in created}
+    assert api.put("/v2/functions/extract", json={"displayName": "Extract invoices"}).status_code == 200
+    assert api.patch("/v2/workflows/chain", json={"displayName": "Invoice chain"}).status_code == 200
+    return Seeded(calls)
+
+
+def test_sign_in_filter_page_both_ways_and_sign_out(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    seeded = seed(api)
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+
+    newest_first = listed_ids(api, {"sortOrder": "desc", "limit": 100})
+    expect(dashboard.rows()).to_have_text(newest_first)
+    expect(page.locator(".count")).to_have_text(f"{len(seeded.calls)} calls")
+    dashboard.screenshot("calls")
+
+    # the reference filter, two per page, forward to the end and back to the start
+    invoices = listed_ids(api, {"sortOrder": "desc", "limit": 100, "referenceIDSubstring": "inv-"})
+    assert len(invoices) == 5
+    page.get_by_label("Reference contains").fill("inv-")
+    page.get_by_label("Per page").fill("2")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".count")).to_have_text("5 calls match the filters")
+    previous, following = page.get_by_role("button", name="← Previous"), page.get_by_role("button", name="Next →")
+    expect(dashboard.rows()).to_have_text(invoices[0:2])
+    expect(previous).to_be_disabled()
+    following.click()
+    expect(dashboard.rows()).to_have_text(invoices[2:4])
+    following.click()
+    expect(dashboard.rows()).to_have_text(invoices[4:5])
+    expect(following).to_be_disabled()
+    previous.click()
+    expect(dashboard.rows()).to_have_text(invoices[2:4])
+    previous.click()
+    expect(dashboard.rows()).to_have_text(invoices[0:2])
+    expect(previous).to_be_disabled()
+    page.go_back()  # the page is in the URL: Back shows the one before
+    expect(dashboard.rows()).to_have_text(invoices[2:4])
+
+    # status, workflow and call type filters (a new filter starts from the first page)
+    page.get_by_label("Reference contains").fill("")
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Apply").click()
+    expect(dashboard.rows()).to_have_text([seeded.calls["broken"]["callID"]])
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Workflow").fill("chain")
+    page.get_by_label("Per page").fill("10")
+    page.get_by_role("button", name="Apply").click()
+    expect(dashboard.rows()).to_have_text(listed_ids(api, {"sortOrder": "desc", "workflowNames": "chain"}))
+    page.get_by_label("Workflow").fill("")
+    page.get_by_label("Type").select_option("function")
+    page.get_by_label("Order").select_option("asc")
+    page.get_by_role("button", name="Apply").click()
+    expect(dashboard.rows()).to_have_text(listed_ids(api, {"callTypes": "function"}))
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    dashboard.open("#/calls")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("main table")).to_have_count(0)
+
+
+def test_a_call_shows_its_graph_activity_inputs_and_results(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    seeded = seed(api)
+    call = seeded.calls["inv-3"]
+    [extract] = [fc for fc in call["functionCalls"] if fc["functionName"] == "extract"]
+    [shape] = [fc for fc in call["functionCalls"] if fc["functionName"] == "shape"]
+    assert shape["sourceFunctionCallID"] == extract["functionCallID"]
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    page.get_by_role("link", name=call["callID"]).click()
+
+    expect(page.locator("h1")).to_contain_text(call["callID"])
+    expect(page.locator("h1 .badge")).to_have_text("completed")
+    # shape runs on extract's output: its node is inside extract's
+    extract_node = page.locator(f'li[data-function-call="{extract["functionCallID"]}"]')
+    shape_node = extract_node.locator(f'li[data-function-call="{shape["functionCallID"]}"]')
+    expect(shape_node).to_have_count(1)
+    expect(extract_node.locator(".activity").first).to_contain_text(extract["activity"][0]["displayName"])
+    expect(extract_node.locator("pre.json").first).to_contain_text('"invoiceNumber": "INV-1003"')
+    expect(shape_node.locator("pre.json").first).to_contain_text('"number": "INV-1003"')
+    dashboard.screenshot("call")
+
+    link = page.get_by_role("link", name="Download file 1").first
+    href = link.get_attribute("href")
+    assert href is not None and urlsplit(href).hostname == "127.0.0.1"
+    assert httpx.get(href).content == invoice("INV-1003")  # the signed URL needs no key
+
+    # a failed call shows the error its event carries
+    broken = get_call(api, seeded.calls["broken"]["callID"])
+    [error] = api.get("/v1-alpha/events", params={"callIDs": broken["callID"], "eventTypes": "error"}).json()["events"]
+    dashboard.open(f"#/calls/{broken['callID']}")
+    expect(page.locator("h1 .badge")).to_have_text("failed")
+    expect(page.locator(".event.error [role=alert]")).to_have_text(error["message"])
+
+    dashboard.open("#/calls/call_doesnotexist")
+    expect(page.locator("[role=alert]")).to_have_text(api.get("/v2/calls/call_doesnotexist").json()["message"])
+    dashboard.expected_errors.append("status of 404")  # Chromium logs the API's 404 itself
+
+
+def test_functions_and_a_workflows_versions(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    seed(api)
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    page.locator("header nav").get_by_role("link", name="Functions").click()
+    expect(dashboard.rows()).to_have_text(["extract", "shape"])
+    expect(dashboard.rows(3)).to_have_text(["v2", "v1"])
+    dashboard.screenshot("functions")
+
+    page.get_by_role("link", name="extract", exact=True).click()
+    expect(page.locator("h2")).to_have_text("Versions (2)")
+    expect(page.locator("details.version summary strong")).to_have_text(["Version 2", "Version 1"])
+
+    page.locator("header nav").get_by_role("link", name="Workflows").click()
+    expect(dashboard.rows()).to_have_text(["chain"])
+    page.get_by_role("link", name="chain", exact=True).click()
+    expect(page.locator("h1")).to_have_text("chain")
+    expect(page.locator("h2")).to_have_text("Versions (2)")
+    versions = page.locator("details.version")
+    expect(versions.locator("summary strong")).to_have_text(["Version 2", "Version 1"])
+    versions.last.locator("summary").click()
+    expect(versions.last.locator(".edges")).to_have_text("extract → shape")
+    expect(versions.last.locator("pre.json")).to_contain_text('"versionNum": 1')
+
+
+def test_a_wrong_key_shows_the_apis_message(dashboard: Dashboard, anonymous: httpx.Client) -> None:
+    answer = anonymous.get("/v2/functions", headers={"x-api-key": "qk_not-a-key"})
+    assert answer.status_code == 401
+    dashboard.open()
+    dashboard.sign_in("qk_not-a-key")
+    expect(dashboard.page.locator("form [role=alert]")).to_have_text(answer.json()["message"])
+    assert dashboard.page.evaluate("sessionStorage.length") == 0
+    expect(dashboard.page.locator("header.bar")).to_be_hidden()
+    dashboard.expected_errors.append("status of 401")  # Chromium logs the API's 401 itself
+
+
+def test_api_values_are_shown_as_text(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    create_function(api, transform("extract"))
+    reference = '<img src="/x" onerror="document.title=1">'
+    [created] = submit(api, {"functionName": "extract", "callReferenceID": reference, "input": single(invoice("X"))})
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    expect(dashboard.rows(2)).to_have_text([reference])
+    dashboard.open(f"#/calls/{created['callID']}")
+    expect(dashboard.page.locator("dl.fields")).to_contain_text(reference)
+    expect(dashboard.page.locator("main img")).to_have_count(0)
+    assert not [url for url in dashboard.requests if urlsplit(url).path == "/x"]
