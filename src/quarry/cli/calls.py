@@ -51,7 +51,9 @@ Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 
 @app.command()
 def submit(
-    files: Annotated[list[Path], typer.Argument(help="Documents to submit: one call each.", show_default=False, metavar="FILE...")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Documents to submit: one call each.", show_default=False, metavar="FILE...")
+    ],
     workflow: Annotated[str | None, typer.Option(help="Call this workflow.", show_default=False)] = None,
     function: Annotated[str | None, typer.Option(help="Call this function instead.", show_default=False)] = None,
     reference_id: Annotated[
