@@ -37,6 +37,9 @@ def main() -> None:
     except Failure as failure:
         print(f"quarry: {failure}", file=sys.stderr)
         sys.exit(EXIT_FAILURE)
+    except OSError as exc:  # a file that cannot be read or written
+        print(f"quarry: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
     except KeyboardInterrupt:
-        print("quarry: interrupted (calls already submitted go on on the server)", file=sys.stderr)
+        print("quarry: interrupted (what the server had accepted goes on there)", file=sys.stderr)
         sys.exit(130)

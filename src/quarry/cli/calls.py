@@ -16,6 +16,7 @@ from quarry.cli.client import (
     Client,
     KeyOption,
     LimitOption,
+    Many,
     SortOption,
     SortOrder,
     UrlOption,
@@ -44,9 +45,6 @@ SUBMITTED = (("file", "file"), ("call ID", "callID"), ("reference ID", "callRefe
 CallType = choice("CallType", ("workflow", "function"))
 Status = choice("Status", ("pending", "running", "completed", "failed"))
 InputType = choice("InputType", INPUT_TYPES)
-
-Many = Annotated[list[str] | None, typer.Option(show_default=False)]
-"""A filter that may be given several times (values are ORed)."""
 
 
 @app.command()

@@ -89,6 +89,8 @@ def choice(name: str, values: Sequence[str]) -> type[StrEnum]:
 SortOrder = choice("SortOrder", ("asc", "desc"))
 
 
+Many = Annotated[list[str] | None, typer.Option(show_default=False)]
+"""A filter that may be given several times (the API matches any of its values)."""
 LimitOption = Annotated[int, typer.Option(min=1, max=100, help="At most this many (a page).")]
 SortOption = Annotated[SortOrder, typer.Option(help="Oldest first (asc) or newest first (desc).")]
 AfterOption = Annotated[str | None, typer.Option(help="The next page: the items after this ID.", show_default=False)]

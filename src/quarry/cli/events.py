@@ -13,6 +13,7 @@ from quarry.cli.client import (
     Client,
     KeyOption,
     LimitOption,
+    Many,
     SortOption,
     SortOrder,
     UrlOption,
@@ -33,7 +34,6 @@ COLUMNS = (
     ("created", "createdAt"),
 )
 EventTypes = choice("EventType", get_args(EventType))
-Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 
 
 @app.command("list")

@@ -32,9 +32,9 @@ _EMAIL_HEADERS = ("received:", "return-path:", "mime-version:", "from:", "delive
 _HEADER = re.compile(r"^[!-9;-~]+:")
 
 
-def input_type_of(path: Path, data: bytes) -> str | None:
-    """The input type of ``path`` with content ``data``, or None when neither tells."""
-    return input_type_for(path.name, None) or sniff(data)
+def input_type_of(path: Path) -> str | None:
+    """The input type of the file at ``path``, or None when neither its name nor its content tells."""
+    return input_type_for(path.name, None) or sniff(path.read_bytes())
 
 
 def sniff(data: bytes) -> str | None:

@@ -50,16 +50,11 @@ def uploads(paths: Sequence[Path], input_type: str | None) -> list[Upload]:
         if path.name in names:
             raise Failure(f"two files are named {path.name}: results are named after files, rename one")
         names.add(path.name)
-        kind = input_type or input_type_for_file(path)
+        kind = input_type or input_type_of(path)
+        if kind is None:
+            raise Failure(f"cannot tell the input type of {path}: give it a known extension or pass --input-type")
         found.append(Upload(path, kind))
     return found
-
-
-def input_type_for_file(path: Path) -> str:
-    kind = input_type_of(path, path.read_bytes())
-    if kind is None:
-        raise Failure(f"cannot tell the input type of {path}: give it a known extension or pass --input-type")
-    return kind
 
 
 def submit(
