@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the server on the embedded default (SQLite + local files in ./quarry-data).
+## Start the server on the embedded default (SQLite + local files in ~/.local/share/quarry, or QUARRY_DATA_DIR).
 serve: install
 	$(BIN)/quarry serve --host $(HOST) --port $(PORT)
 

@@ -17,8 +17,8 @@ from tests.processes import QUARRY, ServerProcess
 KEY = re.compile(r"\bqk_[A-Za-z0-9]{40}\b")
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(QUARRY + args, env=env, capture_output=True, text=True, timeout=120)
+def _run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(QUARRY + args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
@@ -51,6 +51,7 @@ def test_first_start_prints_a_working_key_once(env: dict[str, str]) -> None:
 
 
 def test_keys_create_list_revoke(env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env).returncode == 0
     created = _run(["keys", "create", "--environment", "sandbox", "--name", "ci"], env)
     assert created.returncode == 0, created.stderr
     secret = KEY.findall(created.stdout)[0]
@@ -76,9 +77,10 @@ def test_keys_create_list_revoke(env: dict[str, str]) -> None:
 
 
 def test_keys_create_for_unknown_environment_fails(env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env).returncode == 0
     result = _run(["keys", "create", "--environment", "staging"], env)
     assert result.returncode == 2
-    assert "staging" in result.stdout + result.stderr
+    assert "staging" in result.stderr and result.stderr.count("\n") == 1
     assert _run(["environments", "create", "staging"], env).returncode == 0
     assert _run(["keys", "create", "--environment", "staging"], env).returncode == 0
     assert "staging" in _run(["environments", "list"], env).stdout
@@ -108,3 +110,35 @@ def test_help_lists_the_commands(env: dict[str, str]) -> None:
     assert result.returncode == 0
     for command in ("serve", "keys", "db", "environments"):
         assert command in result.stdout
+
+
+def test_admin_commands_find_the_servers_data_from_any_directory(env: dict[str, str], tmp_path: Path) -> None:
+    """No QUARRY_DATA_DIR: the data is the user's ($XDG_DATA_HOME/quarry), not the directory's."""
+    del env["QUARRY_DATA_DIR"]
+    env |= {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    server = ServerProcess(env)
+    try:
+        created = _run(["keys", "create", "--name", "from-elsewhere"], env, cwd=elsewhere)
+        assert created.returncode == 0, created.stderr
+        response = httpx.get(server.url + "/v2/functions", headers={"x-api-key": KEY.findall(created.stdout)[0]})
+        assert response.status_code == 200, response.text
+    finally:
+        output = server.stop()
+    assert str(tmp_path / "xdg" / "quarry") in output
+    assert (tmp_path / "xdg" / "quarry" / "quarry.db").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["keys", "create"], ["environments", "list"]])
+def test_admin_commands_refuse_a_missing_database(env: dict[str, str], command: list[str]) -> None:
+    result = _run(command, env)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert env["QUARRY_DATA_DIR"] in result.stderr and "QUARRY_DATA_DIR" in result.stderr
+    assert not KEY.findall(result.stdout)
+    assert not Path(env["QUARRY_DATA_DIR"]).exists(), "nothing is created"
+
+    assert _run(["db", "upgrade"], env).returncode == 0
+    assert _run(["environments", "list"], env).stdout.split() == ["production", "sandbox"]

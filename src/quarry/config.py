@@ -60,7 +60,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("QUARRY_DATA_DIR") or "./quarry-data").expanduser().absolute()
+        data_dir = Path(env.get("QUARRY_DATA_DIR") or default_data_dir(env)).expanduser().absolute()
         database_url = env.get("QUARRY_DATABASE_URL") or f"sqlite:///{data_dir / 'quarry.db'}"
         return cls(
             data_dir=data_dir,
@@ -112,6 +112,21 @@ class Settings:
     def is_embedded(self) -> bool:
         """True when running on the embedded SQLite database (the zero-configuration default)."""
         return self.database_url.startswith("sqlite")
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Per user, not per directory: ``$XDG_DATA_HOME/quarry`` (``~/.local/share/quarry``), so that
+    every ``quarry`` command finds the server's data wherever it is run from.
+
+    >>> default_data_dir({"XDG_DATA_HOME": "/data", "HOME": "/home/ann"})
+    PosixPath('/data/quarry')
+    >>> default_data_dir({"XDG_DATA_HOME": "relative", "HOME": "/home/ann"})
+    PosixPath('/home/ann/.local/share/quarry')
+    """
+    xdg = env.get("XDG_DATA_HOME")
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".local" / "share"  # the spec ignores relative
+    return base / "quarry"
 
 
 def _optional_int(value: str | None) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BeforeValidator, Field
@@ -14,13 +14,9 @@ from quarry.api.models import CsvList, split_csv
 from quarry.api.pagination import PageQuery
 from quarry.events import service
 from quarry.events.models import Event
+from quarry.events.types import EventType
 
 router = APIRouter(prefix="/v1-alpha/events", tags=["events"])
-
-EventType = Literal[
-    "transform", "route", "split_collection", "split_item", "join", "enrich",
-    "payload_shaping", "evaluation", "collection_processing", "error",
-]  # fmt: skip
 
 
 class EventListQuery(PageQuery):

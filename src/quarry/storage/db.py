@@ -33,6 +33,21 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def has_schema(url: str) -> bool:
+    """Whether the database at ``url`` holds Quarry's tables, creating nothing to find out
+    (connecting to a missing SQLite file would create it)."""
+    url = sqlalchemy_url(url)
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return False
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return sa.inspect(engine).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
 def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 

@@ -1,43 +1,53 @@
-"""The ``quarry`` command: serve the API and manage keys, environments and the database."""
+"""Admin commands: serve the API, run workers, manage keys, environments and the database.
+
+They open the database directly (no HTTP), so they run where the server's data is: the same
+``QUARRY_DATA_DIR`` (per user by default) or ``QUARRY_DATABASE_URL``."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from quarry.cli.failure import Failure
 from quarry.config import Settings
 
-app = typer.Typer(
-    help="Quarry: documents in, structured JSON out, through the bem v2 API.\n\n"
-    "Configuration comes from QUARRY_* environment variables (see the README).",
-    no_args_is_help=True,
-    add_completion=False,
-)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 environments_app = typer.Typer(help="List and create environments.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-app.add_typer(environments_app, name="environments")
-app.add_typer(db_app, name="db")
 console = Console()
 
 
-def _open():  # type: ignore[no-untyped-def]
+def _open(create: bool = False):  # type: ignore[no-untyped-def]
+    """Settings, database and account. Only ``create`` makes (or migrates into) a new database:
+    any other command run against the wrong data would hand out keys no server knows."""
+    import sqlalchemy.exc
+
     from quarry.bootstrap import open_database
+    from quarry.storage.db import has_schema
     from quarry.tenancy.service import ensure_default_account
 
     settings = Settings.from_env()
+    where = settings.database_url.removeprefix("sqlite:///").split("@")[-1]  # no password
+    try:
+        missing = not create and not has_schema(settings.database_url)
+    except sqlalchemy.exc.OperationalError as exc:
+        raise Failure(f"cannot open the database {where}: {str(exc.orig).strip().splitlines()[0]}") from None
+    if missing:
+        raise Failure(
+            f"no Quarry database at {where}: point QUARRY_DATA_DIR (or QUARRY_DATABASE_URL) at the"
+            " server's data, or start `quarry serve` to create one"
+        )
     db = open_database(settings)
     with db.write() as session:
         account_id = ensure_default_account(session).id
     return settings, db, account_id
 
 
-@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port to listen on."),
@@ -55,8 +65,13 @@ def serve(
     from quarry.engine.engine import Role
     from quarry.tenancy.service import create_api_key, has_active_key
 
-    settings, db, account_id = _open()
+    settings, db, account_id = _open(create=True)
     console.print(f"Quarry: database {db.url.split('@')[-1]}, data in {settings.data_dir}")
+    if Path("quarry-data", "quarry.db").is_file() and settings.data_dir != Path("quarry-data").absolute():
+        console.print(
+            "Note: ./quarry-data (the data directory of older Quarry versions) is not used;"
+            " QUARRY_DATA_DIR=./quarry-data serves it, or move it to the directory above."
+        )
     if settings.api_key:
         console.print("API key: QUARRY_API_KEY is accepted as a key of the 'production' environment.")
     else:
@@ -87,7 +102,6 @@ def serve(
     _exit_now()
 
 
-@app.command()
 def worker(
     concurrency: int = typer.Option(
         None, min=1, help="Function calls in flight at once (default QUARRY_WORKERS); mostly waiting on I/O."
@@ -103,7 +117,7 @@ def worker(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
 
-    settings, db, _ = _open()
+    settings, db, _ = _open(create=True)
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
     engine = bootstrap(settings, Role.WORKER, db)
@@ -144,8 +158,7 @@ def keys_create(
         with db.write() as session:
             key, secret = create_api_key(session, account_id, environment, name)
     except TenancyError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise Failure(str(exc)) from None
     console.print(f"Created key {key.id} ({name}) for environment '{environment}':", highlight=False)
     print(secret)
 
@@ -180,8 +193,7 @@ def keys_revoke(key_id: str = typer.Argument(..., help="The key's ID, as `quarry
         with db.write() as session:
             revoke_api_key(session, account_id, key_id)
     except TenancyError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise Failure(str(exc)) from None
     console.print(f"Revoked {key_id}.")
 
 
@@ -206,17 +218,12 @@ def environments_create(name: str = typer.Argument(..., help="Name of the new en
         with db.write() as session:
             create_environment(session, account_id, name)
     except TenancyError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise Failure(str(exc)) from None
     console.print(f"Created environment '{name}'.")
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations (the server also does this when it starts)."""
-    _, db, _ = _open()
+    _, db, _ = _open(create=True)
     console.print(f"Database {db.url.split('@')[-1]} is up to date.")
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,202 @@
+"""The user commands of ``quarry`` as a user runs them: real ``quarry`` processes talking HTTP to
+a real server (``QUARRY_URL``, ``QUARRY_API_KEY``; no ``QUARRY_DATA_DIR``: they never open the
+database). One SQLite server for the module: the commands only speak HTTP, the storage behind it
+is tested elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests import documents
+from tests.calls_client import invoice
+from tests.conftest import free_port
+from tests.processes import QUARRY, ServerProcess, quarry_env
+
+KEY = "user-cli-key"
+EXTRACT = {"outputSchemaName": "Invoice", "outputSchema": documents.SCHEMA}
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+    workdir: Path
+
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            QUARRY + list(args), env=self.env | env, cwd=self.workdir, capture_output=True, text=True, timeout=120
+        )
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--format", "json"))
+
+    def write(self, name: str, content: bytes | dict[str, Any]) -> Path:
+        path = self.workdir / name
+        path.write_bytes(json.dumps(content).encode() if isinstance(content, dict) else content)
+        return path
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    root = tmp_path_factory.mktemp("user-cli")
+    with quarry_env("sqlite", root / "data", "user_cli", QUARRY_API_KEY=KEY) as env:
+        server = ServerProcess(env)
+        try:
+            user_env = {k: v for k, v in env.items() if k != "QUARRY_DATA_DIR"}
+            (root / "work").mkdir()
+            yield Cli(user_env | {"QUARRY_URL": server.url, "COLUMNS": "250"}, root / "work")
+        finally:
+            server.stop()
+
+
+@dataclass
+class Submitted:
+    stdout: str
+    results: Path
+    calls: dict[str, dict[str, Any]]  # by file name
+
+
+@pytest.fixture(scope="module")
+def submitted(cli: Cli) -> Submitted:
+    """An extraction workflow made from files, and two documents submitted to it: a text invoice
+    and a PDF whose name has no extension (its type is read from its content)."""
+    fn = cli.write("fn.json", {"functionName": "cli-extract", "type": "transform", **EXTRACT})
+    assert "cli-extract" in cli.ok("functions", "create", "--file", str(fn))
+    wf = cli.write("wf.json", {"name": "cli-invoices", "mainFunction": {"name": "cli-extract"}})
+    assert "cli-invoices" in cli.ok("workflows", "create", "--file", str(wf))
+    march = cli.write("march.txt", invoice("INV-0311", "12.50"))
+    scan = cli.write("scan", documents.pdf())
+    stdout = cli.ok("calls", "submit", "--workflow", "cli-invoices", str(march), str(scan), "--wait", "--output", "out")
+    found = cli.json("calls", "list", "--workflow-name", "cli-invoices", "--limit", "100")["calls"]
+    return Submitted(stdout, cli.workdir / "out", {call["callReferenceID"]: call for call in found})
+
+
+def test_submit_writes_one_result_file_per_input_file(cli: Cli, submitted: Submitted) -> None:
+    assert sorted(p.name for p in submitted.results.iterdir()) == ["march.txt.json", "scan.json"]
+    march = json.loads((submitted.results / "march.txt.json").read_text())
+    scan = json.loads((submitted.results / "scan.json").read_text())
+    assert (march["status"], march["inputType"], march["callReferenceID"]) == ("completed", "text", "march.txt")
+    assert (scan["status"], scan["inputType"], scan["callReferenceID"]) == ("completed", "pdf", "scan")
+    assert march["outputs"][0]["transformedContent"]["invoiceNumber"] == "INV-0311"
+    assert march["outputs"][0]["transformedContent"]["totalAmount"] == 12.5
+    assert scan["outputs"][0]["transformedContent"]["invoiceNumber"] == documents.NUMBER
+    assert march["errors"] == scan["errors"] == []
+    assert march["callID"] == submitted.calls["march.txt"]["callID"]
+    for call in submitted.calls.values():
+        assert call["callID"] in submitted.stdout and call["status"] == "completed"
+
+
+def test_calls_list_filters_and_formats(cli: Cli, submitted: Submitted) -> None:
+    march = submitted.calls["march.txt"]["callID"]
+    by_substring = cli.json("calls", "list", "--reference-id-substring", "MARCH.T")
+    assert [call["callID"] for call in by_substring["calls"]] == [march]
+    both = cli.json("calls", "list", "--reference-id", "march.txt", "--reference-id", "scan", "--sort-order", "desc")
+    assert [call["callReferenceID"] for call in both["calls"]] == ["scan", "march.txt"]
+    assert cli.json("calls", "list", "--call-id", march, "--status", "failed")["calls"] == []
+    assert cli.json("calls", "list", "--call-type", "function", "--workflow-name", "cli-invoices")["calls"] == []
+    paged = cli.json("calls", "list", "--workflow-name", "cli-invoices", "--limit", "1", "--starting-after", march)
+    assert [call["callReferenceID"] for call in paged["calls"]] == ["scan"]
+
+    as_yaml = yaml.safe_load(cli.ok("calls", "list", "--reference-id", "scan", "--format", "yaml"))
+    assert as_yaml["calls"][0]["callID"] == submitted.calls["scan"]["callID"] and as_yaml["totalCount"] == 1
+    table = cli.ok("calls", "list", "--workflow-name", "cli-invoices")
+    assert march in table and "completed" in table
+
+
+def test_calls_get_and_events_list(cli: Cli, submitted: Submitted) -> None:
+    call_id = submitted.calls["scan"]["callID"]
+    call = cli.json("calls", "get", call_id)
+    assert call["callID"] == call_id and call["workflowName"] == "cli-invoices"
+    assert call["input"]["singleFile"]["inputType"] == "pdf"
+    assert call_id in cli.ok("calls", "get", call_id, "--format", "table")
+
+    events = cli.json("events", "list", "--call-id", call_id, "--event-type", "transform")
+    assert [e["transformedContent"]["invoiceNumber"] for e in events["events"]] == [documents.NUMBER]
+    assert cli.json("events", "list", "--call-id", call_id, "--event-type", "error")["events"] == []
+    table = cli.ok("events", "list", "--function-name", "cli-extract", "--limit", "5")
+    assert events["events"][0]["eventID"] in table
+
+
+def test_definitions_get_list_delete(cli: Cli, submitted: Submitted) -> None:
+    assert cli.json("workflows", "get", "cli-invoices")["mainFunction"]["name"] == "cli-extract"
+    assert "cli-extract" in cli.ok("functions", "list")
+    assert [w["name"] for w in cli.json("workflows", "list")["workflows"]] == ["cli-invoices"]
+    fn = cli.write("doomed.json", {"functionName": "cli-doomed", "type": "payload_shaping", "shapingSchema": "a"})
+    cli.ok("functions", "create", "--file", str(fn))
+    assert cli.json("functions", "get", "cli-doomed")["type"] == "payload_shaping"
+    assert "Deleted" in cli.ok("functions", "delete", "cli-doomed")
+    assert cli("functions", "get", "cli-doomed").returncode == 2
+
+
+def test_a_failed_call_exits_1_with_its_errors_in_the_result(cli: Cli) -> None:
+    broken = cli.write("broken.txt", invoice("INV-0400"))
+    fn = cli.write("fn2.json", {"functionName": "cli-direct", "type": "transform", **EXTRACT})
+    cli.ok("functions", "create", "--file", str(fn))
+    args = ["calls", "submit", "--function", "cli-direct", str(broken), "--input-type", "pdf", "--output", "failed"]
+    result = cli(*args, "--reference-id", "cli-broken")
+    assert result.returncode == 1, result.stderr
+    assert "1 of 1 calls failed" in result.stderr
+    document = json.loads((cli.workdir / "failed" / "broken.txt.json").read_text())
+    assert (document["status"], document["callReferenceID"], document["outputs"]) == ("failed", "cli-broken", [])
+    assert document["errors"][0]["eventType"] == "error" and "PDF" in document["errors"][0]["message"]
+
+
+def _one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    line = result.stderr.strip()
+    assert line.startswith("quarry: ") and "\n" not in line, result.stderr
+    return line
+
+
+def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
+    refused = _one_line_failure(cli("functions", "list", "--api-key", "not-a-key"))
+    assert "401" in refused and "QUARRY_API_KEY" in refused
+    assert "404" in _one_line_failure(cli("functions", "get", "no-such-function"))
+    assert "404" in _one_line_failure(cli("workflows", "delete", "no-such-workflow"))
+    bad_cursor = _one_line_failure(cli("calls", "list", "--starting-after", "call_nope"))
+    assert "400" in bad_cursor and "startingAfter" in bad_cursor
+    not_json = cli.write("not.json", b"{nope")
+    assert "not JSON" in _one_line_failure(cli("functions", "create", "--file", str(not_json)))
+
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    unreachable = _one_line_failure(cli("calls", "list", QUARRY_URL=nowhere))
+    assert nowhere in unreachable and "QUARRY_URL" in unreachable
+
+    env = {k: v for k, v in cli.env.items() if k != "QUARRY_API_KEY"}
+    no_key = subprocess.run(QUARRY + ["events", "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert "QUARRY_API_KEY" in _one_line_failure(no_key)
+
+    untyped = cli.write("mystery", bytes(range(256)))
+    assert "--input-type" in _one_line_failure(cli("calls", "submit", "--workflow", "cli-invoices", str(untyped)))
+    assert "--workflow" in _one_line_failure(cli("calls", "submit", str(untyped)))
+
+
+def test_user_commands_need_no_database(cli: Cli) -> None:
+    """Run from a directory with no data and a HOME of its own: HTTP is all they use."""
+    home = cli.workdir / "elsewhere"
+    home.mkdir()
+    result = subprocess.run(
+        QUARRY + ["functions", "list", "--format", "json"],
+        env=cli.env | {"HOME": str(home), "XDG_DATA_HOME": str(home / "xdg")},
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totalCount"] >= 0
+    assert os.listdir(home) == []
