@@ -28,10 +28,11 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(tmp
 
 
 def check_limits(env: dict[str, str]) -> None:
-    created = subprocess.run(QUARRY + ["keys", "create", "--name", "other"], env=env, capture_output=True, text=True)
-    other = re.findall(r"\bqk_[A-Za-z0-9]{40}\b", created.stdout)[0]
-    server = ServerProcess(env)
+    server = ServerProcess(env)  # first: key commands use the database the server made
     try:
+        command = [*QUARRY, "keys", "create", "--name", "other"]
+        created = subprocess.run(command, env=env, capture_output=True, text=True)
+        other = re.findall(r"\bqk_[A-Za-z0-9]{40}\b", created.stdout)[0]
         limited = httpx.Client(base_url=server.url, headers={"x-api-key": KEY})
         answers = [limited.get("/v2/functions") for _ in range(4)]
         assert [a.status_code for a in answers[:3]] == [200, 200, 200]
