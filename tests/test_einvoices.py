@@ -1,0 +1,243 @@
+"""E-invoices (UBL 2.1, CII / Factur-X / ZUGFeRD, XRechnung) are read from their structured data:
+the values they state exactly win over what the text seems to say."""
+
+from __future__ import annotations
+
+import pytest
+
+from quarry.documents import einvoice
+from quarry.documents.parse import parse
+
+
+def cii_xml(number: str = "FX-2024-0042", total: str = "1190.00", seller: str = "Lieferant GmbH") -> bytes:
+    """A Factur-X EN 16931 invoice: two lines, 19 % VAT."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+    xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+    xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100">
+  <rsm:ExchangedDocumentContext>
+    <ram:GuidelineSpecifiedDocumentContextParameter>
+      <ram:ID>urn:cen.eu:en16931:2017</ram:ID>
+    </ram:GuidelineSpecifiedDocumentContextParameter>
+  </rsm:ExchangedDocumentContext>
+  <rsm:ExchangedDocument>
+    <ram:ID>{number}</ram:ID>
+    <ram:TypeCode>380</ram:TypeCode>
+    <ram:IssueDateTime><udt:DateTimeString format="102">20240315</udt:DateTimeString></ram:IssueDateTime>
+  </rsm:ExchangedDocument>
+  <rsm:SupplyChainTradeTransaction>
+    <ram:IncludedSupplyChainTradeLineItem>
+      <ram:AssociatedDocumentLineDocument><ram:LineID>1</ram:LineID></ram:AssociatedDocumentLineDocument>
+      <ram:SpecifiedTradeProduct><ram:Name>Beratung</ram:Name></ram:SpecifiedTradeProduct>
+      <ram:SpecifiedLineTradeAgreement>
+        <ram:NetPriceProductTradePrice><ram:ChargeAmount>150.00</ram:ChargeAmount></ram:NetPriceProductTradePrice>
+      </ram:SpecifiedLineTradeAgreement>
+      <ram:SpecifiedLineTradeDelivery>
+        <ram:BilledQuantity unitCode="HUR">6.0000</ram:BilledQuantity>
+      </ram:SpecifiedLineTradeDelivery>
+      <ram:SpecifiedLineTradeSettlement>
+        <ram:SpecifiedTradeSettlementLineMonetarySummation>
+          <ram:LineTotalAmount>900.00</ram:LineTotalAmount>
+        </ram:SpecifiedTradeSettlementLineMonetarySummation>
+      </ram:SpecifiedLineTradeSettlement>
+    </ram:IncludedSupplyChainTradeLineItem>
+    <ram:IncludedSupplyChainTradeLineItem>
+      <ram:AssociatedDocumentLineDocument><ram:LineID>2</ram:LineID></ram:AssociatedDocumentLineDocument>
+      <ram:SpecifiedTradeProduct><ram:Name>Service</ram:Name></ram:SpecifiedTradeProduct>
+      <ram:SpecifiedLineTradeAgreement>
+        <ram:NetPriceProductTradePrice><ram:ChargeAmount>100.00</ram:ChargeAmount></ram:NetPriceProductTradePrice>
+      </ram:SpecifiedLineTradeAgreement>
+      <ram:SpecifiedLineTradeDelivery>
+        <ram:BilledQuantity unitCode="C62">1.0000</ram:BilledQuantity>
+      </ram:SpecifiedLineTradeDelivery>
+      <ram:SpecifiedLineTradeSettlement>
+        <ram:SpecifiedTradeSettlementLineMonetarySummation>
+          <ram:LineTotalAmount>100.00</ram:LineTotalAmount>
+        </ram:SpecifiedTradeSettlementLineMonetarySummation>
+      </ram:SpecifiedLineTradeSettlement>
+    </ram:IncludedSupplyChainTradeLineItem>
+    <ram:ApplicableHeaderTradeAgreement>
+      <ram:SellerTradeParty>
+        <ram:Name>{seller}</ram:Name>
+        <ram:SpecifiedTaxRegistration><ram:ID schemeID="FC">201/113/40209</ram:ID></ram:SpecifiedTaxRegistration>
+        <ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">DE123456789</ram:ID></ram:SpecifiedTaxRegistration>
+      </ram:SellerTradeParty>
+      <ram:BuyerTradeParty><ram:Name>Kunde AG</ram:Name></ram:BuyerTradeParty>
+    </ram:ApplicableHeaderTradeAgreement>
+    <ram:ApplicableHeaderTradeDelivery/>
+    <ram:ApplicableHeaderTradeSettlement>
+      <ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
+      <ram:SpecifiedTradePaymentTerms>
+        <ram:DueDateDateTime><udt:DateTimeString format="102">20240414</udt:DateTimeString></ram:DueDateDateTime>
+      </ram:SpecifiedTradePaymentTerms>
+      <ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+        <ram:LineTotalAmount>1000.00</ram:LineTotalAmount>
+        <ram:TaxBasisTotalAmount>1000.00</ram:TaxBasisTotalAmount>
+        <ram:TaxTotalAmount currencyID="EUR">190.00</ram:TaxTotalAmount>
+        <ram:GrandTotalAmount>{total}</ram:GrandTotalAmount>
+        <ram:DuePayableAmount>{total}</ram:DuePayableAmount>
+      </ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+    </ram:ApplicableHeaderTradeSettlement>
+  </rsm:SupplyChainTradeTransaction>
+</rsm:CrossIndustryInvoice>
+""".encode()
+
+
+UBL_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+    xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+    xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:CustomizationID>urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0</cbc:CustomizationID>
+  <cbc:ID>UBL-7781</cbc:ID>
+  <cbc:IssueDate>2024-06-01</cbc:IssueDate>
+  <cbc:DueDate>2024-07-01</cbc:DueDate>
+  <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>
+  <cbc:DocumentCurrencyCode>SEK</cbc:DocumentCurrencyCode>
+  <cbc:TaxCurrencyCode>EUR</cbc:TaxCurrencyCode>
+  <cac:AccountingSupplierParty><cac:Party>
+    <cac:PartyName><cbc:Name>Nordic Trade</cbc:Name></cac:PartyName>
+    <cac:PartyTaxScheme><cbc:CompanyID>SE556677889901</cbc:CompanyID>
+      <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>
+    <cac:PartyLegalEntity><cbc:RegistrationName>Nordic Trade AB</cbc:RegistrationName></cac:PartyLegalEntity>
+  </cac:Party></cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty><cac:Party>
+    <cac:PartyLegalEntity><cbc:RegistrationName>Buyer Oy</cbc:RegistrationName></cac:PartyLegalEntity>
+  </cac:Party></cac:AccountingCustomerParty>
+  <cac:TaxTotal><cbc:TaxAmount currencyID="EUR">43.75</cbc:TaxAmount></cac:TaxTotal>
+  <cac:TaxTotal><cbc:TaxAmount currencyID="SEK">500.00</cbc:TaxAmount></cac:TaxTotal>
+  <cac:LegalMonetaryTotal>
+    <cbc:LineExtensionAmount currencyID="SEK">2000.00</cbc:LineExtensionAmount>
+    <cbc:TaxExclusiveAmount currencyID="SEK">2000.00</cbc:TaxExclusiveAmount>
+    <cbc:TaxInclusiveAmount currencyID="SEK">2500.00</cbc:TaxInclusiveAmount>
+    <cbc:PrepaidAmount currencyID="SEK">500.00</cbc:PrepaidAmount>
+    <cbc:PayableAmount currencyID="SEK">2000.00</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>
+  <cac:InvoiceLine>
+    <cbc:ID>1</cbc:ID>
+    <cbc:InvoicedQuantity unitCode="EA">4</cbc:InvoicedQuantity>
+    <cbc:LineExtensionAmount currencyID="SEK">2000.00</cbc:LineExtensionAmount>
+    <cac:Item><cbc:Description>Chairs, oak</cbc:Description><cbc:Name>Chair</cbc:Name></cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="SEK">500.00</cbc:PriceAmount></cac:Price>
+  </cac:InvoiceLine>
+</Invoice>
+"""
+
+
+def test_cii_maps_to_the_exact_values():
+    record = einvoice.from_bytes(cii_xml())
+    assert record is not None and record.syntax == "cii"
+    assert (record.invoice_number, record.issue_date, record.due_date, record.currency) == (
+        "FX-2024-0042",
+        "2024-03-15",
+        "2024-04-14",
+        "EUR",
+    )
+    assert (record.seller_name, record.seller_vat_id, record.buyer_name) == (
+        "Lieferant GmbH",
+        "DE123456789",
+        "Kunde AG",
+    )
+    assert (record.net_total, record.tax_total, record.grand_total, record.amount_due) == (
+        "1000.00",
+        "190.00",
+        "1190.00",
+        "1190.00",
+    )
+    assert [(line.description, line.quantity, line.unit_price, line.amount) for line in record.lines] == [
+        ("Beratung", "6.0000", "150.00", "900.00"),
+        ("Service", "1.0000", "100.00", "100.00"),
+    ]
+
+
+def test_ubl_maps_to_the_exact_values():
+    record = einvoice.from_bytes(UBL_XML)
+    assert record is not None and record.syntax == "ubl"
+    assert (record.invoice_number, record.issue_date, record.due_date, record.currency) == (
+        "UBL-7781",
+        "2024-06-01",
+        "2024-07-01",
+        "SEK",
+    )
+    # The legal name over the trading name; the tax in the document's currency, not the tax currency's.
+    assert (record.seller_name, record.seller_vat_id, record.buyer_name) == (
+        "Nordic Trade AB",
+        "SE556677889901",
+        "Buyer Oy",
+    )
+    assert (record.net_total, record.tax_total, record.grand_total, record.amount_due) == (
+        "2000.00",
+        "500.00",
+        "2500.00",
+        "2000.00",
+    )
+    assert [(line.description, line.quantity, line.unit_price, line.amount) for line in record.lines] == [
+        ("Chair", "4", "500.00", "2000.00")
+    ]
+
+
+def test_ubl_credit_note_lines():
+    credit = (
+        UBL_XML.replace(b"xsd:Invoice-2", b"xsd:CreditNote-2")
+        .replace(b"<Invoice ", b"<CreditNote ")
+        .replace(b"</Invoice>", b"</CreditNote>")
+        .replace(b"InvoiceLine>", b"CreditNoteLine>")
+        .replace(b"InvoicedQuantity", b"CreditedQuantity")
+    )
+    record = einvoice.from_bytes(credit)
+    assert record is not None and record.invoice_number == "UBL-7781"
+    assert record.lines[0].quantity == "4"
+
+
+def test_zugferd_1_is_read():
+    xml = """<rsm:CrossIndustryDocument xmlns:rsm="urn:ferd:CrossIndustryDocument:invoice:1p0"
+        xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12"
+        xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:15">
+      <rsm:HeaderExchangedDocument><ram:ID>Z1-99</ram:ID>
+        <ram:IssueDateTime><udt:DateTimeString format="102">20130305</udt:DateTimeString></ram:IssueDateTime>
+      </rsm:HeaderExchangedDocument>
+      <rsm:SpecifiedSupplyChainTradeTransaction>
+        <ram:ApplicableSupplyChainTradeAgreement>
+          <ram:SellerTradeParty><ram:Name>Alt GmbH</ram:Name></ram:SellerTradeParty>
+        </ram:ApplicableSupplyChainTradeAgreement>
+        <ram:ApplicableSupplyChainTradeSettlement>
+          <ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
+          <ram:SpecifiedTradeSettlementMonetarySummation>
+            <ram:GrandTotalAmount currencyID="EUR">529.87</ram:GrandTotalAmount>
+          </ram:SpecifiedTradeSettlementMonetarySummation>
+        </ram:ApplicableSupplyChainTradeSettlement>
+        <ram:IncludedSupplyChainTradeLineItem>
+          <ram:SpecifiedSupplyChainTradeDelivery><ram:BilledQuantity>20.0000</ram:BilledQuantity></ram:SpecifiedSupplyChainTradeDelivery>
+          <ram:SpecifiedSupplyChainTradeSettlement><ram:SpecifiedTradeSettlementMonetarySummation>
+            <ram:LineTotalAmount>198.00</ram:LineTotalAmount>
+          </ram:SpecifiedTradeSettlementMonetarySummation></ram:SpecifiedSupplyChainTradeSettlement>
+          <ram:SpecifiedTradeProduct><ram:Name>Trennblätter A4</ram:Name></ram:SpecifiedTradeProduct>
+        </ram:IncludedSupplyChainTradeLineItem>
+      </rsm:SpecifiedSupplyChainTradeTransaction>
+    </rsm:CrossIndustryDocument>""".encode()
+    record = einvoice.from_bytes(xml)
+    assert record is not None
+    assert (record.invoice_number, record.issue_date, record.seller_name, record.grand_total) == (
+        "Z1-99",
+        "2013-03-05",
+        "Alt GmbH",
+        "529.87",
+    )
+    assert (record.lines[0].description, record.lines[0].quantity, record.lines[0].amount) == (
+        "Trennblätter A4",
+        "20.0000",
+        "198.00",
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"<Invoice><ID>1</ID></Invoice>", b"<rsm:CrossIndustryInvoice", b"not xml at all", b"<a/>" * 10],
+)
+def test_other_or_broken_xml_is_no_einvoice(data):
+    assert einvoice.from_bytes(data) is None
+
+
+def test_an_xml_input_keeps_its_text_and_gains_the_record():
+    document = parse("xml", cii_xml())
+    assert document.einvoice is not None and document.einvoice.invoice_number == "FX-2024-0042"
+    assert "FX-2024-0042" in document.text
