@@ -241,3 +241,61 @@ def test_an_xml_input_keeps_its_text_and_gains_the_record():
     document = parse("xml", cii_xml())
     assert document.einvoice is not None and document.einvoice.invoice_number == "FX-2024-0042"
     assert "FX-2024-0042" in document.text
+
+
+def invoice_pdf(lines: list[str], attachment: bytes | None = None, name: str = "factur-x.xml") -> bytes:
+    """A one-page PDF with ``lines`` as its visible text, and ``attachment`` embedded as Factur-X does."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    for line in lines:
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    if attachment is not None:
+        pdf.embed_file(bytes=attachment, basename=name, mime_type="text/xml", associated_file_relationship="Data")
+    return bytes(pdf.output())
+
+
+PRINTED = [
+    "Lieferant GmbH",
+    "Invoice No: FX-2024-0042",
+    "Invoice Date: 15.03.2024",
+    "Total: 1190.00 EUR",
+]
+
+
+@pytest.mark.parametrize("name", ["factur-x.xml", "ZUGFeRD-invoice.xml", "xrechnung.xml", "invoice-data.xml"])
+def test_a_pdf_carries_its_embedded_einvoice(name):
+    document = parse("pdf", invoice_pdf(PRINTED, cii_xml(), name))
+    assert document.einvoice is not None and document.einvoice.grand_total == "1190.00"
+    assert "Invoice No: FX-2024-0042" in document.text  # the page is still read
+
+
+def test_a_pdf_prefers_the_standard_name_over_other_xml():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(0, 8, "Invoice")
+    pdf.embed_file(bytes=cii_xml(number="DECOY-1"), basename="copy.xml")
+    pdf.embed_file(bytes=cii_xml(number="REAL-2"), basename="factur-x.xml")
+    document = parse("pdf", bytes(pdf.output()))
+    assert document.einvoice is not None and document.einvoice.invoice_number == "REAL-2"
+
+
+@pytest.mark.parametrize("attachment", [None, b"<rsm:CrossIndustryInvoice xmlns:rsm='broken", b"<a>not an invoice</a>"])
+def test_a_pdf_without_a_readable_einvoice_is_text_only(attachment):
+    document = parse("pdf", invoice_pdf(PRINTED, attachment))
+    assert document.einvoice is None
+    assert "Total: 1190.00 EUR" in document.text
+
+
+def test_an_oversized_embedded_xml_is_ignored(monkeypatch):
+    from quarry.documents.readers import pdf
+
+    monkeypatch.setattr(pdf, "MAX_EINVOICE_XML_BYTES", len(cii_xml()) - 1)
+    assert parse("pdf", invoice_pdf(PRINTED, cii_xml())).einvoice is None
+    monkeypatch.setattr(pdf, "MAX_EINVOICE_XML_BYTES", len(cii_xml()))
+    assert parse("pdf", invoice_pdf(PRINTED, cii_xml())).einvoice is not None
