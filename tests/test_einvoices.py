@@ -3,10 +3,37 @@ the values they state exactly win over what the text seems to say."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from quarry.documents import einvoice
 from quarry.documents.parse import parse
+from tests.calls_client import events_of, single, submit, wait_for
+from tests.helpers import create_function
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "invoiceNumber": {"type": "string"},
+        "invoiceDate": {"type": "string", "format": "date"},
+        "totalAmount": {"type": "number"},
+        "vendorName": {"type": "string"},
+        "lineItems": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "quantity": {"type": "number"},
+                    "unitPrice": {"type": "number"},
+                    "amount": {"type": "number"},
+                },
+            },
+        },
+    },
+}
 
 
 def cii_xml(number: str = "FX-2024-0042", total: str = "1190.00", seller: str = "Lieferant GmbH") -> bytes:
@@ -299,3 +326,71 @@ def test_an_oversized_embedded_xml_is_ignored(monkeypatch):
     assert parse("pdf", invoice_pdf(PRINTED, cii_xml())).einvoice is None
     monkeypatch.setattr(pdf, "MAX_EINVOICE_XML_BYTES", len(cii_xml()))
     assert parse("pdf", invoice_pdf(PRINTED, cii_xml())).einvoice is not None
+
+
+# --- through the API ---------------------------------------------------------------------------------
+
+
+def _extract(api: httpx.Client, data: bytes, input_type: str) -> dict[str, Any]:
+    """The transform event of one call of an invoice-schema transform function on ``data``."""
+    if api.get("/v2/functions/einvoices").status_code == 404:
+        create_function(
+            api,
+            {"functionName": "einvoices", "type": "transform", "outputSchemaName": "Invoice", "outputSchema": SCHEMA},
+        )
+    (call,) = submit(api, {"functionName": "einvoices", "input": single(data, input_type)})
+    finished = wait_for(api, call["callID"])
+    assert finished["status"] == "completed", finished
+    (event,) = [e for e in events_of(api, call["callID"]) if e["eventType"] == "transform"]
+    return event
+
+
+CII_CONTENT = {
+    "invoiceNumber": "FX-2024-0042",
+    "invoiceDate": "2024-03-15",
+    "totalAmount": 1190.0,
+    "vendorName": "Lieferant GmbH",
+    "lineItems": [
+        {"description": "Beratung", "quantity": 6.0, "unitPrice": 150.0, "amount": 900.0},
+        {"description": "Service", "quantity": 1.0, "unitPrice": 100.0, "amount": 100.0},
+    ],
+}
+
+
+def test_a_cii_xml_input_is_extracted_exactly(api: httpx.Client):
+    event = _extract(api, cii_xml(), "xml")
+    assert event["transformedContent"] == CII_CONTENT
+    assert event["fieldConfidences"]["/totalAmount"] >= 0.95
+
+
+def test_a_ubl_xml_input_is_extracted_exactly(api: httpx.Client):
+    event = _extract(api, UBL_XML, "xml")
+    assert event["transformedContent"] == {
+        "invoiceNumber": "UBL-7781",
+        "invoiceDate": "2024-06-01",
+        "totalAmount": 2500.0,
+        "vendorName": "Nordic Trade AB",
+        "lineItems": [{"description": "Chair", "quantity": 4.0, "unitPrice": 500.0, "amount": 2000.0}],
+    }
+
+
+def test_a_factur_x_pdf_is_read_from_its_xml_where_its_text_disagrees(api: httpx.Client):
+    printed = [
+        "Acme Printing Ltd",
+        "Invoice No: PRINTED-1",
+        "Invoice Date: 01.01.2023",
+        "Description      Qty     Price    Amount",
+        "Paper            1       5.00     5.00",
+        "Total: 9.99 EUR",
+    ]
+    event = _extract(api, invoice_pdf(printed, cii_xml()), "pdf")
+    assert event["transformedContent"] == CII_CONTENT
+    assert all(value >= 0.95 for value in event["fieldConfidences"].values())
+
+
+def test_a_pdf_with_a_malformed_embedded_xml_is_read_from_its_text(api: httpx.Client):
+    event = _extract(api, invoice_pdf(PRINTED, b"<rsm:CrossIndustryInvoice><ram:ID>FX-"), "pdf")
+    content = event["transformedContent"]
+    assert content["invoiceNumber"] == "FX-2024-0042"
+    assert content["totalAmount"] == 1190.0
+    assert event["fieldConfidences"]["/totalAmount"] < 0.99

@@ -50,7 +50,6 @@ class EInvoice:
     seller_vat_id: str | None = None
     buyer_name: str | None = None
     net_total: str | None = None  # the sum of the lines' net amounts
-    tax_basis: str | None = None  # the total without tax, after allowances and charges
     tax_total: str | None = None
     grand_total: str | None = None
     amount_due: str | None = None
@@ -129,7 +128,6 @@ def _ubl(root) -> EInvoice:
         buyer_name=_text(root, f"{customer}/PartyLegalEntity/RegistrationName")
         or _text(root, f"{customer}/PartyName/Name"),
         net_total=_text(root, f"{totals}/LineExtensionAmount"),
-        tax_basis=_text(root, f"{totals}/TaxExclusiveAmount"),
         # An invoice may state its tax in a second currency too: the document currency's is the one.
         tax_total=_text(root, "TaxTotal/TaxAmount", currencyID=currency)
         if currency
@@ -168,7 +166,6 @@ def _cii(root) -> EInvoice:
         seller_vat_id=_text(root, f"{agreement}/SellerTradeParty/SpecifiedTaxRegistration/ID", schemeID="VA"),
         buyer_name=_text(root, f"{agreement}/BuyerTradeParty/Name"),
         net_total=_text(root, f"{totals}/LineTotalAmount"),
-        tax_basis=_text(root, f"{totals}/TaxBasisTotalAmount"),
         tax_total=(_text(root, tax_path, currencyID=currency) if currency else None) or _text(root, tax_path),
         grand_total=_text(root, f"{totals}/GrandTotalAmount"),
         amount_due=_text(root, f"{totals}/DuePayableAmount"),
