@@ -22,3 +22,6 @@ MAX_FIELDS = 200_000  # values (leaves) of one document, each a "key path: value
 MAX_LABEL_CHARS = 256  # a key path longer than this keeps its end, which is what labels are matched against
 MAX_TABLE_COLUMNS = 200  # different keys among a list's objects (or a repeated element's leaves)
 MAX_TABLE_TEXT_CHARS = 20_000_000  # nested values written into table cells, all tables together
+# An e-invoice's XML embedded in a PDF (Factur-X, ZUGFeRD): a larger one is ignored, the PDF's text is read.
+MAX_EINVOICE_XML_BYTES = 16 * 1024 * 1024
+MAX_EINVOICE_LINES = 10_000  # line items taken from one e-invoice

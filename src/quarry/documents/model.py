@@ -7,7 +7,10 @@ left, so ``top`` grows downwards the way a reader's eye moves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quarry.documents.einvoice import EInvoice
 
 
 class DocumentError(ValueError):
@@ -63,6 +66,7 @@ class Document:
     fields: list[tuple[str, str]] = field(default_factory=list)  # key/value pairs the format states (headers, keys)
     attachments: list[Attachment] = field(default_factory=list)
     data: Any = None  # the parsed value of a JSON document
+    einvoice: EInvoice | None = None  # the exact values of a UBL / CII e-invoice (XML, or embedded in a PDF)
 
     @property
     def text(self) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import defusedxml.ElementTree as SafeXML
 
+from quarry.documents import einvoice
 from quarry.documents.limits import MAX_FIELDS, MAX_NESTING_DEPTH
 from quarry.documents.model import Document, DocumentError, Table, text_document
 from quarry.documents.readers.plain import TableBudget, decode, grow_label
@@ -343,7 +344,7 @@ def read_xml(data: bytes) -> Document:
                 tables.append(_xml_table(tag, group, budget))
         stack.extend((child, label, depth + 1) for child in reversed(children))
     text = "\n".join(f"{label}: {value}" for label, value in fields)
-    return text_document("xml", text, fields=fields, tables=tables)
+    return text_document("xml", text, fields=fields, tables=tables, einvoice=einvoice.from_element(root))
 
 
 def _xml_table(tag: str, elements: list, budget: TableBudget) -> Table:

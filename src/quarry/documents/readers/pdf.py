@@ -1,11 +1,22 @@
-"""PDF: words with boxes from the text layer (pypdfium2); pages without one are rendered and OCR'd."""
+"""PDF: words with boxes from the text layer (pypdfium2); pages without one are rendered and OCR'd.
+An e-invoice's XML embedded in it (Factur-X, ZUGFeRD, XRechnung) is read alongside the text."""
 
 from __future__ import annotations
 
+import ctypes
 import math
 
+from quarry.documents import einvoice
 from quarry.documents.layout import reading_order_text
-from quarry.documents.limits import MAX_IMAGE_PIXELS, MAX_OCR_PAGES, MAX_PDF_PAGES, OCR_MAX_SIDE, PDF_OCR_DPI
+from quarry.documents.limits import (
+    MAX_ATTACHMENTS,
+    MAX_EINVOICE_XML_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_OCR_PAGES,
+    MAX_PDF_PAGES,
+    OCR_MAX_SIDE,
+    PDF_OCR_DPI,
+)
 from quarry.documents.model import Document, DocumentError, Page, Word
 from quarry.documents.pdfium import LOCK
 from quarry.documents.readers import ocr
@@ -57,10 +68,35 @@ def read(data: bytes) -> Document:
                 finally:
                     page.close()
             pages.append(_ocr_page(image, scale, index + 1, width, height))  # OCR runs outside the lock
-        return Document("pdf", pages=pages)
+        return Document("pdf", pages=pages, einvoice=_embedded_einvoice(pdf))
     finally:
         with LOCK:
             pdf.close()
+
+
+def _embedded_einvoice(pdf) -> einvoice.EInvoice | None:
+    """The e-invoice among the PDF's embedded XML files, those under the names the standards use first.
+    One that cannot be read, is too large or is no e-invoice is passed over: the text stands alone."""
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+
+    files: list[bytes] = []
+    with LOCK:
+        try:
+            candidates = []
+            for index in range(min(pdf.count_attachments(), MAX_ATTACHMENTS)):
+                name = pdf.get_attachment(index).get_name().lower()
+                if name.endswith(".xml"):
+                    candidates.append((name not in einvoice.EMBEDDED_NAMES, index))
+            for _, index in sorted(candidates):
+                attachment = pdf.get_attachment(index)
+                size = ctypes.c_ulong()
+                pdfium_c.FPDFAttachment_GetFile(attachment, None, 0, size)
+                if 0 < size.value <= MAX_EINVOICE_XML_BYTES:
+                    files.append(bytes(attachment.get_data()))
+        except pypdfium2.PdfiumError:
+            pass  # the files read so far are still tried
+    return next((record for data in files if (record := einvoice.from_bytes(data))), None)
 
 
 def ocr_scale(width: float, height: float) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from quarry.documents.einvoice import EInvoice
 from quarry.documents.layout import Cell, cells_of_text, document_lines
 from quarry.documents.model import Document
 from quarry.providers.llm.builtin.values import (
@@ -289,6 +290,9 @@ class Extractor:
         self.confidences: dict[str, float] = {}
         self.currency_hint: str | None = None
         self.names: set[str] = set()  # people and companies found so far: not part of an address
+        self.einvoice = _einvoice_of(document)
+        if self.einvoice is not None:
+            self.currency_hint = self.einvoice.currency
 
     def properties(self, schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """The object schema's properties, each made plain; those no value can satisfy left out."""
@@ -336,6 +340,9 @@ class Extractor:
 
     def scalar(self, name: str, spec: dict[str, Any], kind: str | None) -> Found | None:
         concept = self._concept(name, spec)
+        stated = self._stated(name, spec, concept)
+        if stated is not None and (value := self._exact(stated, spec, kind, concept)) is not None:
+            return Found(value, STRUCTURED_CONFIDENCE)
         labels, rivals = self._labels(name, spec, concept), _rivals(concept)
         for rank, occurrences in self.reader.labelled(labels, rivals, mode=_mode(kind, concept, spec)):
             parsed = [
@@ -349,6 +356,33 @@ class Extractor:
             found.confidence *= (1 - min(rank, 10) * 0.02) * (0.85 if distinct > 1 else 1.0)
             return found
         return self.fallback(name, spec, kind, concept)
+
+    def _stated(self, name: str, spec: dict[str, Any], concept: Concept | None) -> str | None:
+        """What the e-invoice states for the property's concept: the amount due for a total that says
+        it is due (``amountDue``, ``balancePayable``), the grand total for any other."""
+        if self.einvoice is None or concept is None or concept.name not in _EINVOICE_FIELDS:
+            return None
+        if concept.name == "total" and _DUE_WORDS & {*words(name), *words(spec.get("title") or "")}:
+            return self.einvoice.amount_due or self.einvoice.grand_total
+        return getattr(self.einvoice, _EINVOICE_FIELDS[concept.name])
+
+    def _exact(self, raw: str, spec: dict[str, Any], kind: str | None, concept: Concept | None) -> Any:
+        """A value an e-invoice states, as the property's type: its decimals and names as written."""
+        if kind in ("number", "integer"):
+            try:
+                number = float(raw)
+            except ValueError:
+                return None
+            if kind == "integer":
+                return int(number) if number.is_integer() else None
+            return number
+        if kind not in (None, "string"):
+            return None
+        if "enum" in spec or _is_date(spec, concept) or (concept is not None and concept.kind == "currency"):
+            return self.parse(raw, spec, kind, concept)
+        if concept is not None and concept.kind == "party":
+            self.names.add(fold(raw))
+        return raw
 
     def _first_parsed(self, candidates: list[Found], spec: dict, kind: str | None, concept: Concept | None):
         for candidate in candidates:
@@ -492,6 +526,9 @@ class Extractor:
     def rows(self, name: str, spec: dict[str, Any], items: dict[str, Any], pointer: str) -> list[dict] | None:
         """An array of objects from the table whose header names the most of the items' properties."""
         properties = self.properties(items)
+        stated = self._stated_rows(properties, pointer)
+        if stated:
+            return stated
         best: tuple[int, list[dict[str, Any]], float] | None = None
         read: set[int] = set()  # lines already read as the rows of a table: not the header of another
         for header, body, confidence in self._tables(read):
@@ -514,6 +551,29 @@ class Extractor:
         for index, record in enumerate(records):
             for key in record:
                 self.confidences[f"{pointer}/{index}/{_escape(key)}"] = confidence
+        return records
+
+    def _stated_rows(self, properties: dict[str, dict], pointer: str) -> list[dict[str, Any]] | None:
+        """The e-invoice's lines, when the items have properties for what a line states."""
+        if self.einvoice is None or not self.einvoice.lines:
+            return None
+        columns = {}
+        for name, spec in properties.items():
+            concept = self._concept(name, spec, in_table=True)
+            if concept is not None and concept.name in _LINE_FIELDS:
+                columns[name] = (_LINE_FIELDS[concept.name], spec, concept)
+        if not columns:
+            return None
+        records = []
+        for index, line in enumerate(self.einvoice.lines):
+            record = {}
+            for name, (attribute, spec, concept) in columns.items():
+                raw = getattr(line, attribute)
+                value = self._exact(raw, spec, _type(spec), concept) if raw else None
+                if value is not None:
+                    record[name] = value
+                    self.confidences[f"{pointer}/{index}/{_escape(name)}"] = STRUCTURED_CONFIDENCE
+            records.append(record)
         return records
 
     def _listed_items(self, properties: dict[str, dict]) -> list[dict[str, Any]]:
@@ -632,6 +692,37 @@ class Extractor:
 
 
 STRUCTURED_TYPES = ("json", "xml")
+STRUCTURED_CONFIDENCE = 0.99  # a value an e-invoice states: exact, unless the invoice itself is wrong
+# concept -> the e-invoice's field for it
+_EINVOICE_FIELDS = {
+    "invoice_number": "invoice_number",
+    "invoice_date": "issue_date",
+    "due_date": "due_date",
+    "currency": "currency",
+    "issuer": "seller_name",
+    "vat_id": "seller_vat_id",
+    "customer": "buyer_name",
+    "subtotal": "net_total",
+    "tax": "tax_total",
+    "total": "grand_total",
+}
+_LINE_FIELDS = {
+    "description": "description",
+    "quantity": "quantity",
+    "unit_price": "unit_price",
+    "line_amount": "amount",
+}
+_DUE_WORDS = frozenset({"due", "payable", "balance", "outstanding"})
+
+
+def _einvoice_of(document: Document) -> EInvoice | None:
+    """The document's own e-invoice, else the first its attachments carry (an email with a Factur-X PDF)."""
+    if document.einvoice is not None:
+        return document.einvoice
+    attached = (_einvoice_of(a.document) for a in document.attachments if a.document is not None)
+    return next((record for record in attached if record is not None), None)
+
+
 GENERIC_KEY_WORDS = frozenset(
     "name id value text number no nr code date amount on at party string time date time string formatted "
     "display full legal registration trade".split()
