@@ -89,7 +89,10 @@ def serve(
             )
         else:
             console.print("API keys: create one with `quarry keys create --environment production`.")
-    console.print(f"Listening on http://{host}:{port}  (API reference: http://{host}:{port}/docs)")
+    console.print(
+        f"Listening on http://{host}:{port}  (dashboard: http://{host}:{port}/, "
+        f"API reference: http://{host}:{port}/docs)"
+    )
     if not workers:
         console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
