@@ -14,19 +14,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from quarry.collections.routes import router as v2_collections
+from quarry.v3.reuse import serve_v2_routes
 
 router = APIRouter(prefix="/v3", tags=["v3 collections"])
-
-for _route in v2_collections.routes:
-    assert isinstance(_route, APIRoute)
-    router.add_api_route(
-        _route.path.removeprefix("/v2"),
-        _route.endpoint,
-        methods=list(_route.methods),
-        response_model=_route.response_model,
-        status_code=_route.status_code,
-        response_class=_route.response_class,
-        response_model_exclude_none=_route.response_model_exclude_none,
-        description=_route.description,
-        name=f"v3_{_route.name}",
-    )
+serve_v2_routes(router, [r for r in v2_collections.routes if isinstance(r, APIRoute)], "/v2", "")

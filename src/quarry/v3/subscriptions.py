@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import Field
 
 from quarry.api.auth import CurrentPrincipal
@@ -20,7 +21,9 @@ from quarry.api.pagination import PageQuery
 from quarry.errors import bad_request, invalid
 from quarry.subscriptions import service
 from quarry.subscriptions.routes import render  # v3's SubscriptionV3 is v2's shape
-from quarry.subscriptions.schemas import Name, SubscriptionOut, SubscriptionType, WebhookSecretOut, WebhookURL
+from quarry.subscriptions.routes import router as v2_subscriptions
+from quarry.subscriptions.schemas import Name, SubscriptionOut, SubscriptionType, WebhookURL
+from quarry.v3.reuse import serve_v2_routes
 
 router = APIRouter(prefix="/v3", tags=["v3 subscriptions"])
 SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
@@ -127,23 +130,10 @@ def delete_subscription(request: Request, principal: CurrentPrincipal, subscript
     return Response(status_code=204)
 
 
-@router.post("/webhook-secret", response_model=WebhookSecretOut)
-def generate_webhook_secret(principal: CurrentPrincipal, idem: Idempotency) -> dict[str, str] | Response:
-    """Generate the environment's signing secret, replacing the previous one at once."""
-    with idem.write() as session:
-        return idem.respond(session, {"secret": service.generate_secret(session, principal.environment_id)})
-
-
-@router.get("/webhook-secret", response_model=WebhookSecretOut)
-def get_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
-    """The active signing secret; a 404 when none has been generated."""
-    with request.app.state.db.read() as session:
-        return {"secret": service.get_secret(session, principal.environment_id)}
-
-
-@router.delete("/webhook-secret", status_code=204, response_class=Response)
-def revoke_webhook_secret(request: Request, principal: CurrentPrincipal) -> Response:
-    """Deliveries go unsigned from now on; a 404 when there is no secret."""
-    with request.app.state.db.write() as session:
-        service.revoke_secret(session, principal.environment_id)
-    return Response(status_code=204)
+# the webhook secret's v3 operations are v2's (/v1-beta/webhook-secret), at v3's path
+serve_v2_routes(
+    router,
+    [r for r in v2_subscriptions.routes if isinstance(r, APIRoute) and r.path == "/v1-beta/webhook-secret"],
+    "/v1-beta",
+    "",
+)
