@@ -302,13 +302,16 @@ class Extractor:
         plain = {name: plain_schema(spec, self.root) for name, spec in properties.items()}
         return {name: spec for name, spec in plain.items() if spec is not None}
 
-    def object(self, schema: dict[str, Any], pointer: str = "", depth: int = 0) -> dict[str, Any]:
+    def object(self, schema: dict[str, Any], pointer: str = "", depth: int = 0, owner: str = "") -> dict[str, Any]:
+        """The object's properties; ``owner`` is the property holding the object (``vendor``), whose words
+        say what its generic properties are about (``name`` of a vendor is the issuer)."""
         content: dict[str, Any] = {}
         properties = self.properties(schema)
         # Amounts first: the currency they are written in is the best hint for a currency property.
         order = sorted(properties, key=lambda name: _type(properties[name]) not in ("number", "integer"))
         for name in order:
-            value = self.property(name, properties[name], f"{pointer}/{_escape(name)}", depth)
+            qualified = _qualified(owner, name, properties[name])
+            value = self.property(qualified, properties[name], f"{pointer}/{_escape(name)}", depth)
             if value is not None:
                 content[name] = value
         return {name: content[name] for name in properties if name in content}
@@ -316,7 +319,7 @@ class Extractor:
     def property(self, name: str, spec: dict[str, Any], pointer: str, depth: int = 0) -> Any:
         kind = _type(spec)
         if kind == "object":
-            nested = self.object(spec, pointer, depth + 1) if depth < MAX_SCHEMA_DEPTH else {}
+            nested = self.object(spec, pointer, depth + 1, owner=name) if depth < MAX_SCHEMA_DEPTH else {}
             return nested or None
         if kind == "array":
             items = plain_schema(spec.get("items", True), self.root)
@@ -727,6 +730,18 @@ GENERIC_KEY_WORDS = frozenset(
     "name id value text number no nr code date amount on at party string time date time string formatted "
     "display full legal registration trade".split()
 )
+
+
+def _qualified(owner: str, name: str, spec: dict[str, Any]) -> str:
+    """``vendor name`` for the ``name`` of a ``vendor`` object: a property whose own words are generic
+    (or name no concept) is read as its owner's; one with a meaning of its own (``vendor.address``,
+    ``vendor.vatId``) keeps it."""
+    if not owner:
+        return name
+    own = set(words(name)) | set(words(spec.get("title") or ""))
+    if own <= GENERIC_KEY_WORDS or concept_for(name, spec.get("title"), in_table=False) is None:
+        return f"{owner} {name}"
+    return name
 
 
 def _contains(key: list[str], rival: list[str], start: int, length: int) -> bool:
