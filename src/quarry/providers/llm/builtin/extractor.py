@@ -43,6 +43,10 @@ _COMPANY_SUFFIX = re.compile(
     + _NAME_END
     + r"|\b(?:AG|SA|SAS|SRL|Srl|SpA|SPA|BV|NV|AS|ASA|AB|KG|Oy|OY|Co|CO|S\.A|S\.L|S\.p\.A)\b\.?"
     + _NAME_END
+    # Malaysia and Singapore (Sdn. Bhd., S/B, PLT, Pte), sole proprietors' registered trade names
+    # (Enterprise, Trading), German (e.K., OHG, UG, a.G.), and more that no ordinary word spells.
+    + r"|\b(?i:sdn\.?\s?bhd|bhd|s/b|plt|pte|enterprises?|trading|holdings|sarl|eurl|gmbh|ohg|kft|zrt|s\.r\.o|"
+    r"sp\.\s?z\s?o\.o)\b\.?|\b(?:e\.K|UG|a\.G|e\.V|ApS|A/S)(?![\w])\.?"
 )
 
 
@@ -154,6 +158,8 @@ class _Reader:
         if mode == "block":
             block = self._block(i, j, rest)
             return [(block, 0.85)] if block else []
+        if mode == "party":
+            return self._party_values(i, j, rest)
         values = []
         if mode == "total" and not numbers_in(own):  # "Weight: 12.5 kg" states its own value
             total = self._column_total(i, j)
@@ -167,6 +173,25 @@ class _Reader:
         # "Tax rate 19%" over "Total 100.00": the line below states its own label's value, not this one's.
         if below is not None and not (mode in ("figure", "total", "date") and _labelled(below)):
             values.append((below, 0.8))
+        return values
+
+    def _party_values(self, i: int, j: int, rest: str) -> list[tuple[str, float]]:
+        """A name after its label, in the next cell, or in the first line below that is not another
+        ``label: value`` (``Verkäufer:`` over ``Nummer: 549910`` over ``Lieferant GmbH``). A label word
+        followed by nothing but a legal form is the name itself (``Lieferant GmbH``)."""
+        line = self.lines[i]
+        values = []
+        if rest and _LEGAL_FORM_ONLY.fullmatch(rest.strip()):
+            values.append((line[j].text.strip(), 0.9))
+        elif rest:
+            values.append((rest, 0.95))
+        if j + 1 < len(line):
+            values.append((line[j + 1].text, 0.9))
+        for k in range(i + 1, min(i + 5, len(self.lines))):
+            below = self._aligned(i, j, k)
+            if below is not None and ":" not in below and not _labelled(below) and _name_like(below):
+                values.append((below, 0.8))
+                break
         return values
 
     def _aligned(self, i: int, j: int, k: int) -> str | None:
@@ -347,7 +372,12 @@ class Extractor:
         if stated is not None and (value := self._exact(stated, spec, kind, concept)) is not None:
             return Found(value, STRUCTURED_CONFIDENCE)
         labels, rivals = self._labels(name, spec, concept), _rivals(concept)
-        for rank, occurrences in self.reader.labelled(labels, rivals, mode=_mode(kind, concept, spec)):
+        labelled = self.reader.labelled(labels, rivals, mode=_mode(kind, concept, spec))
+        if concept is not None and concept.name == "total" and kind in ("number", "integer"):
+            return self._total(labelled, labels, concept, spec, kind) or self.fallback(name, spec, kind, concept)
+        if concept is not None and concept.name == "issuer" and kind in (None, "string"):
+            return self._issuer(labelled, spec, kind, concept)
+        for rank, occurrences in labelled:
             parsed = [
                 found for candidates in occurrences if (found := self._first_parsed(candidates, spec, kind, concept))
             ]
@@ -359,6 +389,56 @@ class Extractor:
             found.confidence *= (1 - min(rank, 10) * 0.02) * (0.85 if distinct > 1 else 1.0)
             return found
         return self.fallback(name, spec, kind, concept)
+
+    def _total(self, labelled, labels: tuple[str, ...], concept: Concept, spec: dict, kind: str | None) -> Found | None:
+        """The total: the largest figure under the strongest kind of total label.
+
+        Receipts and invoices print several totals — of quantities, before tax, of the tax, of a tax
+        summary, after payment (``balance 0.00``) — and the one asked for is the sum of the rest, so
+        never smaller than a figure it adds up. Labels stronger than a bare ``total`` (``grand total``,
+        ``amount due``, ``Bruttosumme``, the property's own words) are tried first, then ``total``,
+        then the weak ones (``amount``, ``gross``). A figure that equals a subtotal plus tax or the
+        payment less change is confirmed, and says so in its confidence."""
+        plain = concept.labels.index("total")
+
+        def tier(label: str) -> int:
+            if label not in concept.labels or concept.labels.index(label) < plain:
+                return 0
+            return 1 if label == "total" else 2
+
+        candidates: list[tuple[int, Found]] = []
+        for rank, occurrences in labelled:
+            for options in occurrences:
+                if (found := self._first_parsed(options, spec, kind, concept)) is not None:
+                    candidates.append((tier(labels[rank]), found))
+        confirmed = [(level, f) for level, f in candidates if f.value and self._confirmed_total(f.value)]
+        if confirmed:
+            level = min(level for level, _ in confirmed)
+            best = max((f for lv, f in confirmed if lv == level), key=lambda f: abs(f.value))
+            return Found(best.value, 0.95)
+        if not candidates:
+            return None
+        level = min(level for level, _ in candidates)
+        pool = [f for lv, f in candidates if lv == level]
+        best = max([f for f in pool if f.value] or pool, key=lambda f: (abs(f.value), f.confidence))
+        return Found(best.value, 0.8 - 0.1 * level)
+
+    def _confirmed_total(self, value: float) -> bool:
+        """Whether the document's other figures add up to ``value``: subtotal + tax, or paid - change."""
+        figures = {concept: self._figures(concept) for concept in ("subtotal", "tax", "paid", "change")}
+        sums = [s + t for s in figures["subtotal"] for t in figures["tax"]]
+        sums += [p - c for p in figures["paid"] for c in figures["change"] or [0.0]]
+        return any(abs(total - value) < 0.011 for total in sums)
+
+    def _figures(self, concept_name: str) -> list[float]:
+        labels = _CONFIRMING_LABELS[concept_name]
+        found = []
+        for _, occurrences in self.reader.labelled(labels, mode="figure"):
+            for candidates in occurrences:
+                for candidate in candidates[:1]:
+                    if (amount := best_amount(candidate.value)) is not None:
+                        found.append(amount[0])
+        return found
 
     def _stated(self, name: str, spec: dict[str, Any], concept: Concept | None) -> str | None:
         """What the e-invoice states for the property's concept: the amount due for a total that says
@@ -427,8 +507,9 @@ class Extractor:
             return _identifier(raw, concept)
         if concept and concept.kind == "party":
             name = _party(raw)
-            if name:
-                self.names.add(fold(name))
+            if not name or not _name_like(name):
+                return None
+            self.names.add(fold(name))
             return name
         if concept and concept.kind == "address":
             names = self.names | {fold(n) for h in ("To", "From") if (n := self._header_name(h))}
@@ -486,15 +567,45 @@ class Extractor:
                     return display
         return None
 
+    def _issuer(self, labelled, spec: dict, kind: str | None, concept: Concept) -> Found | None:
+        """Who issued the document. A labelled seller (``Verkäufer:``, ``Sold by``) whose value is a company
+        (it has a legal form) is surest; then a company in the letterhead above the customer's block; then a
+        labelled seller without a legal form; then an email's sender or the first line that is a name.
+        A table label, a registration number or a line item is never a name (``_name_like``)."""
+        named = None
+        for _, occurrences in labelled:
+            found = [f for options in occurrences if (f := self._first_parsed(options, spec, kind, concept))]
+            if found:
+                named = found[0]
+                break
+        if named is not None and _COMPANY_SUFFIX.search(named.value):
+            return Found(named.value, 0.9)
+        letterhead = self._company_in_header()
+        if letterhead is not None:
+            return letterhead
+        if named is not None:
+            return Found(named.value, 0.7)
+        return self._letterhead()
+
+    def _company_in_header(self) -> Found | None:
+        """The first name with a legal form (GmbH, Ltd, Sdn Bhd, S/B…) in the document's first lines, up to
+        where the customer's block begins: a receipt's or an invoice's letterhead."""
+        for line, folded in zip(self.reader.lines[:15], self.reader.folded[:15]):
+            if any(self.reader.pattern(label).search(cell) for label in _CUSTOMER_LABELS for cell in folded):
+                return None
+            for cell in line:
+                text = cell.text.strip()
+                if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text and (name := _party(text)):
+                    if _name_like(name):
+                        return Found(name, 0.85)
+        return None
+
     def _letterhead(self) -> Found | None:
         """The sender of an email, else a company name near the top, else the first line that is a name."""
         sender = self._header_name("From")
         if sender:
             return Found(sender, 0.6)
         head = [line[0].text for line in self.reader.lines[:12]]
-        for text in head:
-            if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text and (name := _party(text)):
-                return Found(name, 0.5)
         for text in head:
             if ":" in text or re.search(r"\d", text) or not re.search(r"[^\W\d_]{2}", text):
                 continue
@@ -715,6 +826,15 @@ _LINE_FIELDS = {
     "unit_price": "unit_price",
     "line_amount": "amount",
 }
+# Figures a total is checked against (the amounts that add up to it), by what they are.
+_CONFIRMING_LABELS = {
+    "subtotal": ("subtotal", "sub total", "net total", "total net", "total excl", "total excluding", "net amount",
+                 "total sales excluding", "total ht", "zwischensumme", "nettobetrag", "summe netto", "net"),
+    "tax": ("total tax", "tax amount", "total gst", "gst", "vat", "tax", "mwst", "ust", "tva", "steuerbetrag"),
+    "paid": ("cash", "tendered", "amount tendered", "paid", "payment", "credit", "card", "visa", "mastercard",
+             "bar", "gegeben", "especes"),
+    "change": ("change", "change due", "ruckgeld", "wechselgeld", "rendu"),
+}
 _DUE_WORDS = frozenset({"due", "payable", "balance", "outstanding"})
 
 
@@ -806,6 +926,8 @@ def _mode(kind: str | None, concept: Concept | None, spec: dict[str, Any]) -> st
         return "total" if concept is not None and concept.kind == "quantity" else "figure"
     if concept is not None and concept.kind == "address":
         return "block"
+    if concept is not None and concept.kind == "party":
+        return "party"
     return "date" if kind in (None, "string") and _is_date(spec, concept) else "inline"
 
 
@@ -890,9 +1012,30 @@ def _identifier(raw: str, concept: Concept) -> str | None:
     return codes[0].lstrip("#") if codes else None  # an identifier has a digit, or is a code like PP-INK-BLK
 
 
+_LEGAL_FORM_ONLY = re.compile(r"[\s,.]*(?:" + _COMPANY_SUFFIX.pattern + r")[\s,.]*")
+_CUSTOMER_LABELS = ("bill to", "billed to", "invoice to", "sold to", "ship to", "customer", "kaufer", "kunde",
+                    "rechnungsempfanger", "leistungsempfanger", "client", "facture a", "adresse de livraison")
+_NOT_A_NAME = re.compile(r"\b(?:reg|regn|registration|gst|vat|tax|tel|fax|phone|www|http|invoice|receipt)\b|@", re.I)
+
+
+def _name_like(text: str) -> bool:
+    """Whether ``text`` can be a person's or a company's name: letters more than digits, no label, no
+    registration/phone/web line, not a legal form alone (``GmbH``)."""
+    letters = len(re.findall(r"[^\W\d_]", text))
+    digits = len(re.findall(r"\d", text))
+    return (
+        letters >= 3
+        and letters > 2 * digits
+        and not _is_label(text)
+        and not _NOT_A_NAME.search(text)
+        and not _LEGAL_FORM_ONLY.fullmatch(text)
+    )
+
+
 def _party(raw: str) -> str | None:
     """A name as printed, without the address that often follows it on the same line."""
     raw = re.sub(r"<[^>]*@[^>]*>", "", raw).replace('"', "")  # "Name <address@host>" -> Name
+    raw = re.sub(r"\s*\((?=[^)]*\d)[^)]*\)", "", raw)  # "99 SPEED MART S/B (519537-X)": a registration number
     parts = re.split(r"\s+[-–|·•]\s+|,\s*(?=\d|P\.?\s?O\.?\s?Box)|\s{2,}", raw.strip(), flags=re.IGNORECASE)
     text = parts[0].strip(" ,;:")
     if not re.search(r"[^\W\d_]", text) or text.startswith("(") or text.endswith(":"):

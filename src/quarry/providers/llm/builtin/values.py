@@ -13,7 +13,7 @@ import unicodedata
 
 CURRENCY_SYMBOLS = {
     "US$": "USD", "A$": "AUD", "C$": "CAD", "NZ$": "NZD", "HK$": "HKD", "S$": "SGD", "R$": "BRL",
-    "$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "Rs.": "INR", "Rs": "INR", "₩": "KRW",
+    "$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "Rs.": "INR", "Rs": "INR", "RM": "MYR", "₩": "KRW",
     "₽": "RUB", "zł": "PLN", "Kč": "CZK", "₺": "TRY", "R": "ZAR", "Fr.": "CHF", "kr": "SEK",
 }  # fmt: skip
 CURRENCY_CODES = {
@@ -25,12 +25,14 @@ _CODE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(CURRENCY_CODES)) + r")(?!
 _SYMBOL = re.compile(
     r"(?<![A-Za-z])("
     + "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True) if not s.isalpha())
-    + r"|Rs\.?(?=\s?-?\d)|kr(?=\s?\d|\b)|zł|Kč)"
+    + r"|Rs\.?(?=\s?-?\d)|RM(?=\s?-?\d)|kr(?=\s?\d|\b)|zł|Kč)"
 )
+# A figure starts after no word character, or right after a currency written in letters ("RM4.00", "USD12").
+_START = "(?:(?<![\\w.,])|" + "|".join(f"(?<=\\b{prefix})" for prefix in ("RM", "Rs", *sorted(CURRENCY_CODES))) + ")"
 _NUMBER = re.compile(
-    r"(?<![\w.,])[-−(]?\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 2,03,661.28
-    r"|(?<![\w.,])[-−(]?\d{1,3}(?:[ ,.'’ ]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
-    r"|(?<![\w.,])[-−(]?\d+(?:[.,]\d+)?"
+    _START + r"[-−(]?\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?(?![\d])"  # Indian grouping: 2,03,661.28
+    r"|" + _START + r"[-−(]?\d{1,3}(?:[ ,.'’ ]\d{3})+(?:[.,]\d{1,2})?(?![\d])"
+    r"|" + _START + r"[-−(]?\d+(?:[.,]\d+)?"
 )
 
 # A minus sign apart from its figure: at the start of the text or after a colon, before an optional currency.

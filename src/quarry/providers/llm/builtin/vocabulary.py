@@ -79,9 +79,14 @@ CONCEPTS: tuple[Concept, ...] = (
         "invoice total|total amount|total incl|total inc|total (incl|total eur|total usd|total ttc|montant ttc|"
         "net a payer|somme a payer|montant total|total facture|gesamtbetrag|rechnungsbetrag|endbetrag|"
         "zu zahlen|gesamtsumme|gesamt|summe|importe total|total a pagar|totale|payable amount|tax inclusive amount|"
-        "due payable|total|gross|brutto|amount"), "amount",
-        negative=("subtotal", "sub total", "total tax", "total vat", "total net", "total ht", "total excl",
-                  "total before", "total weight", "total quantity", "total items", "total pieces", "total packages")),
+        "due payable|zahlbetrag|bruttosumme|rechnungssumme|gesamtbetrag|a payer|total sales incl|total incl|"
+        "total inclusive|rounded total|total rounded|nett total|net total payable|total|gross|brutto|amount"),
+        "amount",
+        negative=("subtotal", "sub total", "total tax", "total vat", "total gst", "total net", "total ht", "total excl",
+                  "total before", "total weight", "total quantity", "total qty", "total items", "total item",
+                  "total pieces", "total packages", "total discount", "total savings", "total sales excl",
+                  "total sales (excl", "rechnungssumme ohne", "gesamtbetrag der", "amount tendered", "amount paid",
+                  "amount rm", "amount(rm", "tax amount", "gst amount", "vat amount", "net amount")),
     Concept("currency", _keys("currency", "currency code"), _labels("currency|wahrung|devise|moneda"), "currency"),
     Concept("issuer", _keys("issuer", "vendor", "seller", "supplier", "merchant", "company", "from", "sender",
             "biller", "store", "shop", "provider", "issuer name", "vendor name", "seller name", "supplier name",
