@@ -80,7 +80,18 @@ class _Reader:
         self._patterns: dict[str, re.Pattern[str]] = {}
         # JSON and XML state their keys: labels are matched against key paths, not against lines.
         structured = document.input_type in STRUCTURED_TYPES
-        self.keyed = [(words(key), value) for key, value in document.fields] if structured else []
+        self.minor_units = _counts_minor_units(document.data)
+        self.keyed = [(words(key), self.money(words(key), value)) for key, value in document.fields] if structured else []
+
+    def money(self, key: list[str], value: str) -> str:
+        """A JSON amount as written in major units: APIs like Stripe's state ``"total": 428938`` for
+        $4,289.38, and keys such as ``price_cents`` say so themselves."""
+        if not re.fullmatch(r"-?\d+", value.strip()):
+            return value
+        named = {"cents", "minor"} & set(key)
+        if named or (self.minor_units and _MONEY_KEY_WORDS & set(key)):
+            return f"{int(value) / 100:.2f}"
+        return value
 
     def pattern(self, label: str) -> re.Pattern[str]:
         if label not in self._patterns:
@@ -415,13 +426,22 @@ class Extractor:
         if confirmed:
             level = min(level for level, _ in confirmed)
             best = max((f for lv, f in confirmed if lv == level), key=lambda f: abs(f.value))
-            return Found(best.value, 0.95)
+            return Found(self._rounded(best.value), 0.95)
         if not candidates:
             return None
         level = min(level for level, _ in candidates)
         pool = [f for lv, f in candidates if lv == level]
         best = max([f for f in pool if f.value] or pool, key=lambda f: (abs(f.value), f.confidence))
-        return Found(best.value, 0.8 - 0.1 * level)
+        return Found(self._rounded(best.value), 0.8 - 0.1 * level)
+
+    def _rounded(self, value: float) -> float:
+        """The total after a rounding adjustment (``Rounding Adj -0.01``), where the document prints it:
+        cash totals are rounded to 5 cents in some countries, and the rounded figure is what was paid."""
+        printed = {round(n[0], 2) for line in self.reader.lines for cell in line for n in numbers_in(cell.text)}
+        for adjustment in self._figures("rounding"):
+            if adjustment and abs(adjustment) < 0.1 and round(value + adjustment, 2) in printed:
+                return round(value + adjustment, 2)
+        return value
 
     def _confirmed_total(self, value: float) -> bool:
         """Whether the document's other figures add up to ``value``: subtotal + tax, or paid - change."""
@@ -548,15 +568,19 @@ class Extractor:
         return None
 
     def _first_unclaimed_date(self, concept: Concept) -> Found | None:
-        """The first date on a line that no other kind of date (due, order, delivery…) labels."""
+        """The first date on a line that no other kind of date (due, order, delivery…) labels; surer when
+        it is the only date the document prints (a receipt's), less when there are others to choose from."""
         others = [label for c in CONCEPTS if c.kind == "date" and c is not concept for label in c.labels]
+        dates = []
         for line, folded in zip(self.reader.lines, self.reader.folded):
             if any(self.reader.pattern(label).search(cell) for label in others for cell in folded):
                 continue
             date = parse_date(" ".join(cell.text for cell in line), day_first=self.reader.day_first)
             if date:
-                return Found(date, 0.4)
-        return None
+                dates.append(date)
+        if not dates:
+            return None
+        return Found(dates[0], 0.85 if len(set(dates)) == 1 else 0.4)
 
     def _header_name(self, header: str) -> str | None:
         """The display name of an email's ``From``/``To`` header (``Ann Lee <ann@x.org>`` -> Ann Lee)."""
@@ -590,14 +614,18 @@ class Extractor:
     def _company_in_header(self) -> Found | None:
         """The first name with a legal form (GmbH, Ltd, Sdn Bhd, S/B…) in the document's first lines, up to
         where the customer's block begins: a receipt's or an invoice's letterhead."""
+        previous = ""
         for line, folded in zip(self.reader.lines[:15], self.reader.folded[:15]):
             if any(self.reader.pattern(label).search(cell) for label in _CUSTOMER_LABELS for cell in folded):
                 return None
             for cell in line:
                 text = cell.text.strip()
-                if _COMPANY_SUFFIX.search(text) and len(text) < 80 and ":" not in text and (name := _party(text)):
-                    if _name_like(name):
-                        return Found(name, 0.85)
+                form = _COMPANY_SUFFIX.search(text)
+                if form and not re.search(r"[^\W\d_]{3}", text[: form.start()]) and _name_like(previous):
+                    text = f"{previous} {text}"  # "POPULAR BOOK" over "CO. (M) SDN BHD": one name on two lines
+                if form and len(text) < 80 and ":" not in text and (name := _party(text)) and _name_like(name):
+                    return Found(name, 0.85)
+            previous = line[0].text.strip() if len(line) == 1 else ""
         return None
 
     def _letterhead(self) -> Found | None:
@@ -788,7 +816,8 @@ class Extractor:
             if name is None or name in record:
                 continue
             spec = properties[name]
-            value = self.parse(cell.text, spec, _type(spec), self._concept(name, spec, in_table=True))
+            text = self.reader.money(words(header[index].text), cell.text) if self.reader.keyed else cell.text
+            value = self.parse(text, spec, _type(spec), self._concept(name, spec, in_table=True))
             if value is not None:
                 record[name] = value
         text_properties = [n for n, spec in properties.items() if _type(spec) in (None, "string")]
@@ -834,6 +863,7 @@ _CONFIRMING_LABELS = {
     "paid": ("cash", "tendered", "amount tendered", "paid", "payment", "credit", "card", "visa", "mastercard",
              "bar", "gegeben", "especes"),
     "change": ("change", "change due", "ruckgeld", "wechselgeld", "rendu"),
+    "rounding": ("rounding", "rounding adj", "rounding adjustment", "round off", "rundung", "arrondi"),
 }
 _DUE_WORDS = frozenset({"due", "payable", "balance", "outstanding"})
 
@@ -844,6 +874,19 @@ def _einvoice_of(document: Document) -> EInvoice | None:
         return document.einvoice
     attached = (_einvoice_of(a.document) for a in document.attachments if a.document is not None)
     return next((record for record in attached if record is not None), None)
+
+
+_MONEY_KEY_WORDS = frozenset("amount total subtotal tax price due paid balance fee cost discount".split())
+
+
+def _counts_minor_units(data: Any) -> bool:
+    """Whether a JSON document writes amounts in minor units (cents): an API object in Stripe's shape,
+    ``{"object": "invoice", "currency": "usd", ...}`` — a typed object whose currency is a lower-case
+    ISO code, the convention of the APIs that count in cents."""
+    if not isinstance(data, dict):
+        return False
+    currency = data.get("currency")
+    return isinstance(data.get("object"), str) and isinstance(currency, str) and bool(re.fullmatch(r"[a-z]{3}", currency))
 
 
 GENERIC_KEY_WORDS = frozenset(

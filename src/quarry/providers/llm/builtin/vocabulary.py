@@ -92,7 +92,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "biller", "store", "shop", "provider", "issuer name", "vendor name", "seller name", "supplier name",
             "merchant name", "company name"), _labels(
         "sold by|seller|vendor|supplier|issued by|service provider|merchant|from|billed by|remit to|payable to|"
-        "company|lieferant|verkaufer|fournisseur|vendeur|proveedor"), "party"),
+        "company|lieferant|verkaufer|fournisseur|vendeur|proveedor|account name"), "party"),
     Concept("customer", _keys("customer", "client", "buyer", "bill to", "billed to", "recipient", "customer name",
             "client name", "buyer name", "sold to", "purchaser"), _labels(
         "bill to|billed to|invoice to|sold to|customer name|customer|client|buyer|purchaser|recipient|"
