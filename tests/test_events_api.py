@@ -41,14 +41,15 @@ PUBLICATION = {"publishedAt", "lastPublishErrorAt"}
 VARIANTS: dict[str, tuple[set[str], set[str]]] = {
     "transform": (
         {"transformationID", "transformedContent", "invalidProperties", "itemOffset", "itemCount"} | PUBLICATION,
-        {"inputType", "s3URL", "avgConfidence", "fieldConfidences"} | LABEL_FIELDS,
+        {"inputType", "s3URL", "avgConfidence", "fieldConfidences", "needsReview", "fieldsNeedingReview"}
+        | LABEL_FIELDS,
     ),
     "route": ({"choice"}, {"s3URL"}),
     "split_collection": ({"outputType"}, {"printPageOutput", "semanticPageOutput"}),
     "split_item": ({"outputType"}, {"printPageOutput", "semanticPageOutput"}),
     "join": (
         {"joinType", "items", "transformedContent", "invalidProperties", "transformationID"} | PUBLICATION,
-        {"avgConfidence", "fieldConfidences"} | LABEL_FIELDS,
+        {"avgConfidence", "fieldConfidences", "needsReview", "fieldsNeedingReview"} | LABEL_FIELDS,
     ),
     "enrich": ({"enrichedContent"}, set()),
     "payload_shaping": ({"transformedContent"}, set()),

@@ -193,7 +193,7 @@ def test_legal_forms_are_not_ordinary_words(text: str, issuer: str | None) -> No
     if issuer is None:
         assert content.get("issuer") is None or confidences["/issuer"] < 0.5  # not taken for a company name
     else:
-        assert content == {"issuer": issuer} and confidences == {"/issuer": 0.5}
+        assert content == {"issuer": issuer} and confidences["/issuer"] >= 0.5  # the letterhead company
 
 
 @pytest.mark.parametrize(

@@ -201,7 +201,8 @@ TRANSFORMATION_KEYS = {
     "functionVersionNum", "functionCallID", "functionCallTryNumber", "callID",
 }  # fmt: skip
 OPTIONAL_KEYS = {
-    "inputType", "itemCount", "s3URL", "avgConfidence", "fieldConfidences", "correctedContent", "metrics",
+    "inputType", "itemCount", "s3URL", "avgConfidence", "fieldConfidences", "needsReview", "fieldsNeedingReview",
+    "correctedContent", "metrics",
     "orderMatching", "workflowID", "workflowName", "workflowVersionNum", "joinType", "items",
 }  # fmt: skip
 

@@ -32,6 +32,7 @@ class Settings:
     cpu_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # documents parsed at once
     parse_memory_mb: int = 2048  # data segment of one reader process (heap and anonymous mappings)
     parse_timeout_seconds: float = 300.0  # one document's read, OCR included
+    review_confidence: float = 0.9  # extracted fields under this confidence are marked for review
     executor_id: str | None = None  # unique per process unless set
     db_pool_size: int = 10  # PostgreSQL connections per process for Quarry, and as many for the engine
     drain_seconds: float = 30.0  # on SIGTERM: how long in-flight work may take before it is handed back
@@ -78,6 +79,7 @@ class Settings:
             cpu_workers=int(env.get("QUARRY_CPU_WORKERS") or os.cpu_count() or 1),
             parse_memory_mb=int(env.get("QUARRY_PARSE_MEMORY_MB") or 2048),
             parse_timeout_seconds=float(env.get("QUARRY_PARSE_TIMEOUT_SECONDS") or 300),
+            review_confidence=float(env.get("QUARRY_REVIEW_CONFIDENCE") or 0.9),
             executor_id=env.get("QUARRY_EXECUTOR_ID") or None,
             db_pool_size=int(env.get("QUARRY_DB_POOL_SIZE") or 10),
             drain_seconds=float(env.get("QUARRY_DRAIN_SECONDS") or 30),

@@ -12,6 +12,7 @@ from typing import Any
 
 from quarry.documents.model import Document, Page
 from quarry.engine.runners import Emission, FunctionError, RunInput
+from quarry.engine.runners.confidence import confidence_fields
 from quarry.ids import new_id
 from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError, invalid_properties, provider_for
 
@@ -50,15 +51,13 @@ def run(run_input: RunInput) -> list[Emission]:
         {"itemCount": count, "itemOffset": len(documents) + offset, "itemReferenceID": reference}
         for offset, (reference, _) in enumerate(contents)
     ]
-    confidences = extraction.confidences
     body = {
         "joinType": config.get("joinType", "standard"),
         "items": items,
         "transformationID": new_id("tr"),
         "transformedContent": extraction.content,
         "invalidProperties": invalid_properties(extraction.content, schema),
-        "avgConfidence": round(sum(confidences.values()) / len(confidences), 3) if confidences else 0.0,
-        "fieldConfidences": confidences,
+        **confidence_fields(extraction.confidences, run_input.settings.review_confidence),
     }
     return [Emission("join", body, output=extraction.content)]
 

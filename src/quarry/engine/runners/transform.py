@@ -13,6 +13,7 @@ from typing import Any
 from quarry.documents.model import Document, Page, Table
 from quarry.documents.readers.tabular import table_lines
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput
+from quarry.engine.runners.confidence import confidence_fields
 from quarry.ids import new_id
 from quarry.providers.llm import ExtractionRequest, ProviderError, invalid_properties, provider_for
 
@@ -44,13 +45,11 @@ def run(run_input: RunInput) -> list[Emission]:
             extraction = provider.extract(request)
         except ProviderError as exc:
             raise FunctionError(str(exc)) from None
-        confidences = extraction.confidences
         body: dict[str, Any] = {
             "transformationID": new_id("tr"),
             "transformedContent": extraction.content,
             "invalidProperties": invalid_properties(extraction.content, schema),
-            "avgConfidence": round(sum(confidences.values()) / len(confidences), 3) if confidences else 0.0,
-            "fieldConfidences": confidences,
+            **confidence_fields(extraction.confidences, run_input.settings.review_confidence),
             "itemOffset": item.offset,
             "itemCount": item.count,
         }

@@ -81,7 +81,8 @@ class _Reader:
         # JSON and XML state their keys: labels are matched against key paths, not against lines.
         structured = document.input_type in STRUCTURED_TYPES
         self.minor_units = _counts_minor_units(document.data)
-        self.keyed = [(words(key), self.money(words(key), value)) for key, value in document.fields] if structured else []
+        fields = document.fields if structured else []
+        self.keyed = [(words(key), self.money(words(key), value)) for key, value in fields]
 
     def money(self, key: list[str], value: str) -> str:
         """A JSON amount as written in major units: APIs like Stripe's state ``"total": 428938`` for
@@ -547,8 +548,14 @@ class Extractor:
         if concept.kind == "currency":
             currency = self.currency_hint or self.reader.document_currency()
             return Found(currency, 0.7 if self.currency_hint else 0.5) if currency else None
+        if concept.name == "invoice_number" and kind in (None, "string"):
+            titled = self._titled_number()
+            return Found(titled[0], 0.75) if titled else None
         if concept.name == "invoice_date" and kind in (None, "string") and _names_only(concept, name, spec):
-            found = self._first_unclaimed_date(concept)  # the date of an invoice, not of a birth or a period's end
+            titled = self._titled_number()
+            date = parse_date(titled[1], day_first=self.reader.day_first) if titled else None
+            # the date of an invoice, not of a birth or a period's end
+            found = Found(date, 0.8) if date else self._first_unclaimed_date(concept)
             if found and spec.get("format") == "date-time":
                 found.value = _date_time(found.value, "")
             return found
@@ -565,6 +572,16 @@ class Extractor:
         if concept.shape and kind in (None, "string"):
             match = re.search(concept.shape, self.reader.text)
             return Found(match.group(0), 0.6) if match else None
+        return None
+
+    def _titled_number(self) -> tuple[str, str] | None:
+        """The number in a document's title line, and the rest of that line: ``Handelsrechnung Nr. 471102
+        vom 05.03.2018``, ``Facture FA-2017-0010``, ``Invoice # RE-20201121/508 issued at 2020-11-21``."""
+        for line in self.reader.lines:
+            text = " ".join(cell.text for cell in line)
+            match = _TITLED_NUMBER.search(text)
+            if match and not parse_date(match.group(1)) and re.search(r"\d", match.group(1)):
+                return match.group(1).rstrip(".,;:"), text[match.end() :]
         return None
 
     def _first_unclaimed_date(self, concept: Concept) -> Found | None:
@@ -857,11 +874,36 @@ _LINE_FIELDS = {
 }
 # Figures a total is checked against (the amounts that add up to it), by what they are.
 _CONFIRMING_LABELS = {
-    "subtotal": ("subtotal", "sub total", "net total", "total net", "total excl", "total excluding", "net amount",
-                 "total sales excluding", "total ht", "zwischensumme", "nettobetrag", "summe netto", "net"),
+    "subtotal": (
+        "subtotal",
+        "sub total",
+        "net total",
+        "total net",
+        "total excl",
+        "total excluding",
+        "net amount",
+        "total sales excluding",
+        "total ht",
+        "zwischensumme",
+        "nettobetrag",
+        "summe netto",
+        "net",
+    ),
     "tax": ("total tax", "tax amount", "total gst", "gst", "vat", "tax", "mwst", "ust", "tva", "steuerbetrag"),
-    "paid": ("cash", "tendered", "amount tendered", "paid", "payment", "credit", "card", "visa", "mastercard",
-             "bar", "gegeben", "especes"),
+    "paid": (
+        "cash",
+        "tendered",
+        "amount tendered",
+        "paid",
+        "payment",
+        "credit",
+        "card",
+        "visa",
+        "mastercard",
+        "bar",
+        "gegeben",
+        "especes",
+    ),
     "change": ("change", "change due", "ruckgeld", "wechselgeld", "rendu"),
     "rounding": ("rounding", "rounding adj", "rounding adjustment", "round off", "rundung", "arrondi"),
 }
@@ -886,7 +928,8 @@ def _counts_minor_units(data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     currency = data.get("currency")
-    return isinstance(data.get("object"), str) and isinstance(currency, str) and bool(re.fullmatch(r"[a-z]{3}", currency))
+    typed = isinstance(data.get("object"), str)
+    return typed and isinstance(currency, str) and bool(re.fullmatch(r"[a-z]{3}", currency))
 
 
 GENERIC_KEY_WORDS = frozenset(
@@ -1055,9 +1098,30 @@ def _identifier(raw: str, concept: Concept) -> str | None:
     return codes[0].lstrip("#") if codes else None  # an identifier has a digit, or is a code like PP-INK-BLK
 
 
+# A document's title and its number: "Rechnung Nr. 4711", "Facture FA-2017-0010", "Invoice # 42". The title may
+# end a compound ("Handelsrechnung", "Schlussrechnung"); the number has a digit and starts the code.
+_TITLED_NUMBER = re.compile(
+    r"(?i:\b\w*(?:rechnung|invoice|facture|factura|fattura|fatura|faktura|gutschrift|avoir|credit note|nota fiscal|"
+    r"quittung|receipt|beleg|bon))"
+    r"\s*(?i:nr\.?|no\.?|n\.?[°º]|n\.|#|number|nummer|numero|número|num\.?|núm\.?)?\s*[:.]?\s*"
+    r"(?!(?i:vom|from|du|del|of|dated|date)\b)([A-Z0-9][A-Za-z0-9\-/._]*)"
+)
 _LEGAL_FORM_ONLY = re.compile(r"[\s,.]*(?:" + _COMPANY_SUFFIX.pattern + r")[\s,.]*")
-_CUSTOMER_LABELS = ("bill to", "billed to", "invoice to", "sold to", "ship to", "customer", "kaufer", "kunde",
-                    "rechnungsempfanger", "leistungsempfanger", "client", "facture a", "adresse de livraison")
+_CUSTOMER_LABELS = (
+    "bill to",
+    "billed to",
+    "invoice to",
+    "sold to",
+    "ship to",
+    "customer",
+    "kaufer",
+    "kunde",
+    "rechnungsempfanger",
+    "leistungsempfanger",
+    "client",
+    "facture a",
+    "adresse de livraison",
+)
 _NOT_A_NAME = re.compile(r"\b(?:reg|regn|registration|gst|vat|tax|tel|fax|phone|www|http|invoice|receipt)\b|@", re.I)
 
 

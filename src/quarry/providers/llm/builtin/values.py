@@ -67,7 +67,8 @@ _DATE_PATTERNS = [
     ("dmy_named", re.compile(rf"(?<!\d){_DAY}[.\-/]?\s*(?:de\s+)?({_MONTH_WORD})[.,\-/]?\s*(?:de\s+)?(\d{{4}})", re.I)),
     ("mdy_named", re.compile(rf"\b({_MONTH_WORD})\.?\s+{_DAY}\s*,?\s*(\d{{4}})", re.I)),
     # A receipt's OCR glues the time to the year ("03/02/201815:28"): a year followed by a time is a year.
-    ("numeric", re.compile(r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2((?:19|20)\d{2}(?=\d{1,2}:\d{2})|\d{4}(?!\d)|\d{2}(?!\d))")),
+    ("numeric", re.compile(
+        r"(?<![\d.])(\d{1,2})([-/.])(\d{1,2})\2((?:19|20)\d{2}(?=\d{1,2}:\d{2})|\d{4}(?!\d)|\d{2}(?!\d))")),
     ("compact", re.compile(r"^\s*((?:19|20)\d{2})(\d{2})(\d{2})\s*$")),  # UN/CEFACT format 102: 20240408
 ]  # fmt: skip
 
