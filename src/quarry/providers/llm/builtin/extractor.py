@@ -631,18 +631,26 @@ class Extractor:
     def _company_in_header(self) -> Found | None:
         """The first name with a legal form (GmbH, Ltd, Sdn Bhd, S/B…) in the document's first lines, up to
         where the customer's block begins: a receipt's or an invoice's letterhead."""
-        previous = ""
-        for line, folded in zip(self.reader.lines[:15], self.reader.folded[:15]):
+        head = list(zip(self.reader.lines[:15], self.reader.folded[:15]))
+        for index, (line, folded) in enumerate(head):
             if any(self.reader.pattern(label).search(cell) for label in _CUSTOMER_LABELS for cell in folded):
                 return None
             for cell in line:
                 text = cell.text.strip()
                 form = _COMPANY_SUFFIX.search(text)
-                if form and not re.search(r"[^\W\d_]{3}", text[: form.start()]) and _name_like(previous):
-                    text = f"{previous} {text}"  # "POPULAR BOOK" over "CO. (M) SDN BHD": one name on two lines
-                if form and len(text) < 80 and ":" not in text and (name := _party(text)) and _name_like(name):
+                if not form:
+                    continue
+                # One name on two lines: "POPULAR BOOK" over "CO. (M) SDN BHD", "THE COFFEE BEAN" over
+                # "& TEA LEAF SDN BHD", "SINNATHAMBY HOLDINGS" over "SDN. BHD.".
+                previous = head[index - 1][0] if index else []
+                before = re.findall(r"[^\W\d_]{3,}", text[: form.start()])
+                if len(previous) == 1 and (len(before) <= 1 or text.startswith("&")) and _name_like(previous[0].text):
+                    text = f"{previous[0].text.strip()} {text}"
+                following = head[index + 1][0] if index + 1 < len(head) else []
+                if len(following) == 1 and _LEGAL_FORM_ONLY.fullmatch(following[0].text):
+                    text = f"{text} {following[0].text.strip()}"
+                if len(text) < 80 and ":" not in text and (name := _party(text)) and _name_like(name):
                     return Found(name, 0.85)
-            previous = line[0].text.strip() if len(line) == 1 else ""
         return None
 
     def _letterhead(self) -> Found | None:
@@ -1143,6 +1151,7 @@ def _party(raw: str) -> str | None:
     """A name as printed, without the address that often follows it on the same line."""
     raw = re.sub(r"<[^>]*@[^>]*>", "", raw).replace('"', "")  # "Name <address@host>" -> Name
     raw = re.sub(r"\s*\((?=[^)]*\d)[^)]*\)", "", raw)  # "99 SPEED MART S/B (519537-X)": a registration number
+    raw = re.sub(r"\s+\(?\d{4,}-?[A-Z]\b.*$", "", raw)  # "KING'S CONFECTIONERY S/B 273500-U (KSB)"
     parts = re.split(r"\s+[-–|·•]\s+|,\s*(?=\d|P\.?\s?O\.?\s?Box)|\s{2,}", raw.strip(), flags=re.IGNORECASE)
     text = parts[0].strip(" ,;:")
     if not re.search(r"[^\W\d_]", text) or text.startswith("(") or text.endswith(":"):
