@@ -111,7 +111,7 @@ def seed(settings: Settings, total: int) -> str:
         with db.write() as session:
             session.execute(sa.insert(Call), calls)
             session.execute(sa.insert(FunctionCall), function_calls)
-            index_references(session, [Call(id=c["id"], call_reference_id=c["call_reference_id"]) for c in calls])
+            index_references(session, [Call(**c) for c in calls])
         done = offset + len(calls)
         print(
             f"\rseeded {done:,}/{total:,} calls ({done / (time.perf_counter() - t0):,.0f}/s)", end="", file=sys.stderr
