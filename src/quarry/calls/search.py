@@ -156,14 +156,15 @@ def _page_candidates(
         else:
             walk = walk.where(rowid < _next_key(at), sa.or_(rowid < _key(at), call_id < cursor_id))
     walk = walk.order_by(rowid.asc() if ascending else rowid.desc())
-    if not filters:
-        hits = session.execute(walk.limit(limit)).all()
-    else:
-        walked = session.execute(walk.limit(FILTERED_WALK)).all()
-        passing = set(session.scalars(sa.select(Call.id).where(Call.id.in_([h.call_id for h in walked]), *filters)))
-        hits = [hit for hit in walked if hit.call_id in passing][:limit]
-        if len(hits) < limit and len(walked) == FILTERED_WALK:
-            return None
+    stop = None
+    if filters:  # the walk checks each match against them, up to FILTERED_WALK matches
+        stop = session.scalar(walk.with_only_columns(rowid).offset(FILTERED_WALK - 1).limit(1))
+        walk = walk.join(Call, Call.id == call_id).where(*filters)
+        if stop is not None:
+            walk = walk.where(rowid <= stop if ascending else rowid >= stop)
+    hits = session.execute(walk.limit(limit)).all()
+    if len(hits) < limit and stop is not None:
+        return None
     if len(hits) < limit:
         return [hit.call_id for hit in hits]
     last = hits[-1].rowid >> SLOT_BITS << SLOT_BITS
