@@ -37,10 +37,11 @@ SLOT_BITS = 10
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-FILTERED_WALK = 2000
-"""With other filters, this many index matches are checked for a page; if they hold fewer than
-a page of calls passing the filters, those filters are the selective ones and their own indexes
-drive the page instead (``reference_contains``)."""
+WALK = 2000
+"""A page reads at most this many rows in order before it changes plans. SQLite, with other
+filters: index matches checked against them (if fewer than a page pass, those filters are the
+selective ones, and their own indexes drive the page). PostgreSQL: calls in creation order from
+the cursor (if fewer than a page match, the trigram index finds every match, which are sorted)."""
 
 
 def is_search_object(name: str | None) -> bool:
@@ -157,8 +158,8 @@ def _page_candidates(
             walk = walk.where(rowid < _next_key(at), sa.or_(rowid < _key(at), call_id < cursor_id))
     walk = walk.order_by(rowid.asc() if ascending else rowid.desc())
     stop = None
-    if filters:  # the walk checks each match against them, up to FILTERED_WALK matches
-        stop = session.scalar(walk.with_only_columns(rowid).offset(FILTERED_WALK - 1).limit(1))
+    if filters:  # the walk checks each match against them, up to WALK matches
+        stop = session.scalar(walk.with_only_columns(rowid).offset(WALK - 1).limit(1))
         walk = walk.join(Call, Call.id == call_id).where(*filters)
         if stop is not None:
             walk = walk.where(rowid <= stop if ascending else rowid >= stop)
@@ -172,6 +173,37 @@ def _page_candidates(
     return [hit.call_id for hit in hits] + list(session.scalars(same_instant))
 
 
+def _walk_or_sort(
+    session: Session,
+    environment_id: str,
+    text: str,
+    filters: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    ascending: bool,
+    cursor: tuple[Any, ...] | None,
+) -> list[str]:
+    """PostgreSQL: IDs of the page's calls. Left to itself, the planner walks the creation order
+    whenever it expects matches to be frequent, however far away they sit; so the walk is bounded
+    to the next ``WALK`` calls, and when those hold less than a page, the matches are taken from
+    the trigram index (behind an ``OFFSET 0`` fence, which keeps the planner from walking) and sorted."""
+    key = sa.tuple_(Call.created_at, Call.id)
+    order = [Call.created_at.asc(), Call.id.asc()] if ascending else [Call.created_at.desc(), Call.id.desc()]
+    scope = [Call.environment_id == environment_id]
+    if cursor is not None:
+        scope.append(key > sa.tuple_(*cursor) if ascending else key < sa.tuple_(*cursor))
+    matching = [*scope, *filters, reference_contains(text)]
+    edge = session.execute(
+        sa.select(Call.created_at, Call.id).where(*scope).order_by(*order).offset(WALK - 1).limit(1)
+    ).first()
+    within = [] if edge is None else [key <= sa.tuple_(*edge) if ascending else key >= sa.tuple_(*edge)]
+    ids = list(session.scalars(sa.select(Call.id).where(*matching, *within).order_by(*order).limit(limit)))
+    if len(ids) == limit or edge is None:
+        return ids
+    found = sa.select(Call.id, Call.created_at).where(*matching).offset(0).subquery()
+    by_key = [found.c.created_at, found.c.id] if ascending else [found.c.created_at.desc(), found.c.id.desc()]
+    return list(session.scalars(sa.select(found.c.id).order_by(*by_key).limit(limit)))
+
+
 def page_filter(
     session: Session, environment_id: str, text: str, filters: Sequence[sa.ColumnElement[bool]], limit: int
 ) -> Callable[[bool, tuple[Any, ...] | None], list[sa.ColumnElement[bool]]]:
@@ -179,11 +211,12 @@ def page_filter(
     direction and cursor (see ``pagination.keyset_page``)."""
 
     def narrow(ascending: bool, cursor: tuple[Any, ...] | None) -> list[sa.ColumnElement[bool]]:
+        ids: list[str] | None = None
         if uses_index(session, text):
             ids = _page_candidates(session, environment_id, text, filters, limit, ascending, cursor)  # type: ignore[arg-type]
-            if ids is not None:
-                return [Call.id.in_(ids)]
-        return [reference_contains(text)]
+        elif session.get_bind().dialect.name == "postgresql":
+            ids = _walk_or_sort(session, environment_id, text, filters, limit, ascending, cursor)
+        return [reference_contains(text)] if ids is None else [Call.id.in_(ids)]
 
     return narrow
 
