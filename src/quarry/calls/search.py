@@ -110,7 +110,9 @@ def index_references(session: Session, calls: Sequence[Call]) -> None:
     tokens: dict[str, str | None] = {}
     rows = []
     for call, key in zip(calls, keys, strict=True):
-        rowid = min(set(range(key, key + (1 << SLOT_BITS))) - taken)
+        rowid = key
+        while rowid in taken:  # a call of another transaction in the same microsecond
+            rowid += 1
         taken.add(rowid)
         if call.environment_id not in tokens:
             tokens[call.environment_id] = _token(session, call.environment_id, create=True)
