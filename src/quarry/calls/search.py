@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.util import ClauseAdapter
 
 from quarry.calls import counts
 from quarry.calls.counts import Counter
@@ -185,23 +186,28 @@ def _walk_or_sort(
     cursor: tuple[Any, ...] | None,
 ) -> list[str]:
     """PostgreSQL: IDs of the page's calls. Left to itself, the planner walks the creation order
-    whenever it expects matches to be frequent, however far away they sit; so the walk is bounded
-    to the next ``WALK`` calls, and when those hold less than a page, the matches are taken from
+    whenever it expects matches to be frequent, however far away they sit (or takes every match
+    from the trigram index when it expects them to be rare, however many there are). So the page
+    is first looked for among the next ``WALK`` calls only (a subquery with a ``LIMIT``: no plan
+    can read more); when they hold less than a page, every match after the cursor is taken from
     the trigram index (behind an ``OFFSET 0`` fence, which keeps the planner from walking) and sorted."""
-    key = sa.tuple_(Call.created_at, Call.id)
     order = [Call.created_at.asc(), Call.id.asc()] if ascending else [Call.created_at.desc(), Call.id.desc()]
     scope = [Call.environment_id == environment_id]
     if cursor is not None:
-        scope.append(key > sa.tuple_(*cursor) if ascending else key < sa.tuple_(*cursor))
-    matching = [*scope, *filters, reference_contains(text)]
-    edge = session.execute(
-        sa.select(Call.created_at, Call.id).where(*scope).order_by(*order).offset(WALK - 1).limit(1)
-    ).first()
-    within = [] if edge is None else [key <= sa.tuple_(*edge) if ascending else key >= sa.tuple_(*edge)]
-    ids = list(session.scalars(sa.select(Call.id).where(*matching, *within).order_by(*order).limit(limit)))
-    if len(ids) == limit or edge is None:
+        at, row = cursor[0], sa.tuple_(Call.created_at, Call.id)
+        scope += (
+            [Call.created_at >= at, row > sa.tuple_(*cursor)]
+            if ascending
+            else [Call.created_at <= at, row < sa.tuple_(*cursor)]
+        )
+    matching = [*filters, reference_contains(text)]
+    window = sa.select(Call.__table__).where(*scope).order_by(*order).limit(WALK).subquery()
+    adapt = ClauseAdapter(window).traverse
+    walked = sa.select(window.c.id).where(*map(adapt, matching)).order_by(*map(adapt, order)).limit(limit)
+    ids = list(session.scalars(walked))
+    if len(ids) == limit:
         return ids
-    found = sa.select(Call.id, Call.created_at).where(*matching).offset(0).subquery()
+    found = sa.select(Call.id, Call.created_at).where(*scope, *matching).offset(0).subquery()
     by_key = [found.c.created_at, found.c.id] if ascending else [found.c.created_at.desc(), found.c.id.desc()]
     return list(session.scalars(sa.select(found.c.id).order_by(*by_key).limit(limit)))
 
