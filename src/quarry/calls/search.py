@@ -1,6 +1,7 @@
 """Case-insensitive substring search over ``callReferenceID`` on a trigram index.
 
-PostgreSQL: a ``pg_trgm`` GIN index on ``lower(call_reference_id)`` serves ``LIKE '%…%'``.
+PostgreSQL: a ``pg_trgm`` GIN index on ``lower(call_reference_id)`` serves ``LIKE '%…%'``; a
+page looks among a bounded number of calls in creation order first (see ``_walk_or_sort``).
 
 SQLite: an FTS5 ``trigram`` table holds each call's lower-cased reference (case-sensitive
 tokens: the lower-casing is Python's, so that "É" matches "é"), filled in the transaction that
@@ -61,7 +62,7 @@ def reference_contains(text: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(Call.call_reference_id).like(_like_pattern(text), escape="\\")
 
 
-def uses_index(session: Session, text: str) -> bool:
+def _uses_index(session: Session, text: str) -> bool:
     """Whether SQLite's trigram table answers this substring (it needs one trigram at least)."""
     return session.get_bind().dialect.name == "sqlite" and len(text) >= 3
 
@@ -143,7 +144,7 @@ def _page_candidates(
     filters: Sequence[sa.ColumnElement[bool]],
     limit: int,
     ascending: bool,
-    cursor: tuple[datetime, str] | None,
+    cursor: tuple[Any, ...] | None,
 ) -> list[str] | None:
     """IDs of calls among which the page lies: the first ``limit`` matches passing ``filters`` in
     the index's order from the cursor, plus the rest of the last one's microsecond (slots follow
@@ -220,8 +221,8 @@ def page_filter(
 
     def narrow(ascending: bool, cursor: tuple[Any, ...] | None) -> list[sa.ColumnElement[bool]]:
         ids: list[str] | None = None
-        if uses_index(session, text):
-            ids = _page_candidates(session, environment_id, text, filters, limit, ascending, cursor)  # type: ignore[arg-type]
+        if _uses_index(session, text):
+            ids = _page_candidates(session, environment_id, text, filters, limit, ascending, cursor)
         elif session.get_bind().dialect.name == "postgresql":
             ids = _walk_or_sort(session, environment_id, text, filters, limit, ascending, cursor)
         return [reference_contains(text)] if ids is None else [Call.id.in_(ids)]
@@ -232,7 +233,7 @@ def page_filter(
 def counter(session: Session, environment_id: str, text: str, filters: Sequence[sa.ColumnElement[bool]]) -> Counter:
     """Counts of the calls containing ``text`` and passing ``filters``; on SQLite from the index
     (reading the matched calls only when there are other filters)."""
-    if not uses_index(session, text):
+    if not _uses_index(session, text):
         return counts.calls_matching(session, environment_id, [*filters, reference_contains(text)])
     token = _token(session, environment_id)
 
