@@ -4,10 +4,15 @@
     python bench/list_calls.py --backend postgresql --reuse  # measures an already seeded database
 
 Seeds one environment with N calls (half workflow calls over 100 workflows, half function calls
-over 100 functions; 97% completed, 2.5% failed, 0.5% running; one function call each), then sends
-each request REPEAT times through the real ASGI app and reads the ``Server-Timing`` header, so the
-figures are the server's own work (routing, auth, SQL, rendering), without client or network.
-Targets (issue #3): p95 <= 10 ms when the filters match <= 10,000 calls; <= 50 ms in the worst case.
+over 100 functions; 97% completed, 2.5% failed, 0.5% running; one function call each; reference
+``order-<n, 7 digits>-<word>``), then sends each kind of request REPEAT times through the real ASGI
+app and reads the ``Server-Timing`` header, so the figures are the server's own work (routing, auth,
+SQL, rendering), without client or network. Besides substrings spread over the table, ``-0XX``
+matches a hundredth of it in one run of creation order (head, middle or tail); one row follows the
+cursors of such a substring page by page, and one asks for a new one each time (its first count).
+Counts cached by earlier runs are dropped first.
+Targets (issues #3, #15): p95 <= 10 ms when the filters match <= 10,000 calls; <= 50 ms for every
+request, the worst case included.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -27,7 +34,7 @@ from fastapi.testclient import TestClient
 from quarry.app import create_app
 from quarry.bootstrap import bootstrap, open_database
 from quarry.calls import counts
-from quarry.calls.models import Call, FunctionCall
+from quarry.calls.models import Call, CallCountCache, FunctionCall
 from quarry.calls.search import index_references
 from quarry.config import Settings
 from quarry.engine.engine import Role
@@ -104,7 +111,7 @@ def seed(settings: Settings, total: int) -> str:
         with db.write() as session:
             session.execute(sa.insert(Call), calls)
             session.execute(sa.insert(FunctionCall), function_calls)
-            index_references(session, [Call(id=c["id"], call_reference_id=c["call_reference_id"]) for c in calls])
+            index_references(session, [Call(**c) for c in calls])
         done = offset + len(calls)
         print(
             f"\rseeded {done:,}/{total:,} calls ({done / (time.perf_counter() - t0):,.0f}/s)", end="", file=sys.stderr
@@ -119,48 +126,94 @@ def seed(settings: Settings, total: int) -> str:
     return key
 
 
-def requests(client: TestClient, key: str) -> list[tuple[str, dict[str, str]]]:
+Row = tuple[str, Callable[[int, dict[str, Any] | None], dict[str, Any] | None]]
+"""A kind of request: its name, and the parameters of its i-th request given the previous
+response's body (``None``: the row is done)."""
+
+
+def fixed(name: str, params: dict[str, Any]) -> Row:
+    return name, lambda i, previous: params
+
+
+def clustered(n: int) -> str:
+    """A substring matching the references ``order-0XX…`` of one hundredth of the table, in one run
+    of creation order (``XX`` = 00: its head, 99: its tail)."""
+    return f"-0{n:02d}"
+
+
+def page_through(name: str, params: dict[str, Any]) -> Row:
+    def following(i: int, previous: dict[str, Any] | None) -> dict[str, Any] | None:
+        if previous is None:
+            return params
+        calls = previous["calls"]
+        return params | {"startingAfter": calls[-1]["callID"]} if calls else None
+
+    return name, following
+
+
+def requests(client: TestClient, key: str) -> list[Row]:
     headers = {"x-api-key": key}
     sample = client.get("/v2/calls", params={"limit": 100, "statuses": "failed"}, headers=headers).json()["calls"]
     mid = client.get("/v2/calls", params={"limit": 1, "referenceIDs": "order-0500000-acme"}, headers=headers).json()
     ids = [c["callID"] for c in sample[:10]]
     refs = [c["callReferenceID"] for c in sample[:5]]
     middle = mid["calls"][0]["callID"] if mid["calls"] else ids[0]
+    warm = {0, 50, 99}
+    cold = [clustered(n) for n in range(100) if n not in warm]
     return [
-        ("first page, no filter", {}),
-        ("first page, desc", {"sortOrder": "desc"}),
-        ("deep page (startingAfter mid-table)", {"startingAfter": middle}),
-        ("deep page (endingBefore mid-table)", {"endingBefore": middle}),
-        ("callIDs (10)", {"callIDs": ",".join(ids)}),
-        ("referenceIDs (5)", {"referenceIDs": ",".join(refs)}),
-        ("referenceIDSubstring, ~100 matches", {"referenceIDSubstring": "00042"}),
-        ("referenceIDSubstring, ~10% match", {"referenceIDSubstring": "WAYNE"}),
-        ("referenceIDSubstring, all match (worst)", {"referenceIDSubstring": "order"}),
-        ("callTypes=workflow (50%)", {"callTypes": "workflow"}),
-        ("workflowNames (1 of 100)", {"workflowNames": "wf-007"}),
-        ("workflowIDs (1 of 100)", {"workflowIDs": "wf_bench007"}),
-        ("functionNames (1 of 100)", {"functionNames": "fn-042"}),
-        ("functionIDs (2 of 100)", {"functionIDs": "f_bench042,f_bench043"}),
-        ("statuses=failed (2.5%)", {"statuses": "failed"}),
-        ("callTypes+workflowNames (combined)", {"callTypes": "workflow", "workflowNames": "wf-007"}),
-        ("workflowNames+statuses (combined, ~125)", {"workflowNames": "wf-007", "statuses": "failed"}),
-        ("statuses=running+callTypes=function", {"statuses": "running", "callTypes": "function"}),
+        fixed("first page, no filter", {}),
+        fixed("first page, desc", {"sortOrder": "desc"}),
+        fixed("deep page (startingAfter mid-table)", {"startingAfter": middle}),
+        fixed("deep page (endingBefore mid-table)", {"endingBefore": middle}),
+        fixed("callIDs (10)", {"callIDs": ",".join(ids)}),
+        fixed("referenceIDs (5)", {"referenceIDs": ",".join(refs)}),
+        fixed("referenceIDSubstring, ~100 matches", {"referenceIDSubstring": "00042"}),
+        fixed("referenceIDSubstring, ~10% match", {"referenceIDSubstring": "WAYNE"}),
+        fixed("referenceIDSubstring, all match (worst)", {"referenceIDSubstring": "order"}),
+        *(
+            fixed(f"substring clustered at {where}, {order}", {"referenceIDSubstring": clustered(n)} | sort)
+            for where, n in (("head", 0), ("middle", 50), ("tail", 99))
+            for order, sort in (("asc", {}), ("desc", {"sortOrder": "desc"}))
+        ),
+        fixed(
+            "substring clustered at tail + callTypes", {"referenceIDSubstring": clustered(99), "callTypes": "function"}
+        ),
+        page_through(
+            "page-through clustered (middle, 100/page)", {"referenceIDSubstring": clustered(50), "limit": 100}
+        ),
+        ("new clustered substring (first count)", lambda i, previous: {"referenceIDSubstring": cold[i % len(cold)]}),
+        fixed("callTypes=workflow (50%)", {"callTypes": "workflow"}),
+        fixed("workflowNames (1 of 100)", {"workflowNames": "wf-007"}),
+        fixed("workflowIDs (1 of 100)", {"workflowIDs": "wf_bench007"}),
+        fixed("functionNames (1 of 100)", {"functionNames": "fn-042"}),
+        fixed("functionIDs (2 of 100)", {"functionIDs": "f_bench042,f_bench043"}),
+        fixed("statuses=failed (2.5%)", {"statuses": "failed"}),
+        fixed("callTypes+workflowNames (combined)", {"callTypes": "workflow", "workflowNames": "wf-007"}),
+        fixed("workflowNames+statuses (combined, ~125)", {"workflowNames": "wf-007", "statuses": "failed"}),
+        fixed("statuses=running+callTypes=function", {"statuses": "running", "callTypes": "function"}),
     ]
 
 
 def measure(settings: Settings, key: str, repeat: int) -> None:
     # the API alone: the figures are those of List Calls, not of work running beside it
     engine = bootstrap(settings, Role.API)
+    with engine.db.write() as session:  # every substring starts uncounted, in every run
+        session.execute(sa.delete(CallCountCache))
     with TestClient(create_app(engine, start_engine=False)) as client:
         headers = {"x-api-key": key}
         print(f"{'request':45} {'matches':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-        for name, params in requests(client, key):
+        for name, params_of in requests(client, key):
             timings = []
             total = 0
-            for _ in range(repeat):
+            body = None
+            for i in range(repeat):
+                params = params_of(i, body)
+                if params is None:
+                    break
                 response = client.get("/v2/calls", params=params, headers=headers)
                 assert response.status_code == 200, response.text
-                total = response.json()["totalCount"]
+                body = response.json()
+                total = body["totalCount"]
                 timings.append(float(response.headers["server-timing"].split("dur=")[1]))
             timings.sort()
             p95 = timings[max(0, int(len(timings) * 0.95) - 1)]

@@ -17,7 +17,7 @@ def test_list_calls_bench_runs_and_reports_every_request(tmp_path: Path) -> None
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line and not line.startswith(("backend", "request"))]
-    assert len(rows) == 18
+    assert len(rows) == 27
     no_filter = next(row for row in rows if row.startswith("first page, no filter"))
     assert no_filter.split()[4] == "3,000"  # totalCount of the unfiltered list: every seeded call
 

@@ -734,10 +734,17 @@ def test_calls_are_scoped_to_their_environment(server: Server, tenant: Tenant, e
         stranger.sandbox.close()
 
     # the owner sees it, and the sandbox's own calls stay apart
+    assert list_calls(sandbox, {"referenceIDSubstring": "prod"}) == {"calls": [], "totalCount": 0}
     create_function(sandbox, transform("extract"))
-    [sandbox_call] = submit(sandbox, {"functionName": "extract", "input": single(invoice("T-2"))})
+    [sandbox_call] = submit(
+        sandbox, {"functionName": "extract", "callReferenceID": "prod-too", "input": single(invoice("T-2"))}
+    )
     assert listed_ids(production) == [call["callID"]]
     assert listed_ids(sandbox) == [sandbox_call["callID"]]
+    for client, own in ((production, call), (sandbox, sandbox_call)):
+        for params in ({"referenceIDSubstring": "PROD"}, {"referenceIDSubstring": "prod", "sortOrder": "desc"}):
+            body = list_calls(client, params)
+            assert ([c["callID"] for c in body["calls"]], body["totalCount"]) == ([own["callID"]], 1)
     assert_error(production.get(f"/v2/calls/{sandbox_call['callID']}"), 404)
     wait_for(production, call["callID"])
     wait_for(sandbox, sandbox_call["callID"])
@@ -1055,6 +1062,44 @@ def test_three_filters_and_paging_within_them(listing: Listing) -> None:
     body = list_calls(listing.api, params | {"limit": 3, "startingAfter": expected[5]})
     assert [c["callID"] for c in body["calls"]] == expected[6:9]
     assert body["totalCount"] == len(expected)
+
+
+def _contains(substring: str) -> Callable[[Spec], bool]:
+    return lambda s: s.reference is not None and substring in s.reference.lower()
+
+
+CLUSTERS: dict[str, tuple[dict[str, str], Callable[[Spec], bool]]] = {
+    "middle": ({"referenceIDSubstring": "ORDER-05"}, _contains("order-05")),
+    "tail": ({"referenceIDSubstring": "-10"}, _contains("-10")),
+    "tail, functions": (
+        {"referenceIDSubstring": "-10", "callTypes": "function"},
+        lambda s: _contains("-10")(s) and s.call_type == "function",
+    ),
+    "middle, completed": (
+        {"referenceIDSubstring": "order-05", "statuses": "completed"},
+        lambda s: _contains("order-05")(s) and not s.broken,
+    ),
+}
+
+
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+@pytest.mark.parametrize("cluster", list(CLUSTERS))
+def test_clustered_substring_pages_from_any_cursor(listing: Listing, cluster: str, sort_order: str) -> None:
+    """Matches in one run of creation order (the middle or the tail of the list), alone or with
+    another filter: pages from cursors before, inside and after the run, both ways, and all pages."""
+    params, predicate = CLUSTERS[cluster]
+    params = params | {"sortOrder": sort_order}
+    order = listing.order if sort_order == "asc" else listing.order[::-1]
+    expected = [i for i in order if i in set(listing.select(predicate))]
+    assert 2 < len(expected) < 20
+    assert _walk(listing.api, params, 3, "startingAfter") == expected
+    for pivot in sorted(set(order[::9] + expected), key=order.index):
+        after = [i for i in expected if order.index(i) > order.index(pivot)]
+        before = [i for i in expected if order.index(i) < order.index(pivot)]
+        body = list_calls(listing.api, params | {"startingAfter": pivot, "limit": 3})
+        assert [c["callID"] for c in body["calls"]] == after[:3], pivot
+        assert body["totalCount"] == len(expected)
+        assert listed_ids(listing.api, params | {"endingBefore": pivot, "limit": 3}) == before[-3:], pivot
 
 
 def test_cursor_may_be_a_call_the_filters_exclude(listing: Listing) -> None:

@@ -26,17 +26,23 @@ class PageQuery(WireModel):
     ending_before: str | None = Field(None, description="Return the items immediately before this one.")
 
 
+Narrowing = Callable[[bool, tuple[Any, ...] | None], Sequence[sa.ColumnElement[bool]]]
+"""Conditions for one page given its direction in the key (ascending or not) and its cursor's key."""
+
+
 def keyset_page(
     session: Session,
     stmt: sa.Select[Any],
     key: Sequence[sa.ColumnElement[Any]],
     page: PageQuery,
     cursor_key: Callable[[str], tuple[Any, ...] | None],
+    narrow: Narrowing | None = None,
 ) -> list[Any]:
     """Return one page of ``stmt``'s rows.
 
     ``cursor_key`` maps a cursor value to its key, or ``None`` when no such object exists in
-    the caller's scope (a 400: a client cannot page from an object it cannot see).
+    the caller's scope (a 400: a client cannot page from an object it cannot see). ``narrow``
+    adds conditions that depend on where the page starts.
     """
     if page.starting_after is not None and page.ending_before is not None:
         raise bad_request("startingAfter and endingBefore are mutually exclusive", field="startingAfter")
@@ -48,12 +54,15 @@ def keyset_page(
 
     backwards = page.ending_before is not None
     ascending = (page.sort_order == "asc") != backwards
+    values = None
     if cursor is not None:
         values = cursor_key(cursor)
         if values is None:
             raise bad_request(f"{cursor_field}: no item {cursor!r} to page from", field=cursor_field)
         row_key = sa.tuple_(*key)
         stmt = stmt.where(row_key > sa.tuple_(*values) if ascending else row_key < sa.tuple_(*values))
+    if narrow is not None:
+        stmt = stmt.where(*narrow(ascending, values))
     stmt = stmt.order_by(*(column.asc() if ascending else column.desc() for column in key)).limit(page.limit)
     items = list(session.scalars(stmt))
     if backwards:
@@ -72,11 +81,12 @@ def creation_page(
     scope: Sequence[sa.ColumnElement[bool]],
     filters: Sequence[sa.ColumnElement[bool]],
     page: PageQuery,
+    narrow: Narrowing | None = None,
 ) -> list[Any]:
     """A page of ``model`` rows in creation order (``created_at``, then ``id``).
 
     ``scope`` says what the caller may see at all (their environment, live objects): a cursor
-    must name such a row. ``filters`` narrow the list further.
+    must name such a row. ``filters`` narrow the list further, ``narrow`` too (see ``keyset_page``).
     """
 
     def cursor_key(value: str) -> tuple[Any, ...] | None:
@@ -84,7 +94,7 @@ def creation_page(
         return tuple(row) if row else None
 
     stmt = sa.select(model).where(*scope, *filters)
-    return keyset_page(session, stmt, (model.created_at, model.id), page, cursor_key)
+    return keyset_page(session, stmt, (model.created_at, model.id), page, cursor_key, narrow)
 
 
 class VersionPageQuery(PageQuery):

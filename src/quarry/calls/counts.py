@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,27 +126,39 @@ def filter_key(filters: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()
 
 
-def cached_count(
-    session: Session, db: Database, environment_id: str, key: str, conditions: list[sa.ColumnElement[bool]]
-) -> int:
-    """The number of calls matching ``conditions`` — which must only test fields that never
-    change — counting in full only once: later, only the calls created since are counted and
-    added. The first count (and any refresh) is stored in the background."""
+Counter = Callable[[datetime | None, datetime | None], int]
+"""The number of calls matching some filters created after the first instant and up to the
+second (``None``: unbounded)."""
 
-    def matching(*extra: sa.ColumnElement[bool]) -> int:
-        where = [Call.environment_id == environment_id, *conditions, *extra]
+
+def calls_matching(session: Session, environment_id: str, conditions: list[sa.ColumnElement[bool]]) -> Counter:
+    """A ``Counter`` of the calls matching ``conditions``, with an indexed ``COUNT``."""
+
+    def count(after: datetime | None, until: datetime | None) -> int:
+        where = [Call.environment_id == environment_id, *conditions]
+        if after is not None:
+            where.append(Call.created_at > after)
+        if until is not None:
+            where.append(Call.created_at <= until)
         return session.scalar(sa.select(sa.func.count()).select_from(Call).where(*where)) or 0
 
+    return count
+
+
+def cached_count(session: Session, db: Database, environment_id: str, key: str, matching: Counter) -> int:
+    """The number of calls ``matching`` counts — which must only test fields that never change —
+    counting in full only once: later, only the calls created since are counted and added. The
+    first count (and any refresh) is stored in the background."""
     entry = session.get(CallCountCache, (environment_id, key))
     if entry is not None:
-        tail = matching(Call.created_at > entry.counted_until)
+        tail = matching(entry.counted_until, None)
         if tail > REFRESH_AFTER_ROWS:
             cutoff = utcnow() - SETTLED_AFTER
-            settled = matching(Call.created_at > entry.counted_until, Call.created_at <= cutoff)
+            settled = matching(entry.counted_until, cutoff)
             _remember(db, environment_id, key, entry.count + settled, cutoff)
         return entry.count + tail
     cutoff = utcnow() - SETTLED_AFTER
-    settled, recent = matching(Call.created_at <= cutoff), matching(Call.created_at > cutoff)
+    settled, recent = matching(None, cutoff), matching(cutoff, None)
     _remember(db, environment_id, key, settled, cutoff)
     return settled + recent
 

@@ -21,9 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.api.pagination import creation_page
-from quarry.calls import counts
+from quarry.calls import counts, search
 from quarry.calls.models import Call, FunctionCall
-from quarry.calls.search import index_references, reference_contains
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.errors import TooLarge, invalid
 from quarry.functions.models import Function, FunctionVersion
@@ -319,7 +318,7 @@ def record_calls(
         row.created_at = start + timedelta(microseconds=next(ticks))
     session.flush()
     counts.calls_created(session, [call for call, _ in created])
-    index_references(session, [call for call, _ in created])
+    search.index_references(session, [call for call, _ in created])
     return created
 
 
@@ -370,25 +369,26 @@ _COUNTED_BY_FILTER = {
 }
 
 
-def _filters(session: Session, query: Any) -> tuple[dict[str, list[str]], list[sa.ColumnElement[bool]]]:
+def _filters(query: Any) -> tuple[dict[str, list[str]], list[sa.ColumnElement[bool]]]:
+    """The list filters given, by name, and as conditions (``reference_id_substring`` aside)."""
     given = {name: getattr(query, name) for name in _LIST_FILTERS if getattr(query, name) is not None}
-    filters = [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
-    if query.reference_id_substring is not None:
-        filters.append(reference_contains(session, query.reference_id_substring))
-    return given, filters
+    return given, [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
 
 
 def page_of_calls(session: Session, environment_id: str, query: Any) -> list[Call]:
     """A page of the calls matching the query's filters (``call_ids``, ``call_types`` …, see
     ``_LIST_FILTERS``, and ``reference_id_substring``), in creation order."""
-    _, filters = _filters(session, query)
-    return creation_page(session, Call, [Call.environment_id == environment_id], filters, query)
+    _, filters = _filters(query)
+    narrow = None
+    if query.reference_id_substring is not None:
+        narrow = search.page_filter(session, environment_id, query.reference_id_substring, filters, query.limit)
+    return creation_page(session, Call, [Call.environment_id == environment_id], filters, query, narrow)
 
 
 def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
     """A page of calls and the number of calls matching the filters; see ``_total`` for the count."""
-    given, filters = _filters(session, query)
-    page_items = creation_page(session, Call, [Call.environment_id == environment_id], filters, query)
+    given, filters = _filters(query)
+    page_items = page_of_calls(session, environment_id, query)
     return page_items, _total(session, db, environment_id, given, query.reference_id_substring, filters)
 
 
@@ -419,8 +419,11 @@ def _total(
         if statuses is None:
             return counts.lookup(session, environment_id, dimension, values)
         return counts.lookup_with_statuses(session, environment_id, dimension, values, statuses)
+    if substring is None:
+        matching = counts.calls_matching(session, environment_id, filters)
+    else:
+        matching = search.counter(session, environment_id, substring, filters)
     if statuses is None and not others & {"call_ids", "reference_ids"}:
         key = counts.filter_key({**given, "referenceIDSubstring": (substring or "").lower()})
-        return counts.cached_count(session, db, environment_id, key, filters)
-    matching = sa.select(sa.func.count()).select_from(Call).where(Call.environment_id == environment_id, *filters)
-    return session.scalar(matching) or 0
+        return counts.cached_count(session, db, environment_id, key, matching)
+    return matching(None, None)
