@@ -423,7 +423,8 @@ class Extractor:
             for options in occurrences:
                 if (found := self._first_parsed(options, spec, kind, concept)) is not None:
                     candidates.append((tier(labels[rank]), found))
-        confirmed = [(level, f) for level, f in candidates if f.value and self._confirmed_total(f.value)]
+        sums = self._confirming_sums() if candidates else []
+        confirmed = [(level, f) for level, f in candidates if f.value and any(abs(t - f.value) < 0.011 for t in sums)]
         if confirmed:
             level = min(level for level, _ in confirmed)
             best = max((f for lv, f in confirmed if lv == level), key=lambda f: abs(f.value))
@@ -444,12 +445,11 @@ class Extractor:
                 return round(value + adjustment, 2)
         return value
 
-    def _confirmed_total(self, value: float) -> bool:
-        """Whether the document's other figures add up to ``value``: subtotal + tax, or paid - change."""
+    def _confirming_sums(self) -> list[float]:
+        """What the document's other figures add up to, which a total equals: subtotal + tax, paid - change."""
         figures = {concept: self._figures(concept) for concept in ("subtotal", "tax", "paid", "change")}
         sums = [s + t for s in figures["subtotal"] for t in figures["tax"]]
-        sums += [p - c for p in figures["paid"] for c in figures["change"] or [0.0]]
-        return any(abs(total - value) < 0.011 for total in sums)
+        return sums + [p - c for p in figures["paid"] for c in figures["change"] or [0.0]]
 
     def _figures(self, concept_name: str) -> list[float]:
         labels = _CONFIRMING_LABELS[concept_name]
