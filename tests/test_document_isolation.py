@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import time
@@ -25,8 +26,13 @@ KEY = "qk_" + "isolation" * 4
 
 
 def rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0])
+    """Resident memory of ``pid``; 0 for a reader that exited meanwhile (gone, or a zombie: no VmRSS)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0
+    found = re.search(r"VmRSS:\s+(\d+)", status)
+    return int(found.group(1)) if found else 0
 
 
 def readers_of(pid: int) -> list[int]:
