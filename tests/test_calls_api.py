@@ -18,7 +18,10 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from quarry.calls import search
+from quarry.calls.models import Call
 from quarry.storage.blobs.urls import FileUrlSigner
 from quarry.storage.secrets import instance_secret
 from tests.calls_client import (
@@ -1100,6 +1103,35 @@ def test_clustered_substring_pages_from_any_cursor(listing: Listing, cluster: st
         assert [c["callID"] for c in body["calls"]] == after[:3], pivot
         assert body["totalCount"] == len(expected)
         assert listed_ids(listing.api, params | {"endingBefore": pivot, "limit": 3}) == before[-3:], pivot
+
+
+@pytest.mark.parametrize("cluster", ["tail, functions", "middle, completed"])
+def test_clustered_pages_when_the_other_filters_are_the_selective_ones(
+    listing: Listing, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When fewer than a page of the first ``WALK`` matches pass the other filters, the page is
+    left to those filters' own indexes; with ``WALK`` cut to 2, every page of 3 here goes that way."""
+    monkeypatch.setattr(search, "WALK", 2)
+    params, predicate = CLUSTERS[cluster]
+    expected = listing.select(predicate)
+    assert _walk(listing.api, params, 3, "startingAfter") == expected
+    assert _walk(listing.api, params | {"sortOrder": "desc"}, 3, "startingAfter") == expected[::-1]
+    last = listing.order[-1]
+    before = [i for i in expected if i != last]
+    assert listed_ids(listing.api, params | {"endingBefore": last, "limit": 3}) == before[-3:]
+
+
+def test_a_substring_page_leaves_the_planner_settings_of_its_connection(server: Server, listing: Listing) -> None:
+    """PostgreSQL: a page turns bitmap scans off for its own statements only; the pooled
+    connection goes back to the next request with the server's settings."""
+    if server.backend != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    with server.db.read() as session:
+        environment_id = session.scalar(sa.select(Call.environment_id).where(Call.id == listing.order[0]))
+        for ascending, filters in [(True, []), (False, [Call.call_type == "function"])]:
+            narrow = search.page_filter(session, environment_id, "order", filters, 3)
+            narrow(ascending, None)
+            assert session.scalar(sa.text("SHOW enable_bitmapscan")) == "on"
 
 
 def test_cursor_may_be_a_call_the_filters_exclude(listing: Listing) -> None:

@@ -1,7 +1,13 @@
-"""Case-insensitive substring search over ``callReferenceID`` on a trigram index.
+"""Case-insensitive substring search over ``callReferenceID`` on trigram indexes.
 
-PostgreSQL: a ``pg_trgm`` GIN index on ``lower(call_reference_id)`` serves ``LIKE '%…%'``; a
-page looks among a bounded number of calls in creation order first (see ``_walk_or_sort``).
+A page of a search is the first matches from its cursor in creation order; both databases have
+an index that yields matches in that order, so a page reads about as many entries as it returns,
+wherever in the table its matches sit (``_page_candidates``). Counts are taken once per
+substring (see ``counts.cached_count``).
+
+PostgreSQL: two ``pg_trgm`` indexes on ``lower(call_reference_id)``: a GIN index, which the
+planner uses to count matches, and a GiST index on (environment, creation instant, trigrams)
+scanned nearest-first from the cursor's instant for pages (``_GistInOrder``).
 
 SQLite: an FTS5 ``trigram`` table holds each call's lower-cased reference (case-sensitive
 tokens: the lower-casing is Python's, so that "É" matches "é"), filled in the transaction that
@@ -19,13 +25,14 @@ on the matches it reads, not on where in the table they sit:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.util import ClauseAdapter
 
 from quarry.calls import counts
 from quarry.calls.counts import Counter
@@ -33,22 +40,20 @@ from quarry.calls.models import Call
 
 SQLITE_TABLE = "call_reference_search"
 SQLITE_TOKENS = "call_reference_search_environments"
-POSTGRES_INDEX = "ix_calls_reference_trgm"
+POSTGRES_INDEXES = ("ix_calls_reference_trgm", "ix_calls_reference_in_order")
 
 SLOT_BITS = 10
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 WALK = 2000
-"""A page reads at most this many rows in order before it changes plans. SQLite, with other
-filters: index matches checked against them (if fewer than a page pass, those filters are the
-selective ones, and their own indexes drive the page). PostgreSQL: calls in creation order from
-the cursor (if fewer than a page match, the trigram index finds every match, which are sorted)."""
+"""With other filters, a page checks at most this many matches in order against them: if fewer
+than a page pass, those filters are the selective ones, and their own indexes drive the page."""
 
 
 def is_search_object(name: str | None) -> bool:
     """Whether a schema object belongs to the search index (made by migrations, not by the models)."""
-    return bool(name) and (name == POSTGRES_INDEX or str(name).startswith(SQLITE_TABLE))
+    return bool(name) and (name in POSTGRES_INDEXES or str(name).startswith(SQLITE_TABLE))
 
 
 def _like_pattern(text: str) -> str:
@@ -62,9 +67,9 @@ def reference_contains(text: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(Call.call_reference_id).like(_like_pattern(text), escape="\\")
 
 
-def _uses_index(session: Session, text: str) -> bool:
-    """Whether SQLite's trigram table answers this substring (it needs one trigram at least)."""
-    return session.get_bind().dialect.name == "sqlite" and len(text) >= 3
+def _indexed(text: str) -> bool:
+    """Whether the trigram indexes answer this substring (they need one trigram at least)."""
+    return len(text) >= 3
 
 
 # --- SQLite: the index, in creation order -------------------------------------------------------
@@ -137,94 +142,182 @@ def _matches(token: str, text: str) -> sa.ColumnElement[bool]:
     return sa.literal_column(SQLITE_TABLE).op("MATCH")(_match(token, text))
 
 
-def _page_candidates(
-    session: Session,
-    environment_id: str,
-    text: str,
-    filters: Sequence[sa.ColumnElement[bool]],
-    limit: int,
-    ascending: bool,
-    cursor: tuple[Any, ...] | None,
-) -> list[str] | None:
-    """IDs of calls among which the page lies: the first ``limit`` matches passing ``filters`` in
-    the index's order from the cursor, plus the rest of the last one's microsecond (slots follow
-    insertion, not ID). ``None`` when ``filters`` reject too many matches to walk them."""
-    token = _token(session, environment_id)
-    if token is None:
-        return []
-    rowid, call_id = _TABLE.c.rowid, _TABLE.c.call_id
-    walk = sa.select(rowid, call_id).where(_matches(token, text))
-    if cursor is not None:
-        at, cursor_id = cursor
-        if ascending:
-            walk = walk.where(rowid >= _key(at), sa.or_(rowid >= _next_key(at), call_id > cursor_id))
-        else:
-            walk = walk.where(rowid < _next_key(at), sa.or_(rowid < _key(at), call_id < cursor_id))
-    walk = walk.order_by(rowid.asc() if ascending else rowid.desc())
-    stop = None
-    if filters:  # the walk checks each match against them, up to WALK matches
-        stop = session.scalar(walk.with_only_columns(rowid).offset(WALK - 1).limit(1))
-        walk = walk.join(Call, Call.id == call_id).where(*filters)
+@dataclass(frozen=True)
+class PageRequest:
+    """What a page of a substring search needs: whose calls, the substring, the other filters,
+    its size, its direction in creation order and its cursor's key (``created_at``, ``id``)."""
+
+    environment_id: str
+    text: str
+    filters: Sequence[sa.ColumnElement[bool]]
+    limit: int
+    ascending: bool
+    cursor: tuple[Any, ...] | None
+
+
+class _InOrder(Protocol):
+    """One database's index of references, bound to one page: it yields the matches in creation
+    order from the page's cursor.
+
+    - ``walk``: the matches as rows (``position`` first, ``call_id``), nearest the cursor first;
+      ``None`` when nothing can match;
+    - ``passing``: the first page of a walk's matches that pass the page's other filters; ``None``
+      when fewer than a page of the first ``WALK`` matches do;
+    - ``planned``: holds the page's statements (planner settings);
+    - ``instant``: the IDs of every match created in the same instant as a position (creation
+      order breaks ties by ID, which neither index follows)."""
+
+    @property
+    def position(self) -> Any: ...
+
+    def walk(self) -> sa.Select[Any] | None: ...
+
+    def passing(self, walk: sa.Select[Any]) -> list[sa.Row[Any]] | None: ...
+
+    def planned(self) -> AbstractContextManager[None]: ...
+
+    def instant(self, position: Any) -> sa.Select[Any]: ...
+
+
+class _Fts5InOrder:
+    """SQLite: the FTS5 table walked in ``rowid`` order (a call's creation instant and slot)."""
+
+    position = _TABLE.c.rowid
+
+    def __init__(self, session: Session, request: PageRequest) -> None:
+        self.session, self.request = session, request
+        self.token = _token(session, request.environment_id)
+
+    def walk(self) -> sa.Select[Any] | None:
+        if self.token is None:
+            return None
+        rowid, call_id, request = _TABLE.c.rowid, _TABLE.c.call_id, self.request
+        walk = sa.select(rowid, call_id).where(_matches(self.token, request.text))
+        if request.cursor is not None:
+            at, cursor_id = request.cursor
+            if request.ascending:
+                walk = walk.where(rowid >= _key(at), sa.or_(rowid >= _next_key(at), call_id > cursor_id))
+            else:
+                walk = walk.where(rowid < _next_key(at), sa.or_(rowid < _key(at), call_id < cursor_id))
+        return walk.order_by(rowid.asc() if request.ascending else rowid.desc())
+
+    def passing(self, walk: sa.Select[Any]) -> list[sa.Row[Any]] | None:
+        """The walk's ``WALK``-th match bounds a second walk that joins the calls to filter them."""
+        stop = self.session.scalar(walk.with_only_columns(self.position).offset(WALK - 1).limit(1))
+        walk = walk.join(Call, Call.id == _TABLE.c.call_id).where(*self.request.filters)
         if stop is not None:
-            walk = walk.where(rowid <= stop if ascending else rowid >= stop)
-    hits = session.execute(walk.limit(limit)).all()
-    if len(hits) < limit and stop is not None:
-        return None
-    if len(hits) < limit:
-        return [hit.call_id for hit in hits]
-    last = hits[-1].rowid >> SLOT_BITS << SLOT_BITS
-    same_instant = sa.select(call_id).where(_matches(token, text), rowid >= last, rowid < last + (1 << SLOT_BITS))
-    return [hit.call_id for hit in hits] + list(session.scalars(same_instant))
+            walk = walk.where(self.position <= stop if self.request.ascending else self.position >= stop)
+        hits = list(self.session.execute(walk.limit(self.request.limit)))
+        return None if len(hits) < self.request.limit and stop is not None else hits
 
+    def planned(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
-def _walk_or_sort(
-    session: Session,
-    environment_id: str,
-    text: str,
-    filters: Sequence[sa.ColumnElement[bool]],
-    limit: int,
-    ascending: bool,
-    cursor: tuple[Any, ...] | None,
-) -> list[str]:
-    """PostgreSQL: IDs of the page's calls. Left to itself, the planner walks the creation order
-    whenever it expects matches to be frequent, however far away they sit (or takes every match
-    from the trigram index when it expects them to be rare, however many there are). So the page
-    is first looked for among the next ``WALK`` calls only (a subquery with a ``LIMIT``: no plan
-    can read more); when they hold less than a page, every match after the cursor is taken from
-    the trigram index (behind an ``OFFSET 0`` fence, which keeps the planner from walking) and sorted."""
-    order = [Call.created_at.asc(), Call.id.asc()] if ascending else [Call.created_at.desc(), Call.id.desc()]
-    scope = [Call.environment_id == environment_id]
-    if cursor is not None:
-        at, row = cursor[0], sa.tuple_(Call.created_at, Call.id)
-        scope += (
-            [Call.created_at >= at, row > sa.tuple_(*cursor)]
-            if ascending
-            else [Call.created_at <= at, row < sa.tuple_(*cursor)]
+    def instant(self, position: Any) -> sa.Select[Any]:
+        first, rowid = position >> SLOT_BITS << SLOT_BITS, _TABLE.c.rowid
+        return sa.select(_TABLE.c.call_id).where(
+            _matches(self.token or "", self.request.text), rowid >= first, rowid < first + (1 << SLOT_BITS)
         )
-    matching = [*filters, reference_contains(text)]
-    window = sa.select(Call.__table__).where(*scope).order_by(*order).limit(WALK).subquery()
-    adapt = ClauseAdapter(window).traverse
-    walked = sa.select(window.c.id).where(*map(adapt, matching)).order_by(*map(adapt, order)).limit(limit)
-    ids = list(session.scalars(walked))
-    if len(ids) == limit:
-        return ids
-    found = sa.select(Call.id, Call.created_at).where(*scope, *matching).offset(0).subquery()
-    by_key = [found.c.created_at, found.c.id] if ascending else [found.c.created_at.desc(), found.c.id.desc()]
-    return list(session.scalars(sa.select(found.c.id).order_by(*by_key).limit(limit)))
+
+
+class _GistInOrder:
+    """PostgreSQL: the GiST index on (environment, creation instant, trigrams of the reference)
+    scanned nearest-first by distance from the cursor's instant (``<->``), which on one side of
+    the cursor is creation order. The scan skips the parts of the index whose trigram
+    signatures cannot hold the substring, so it reads about as much as the page, wherever its
+    matches sit (a B-tree walk would read every call up to them, a GIN index every match).
+
+    The index orders by distances in seconds as ``float8``: measured from an instant within the
+    environment's calls (the cursor's, else its first or last call's), they keep microseconds
+    apart; from a far-off constant they would not."""
+
+    def __init__(self, session: Session, request: PageRequest) -> None:
+        self.session, self.request = session, request
+        self.matching = [Call.environment_id == request.environment_id, reference_contains(request.text)]
+
+    @property
+    def position(self) -> Any:
+        return Call.created_at
+
+    def walk(self) -> sa.Select[Any] | None:
+        request, walk = self.request, sa.select(Call.created_at, Call.id.label("call_id")).where(*self.matching)
+        if request.cursor is not None:
+            origin, row = request.cursor[0], sa.tuple_(Call.created_at, Call.id)
+            if request.ascending:
+                walk = walk.where(Call.created_at >= origin, row > sa.tuple_(*request.cursor))
+            else:
+                walk = walk.where(Call.created_at <= origin, row < sa.tuple_(*request.cursor))
+        else:
+            end = sa.func.min if request.ascending else sa.func.max
+            origin = self.session.scalar(
+                sa.select(end(Call.created_at)).where(Call.environment_id == request.environment_id)
+            )
+            if origin is None:
+                return None
+        distance = Call.created_at.op("<->", return_type=sa.Interval())(origin).label("distance")
+        return walk.add_columns(distance).order_by(distance)
+
+    def passing(self, walk: sa.Select[Any]) -> list[sa.Row[Any]] | None:
+        """The walk, cut at ``WALK`` matches, is a subquery the page reads in order (the planner
+        keeps its order) until enough pass; it is counted only when they do not."""
+        window = walk.add_columns(sa.and_(*self.request.filters).label("passes")).limit(WALK).subquery()
+        page = sa.select(window.c.created_at, window.c.call_id).where(window.c.passes)
+        hits = list(self.session.execute(page.order_by(window.c.distance).limit(self.request.limit)))
+        if len(hits) < self.request.limit:
+            if self.session.scalar(sa.select(sa.func.count()).select_from(window)) == WALK:
+                return None
+        return hits
+
+    @contextmanager
+    def planned(self) -> Iterator[None]:
+        """The planner guesses how many references a pattern matches from a default, and when
+        the page's ``LIMIT`` exceeds its guess, it prefers to read every match through a bitmap
+        and sort them — the cost this index is here to avoid. So bitmap scans are off for a
+        page's statements (reads are in autocommit mode, where ``SET LOCAL`` would not hold)."""
+        self.session.execute(sa.text("SET enable_bitmapscan = off"))
+        try:
+            yield
+        finally:
+            self.session.execute(sa.text("RESET enable_bitmapscan"))
+
+    def instant(self, position: Any) -> sa.Select[Any]:
+        return sa.select(Call.id).where(*self.matching, Call.created_at == position)
+
+
+def _page_candidates(session: Session, request: PageRequest) -> list[str] | None:
+    """IDs of calls among which the page lies: the first ``limit`` matches passing the filters
+    in the index's order from the cursor, plus the rest of the last one's instant. ``None`` when
+    fewer than a page of the first ``WALK`` matches pass the filters: those are the selective
+    ones, and their own indexes should drive the page."""
+    index: _InOrder = (_Fts5InOrder if session.get_bind().dialect.name == "sqlite" else _GistInOrder)(session, request)
+    walk = index.walk()
+    if walk is None:
+        return []
+    with index.planned():
+        if request.filters:
+            hits = index.passing(walk)
+            if hits is None:
+                return None
+        else:
+            hits = list(session.execute(walk.limit(request.limit)))
+        ids = [hit.call_id for hit in hits]
+        if len(hits) < request.limit:
+            return ids
+        return ids + list(session.scalars(index.instant(hits[-1][0])))
 
 
 def page_filter(
     session: Session, environment_id: str, text: str, filters: Sequence[sa.ColumnElement[bool]], limit: int
 ) -> Callable[[bool, tuple[Any, ...] | None], list[sa.ColumnElement[bool]]]:
     """The condition narrowing a page of calls to those containing ``text``, given the page's
-    direction and cursor (see ``pagination.keyset_page``)."""
+    direction and cursor (see ``pagination.keyset_page``). Substrings shorter than a trigram
+    are left to the database's plan."""
 
     def narrow(ascending: bool, cursor: tuple[Any, ...] | None) -> list[sa.ColumnElement[bool]]:
-        ids: list[str] | None = None
-        if _uses_index(session, text):
-            ids = _page_candidates(session, environment_id, text, filters, limit, ascending, cursor)
-        elif session.get_bind().dialect.name == "postgresql":
-            ids = _walk_or_sort(session, environment_id, text, filters, limit, ascending, cursor)
+        ids = None
+        if _indexed(text):
+            request = PageRequest(environment_id, text, filters, limit, ascending, cursor)
+            ids = _page_candidates(session, request)
         return [reference_contains(text)] if ids is None else [Call.id.in_(ids)]
 
     return narrow
@@ -233,7 +326,7 @@ def page_filter(
 def counter(session: Session, environment_id: str, text: str, filters: Sequence[sa.ColumnElement[bool]]) -> Counter:
     """Counts of the calls containing ``text`` and passing ``filters``; on SQLite from the index
     (reading the matched calls only when there are other filters)."""
-    if not _uses_index(session, text):
+    if session.get_bind().dialect.name != "sqlite" or not _indexed(text):
         return counts.calls_matching(session, environment_id, [*filters, reference_contains(text)])
     token = _token(session, environment_id)
 
