@@ -16,7 +16,7 @@ import httpx
 import pypdfium2
 import pytest
 
-from tests.calls_client import create_workflow, events_of, get_call, single, submit, wait_for
+from tests.calls_client import POLL_SECONDS, create_workflow, events_of, get_call, single, submit, wait_for
 from tests.helpers import create_function
 
 PAGE_SCHEMA = {
@@ -306,13 +306,13 @@ def test_the_split_item_files_are_pdfs_the_next_function_reads(api: httpx.Client
 
 
 def wait_for_items(api: httpx.Client, collection: str, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + POLL_SECONDS
     while True:
         body = api.get("/v2/collections/items", params={"collectionName": collection, "limit": 100}).json()
         if len(body.get("items", [])) >= count:
             return body["items"]
         if time.monotonic() > deadline:
-            pytest.fail(f"{collection} has {body} after 30 s")
+            pytest.fail(f"{collection} has {body} after {POLL_SECONDS} s")
         time.sleep(0.1)
 
 

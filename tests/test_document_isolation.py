@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests import documents
-from tests.calls_client import b64, events_of, single, wait_for
+from tests.calls_client import POLL_SECONDS, b64, events_of, single, wait_for
 from tests.helpers import create_function, probing, transform
 from tests.processes import ServerProcess, quarry_env
 
@@ -120,7 +120,7 @@ def test_a_reader_killed_mid_read_fails_only_its_call(served: tuple[ServerProces
         "/v2/calls", json={"calls": [{"functionName": "extract", "input": single(documents.scanned_pdf(), "pdf")}]}
     )
     call_id = response.json()["calls"][0]["callID"]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + POLL_SECONDS
     while not (readers := readers_of(server.process.pid)):
         assert time.monotonic() < deadline, "no reader process started"
         time.sleep(0.01)

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.calls_client import batch, invoice, parse_time, single, submit, wait_for, without_urls
+from tests.calls_client import POLL_SECONDS, batch, invoice, parse_time, single, submit, wait_for, without_urls
 from tests.conftest import Server, make_tenant
 from tests.helpers import assert_error, create_function, transform
 
@@ -125,14 +125,14 @@ def pdf(*pages: list[str]) -> bytes:
 
 
 def wait_for_event(api: httpx.Client, event_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + POLL_SECONDS
     while True:
         response = api.get(f"/v1-alpha/events/{event_id}")
         if response.status_code == 200:
             return response.json()
         assert response.status_code == 404, response.text
         if time.monotonic() > deadline:
-            pytest.fail(f"event {event_id} did not appear in 30 s")
+            pytest.fail(f"event {event_id} did not appear in {POLL_SECONDS} s")
         time.sleep(0.1)
 
 

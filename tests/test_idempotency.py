@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from quarry.storage.base import utcnow
 from quarry.storage.idempotency import IdempotencyRecord
 from quarry.tenancy.models import Environment
-from tests.calls_client import invoice, single, wait_for
+from tests.calls_client import POLL_SECONDS, invoice, single, wait_for
 from tests.conftest import BACKENDS, Server, Tenant
 from tests.helpers import assert_error, create_function, transform
 from tests.processes import ServerProcess, quarry_env
@@ -78,7 +78,7 @@ def _collection_events(api: httpx.Client) -> list[str]:
 
 def _processed(api: httpx.Client, answer: dict[str, Any]) -> None:
     """Wait until the collection_processing event of an add exists."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + POLL_SECONDS
     while api.get(f"/v1-alpha/events/{answer['eventID']}").status_code != 200:
         assert time.monotonic() < deadline, f"no event {answer['eventID']}"
         time.sleep(0.05)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests import documents
-from tests.calls_client import create_workflow, invoice, shaping
+from tests.calls_client import POLL_SECONDS, create_workflow, invoice, shaping
 from tests.helpers import assert_error, create_function
 
 EXTRACT = {
@@ -45,7 +45,7 @@ def workflow(api: httpx.Client) -> dict[str, Any]:
 
 
 def poll(sdk: bem.Bem, call_id: str) -> bem.types.Call:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + POLL_SECONDS
     while True:
         call = sdk.calls.retrieve(call_id).call
         assert call is not None and call.call_id == call_id

@@ -12,6 +12,7 @@ import bem
 import pytest
 
 from tests import documents
+from tests.calls_client import POLL_SECONDS
 
 SCHEMA: dict[str, Any] = documents.SCHEMA
 HOOK = "https://hooks.example.com/quarry"
@@ -22,7 +23,7 @@ def pdf(data: bytes) -> dict[str, Any]:
 
 
 def settle(sdk: bem.Bem, call_id: str) -> Any:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + POLL_SECONDS
     while (call := sdk.calls.retrieve(call_id).call).status not in ("completed", "failed"):
         assert time.monotonic() < deadline, f"call {call_id} still {call.status}"
         time.sleep(0.1)
