@@ -1134,6 +1134,17 @@ def test_a_substring_page_leaves_the_planner_settings_of_its_connection(server: 
             assert session.scalar(sa.text("SHOW enable_bitmapscan")) == "on"
 
 
+@pytest.mark.parametrize("substring", ["zq", "no-such-order"])
+def test_a_search_without_matches_is_empty_and_still_checks_its_cursor(listing: Listing, substring: str) -> None:
+    for _ in range(2):  # counted, then from the count cache
+        body = list_calls(listing.api, {"referenceIDSubstring": substring})
+        assert (body["calls"], body["totalCount"]) == ([], 0)
+    after = list_calls(listing.api, {"referenceIDSubstring": substring, "startingAfter": listing.order[3]})
+    assert (after["calls"], after["totalCount"]) == ([], 0)
+    unknown = listing.api.get("/v2/calls", params={"referenceIDSubstring": substring, "startingAfter": "call_nope"})
+    assert error_field(unknown, 400) == "startingAfter"
+
+
 def test_cursor_may_be_a_call_the_filters_exclude(listing: Listing) -> None:
     # the cursor only marks a place in the order
     order = listing.order
