@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -1122,8 +1123,8 @@ def test_clustered_pages_when_the_other_filters_are_the_selective_ones(
 
 
 def test_a_substring_page_leaves_the_planner_settings_of_its_connection(server: Server, listing: Listing) -> None:
-    """PostgreSQL: a page turns bitmap scans off for its own statements only; the pooled
-    connection goes back to the next request with the server's settings."""
+    """PostgreSQL: a page turns bitmap scans off for its own statements only (``SET LOCAL`` in a
+    transaction of its own); the pooled connection goes back idle, with the server's settings."""
     if server.backend != "postgresql":
         pytest.skip("PostgreSQL's planner")
     with server.db.read() as session:
@@ -1131,6 +1132,8 @@ def test_a_substring_page_leaves_the_planner_settings_of_its_connection(server: 
         for ascending, filters in [(True, []), (False, [Call.call_type == "function"])]:
             narrow = search.page_filter(session, environment_id, "order", filters, 3)
             narrow(ascending, None)
+            connection = session.connection().connection.dbapi_connection
+            assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             assert session.scalar(sa.text("SHOW enable_bitmapscan")) == "on"
 
 

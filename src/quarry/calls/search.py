@@ -273,12 +273,15 @@ class _GistInOrder:
         """The planner guesses how many references a pattern matches from a default, and when
         the page's ``LIMIT`` exceeds its guess, it prefers to read every match through a bitmap
         and sort them — the cost this index is here to avoid. So bitmap scans are off for a
-        page's statements (reads are in autocommit mode, where ``SET LOCAL`` would not hold)."""
-        self.session.execute(sa.text("SET enable_bitmapscan = off"))
+        page's statements: ``SET LOCAL`` in a transaction of their own (reads run in autocommit
+        mode; a session-wide ``SET`` could outlive the page on a pooled or PgBouncer connection)."""
+        connection = self.session.connection()
+        connection.exec_driver_sql("BEGIN")
         try:
+            connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             yield
         finally:
-            self.session.execute(sa.text("RESET enable_bitmapscan"))
+            connection.exec_driver_sql("COMMIT")  # after an error, PostgreSQL rolls back instead
 
     def instant(self, position: Any) -> sa.Select[Any]:
         return sa.select(Call.id).where(*self.matching, Call.created_at == position)
