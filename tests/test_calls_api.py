@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from quarry.calls import search
 from quarry.calls.models import Call
@@ -1124,17 +1125,33 @@ def test_clustered_pages_when_the_other_filters_are_the_selective_ones(
 
 def test_a_substring_page_leaves_the_planner_settings_of_its_connection(server: Server, listing: Listing) -> None:
     """PostgreSQL: a page turns bitmap scans off for its own statements only (``SET LOCAL`` in a
-    transaction of its own); the pooled connection goes back idle, with the server's settings."""
+    transaction of its own); the session's connection is idle afterwards, with the server's
+    settings, also when a statement of the page fails."""
     if server.backend != "postgresql":
         pytest.skip("PostgreSQL's planner")
+
+    def idle_with_bitmap_scans(session: Session) -> bool:
+        connection = session.connection().connection.dbapi_connection
+        idle = connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        return idle and session.scalar(sa.text("SHOW enable_bitmapscan")) == "on"
+
     with server.db.read() as session:
         environment_id = session.scalar(sa.select(Call.environment_id).where(Call.id == listing.order[0]))
         for ascending, filters in [(True, []), (False, [Call.call_type == "function"])]:
             narrow = search.page_filter(session, environment_id, "order", filters, 3)
             narrow(ascending, None)
-            connection = session.connection().connection.dbapi_connection
-            assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            assert session.scalar(sa.text("SHOW enable_bitmapscan")) == "on"
+            assert idle_with_bitmap_scans(session)
+        request = search.PageRequest(environment_id, "order", [], 3, True, None)
+        with search._GistInOrder(session, request).planner_settings():
+            assert session.scalar(sa.text("SHOW enable_bitmapscan")) == "off"
+        assert idle_with_bitmap_scans(session)
+        with pytest.raises(sa.exc.DataError), search._GistInOrder(session, request).planner_settings():
+            session.execute(sa.text("SELECT 1 / 0"))
+        assert idle_with_bitmap_scans(session)
+    with server.db.write() as session:  # inside a transaction, the setting stays in it
+        narrow = search.page_filter(session, environment_id, "order", [], 3)
+        page = sa.select(Call.id).where(*narrow(True, None)).order_by(Call.created_at, Call.id).limit(3)
+        assert list(session.scalars(page)) == listing.select(_contains("order"))[:3]
 
 
 @pytest.mark.parametrize("substring", ["zq", "no-such-order"])

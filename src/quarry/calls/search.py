@@ -2,8 +2,9 @@
 
 A page of a search is the first matches from its cursor in creation order; both databases have
 an index that yields matches in that order, so a page reads about as many entries as it returns,
-wherever in the table its matches sit (``_page_candidates``). Counts are taken once per
-substring (see ``counts.cached_count``).
+wherever in the table its matches sit (``_page_candidates``). Counts of a substring are
+cached, and only newer calls counted on later requests, unless ``statuses``, ``callIDs`` or
+``referenceIDs`` are given too (see ``service._total``).
 
 PostgreSQL: two ``pg_trgm`` indexes on ``lower(call_reference_id)``: a GIN index, which the
 planner uses to count matches, and a GiST index on (environment, creation instant, trigrams)
@@ -159,30 +160,25 @@ class _InOrder(Protocol):
     """One database's index of references, bound to one page: it yields the matches in creation
     order from the page's cursor.
 
-    - ``walk``: the matches as rows (``position`` first, ``call_id``), nearest the cursor first;
-      ``None`` when nothing can match;
+    - ``walk``: the matches as rows (their place in the index's order first, then ``call_id``),
+      nearest the cursor first; ``None`` when nothing can match;
     - ``passing``: the first page of a walk's matches that pass the page's other filters; ``None``
       when fewer than a page of the first ``WALK`` matches do;
-    - ``planned``: holds the page's statements (planner settings);
+    - ``planner_settings``: holds the page's statements;
     - ``instant``: the IDs of every match created in the same instant as a position (creation
       order breaks ties by ID, which neither index follows)."""
-
-    @property
-    def position(self) -> Any: ...
 
     def walk(self) -> sa.Select[Any] | None: ...
 
     def passing(self, walk: sa.Select[Any]) -> list[sa.Row[Any]] | None: ...
 
-    def planned(self) -> AbstractContextManager[None]: ...
+    def planner_settings(self) -> AbstractContextManager[None]: ...
 
     def instant(self, position: Any) -> sa.Select[Any]: ...
 
 
 class _Fts5InOrder:
     """SQLite: the FTS5 table walked in ``rowid`` order (a call's creation instant and slot)."""
-
-    position = _TABLE.c.rowid
 
     def __init__(self, session: Session, request: PageRequest) -> None:
         self.session, self.request = session, request
@@ -203,20 +199,22 @@ class _Fts5InOrder:
 
     def passing(self, walk: sa.Select[Any]) -> list[sa.Row[Any]] | None:
         """The walk's ``WALK``-th match bounds a second walk that joins the calls to filter them."""
-        stop = self.session.scalar(walk.with_only_columns(self.position).offset(WALK - 1).limit(1))
+        rowid = _TABLE.c.rowid
+        stop = self.session.scalar(walk.with_only_columns(rowid).offset(WALK - 1).limit(1))
         walk = walk.join(Call, Call.id == _TABLE.c.call_id).where(*self.request.filters)
         if stop is not None:
-            walk = walk.where(self.position <= stop if self.request.ascending else self.position >= stop)
+            walk = walk.where(rowid <= stop if self.request.ascending else rowid >= stop)
         hits = list(self.session.execute(walk.limit(self.request.limit)))
         return None if len(hits) < self.request.limit and stop is not None else hits
 
-    def planned(self) -> AbstractContextManager[None]:
+    def planner_settings(self) -> AbstractContextManager[None]:
         return nullcontext()
 
     def instant(self, position: Any) -> sa.Select[Any]:
+        assert self.token is not None  # a walk found this position
         first, rowid = position >> SLOT_BITS << SLOT_BITS, _TABLE.c.rowid
         return sa.select(_TABLE.c.call_id).where(
-            _matches(self.token or "", self.request.text), rowid >= first, rowid < first + (1 << SLOT_BITS)
+            _matches(self.token, self.request.text), rowid >= first, rowid < first + (1 << SLOT_BITS)
         )
 
 
@@ -235,10 +233,6 @@ class _GistInOrder:
         self.session, self.request = session, request
         self.matching = [Call.environment_id == request.environment_id, reference_contains(request.text)]
 
-    @property
-    def position(self) -> Any:
-        return Call.created_at
-
     def walk(self) -> sa.Select[Any] | None:
         request, walk = self.request, sa.select(Call.created_at, Call.id.label("call_id")).where(*self.matching)
         if request.cursor is not None:
@@ -254,6 +248,8 @@ class _GistInOrder:
             )
             if origin is None:
                 return None
+            # calls created since that statement would otherwise sort as if on its other side
+            walk = walk.where(Call.created_at >= origin if request.ascending else Call.created_at <= origin)
         distance = Call.created_at.op("<->", return_type=sa.Interval())(origin).label("distance")
         return walk.add_columns(distance).order_by(distance)
 
@@ -269,19 +265,27 @@ class _GistInOrder:
         return hits
 
     @contextmanager
-    def planned(self) -> Iterator[None]:
+    def planner_settings(self) -> Iterator[None]:
         """The planner guesses how many references a pattern matches from a default, and when
         the page's ``LIMIT`` exceeds its guess, it prefers to read every match through a bitmap
         and sort them — the cost this index is here to avoid. So bitmap scans are off for a
-        page's statements: ``SET LOCAL`` in a transaction of their own (reads run in autocommit
-        mode; a session-wide ``SET`` could outlive the page on a pooled or PgBouncer connection)."""
+        page's statements, with ``SET LOCAL``: in the caller's transaction if it has one, else
+        (reads run in autocommit mode) in a transaction of their own. Never a session-wide
+        ``SET``: behind PgBouncer in transaction mode it could stay on another server connection."""
         connection = self.session.connection()
+        if not connection.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+            connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            yield
+            return
         connection.exec_driver_sql("BEGIN")
         try:
             connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             yield
-        finally:
-            connection.exec_driver_sql("COMMIT")  # after an error, PostgreSQL rolls back instead
+        except BaseException:
+            if not connection.invalidated:
+                connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
 
     def instant(self, position: Any) -> sa.Select[Any]:
         return sa.select(Call.id).where(*self.matching, Call.created_at == position)
@@ -296,7 +300,7 @@ def _page_candidates(session: Session, request: PageRequest) -> list[str] | None
     walk = index.walk()
     if walk is None:
         return []
-    with index.planned():
+    with index.planner_settings():
         if request.filters:
             hits = index.passing(walk)
             if hits is None:

@@ -387,11 +387,13 @@ def page_of_calls(session: Session, environment_id: str, query: Any) -> list[Cal
 
 def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
     """A page of calls and the number of calls matching the filters; see ``_total`` for the count.
-    The count comes first: when nothing matches, the page is not looked for (a substring too
-    short for the trigram indexes would scan every call for it), unless a cursor must be checked."""
+    The count comes first: when a substring search matches nothing, its page is not looked for
+    (a substring too short for the trigram indexes would scan every call for it), unless a
+    cursor must be checked."""
     given, filters = _filters(query)
     total = _total(session, db, environment_id, given, query.reference_id_substring, filters)
-    if total == 0 and query.starting_after is None and query.ending_before is None:
+    no_cursor = query.starting_after is None and query.ending_before is None
+    if total == 0 and no_cursor and query.reference_id_substring is not None:
         return [], 0
     return page_of_calls(session, environment_id, query), total
 
