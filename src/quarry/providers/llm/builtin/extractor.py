@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -439,11 +440,11 @@ class Extractor:
     def _rounded(self, value: float) -> float:
         """The total after a rounding adjustment (``Rounding Adj -0.01``), where the document prints it:
         cash totals are rounded to 5 cents in some countries, and the rounded figure is what was paid."""
+        adjustments = [a for a in self._figures("rounding") if a and abs(a) < 0.1]
+        if not adjustments:
+            return value
         printed = {round(n[0], 2) for line in self.reader.lines for cell in line for n in numbers_in(cell.text)}
-        for adjustment in self._figures("rounding"):
-            if adjustment and abs(adjustment) < 0.1 and round(value + adjustment, 2) in printed:
-                return round(value + adjustment, 2)
-        return value
+        return next((round(value + a, 2) for a in adjustments if round(value + a, 2) in printed), value)
 
     def _confirming_sums(self) -> list[float]:
         """What the document's other figures add up to, which a total equals: subtotal + tax, paid - change."""
@@ -456,9 +457,8 @@ class Extractor:
         found = []
         for _, occurrences in self.reader.labelled(labels, mode="figure"):
             for candidates in occurrences:
-                for candidate in candidates[:1]:
-                    if (amount := best_amount(candidate.value)) is not None:
-                        found.append(amount[0])
+                if candidates and (amount := best_amount(candidates[0].value)) is not None:
+                    found.append(amount[0])
         return found
 
     def _stated(self, name: str, spec: dict[str, Any], concept: Concept | None) -> str | None:
@@ -549,10 +549,10 @@ class Extractor:
             currency = self.currency_hint or self.reader.document_currency()
             return Found(currency, 0.7 if self.currency_hint else 0.5) if currency else None
         if concept.name == "invoice_number" and kind in (None, "string"):
-            titled = self._titled_number()
+            titled = self._titled_number
             return Found(titled[0], 0.75) if titled else None
         if concept.name == "invoice_date" and kind in (None, "string") and _names_only(concept, name, spec):
-            titled = self._titled_number()
+            titled = self._titled_number
             date = parse_date(titled[1], day_first=self.reader.day_first) if titled else None
             # the date of an invoice, not of a birth or a period's end
             found = Found(date, 0.8) if date else self._first_unclaimed_date(concept)
@@ -574,9 +574,11 @@ class Extractor:
             return Found(match.group(0), 0.6) if match else None
         return None
 
+    @cached_property
     def _titled_number(self) -> tuple[str, str] | None:
         """The number in a document's title line, and the rest of that line: ``Handelsrechnung Nr. 471102
-        vom 05.03.2018``, ``Facture FA-2017-0010``, ``Invoice # RE-20201121/508 issued at 2020-11-21``."""
+        vom 05.03.2018``, ``Facture FA-2017-0010``, ``Invoice # RE-20201121/508 issued at 2020-11-21``.
+        Read once: the invoice number and the invoice date both look for it."""
         for line in self.reader.lines:
             text = " ".join(cell.text for cell in line)
             match = _TITLED_NUMBER.search(text)

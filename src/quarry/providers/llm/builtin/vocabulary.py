@@ -79,7 +79,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "invoice total|total amount|total incl|total inc|total (incl|total eur|total usd|total ttc|montant ttc|"
         "net a payer|somme a payer|montant total|total facture|gesamtbetrag|rechnungsbetrag|endbetrag|"
         "zu zahlen|gesamtsumme|gesamt|summe|importe total|total a pagar|totale|payable amount|tax inclusive amount|"
-        "due payable|zahlbetrag|bruttosumme|rechnungssumme|gesamtbetrag|a payer|total sales incl|total incl|"
+        "due payable|zahlbetrag|bruttosumme|rechnungssumme|a payer|total sales incl|"
         "total inclusive|rounded total|total rounded|nett total|net total payable|total|gross|brutto|amount"),
         "amount",
         negative=("subtotal", "sub total", "total tax", "total vat", "total gst", "total net", "total ht", "total excl",
@@ -96,7 +96,7 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("customer", _keys("customer", "client", "buyer", "bill to", "billed to", "recipient", "customer name",
             "client name", "buyer name", "sold to", "purchaser"), _labels(
         "bill to|billed to|invoice to|sold to|customer name|customer|client|buyer|purchaser|recipient|"
-        "rechnungsempfanger|kunde|client|facture a|cliente|guest name"), "party",
+        "rechnungsempfanger|kunde|facture a|cliente|guest name"), "party",
         negative=("customer number", "customer no", "customer id", "customer care", "customer service")),
     Concept("shipper", _keys("shipper", "consignor", "exporter"), _labels("shipper|consignor|exporter|versender"),
             "party"),
