@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from quarry.api.models import Timestamp, WireModel
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.tenancy.service import Principal
+from quarry.wire import Timestamp, WireModel
 
 
 class UserActionSummary(WireModel):

@@ -11,9 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
 from quarry.api.idempotency import Idempotency
-from quarry.api.lookup import get_in_environment
-from quarry.api.models import CsvList, split_csv, wire_response
-from quarry.api.pagination import PageQuery
+from quarry.api.responses import wire_response
 from quarry.calls import service
 from quarry.calls.models import Call, FunctionCall
 from quarry.calls.render import Renderer
@@ -31,6 +29,9 @@ from quarry.calls.schemas import (
 from quarry.calls.service import InputFile, NewCall
 from quarry.calls.submission import Created, form_files, form_text, submit
 from quarry.errors import from_validation_error, invalid
+from quarry.storage.lookup import get_in_environment
+from quarry.storage.pages import PageQuery
+from quarry.wire import CsvList, split_csv
 
 router = APIRouter(tags=["calls"])
 

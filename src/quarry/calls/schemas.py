@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from quarry.api.models import Timestamp, WireModel
 from quarry.documents.input_types import InputType
 from quarry.functions.schemas import FunctionType
+from quarry.wire import Timestamp, WireModel
 
 ReferenceID = Annotated[str, Field(min_length=1, max_length=256)]
 CallStatus = Literal["pending", "running", "completed", "failed"]

@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.pagination import creation_page
 from quarry.calls import counts, search
 from quarry.calls.models import Call, FunctionCall
 from quarry.documents.input_types import MEDIA_TYPES
@@ -31,6 +30,7 @@ from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.db import Database
+from quarry.storage.pages import creation_page
 from quarry.storage.versioned import find_live
 from quarry.tenancy.service import Principal
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from quarry.api.models import MAX_VERSION_NUM, Timestamp, WireModel
 from quarry.collections.items import check_item_data
 from quarry.collections.names import MAX_NAME_CHARS, check_collection_name
+from quarry.wire import MAX_VERSION_NUM, Timestamp, WireModel
 
 CollectionName = Annotated[
     str,

@@ -9,12 +9,12 @@ from pydantic import BeforeValidator, Field
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
-from quarry.api.lookup import get_in_environment
-from quarry.api.models import CsvList, split_csv
-from quarry.api.pagination import PageQuery
 from quarry.events import service
 from quarry.events.models import Event
 from quarry.events.types import EventType
+from quarry.storage.lookup import get_in_environment
+from quarry.storage.pages import PageQuery
+from quarry.wire import CsvList, split_csv
 
 router = APIRouter(prefix="/v1-alpha/events", tags=["events"])
 

@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.models import rfc3339
-from quarry.api.pagination import count_rows, creation_page
 from quarry.calls.models import FunctionCall
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import icontains
 from quarry.storage.blobs.urls import FileLinks
+from quarry.storage.pages import count_rows, creation_page
+from quarry.wire import rfc3339
 
 BLOB_KEY_FIELD = "s3BlobKey"
 """Stored in an event's body where the wire form has ``s3URL``: URLs expire, keys do not."""

@@ -9,8 +9,6 @@ from pydantic import BeforeValidator
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
-from quarry.api.models import MAX_VERSION_NUM, CsvList, split_csv
-from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.functions import service
 from quarry.functions.render import render, render_list, render_versions
 from quarry.functions.schemas import (
@@ -21,6 +19,8 @@ from quarry.functions.schemas import (
     FunctionType,
     FunctionVersionList,
 )
+from quarry.storage.pages import PageQuery, VersionPageQuery
+from quarry.wire import MAX_VERSION_NUM, CsvList, split_csv
 
 router = APIRouter(prefix="/v2/functions", tags=["functions"])
 

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from quarry.api.models import Timestamp, WireModel
 from quarry.audit import UserActionSummary
 from quarry.collections.names import check_collection_name
 from quarry.expressions import check_json_schema, compile_jmespath, compile_regex
+from quarry.wire import Timestamp, WireModel
 
 FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich"]
 FUNCTION_TYPES: tuple[str, ...] = FunctionType.__args__  # type: ignore[attr-defined]

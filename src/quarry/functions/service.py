@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.audit import user_action
 from quarry.errors import bad_request, conflict, from_validation_error, invalid, not_found
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
+from quarry.storage.pages import count_rows, creation_page, keyset_page
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions
 from quarry.storage.versioned import find_live as find_live_object

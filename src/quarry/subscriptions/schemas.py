@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from quarry.api.models import CsvList, Timestamp, WireModel
-from quarry.api.pagination import PageQuery
+from quarry.storage.pages import PageQuery
 from quarry.webhooks.addresses import AddressRefused, check_address, check_url
+from quarry.wire import CsvList, Timestamp, WireModel
 
 SubscriptionType = Literal[
     "transform", "analyze", "route", "join", "split_collection", "split_item", "evaluation", "error",

@@ -9,13 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.lookup import get_in_environment
-from quarry.api.pagination import PageQuery, creation_page
 from quarry.collections.models import Collection
 from quarry.errors import NotFound, bad_request
 from quarry.functions.models import Function
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
+from quarry.storage.lookup import get_in_environment
+from quarry.storage.pages import PageQuery, creation_page
 from quarry.storage.versioned import find_live
 from quarry.subscriptions.models import Subscription, WebhookSecret
 from quarry.subscriptions.schemas import DeliveryListQuery

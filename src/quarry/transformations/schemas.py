@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StrictBool
 
-from quarry.api.models import CsvList, WireModel
-from quarry.api.pagination import PageQuery
+from quarry.storage.pages import PageQuery
+from quarry.wire import CsvList, WireModel
 
 MAX_CORRECTIONS_PER_REQUEST = 100
 

@@ -14,13 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.models import rfc3339
-from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.errors import bad_request
 from quarry.events import service as events
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
+from quarry.storage.pages import count_rows, creation_page, keyset_page
 from quarry.transformations import metrics
 from quarry.transformations.schemas import (
     Correction,
@@ -28,6 +27,7 @@ from quarry.transformations.schemas import (
     TransformationFilters,
     TransformationListQuery,
 )
+from quarry.wire import rfc3339
 
 PIPELINES_UNSUPPORTED = (
     "pipelineID is not supported: pipelines are a v1 concept; filter with functionIDs or functionNames"

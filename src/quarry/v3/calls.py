@@ -22,9 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
 from quarry.api.idempotency import Idempotency
-from quarry.api.lookup import get_in_environment
-from quarry.api.models import CsvList, Timestamp, WireModel, split_csv, wire_response
-from quarry.api.pagination import PageQuery
+from quarry.api.responses import wire_response
 from quarry.calls import service
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.render import Renderer
@@ -32,9 +30,12 @@ from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionC
 from quarry.calls.submission import Created, form_files, form_text, submit
 from quarry.errors import from_validation_error, invalid, not_found
 from quarry.events.models import Event
+from quarry.storage.lookup import get_in_environment
+from quarry.storage.pages import PageQuery
 from quarry.storage.versioned import find_live
 from quarry.v3 import events
 from quarry.v3.functions import V3_TYPES, FunctionTypeV3
+from quarry.wire import CsvList, Timestamp, WireModel, split_csv
 from quarry.workflows.models import Workflow
 
 router = APIRouter(prefix="/v3", tags=["v3 calls"])

@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.files import base_url
-from quarry.api.models import CsvList, VersionNum, WireModel, split_csv, wire_response
-from quarry.api.pagination import PageQuery
+from quarry.api.responses import wire_response
 from quarry.calls.models import FunctionCall
 from quarry.errors import not_found
 from quarry.events import service
 from quarry.events.models import Event
 from quarry.storage.blobs.urls import FileLinks
+from quarry.storage.pages import PageQuery
+from quarry.wire import CsvList, VersionNum, WireModel, split_csv
 
 router = APIRouter(tags=["v3 outputs and errors"])
 """Paths under ``/v3``: included by the calls router."""

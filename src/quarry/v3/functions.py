@@ -15,12 +15,12 @@ from pydantic import BeforeValidator, Field, ValidationError
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
-from quarry.api.models import MAX_VERSION_NUM, CsvList, WireModel, rfc3339, split_csv
-from quarry.api.pagination import PageQuery, VersionPageQuery
 from quarry.errors import bad_request, invalid, validation_errors
 from quarry.functions import service
 from quarry.functions.schemas import CREATE_MODELS, FunctionCopy
+from quarry.storage.pages import PageQuery, VersionPageQuery
 from quarry.v3.fields import rename, v3_fields
+from quarry.wire import MAX_VERSION_NUM, CsvList, WireModel, rfc3339, split_csv
 
 router = APIRouter(prefix="/v3", tags=["v3 functions"])
 

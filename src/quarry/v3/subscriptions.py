@@ -16,14 +16,14 @@ from pydantic import Field
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
-from quarry.api.models import CsvList, WireModel
-from quarry.api.pagination import PageQuery
 from quarry.errors import bad_request, invalid
+from quarry.storage.pages import PageQuery
 from quarry.subscriptions import service
 from quarry.subscriptions.routes import render  # v3's SubscriptionV3 is v2's shape
 from quarry.subscriptions.routes import router as v2_subscriptions
 from quarry.subscriptions.schemas import Name, SubscriptionOut, SubscriptionType, WebhookURL
 from quarry.v3.reuse import serve_v2_routes
+from quarry.wire import CsvList, WireModel
 
 router = APIRouter(prefix="/v3", tags=["v3 subscriptions"])
 SubscriptionID = Annotated[str, Path(alias="subscriptionID")]

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
-from quarry.api.models import MAX_VERSION_NUM, WireModel, rfc3339
 from quarry.errors import bad_request, invalid
 from quarry.functions.models import Function
 from quarry.functions.schemas import Name, Tag
 from quarry.storage.versioned import find_live
 from quarry.v3.fields import v3_fields
 from quarry.v3.functions import VersionQuery
+from quarry.wire import MAX_VERSION_NUM, WireModel, rfc3339
 from quarry.workflows import service
 from quarry.workflows.render import copied_function
 from quarry.workflows.routes import WorkflowListQuery

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.idempotency import Idempotency
-from quarry.api.models import MAX_VERSION_NUM, CsvList
-from quarry.api.pagination import PageQuery, VersionPageQuery
+from quarry.storage.pages import PageQuery, VersionPageQuery
+from quarry.wire import MAX_VERSION_NUM, CsvList
 from quarry.workflows import service
 from quarry.workflows.render import render, render_copy, render_list
 from quarry.workflows.schemas import (

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from quarry.api.models import Timestamp, VersionNum, WireModel
 from quarry.audit import UserActionSummary
 from quarry.functions.schemas import Name, Tag
+from quarry.wire import Timestamp, VersionNum, WireModel
 
 
 class FunctionVersionIdentifier(WireModel):

@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from quarry.api.pagination import count_rows, creation_page, keyset_page
 from quarry.audit import user_action
 from quarry.errors import bad_request, conflict, invalid, not_found
 from quarry.functions import service as functions
 from quarry.functions.models import Function, FunctionVersion
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
+from quarry.storage.pages import count_rows, creation_page, keyset_page
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions, find_live
 from quarry.tenancy.service import Principal, find_environment

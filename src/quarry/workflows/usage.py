@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.api.models import MAX_VERSION_NUM
 from quarry.errors import bad_request
 from quarry.functions.models import Function
+from quarry.wire import MAX_VERSION_NUM
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
 
 

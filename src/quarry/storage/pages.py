@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from quarry.api.models import VersionNum, WireModel
 from quarry.errors import bad_request
+from quarry.wire import VersionNum, WireModel
 
 
 class PageQuery(WireModel):

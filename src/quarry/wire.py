@@ -1,4 +1,7 @@
-"""Base classes for wire shapes: snake_case in Python, bem's lowerCamelCase (``callID``, ``s3URL``) on the wire."""
+"""Wire shapes below the HTTP layer: snake_case in Python, bem's lowerCamelCase (``callID``, ``s3URL``)
+on the wire, RFC 3339 timestamps and comma-separated array parameters.
+
+Services render and validate with these; only ``quarry.api`` knows how they travel over HTTP."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
@@ -20,13 +22,6 @@ def wire_name(name: str) -> str:
     ('workflowIDVersionNums', 'callIDs', 'webhookURL')
     """
     return _ACRONYMS.sub(lambda m: m.group(1).upper(), to_camel(name))
-
-
-def wire_response(model: type[BaseModel], content: dict[str, Any], status_code: int = 200) -> Response:
-    """``content`` checked against ``model`` and written as JSON in one pass (pydantic's Rust
-    serializer), for hot endpoints where FastAPI's own response handling would do both twice."""
-    body = model.model_validate(content).model_dump_json(by_alias=True, exclude_none=True)
-    return Response(body, status_code=status_code, media_type="application/json")
 
 
 class WireModel(BaseModel):
