@@ -200,13 +200,13 @@ def requests(client: TestClient, key: str) -> list[Row]:
 
 def measure(settings: Settings, key: str, repeat: int) -> None:
     # the API alone: the figures are those of List Calls, not of work running beside it
-    engine = bootstrap(settings, Role.API)
-    with engine.db.write() as session:  # every substring starts uncounted, in every run
+    process = bootstrap(settings, Role.API)
+    with process.db.write() as session:  # every substring starts uncounted, in every run
         session.execute(sa.delete(CallCountCache))
-        if engine.db.dialect == "postgresql":  # a server whose data fits in memory, as after a while in use
+        if process.db.dialect == "postgresql":  # a server whose data fits in memory, as after a while in use
             session.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
             session.execute(sa.text(PREWARM))
-    with TestClient(create_app(engine, start_engine=False)) as client:
+    with TestClient(create_app(process, start_engine=False)) as client:
         headers = {"x-api-key": key}
         print(f"{'request':45} {'matches':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         for name, params_of in requests(client, key):
@@ -225,7 +225,7 @@ def measure(settings: Settings, key: str, repeat: int) -> None:
             timings.sort()
             p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
             print(f"{name:45} {total:>9,} {statistics.median(timings):>8.2f} {p95:>8.2f} {timings[-1]:>8.2f}")
-    engine.db.dispose()
+    process.db.dispose()
 
 
 def main() -> None:

@@ -93,8 +93,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     settings = Settings(data_dir=data_dir, database_url=url)
     db = open_database(settings)
     port = free_port()
-    engine = bootstrap(settings, Role.ALL, db)
-    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    process = bootstrap(settings, Role.ALL, db)
+    config = uvicorn.Config(create_app(process), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -103,7 +103,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.02)
-    yield Server(backend, f"http://127.0.0.1:{port}", db, settings, engine)
+    yield Server(backend, f"http://127.0.0.1:{port}", db, settings, process.engine)
     uv.should_exit = True
     thread.join(timeout=10)
     db.dispose()

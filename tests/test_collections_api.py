@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from quarry.collections import ingest
+from quarry.collections import jobs
 from quarry.collections import search as search_module
+from quarry.collections.jobs import COLLECTION_JOB
 from quarry.collections.models import CollectionItem, CollectionRequest, search_rowid
 from quarry.collections.search import CollectionNotFound, EmbedderMismatch, search
 from quarry.config import Settings
@@ -514,14 +515,14 @@ def test_a_request_never_enqueued_is_processed_by_the_sweeper(server: Server, te
     item_id = new_id("clitm")
     request_id = _store_request(server, tenant, "recovered", "add", [{"collectionItemID": item_id, "data": "late"}])
     assert_error(api.get(f"/v1-alpha/events/{request_id}"), 404)  # pending: no event yet
-    server.engine.collections.sweep(timedelta(0))
+    server.engine.sweep(timedelta(0))
     event = wait_for_event(api, request_id)
     assert (event["status"], event["collectionItemIDs"]) == ("success", [item_id])
     assert [i["collectionItemID"] for i in items_of(api, "recovered")["items"]] == [item_id]
     with server.db.read() as session:
         assert session.get(CollectionRequest, request_id) is None
     # processing again (a re-run after a crash) changes nothing
-    assert server.engine.collections.process_request(request_id) == "done"
+    assert server.engine.job(COLLECTION_JOB).process_request(request_id) == "done"
     assert items_of(api, "recovered")["itemCount"] == 1
 
 
@@ -531,7 +532,7 @@ def test_items_of_a_collection_deleted_before_processing_fail_with_a_message(ser
     request_id = _store_request(server, tenant, "doomed", "add", [{"collectionItemID": new_id("clitm"), "data": "x"}])
     assert api.delete("/v2/collections", params={"collectionName": "doomed"}).status_code == 204
     create(api, "doomed")  # a new collection of the same name does not receive them
-    server.engine.enqueue_collection_requests([request_id])
+    server.engine.enqueue(COLLECTION_JOB, [request_id])
     event = wait_for_event(api, request_id)
     assert (event["status"], event["processedCount"], event["collectionItemIDs"]) == ("failed", 0, [])
     assert "doomed" in event["errorMessage"] and "deleted" in event["errorMessage"]
@@ -545,8 +546,8 @@ def test_the_last_update_submitted_wins_whatever_order_they_run_in(server: Serve
     older = _store_request(server, tenant, "race", "update", [{"collectionItemID": item, "data": "older"}])
     newer = _store_request(server, tenant, "race", "update", [{"collectionItemID": item, "data": "newer"}])
     assert older < newer
-    assert server.engine.collections.process_request(newer) == "success"
-    assert server.engine.collections.process_request(older) == "success"
+    assert server.engine.job(COLLECTION_JOB).process_request(newer) == "success"
+    assert server.engine.job(COLLECTION_JOB).process_request(older) == "success"
     assert [i["data"] for i in items_of(api, "race")["items"]] == ["newer"]
     assert wait_for_event(api, older)["collectionItemIDs"] == [item]  # processed, superseded
 
@@ -563,7 +564,7 @@ def test_an_update_of_an_item_deleted_meanwhile_skips_it(server: Server, tenant:
         [{"collectionItemID": kept, "data": "kept 2"}, {"collectionItemID": deleted, "data": "deleted 2"}],
     )
     api.delete("/v2/collections/items", params={"collectionName": "shrinking", "collectionItemID": deleted})
-    assert server.engine.collections.process_request(request_id) == "success"
+    assert server.engine.job(COLLECTION_JOB).process_request(request_id) == "success"
     event = wait_for_event(api, request_id)
     assert (event["processedCount"], event["collectionItemIDs"]) == (1, [kept])
     assert [i["data"] for i in items_of(api, "shrinking")["items"]] == ["kept 2"]
@@ -578,7 +579,7 @@ def test_an_embedder_failure_fails_the_request_with_its_message(
         def embed(self, texts: Any) -> Any:
             raise ProviderError("the embeddings endpoint did not answer after 5 attempts: HTTP 503")
 
-    monkeypatch.setattr(ingest, "embedder_from_settings", lambda settings: Down())
+    monkeypatch.setattr(jobs, "embedder_from_settings", lambda settings: Down())
     create(api, "unlucky")
     response = api.post("/v2/collections/items", json={"collectionName": "unlucky", "items": [{"data": "x"}]})
     event = wait_for_event(api, response.json()["eventID"])
@@ -601,7 +602,7 @@ def test_items_of_another_embedder_are_re_embedded(server: Server, tenant: Tenan
     # a search meanwhile re-embeds in memory: never compares the old vector with the query's
     [(data, distance)] = run_search(server, tenant, "legacy", "stainless steel bolt")
     assert data == "Stainless steel bolt" and distance < 0.01
-    assert ingest.reembed_stale(server.settings, server.db, 5) >= 1
+    assert jobs.reembed_stale(server.settings, server.db, 5) >= 1
     refreshed = stored_item(server, item)
     assert refreshed.embedder == current.embedder and refreshed.embedding == current.embedding
 

@@ -34,12 +34,12 @@ def _assert_413(response) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_json_body_over_the_limit(client: TestClient) -> None:
-    limit = client.app.state.settings.max_request_bytes  # type: ignore[attr-defined]
+    limit = client.app.state.process.settings.max_request_bytes  # type: ignore[attr-defined]
     _assert_413(client.post("/v2/calls", content=b" " * (limit + 1), headers={"content-type": "application/json"}))
 
 
 def test_streamed_upload_over_the_limit(client: TestClient) -> None:
-    limit = client.app.state.settings.max_request_bytes  # type: ignore[attr-defined]
+    limit = client.app.state.process.settings.max_request_bytes  # type: ignore[attr-defined]
     assert (
         client.post(
             "/v2/functions", json={"functionName": "f", "type": "payload_shaping", "shapingSchema": "@"}

@@ -1,4 +1,4 @@
-"""The ASGI application: ``create_app(engine)`` wires the engine, errors and routes together."""
+"""The ASGI application: ``create_app(process)`` wires a process's parts, errors and routes together."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from quarry.api.idempotency import install_idempotency
 from quarry.api.openapi import install_openapi
 from quarry.api.rate_limit import RateLimiter
 from quarry.api.timing import ServerTiming
+from quarry.bootstrap import Process
 from quarry.calls.routes import router as calls_router
 from quarry.collections.routes import router as collections_router
 from quarry.dashboard import router as dashboard_router
-from quarry.engine.engine import Engine
 from quarry.events.routes import router as events_router
 from quarry.functions.routes import router as functions_router
 from quarry.subscriptions.routes import router as subscriptions_router
@@ -30,10 +30,11 @@ from quarry.v3 import router as v3_router
 from quarry.workflows.routes import router as workflows_router
 
 
-def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
-    """The API of a process whose engine is ``engine``; the lifespan starts and stops it (a stop
-    drains in-flight work for up to ``QUARRY_DRAIN_SECONDS``). ``start_engine=False`` serves
-    requests without ever starting it (tests of the HTTP layer alone)."""
+def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
+    """The API of ``process``; the lifespan starts and stops its engine (a stop drains in-flight
+    work for up to ``QUARRY_DRAIN_SECONDS``). ``start_engine=False`` serves requests without ever
+    starting it (tests of the HTTP layer alone). Routes reach the process through ``api.deps``."""
+    engine = process.engine
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,15 +53,11 @@ def create_app(engine: Engine, *, start_engine: bool = True) -> FastAPI:
         summary="Self-hostable engine that turns documents into structured data (bem v2 API).",
         lifespan=lifespan,
     )
-    app.state.engine = engine
-    app.state.settings = engine.settings
-    app.state.db = engine.db
-    app.state.blobs = engine.blobs
-    app.state.links = engine.links
-    app.state.rate_limiter = RateLimiter.from_settings(engine.settings)
+    app.state.process = process
+    app.state.rate_limiter = RateLimiter.from_settings(process.settings)
     install_error_handlers(app)
     install_idempotency(app)
-    app.add_middleware(RequestGuard, max_body_bytes=engine.settings.max_request_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=process.settings.max_request_bytes)
     app.add_middleware(ServerTiming)
     app.include_router(health_router)
     app.include_router(calls_router)

@@ -1,19 +1,43 @@
 """The one place where a process is put together from its ``Settings``.
 
 ``quarry serve``, ``quarry serve --no-workers``, ``quarry worker``, the tests and the benchmarks
-all go through :func:`bootstrap`; nothing is wired at import time.
+all go through :func:`bootstrap`; nothing is wired at import time. Here the engine, which knows no
+domain, is given the domain's jobs (running calls, processing collection requests) and the
+background services of a working process (webhook delivery).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from quarry.calls.jobs import CALL_JOB, CallExecution
+from quarry.collections.jobs import COLLECTION_JOB, CollectionIngest
 from quarry.config import Settings
 from quarry.engine.engine import Engine, Role
-from quarry.storage.blobs import open_blob_store
+from quarry.storage.blobs import BlobStore, open_blob_store
 from quarry.storage.blobs.urls import FileLinks, FileUrlSigner
 from quarry.storage.db import Database
 from quarry.storage.secrets import instance_secret
 from quarry.tenancy.service import ensure_default_account
 from quarry.webhooks import outbox
+from quarry.webhooks.delivery import DeliveryWorker
+
+
+@dataclass
+class Process:
+    """What one Quarry process is made of; the API reads its parts through ``quarry.api.deps``."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    links: FileLinks  # signed URLs of stored files
+    engine: Engine
+
+    def enqueue_calls(self, call_ids: list[str]) -> None:
+        self.engine.enqueue(CALL_JOB, call_ids)
+
+    def enqueue_collection_requests(self, request_ids: list[str]) -> None:
+        self.engine.enqueue(COLLECTION_JOB, request_ids)
 
 
 def open_database(settings: Settings) -> Database:
@@ -28,12 +52,17 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
-def bootstrap(settings: Settings, role: Role, db: Database | None = None) -> Engine:
-    """The engine of a process in ``role``: database (opened unless given), blob store, file links
-    and the webhook outbox. It is not started yet: ``engine.start()`` (the API's lifespan does)."""
+def bootstrap(settings: Settings, role: Role, db: Database | None = None) -> Process:
+    """A process in ``role``: database (opened unless given), blob store, file links, the webhook
+    outbox and the engine with its jobs. The engine is not started yet: ``engine.start()`` (the
+    API's lifespan does)."""
     db = db or open_database(settings)
     outbox.install(db)
     blobs = open_blob_store(settings)
     with db.write() as session:
-        signer = FileUrlSigner(instance_secret(session, "file-urls"))
-    return Engine(settings, db, blobs, FileLinks(signer, blobs), role)
+        links = FileLinks(FileUrlSigner(instance_secret(session, "file-urls")), blobs)
+    engine = Engine(settings, db, blobs, role)
+    engine.register(CALL_JOB, CallExecution)
+    engine.register(COLLECTION_JOB, CollectionIngest)
+    engine.add_service(lambda: DeliveryWorker(settings, db, links))
+    return Process(settings, db, blobs, links, engine)

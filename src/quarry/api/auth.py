@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import APIKeyHeader
 
+from quarry.api.deps import AppSettings, Db, Limiter
 from quarry.api.errors import ApiError
 from quarry.tenancy.service import Principal, authenticate
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="An API key of one environment.")
 
 
-def current_principal(request: Request, api_key: Annotated[str | None, Depends(_api_key_header)]) -> Principal:
+def current_principal(
+    api_key: Annotated[str | None, Depends(_api_key_header)], db: Db, settings: AppSettings, limiter: Limiter
+) -> Principal:
     if not api_key:
         raise ApiError(401, "Missing API key: send it in the x-api-key header")
-    with request.app.state.db.read() as session:
-        principal = authenticate(session, api_key, request.app.state.settings.api_key)
+    with db.read() as session:
+        principal = authenticate(session, api_key, settings.api_key)
     if principal is None:
         raise ApiError(401, "Invalid or revoked API key")
-    if request.app.state.rate_limiter is not None:
-        request.app.state.rate_limiter.check(api_key)
+    if limiter is not None:
+        limiter.check(api_key)
     return principal
 
 

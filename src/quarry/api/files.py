@@ -5,17 +5,13 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
+from quarry.api.deps import Blobs, Links
 from quarry.api.errors import ApiError
 from quarry.documents.input_types import EXTENSION_MEDIA_TYPES
 
 router = APIRouter(tags=["files"])
-
-
-def base_url(request: Request) -> str:
-    """Where this server is reached, for absolute URLs: ``QUARRY_PUBLIC_URL`` or the request's own."""
-    return request.app.state.settings.public_url or str(request.base_url)
 
 
 @router.get(
@@ -24,16 +20,17 @@ def base_url(request: Request) -> str:
     responses={403: {"description": "The signature is invalid or the URL has expired"}},
 )
 def get_file(
-    request: Request,
     key: str,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(max_length=128)],
+    links: Links,
+    blobs: Blobs,
 ) -> Response:
     """The bytes of a stored file. The URL is the credential: no API key, valid until ``expires``."""
-    if not request.app.state.links.signer.valid(key, expires, signature):
+    if not links.signer.valid(key, expires, signature):
         raise ApiError(403, "This file URL is invalid or has expired; fetch the object again for a fresh one")
     try:
-        data = request.app.state.blobs.get(key)
+        data = blobs.get(key)
     except KeyError:
         raise ApiError(404, "file not found") from None
     media_type = EXTENSION_MEDIA_TYPES.get(PurePath(key).suffix.lstrip("."), "application/octet-stream")

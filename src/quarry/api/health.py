@@ -9,22 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from quarry.api.deps import ProcessEngine
 from quarry.api.errors import ApiError
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(request: Request) -> dict[str, Any]:
-    engine = request.app.state.engine
+def healthz(engine: ProcessEngine) -> dict[str, Any]:
     return {"status": "ok", "executorID": engine.executor_id, "role": engine.role.value}
 
 
 @router.get("/readyz", responses={503: {"description": "Not ready: starting, draining, or the database is down"}})
-def readyz(request: Request) -> dict[str, Any]:
-    engine = request.app.state.engine
+def readyz(engine: ProcessEngine) -> dict[str, Any]:
     if not engine.ready:
         raise ApiError(503, "not ready: the engine is starting or draining")
     try:

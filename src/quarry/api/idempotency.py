@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import Db
 from quarry.errors import bad_request, conflict
 from quarry.storage.base import utcnow
 from quarry.storage.db import Database
@@ -107,6 +108,7 @@ class IdempotencyKey:
     """The ``Idempotency-Key`` of one request (``key`` is None without the header)."""
 
     request: Request
+    db: Database
     environment_id: str
     key: str | None = None
     method: str = ""
@@ -114,16 +116,12 @@ class IdempotencyKey:
     request_sha256: str = ""
     _recorded: bool = False
 
-    @property
-    def _db(self) -> Database:
-        return self.request.app.state.db
-
     @contextmanager
     def write(self) -> Iterator[Session]:
         """``db.write()`` for a route that creates. With a key, it first waits for any other request
         with the same key to finish and answers as :meth:`answer` does if the key is now taken."""
         try:
-            with self._db.write() as session:
+            with self.db.write() as session:
                 if self.key is not None:
                     self._queue(session)
                     self.answer(self.recorded(session))
@@ -133,7 +131,7 @@ class IdempotencyKey:
                 raise
             # the unique key caught a request with this key that committed first (the wait above
             # should prevent it): this transaction is rolled back, so answer as a retry would be
-            with self._db.read() as session:
+            with self.db.read() as session:
                 record = self.recorded(session)
             if record is None:
                 raise conflict(f"Another request with this {HEADER} is in progress; retry it later") from None
@@ -142,7 +140,7 @@ class IdempotencyKey:
     def _queue(self, session: Session) -> None:
         """Wait until no other transaction with this key is open. On SQLite the write transaction
         itself is enough (one writer at a time); PostgreSQL takes a lock until the commit."""
-        if self._db.dialect == "postgresql":
+        if self.db.dialect == "postgresql":
             lock = sa.func.pg_advisory_xact_lock(_lock_id(self.environment_id, str(self.key)))
             session.execute(sa.select(lock))
 
@@ -173,6 +171,13 @@ class IdempotencyKey:
             )
         raise IdempotentReplay(record)
 
+    def recorder(self, answer: Callable[[Any], Any]) -> Callable[[Session, Any], Any] | None:
+        """With a key, what records ``answer(created)`` inside the transaction that creates (see
+        :meth:`respond`); without one, None: the answer is made after the transaction."""
+        if self.key is None:
+            return None
+        return lambda session, created: self.respond(session, answer(created))
+
     def respond(self, session: Session, result: Any) -> Any:
         """What the route returns, called last inside ``idem.write()``. With a key, ``result`` is
         serialized now and recorded in this transaction; the answer is those bytes."""
@@ -188,7 +193,7 @@ class IdempotencyKey:
                 table.c.environment_id == self.environment_id, table.c.key == self.key, table.c.created_at <= cutoff
             )
         )
-        _prune(session, cutoff, skip_locked=self._db.dialect == "postgresql")
+        _prune(session, cutoff, skip_locked=self.db.dialect == "postgresql")
         self._recorded = True
         session.add(
             IdempotencyRecord(
@@ -226,19 +231,20 @@ def _prune(session: Session, cutoff: datetime, skip_locked: bool) -> None:
 async def idempotency_key(
     request: Request,
     principal: CurrentPrincipal,
+    db: Db,
     key: Annotated[str | None, Header(alias=HEADER, description=DESCRIPTION)] = None,
 ) -> IdempotencyKey:
     if key is None:
-        return IdempotencyKey(request, principal.environment_id)
+        return IdempotencyKey(request, db, principal.environment_id)
     if not _VALID_KEY.fullmatch(key):
         raise bad_request(f"{HEADER} must be 1 to 255 printable ASCII characters", field=HEADER)
     body = await request.body()
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     digest = _body_digest(body, request.headers.get("content-type", ""))
-    idem = IdempotencyKey(request, principal.environment_id, key, request.method, path, digest)
+    idem = IdempotencyKey(request, db, principal.environment_id, key, request.method, path, digest)
 
     def look_up() -> IdempotencyRecord | None:
-        with request.app.state.db.read() as session:
+        with db.read() as session:
             return idem.recorded(session)
 
     idem.answer(await run_in_threadpool(look_up))

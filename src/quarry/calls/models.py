@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from quarry.calls.plan import Plan
 from quarry.storage.base import Base, JSONDocument, utcnow
 
 CALL_STATUSES = ("pending", "running", "completed", "failed")
@@ -26,8 +27,7 @@ def _listing_index(table: str, column: str) -> sa.Index:
 
 class Call(Base):
     """``input`` is the submitted input with blob keys instead of content; ``plan`` is what the
-    call runs, resolved and pinned at submission: ``{"main": functionID, "versions":
-    {functionID: versionNum}, "edges": [{"source", "destinationName", "destination"}]}``."""
+    call runs, resolved and pinned at submission (a :class:`~quarry.calls.plan.Plan`, stored as JSON)."""
 
     __tablename__ = "calls"
 
@@ -44,7 +44,7 @@ class Call(Base):
     function_type: Mapped[str | None] = mapped_column(sa.String(32))
     function_version_num: Mapped[int | None]
     input: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    plan: Mapped[dict[str, Any]] = mapped_column(JSONDocument, deferred=True)  # only the engine reads it
+    plan_json: Mapped[dict[str, Any]] = mapped_column("plan", JSONDocument, deferred=True)  # read when run
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -64,6 +64,11 @@ class Call(Base):
             )
         ),
     )
+
+    @property
+    def plan(self) -> Plan:
+        """Which function versions the call runs and where each output goes (``calls.plan``)."""
+        return Plan.from_json(self.plan_json)
 
 
 class FunctionCall(Base):

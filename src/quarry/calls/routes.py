@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BeforeValidator, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.files import base_url
+from quarry.api.deps import AppSettings, BaseUrl, Blobs, CallQueue, Db, Links
+from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
 from quarry.api.responses import wire_response
 from quarry.calls import service
@@ -27,7 +28,7 @@ from quarry.calls.schemas import (
     FunctionCallsCreated,
 )
 from quarry.calls.service import InputFile, NewCall
-from quarry.calls.submission import Created, form_files, form_text, submit
+from quarry.calls.submission import Created, submit_calls
 from quarry.errors import from_validation_error, invalid
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery
@@ -52,50 +53,63 @@ class CallListQuery(PageQuery):
     )
 
 
-def renderer(request: Request) -> Renderer:
-    return Renderer(request.app.state.links, base_url(request))
+def renderer(links: Links, url: BaseUrl) -> Renderer:
+    return Renderer(links, url)
+
+
+Render = Annotated[Renderer, Depends(renderer)]
 
 
 @router.post("/v2/calls", response_model=CallsCreated, response_model_exclude_none=True)
 def create_calls(
-    request: Request, principal: CurrentPrincipal, body: CallsCreate, idem: Idempotency
+    principal: CurrentPrincipal,
+    body: CallsCreate,
+    idem: Idempotency,
+    db: Db,
+    settings: AppSettings,
+    blobs: Blobs,
+    enqueue: CallQueue,
+    render: Render,
 ) -> dict[str, Any] | Response:
     """Call workflows or functions, in a batch. Every item is validated before any is created;
     the calls are answered as created (``pending``) and run in the background."""
-    with request.app.state.db.read() as session:
-        limit = request.app.state.settings.max_input_bytes
+    with db.read() as session:
+        limit = settings.max_input_bytes
         new_calls = service.prepare_calls(session, principal.environment_id, body.calls, limit)
-    render = renderer(request)
-    _, response = submit(
-        request, principal, new_calls, idem, lambda created: {"calls": [render.call(c, roots) for c, roots in created]}
-    )
-    return response
+
+    def answer(created: Created) -> dict[str, Any]:
+        return {"calls": [render.call(call, roots) for call, roots in created]}
+
+    created, recorded = submit_calls(principal, new_calls, blobs, idem.write, enqueue, idem.recorder(answer))
+    return answer(created) if recorded is None else recorded
 
 
 @router.get("/v2/calls", response_model=CallList, response_model_exclude_none=True)
-def list_calls(request: Request, principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()]) -> Response:
+def list_calls(
+    principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()], db: Db, render: Render
+) -> Response:
     """List calls, newest last (``sortOrder=desc`` for newest first); filters combine with AND,
     values within one filter with OR."""
-    with request.app.state.db.read() as session:
-        calls, total = service.list_calls(session, request.app.state.db, principal.environment_id, query)
-        content = {"calls": renderer(request).calls(session, calls), "totalCount": total}
+    with db.read() as session:
+        calls, total = service.list_calls(session, db, principal.environment_id, query)
+        content = {"calls": render.calls(session, calls), "totalCount": total}
     return wire_response(CallList, content)
 
 
 @router.get("/v2/calls/{callID}", response_model=CallEnvelope, response_model_exclude_none=True)
-def get_call(request: Request, principal: CurrentPrincipal, callID: Annotated[str, Path()]) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+def get_call(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> dict[str, Any]:
+    with db.read() as session:
         call = get_in_environment(session, Call, principal.environment_id, callID, "call")
-        return {"call": renderer(request).calls(session, [call])[0]}
+        return {"call": render.calls(session, [call])[0]}
 
 
 @router.get("/v2/functions/calls/{functionCallID}", response_model=FunctionCallOut, response_model_exclude_none=True)
 def get_function_call(
-    request: Request, principal: CurrentPrincipal, functionCallID: Annotated[str, Path()]
+    principal: CurrentPrincipal, functionCallID: Annotated[str, Path()], db: Db, render: Render
 ) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         fc = get_in_environment(session, FunctionCall, principal.environment_id, functionCallID, "function call")
-        return renderer(request).function_call(fc)
+        return render.function_call(fc)
 
 
 def _argument_files(argument: FunctionCallArgument, index: int, max_bytes: int) -> list[InputFile]:
@@ -136,11 +150,19 @@ CALL_FUNCTION_BODY = {
     openapi_extra={"requestBody": CALL_FUNCTION_BODY},
 )
 async def call_function(
-    request: Request, principal: CurrentPrincipal, functionName: str, idem: Idempotency
+    request: Request,
+    principal: CurrentPrincipal,
+    functionName: str,
+    idem: Idempotency,
+    db: Db,
+    settings: AppSettings,
+    blobs: Blobs,
+    enqueue: CallQueue,
+    render: Render,
 ) -> dict[str, Any] | Response:
     """Call one function directly: JSON ``{"arguments": [...]}`` or a multipart form with
     ``referenceID`` and ``file`` (or repeated ``files``). One call per argument."""
-    limit = request.app.state.settings.max_input_bytes
+    limit = settings.max_input_bytes
     form_argument = None
     parsed: list[FunctionCallArgument] = []
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -161,14 +183,15 @@ async def call_function(
             arguments = [form_argument]
         else:
             arguments = [(arg.reference_id, _argument_files(arg, i, limit)) for i, arg in enumerate(parsed)]
-        with request.app.state.db.read() as session:
+        with db.read() as session:
             return service.prepare_function_calls(session, principal.environment_id, functionName, arguments)
 
     new_calls = await run_in_threadpool(build)
-    render = renderer(request)
 
     def answer(created: Created) -> dict[str, Any]:
         return {"functionCalls": [render.function_call(fc) for _, roots in created for fc in roots]}
 
-    _, response = await run_in_threadpool(submit, request, principal, new_calls, idem, answer)
-    return response
+    created, recorded = await run_in_threadpool(
+        submit_calls, principal, new_calls, blobs, idem.write, enqueue, idem.recorder(answer)
+    )
+    return answer(created) if recorded is None else recorded

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from quarry.calls import counts, search
 from quarry.calls.models import Call, FunctionCall
+from quarry.calls.plan import EVERY_ITEM, Plan
 from quarry.documents.input_types import MEDIA_TYPES
-from quarry.errors import TooLarge, invalid
+from quarry.errors import TooLarge, invalid, not_found
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.service import find_target, get_live, target_references
 from quarry.ids import new_id
@@ -58,7 +59,7 @@ class NewCall:
     files: list[InputFile]
     batch: bool
     function: Function
-    plan: dict[str, Any]
+    plan: Plan
     workflow: Workflow | None = None
     workflow_version: WorkflowVersion | None = None
 
@@ -88,18 +89,17 @@ def decode_content(content: str, field_name: str, max_bytes: int) -> bytes:
 # --- targets ----------------------------------------------------------------------------------
 
 
-def function_target(session: Session, function: Function) -> dict[str, Any]:
+def function_target(session: Session, function: Function) -> Plan:
     """The plan of a call of one function: its current version (and the targets it names)."""
-    plan = {"main": function.id, "versions": {function.id: function.current_version_num}, "edges": []}
-    return with_targets(session, plan)
+    return with_targets(session, function.id, {function.id: function.current_version_num}, [])
 
 
-def with_targets(session: Session, plan: dict[str, Any]) -> dict[str, Any]:
-    """Pin the route and split targets named in the plan's functions, transitively, as
-    ``plan["targets"] = {functionID: {branch: targetFunctionID}}`` (branch ``*``: every item
-    of a print_page split). They run where the workflow has no edge for a branch."""
+def with_targets(session: Session, main: str, versions: dict[str, int], edges: list[dict[str, Any]]) -> Plan:
+    """The plan of these function versions and edges, with the route and split targets named in
+    its functions pinned, transitively (``Plan.targets``). They run where the workflow has no
+    edge for a branch."""
     targets: dict[str, dict[str, str]] = {}
-    pending = list(plan["versions"].items())
+    pending = list(versions.items())
     while pending:
         function_id, version_num = pending.pop()
         function = session.get_one(Function, function_id)
@@ -112,16 +112,16 @@ def with_targets(session: Session, plan: dict[str, Any]) -> dict[str, Any]:
             target = find_target(session, function.environment_id, ref)
             if target is None:
                 continue  # deleted since: that branch ends here
-            targets.setdefault(function_id, {})[ref.holder.get("name", "*")] = target.id
-            if target.id not in plan["versions"]:
-                plan["versions"][target.id] = target.current_version_num
+            targets.setdefault(function_id, {})[ref.holder.get("name", EVERY_ITEM)] = target.id
+            if target.id not in versions:
+                versions[target.id] = target.current_version_num
                 pending.append((target.id, target.current_version_num))
-    return plan | {"targets": targets}
+    return Plan(main, versions, edges, targets)
 
 
 def resolve_target(
     session: Session, environment_id: str, *, field_prefix: str, **target: str | None
-) -> tuple[str, Function, dict[str, Any], Workflow | None, WorkflowVersion | None]:
+) -> tuple[str, Function, Plan, Workflow | None, WorkflowVersion | None]:
     """``(callType, main function, plan, workflow, workflow version)`` for one of
     ``workflow_id``, ``workflow_name``, ``function_id``, ``function_name``; 400 if it does not exist."""
     key, value = next((k, v) for k, v in target.items() if v is not None)
@@ -146,15 +146,11 @@ def resolve_target(
         .join(Function, Function.id == WorkflowNode.function_id)
         .where(WorkflowNode.workflow_version_id == version.id)
     ).all()
-    plan = {
-        "main": version.main_function_id,
-        "versions": {fid: pinned or current for fid, pinned, current in nodes},
-        "edges": version.relationships,
-    }
+    versions = {fid: pinned or current for fid, pinned, current in nodes}
     return (
         "workflow",
         session.get_one(Function, version.main_function_id),
-        with_targets(session, plan),
+        with_targets(session, version.main_function_id, versions, version.relationships),
         workflow,
         version,
     )
@@ -204,6 +200,24 @@ def prepare_call(
     files, batch = read_files()
     check_input_types(function, files)
     return NewCall(call_type, reference_id, files, batch, function, plan, workflow, version)
+
+
+def prepare_workflow_call(
+    session: Session,
+    environment_id: str,
+    workflow_name: str,
+    reference_id: str | None,
+    read_files: Callable[[], tuple[list[InputFile], bool]],
+) -> NewCall:
+    """One call of the workflow named in the path (a 404 when there is none), validated."""
+    workflow = find_live(session, Workflow, environment_id, name=workflow_name)
+    if workflow is None:
+        raise not_found("workflow", workflow_name)
+    return prepare_call(session, environment_id, reference_id, read_files, workflow_id=workflow.id)
+
+
+def call_status(session: Session, call_id: str) -> str:
+    return session.scalars(sa.select(Call.status).where(Call.id == call_id)).one()
 
 
 def prepare_calls(session: Session, environment_id: str, items: list[Any], max_bytes: int) -> list[NewCall]:
@@ -275,7 +289,7 @@ def record_calls(
     """
     created = []
     for new, (call_id, stored) in zip(new_calls, staged, strict=True):
-        main_version = new.plan["versions"][new.plan["main"]]
+        main_version = new.plan.versions[new.plan.main]
         call = Call(
             id=call_id,
             environment_id=principal.environment_id,
@@ -283,7 +297,7 @@ def record_calls(
             status="pending",
             call_reference_id=new.reference_id,
             input={"batchFiles": {"inputs": stored}} if new.batch else {"singleFile": stored[0]},
-            plan=new.plan,
+            plan_json=new.plan.to_json(),
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id

@@ -1,90 +1,40 @@
-"""The HTTP edge of creating calls, shared by v2 and v3: multipart uploads, and storing and
-enqueueing validated calls under an ``Idempotency-Key``."""
+"""Submitting validated calls, shared by v2 and v3: files stored, calls recorded, work enqueued."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TypeVar
 
-from fastapi import Request, Response
-from starlette.datastructures import FormData
+from sqlalchemy.orm import Session
 
-from quarry.api.idempotency import IdempotencyKey
 from quarry.calls import service
 from quarry.calls.models import Call, FunctionCall
-from quarry.calls.service import InputFile, NewCall
-from quarry.documents.input_types import input_type_for
-from quarry.errors import invalid
+from quarry.calls.service import NewCall
+from quarry.storage.blobs import BlobStore
+from quarry.tenancy.service import Principal
 
 Created = list[tuple[Call, list[FunctionCall]]]
+Recorded = TypeVar("Recorded")
 
 
-def submit(
-    request: Request,
-    principal: Any,
+def submit_calls(
+    principal: Principal,
     new_calls: list[NewCall],
-    idem: IdempotencyKey,
-    answer: Callable[[Created], Any],
-) -> tuple[Created, Any]:
-    """Store the files, record the calls (and the idempotency key) in one transaction, then hand
-    them to the engine (a call recorded but not enqueued, e.g. by a crash just now, is picked up by
-    the engine's sweeper). ``answer`` renders the created calls as the response: inside the
-    transaction when the answer is recorded with them, else after it (no lock held meanwhile).
-    Returns the created calls and the response."""
-    staged = service.stage_files(principal.environment_id, new_calls, request.app.state.blobs)
-    recorded: Response | None = None
-    with idem.write() as session:
+    blobs: BlobStore,
+    transaction: Callable[[], AbstractContextManager[Session]],
+    enqueue: Callable[[list[str]], None],
+    within: Callable[[Session, Created], Recorded] | None = None,
+) -> tuple[Created, Recorded | None]:
+    """Store the files, record the calls in one ``transaction`` (``within`` runs last inside it,
+    e.g. to record an idempotent answer with them), then hand them to the engine (a call recorded
+    but not enqueued, e.g. by a crash just now, is picked up by the engine's sweeper). Returns the
+    created calls and what ``within`` gave."""
+    staged = service.stage_files(principal.environment_id, new_calls, blobs)
+    recorded = None
+    with transaction() as session:
         created = service.record_calls(session, principal, new_calls, staged)
-        if idem.key is not None:
-            recorded = idem.respond(session, answer(created))
-    request.app.state.engine.enqueue_calls([call.id for call, _ in created])
-    return created, answer(created) if recorded is None else recorded
-
-
-def input_type_of(filename: str | None, content_type: str | None, field_name: str) -> str:
-    input_type = input_type_for(filename, content_type)
-    if input_type is not None:
-        return input_type
-    media = (content_type or "").split(";")[0].strip().lower()
-    raise invalid(
-        [
-            {
-                "field": field_name,
-                "reason": f"cannot tell the input type of {filename!r} ({media or 'no content type'}); "
-                "name the file with its extension (.pdf, .eml, .png, …)",
-            }
-        ]
-    )
-
-
-async def form_files(request: Request, max_bytes: int) -> tuple[FormData, list[InputFile]]:
-    """A multipart form and the files of its ``file`` field (or repeated ``files``): at least one."""
-    form = await request.form(max_part_size=max_bytes + 1)
-    files = []
-    for name in ("file", "files"):
-        for index, upload in enumerate(form.getlist(name)):
-            if isinstance(upload, str):
-                raise invalid([{"field": name, "reason": "must be a file"}])
-            data = await upload.read()
-            path = name if name == "file" else f"files[{index}]"
-            if len(data) > max_bytes:
-                raise service.PayloadTooLarge(path, max_bytes)
-            files.append(InputFile(input_type_of(upload.filename, upload.content_type, path), data, None, path))
-    if not files:
-        raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
-    return form, files
-
-
-def form_text(form: FormData, name: str, *, required: bool = False) -> str | None:
-    """A text field of a multipart form: 1 to 256 characters without NUL."""
-    value = form.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not 1 <= len(value) <= 256 or "\x00" in value:
-        reason = (
-            f"a {name} of 1 to 256 characters (no NUL) is required"
-            if required
-            else ("must be 1 to 256 characters (no NUL)")
-        )
-        raise invalid([{"field": name, "reason": reason}])
-    return value
+        if within is not None:
+            recorded = within(session, created)
+    enqueue([call.id for call, _ in created])
+    return created, recorded

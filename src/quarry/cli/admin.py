@@ -96,12 +96,12 @@ def serve(
     if not workers:
         console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
-    engine = bootstrap(settings, Role.ALL if workers else Role.API, db)
+    process = bootstrap(settings, Role.ALL if workers else Role.API, db)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (the engine drains), then raises the signal
     # again for the handler that was there before it: a drained Quarry has nothing left to do
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(process), host=host, port=port, log_level="info")
     _exit_now()
 
 
@@ -123,7 +123,7 @@ def worker(
     settings, db, _ = _open(create=True)
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
-    engine = bootstrap(settings, Role.WORKER, db)
+    engine = bootstrap(settings, Role.WORKER, db).engine
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

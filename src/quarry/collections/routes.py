@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import Db, RequestQueue
 from quarry.api.idempotency import Idempotency
 from quarry.collections import service
 from quarry.collections.models import Collection, CollectionItem
@@ -63,10 +64,10 @@ def create_collection(
 
 @router.get("", response_model=CollectionList)
 def list_collections(
-    request: Request, principal: CurrentPrincipal, query: Annotated[CollectionListQuery, Query()]
+    principal: CurrentPrincipal, query: Annotated[CollectionListQuery, Query()], db: Db
 ) -> dict[str, Any]:
     """The environment's collections in creation order, by page."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         found = service.list_collections(
             session, principal.environment_id, _page(query), query.parent_collection_name, query.collection_name_search
         )
@@ -80,21 +81,17 @@ def list_collections(
 
 
 @router.delete("", status_code=204, response_class=Response)
-def delete_collection(
-    request: Request, principal: CurrentPrincipal, query: Annotated[CollectionQuery, Query()]
-) -> Response:
+def delete_collection(principal: CurrentPrincipal, query: Annotated[CollectionQuery, Query()], db: Db) -> Response:
     """Delete a collection and its items (its subcollections stay)."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         service.delete_collection(session, principal.environment_id, query.collection_name)
     return Response(status_code=204)
 
 
 @router.get("/items", response_model=CollectionWithItems)
-def list_items(
-    request: Request, principal: CurrentPrincipal, query: Annotated[ItemListQuery, Query()]
-) -> dict[str, Any]:
+def list_items(principal: CurrentPrincipal, query: Annotated[ItemListQuery, Query()], db: Db) -> dict[str, Any]:
     """A collection with one page of its items (and its subcollections' items, when asked), in creation order."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         found = service.list_items(
             session, principal.environment_id, query.collection_name, _page(query), query.include_subcollections
         )
@@ -109,7 +106,7 @@ def list_items(
 
 @router.post("/items", status_code=202, response_model=ItemsAccepted)
 def add_items(
-    request: Request, principal: CurrentPrincipal, body: ItemsAdd, idem: Idempotency
+    principal: CurrentPrincipal, body: ItemsAdd, idem: Idempotency, enqueue_requests: RequestQueue
 ) -> dict[str, Any] | Response:
     """Add 1–100 items. They are embedded and stored in the background; a ``collection_processing``
     event with the returned ``eventID`` reports the outcome and the new items' IDs."""
@@ -117,22 +114,24 @@ def add_items(
         data = [item.data for item in body.items]
         accepted = service.accept_add(session, principal.environment_id, body.collection_name, data)
         answer = idem.respond(session, {"status": "pending", "message": service.ADD_MESSAGE, "eventID": accepted.id})
-    request.app.state.engine.enqueue_collection_requests([accepted.id])
+    enqueue_requests([accepted.id])
     return answer
 
 
 @router.put("/items", status_code=202, response_model=ItemsAccepted)
-def update_items(request: Request, principal: CurrentPrincipal, body: ItemsUpdate) -> dict[str, Any]:
+def update_items(
+    principal: CurrentPrincipal, body: ItemsUpdate, enqueue_requests: RequestQueue, db: Db
+) -> dict[str, Any]:
     """Replace the data of 1–100 existing items, in the background, like adds."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         changes = [(item.collection_item_id, item.data) for item in body.items]
         accepted = service.accept_update(session, principal.environment_id, body.collection_name, changes)
-    request.app.state.engine.enqueue_collection_requests([accepted.id])
+    enqueue_requests([accepted.id])
     return {"status": "pending", "message": service.UPDATE_MESSAGE, "eventID": accepted.id}
 
 
 @router.delete("/items", status_code=204, response_class=Response)
-def delete_item(request: Request, principal: CurrentPrincipal, query: Annotated[ItemDeleteQuery, Query()]) -> Response:
-    with request.app.state.db.write() as session:
+def delete_item(principal: CurrentPrincipal, query: Annotated[ItemDeleteQuery, Query()], db: Db) -> Response:
+    with db.write() as session:
         service.delete_item(session, principal.environment_id, query.collection_name, query.collection_item_id)
     return Response(status_code=204)

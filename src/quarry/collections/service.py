@@ -2,7 +2,7 @@
 
 Adds and updates are *accepted* here (stored as a ``CollectionRequest`` whose ID is the ID of
 the ``collection_processing`` event that will report them) and *processed* by
-:mod:`quarry.collections.ingest`, which embeds the items and stores them.
+:mod:`quarry.collections.jobs`, which embeds the items and stores them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The engine of one Quarry process: everything it runs, built once from ``Settings``.
 
-A process has one of three roles:
+The engine runs jobs it is given (``register``) and background services (``add_service``); it
+imports no domain package. A process has one of three roles:
 
 - ``all`` (``quarry serve``, the embedded default): serves the API and works the queues;
 - ``api`` (``quarry serve --no-workers``): serves the API and enqueues calls, runs nothing;
@@ -9,8 +10,8 @@ A process has one of three roles:
 DBOS is a process singleton underneath; the engine owns its lifetime (``start``/``stop``) and binds
 the durable workflows to itself, so that nothing reaches for module state.
 
->>> engine = bootstrap(Settings.from_env(), Role.ALL)   # doctest: +SKIP
->>> engine.start(); engine.enqueue_calls(["call_…"]); engine.stop()   # doctest: +SKIP
+>>> engine = bootstrap(Settings.from_env(), Role.ALL).engine   # doctest: +SKIP
+>>> engine.start(); engine.enqueue(CALL_JOB, ["call_…"]); engine.stop()   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -29,16 +29,13 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from dbos._dbos import _get_or_create_dbos_registry
 
-from quarry.collections.ingest import CollectionIngest
 from quarry.config import Settings
 from quarry.documents.isolation import DocumentReaders
-from quarry.engine.execution import CallExecution
 from quarry.engine.executors import Membership, new_executor_id
-from quarry.engine.queues import CALL_QUEUE, COLLECTION_QUEUE, POLLING_SECONDS, queue_limits
+from quarry.engine.queues import POLLING_SECONDS, queue_limits
+from quarry.engine.runtime import BackgroundService, Job, JobFactory, ServiceFactory
 from quarry.storage.blobs import BlobStore
-from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
-from quarry.webhooks.delivery import DeliveryWorker
 
 log = logging.getLogger("quarry.engine")
 
@@ -78,18 +75,18 @@ class Engine:
     settings: Settings
     db: Database
     blobs: BlobStore
-    links: FileLinks
     role: Role
+    _factories: dict[str, JobFactory] = field(default_factory=dict, init=False)
+    _jobs: dict[str, Job] = field(default_factory=dict, init=False)  # bound to DBOS at start
+    _service_factories: list[ServiceFactory] = field(default_factory=list, init=False)
+    _services: list[BackgroundService] = field(default_factory=list, init=False)  # running
 
     def __post_init__(self) -> None:
         self.executor_id = self.settings.executor_id or new_executor_id()
         self.readers = DocumentReaders(self.settings)
-        self.calls: CallExecution | None = None  # bound to DBOS at start
-        self.collections: CollectionIngest | None = None
         self.membership = Membership(
             self.db, self.executor_id, self.role.value, self._recover if self.runs_work else None
         )
-        self.deliveries: DeliveryWorker | None = None
         self._queues: dict[str, Queue] = {}
         self._system_engine: sa.Engine | None = None  # DBOS's SQLite, when embedded
         self._sweeper_stop = threading.Event()
@@ -99,12 +96,27 @@ class Engine:
     def runs_work(self) -> bool:
         return self.role != Role.API
 
+    # --- what it runs -------------------------------------------------------------------------
+
+    def register(self, name: str, factory: JobFactory) -> None:
+        """Run jobs that ``factory`` builds (at each start), enqueued as ``enqueue(name, ids)``."""
+        self._factories[name] = factory
+
+    def add_service(self, factory: ServiceFactory) -> None:
+        """Run a service that ``factory`` builds at each start of a working process; it is
+        stopped first when the process stops."""
+        self._service_factories.append(factory)
+
+    def job(self, name: str) -> Job:
+        """The started instance of a registered job."""
+        return self._jobs[name]
+
     # --- lifetime -----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Launch DBOS, declare the queues and, in a working process, start working them."""
         self.membership.join()
-        self.calls, self.collections = CallExecution(self), CollectionIngest(self)
+        self._jobs = {name: factory(self) for name, factory in self._factories.items()}
         config: DBOSConfig = {
             "name": "quarry",
             **self._system_database(),
@@ -126,8 +138,9 @@ class Engine:
         if self.runs_work:
             self.readers.start()
             self.membership.take_over()
-            self.deliveries = DeliveryWorker(self.settings, self.db, self.links)
-            self.deliveries.start()
+            self._services = [make() for make in self._service_factories]
+            for service in self._services:
+                service.start()
             threading.Thread(target=self._sweep_forever, name="quarry-sweeper", daemon=True).start()
         self.ready = True
         log.info("engine started: executor %s, role %s", self.executor_id, self.role.value)
@@ -137,8 +150,9 @@ class Engine:
         what is left (the survivors take it over at once) and release DBOS."""
         self.ready = False
         self._sweeper_stop.set()
-        if self.deliveries is not None:
-            self.deliveries.stop()
+        for service in self._services:
+            service.stop()
+        self._services = []
         DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=int(drain_seconds))
         if self._system_engine is not None:  # DBOS leaves an engine it was given to its owner
             self._system_engine.dispose()
@@ -151,24 +165,25 @@ class Engine:
     def queue(self, name: str) -> Queue:
         return self._queues[name]
 
-    def enqueue_calls(self, call_ids: list[str]) -> None:
-        if self.calls is not None:  # else a started process's sweeper finds them
-            self._enqueue(CALL_QUEUE, self.calls.run_call, call_ids)
-
-    def enqueue_collection_requests(self, request_ids: list[str]) -> None:
-        if self.collections is not None:
-            self._enqueue(COLLECTION_QUEUE, self.collections.ingest_request, request_ids)
-
-    def _enqueue(self, queue_name: str, workflow: Callable[[str], object], ids: list[str]) -> None:
-        """Hand stored work to a queue, each item under its own ID as workflow ID (enqueuing twice
-        runs once). Never fails the caller: what is left unqueued is found by the sweeper."""
+    def enqueue(self, name: str, ids: list[str]) -> None:
+        """Hand stored work to the queue of job ``name``, each item under its own ID as workflow ID
+        (enqueuing twice runs once). Never fails the caller: what is left unqueued (also by a
+        process not started yet) is found by a started process's sweeper."""
+        job = self._jobs.get(name)
+        if job is None or not ids:
+            return
         try:
-            queue = self.queue(queue_name)
+            queue = self.queue(job.queue_name)
             for workflow_id in ids:
                 with SetWorkflowID(workflow_id):
-                    queue.enqueue(workflow, workflow_id)
+                    queue.enqueue(job.entry, workflow_id)
         except Exception:
-            log.warning("%s not enqueued on %s; the sweeper will", ids, queue_name, exc_info=True)
+            log.warning("%s not enqueued on %s; the sweeper will", ids, job.queue_name, exc_info=True)
+
+    def sweep(self, older_than: timedelta) -> None:
+        """Enqueue the stored work of every job that is older than ``older_than``."""
+        for name, job in self._jobs.items():
+            self.enqueue(name, job.sweep(older_than))
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -184,16 +199,17 @@ class Engine:
         """Forget this engine's workflow instances in DBOS's registry, so that another engine of
         this process (tests start several in turn) can bind its own under the same names."""
         instances = _get_or_create_dbos_registry().instance_info_map
+        bound = [id(job) for job in self._jobs.values()]
         for name, instance in list(instances.items()):
-            if instance is self.calls or instance is self.collections:
+            if id(instance) in bound:
                 del instances[name]
 
     def _recover(self, executor_ids: list[str]) -> None:
         DBOS._recover_pending_workflows(executor_ids)
 
     def _sweep_forever(self) -> None:
-        """Enqueue calls and collection requests left unqueued — e.g. by a process that stopped
-        between storing and enqueuing them. At start everything is swept, later what is older
+        """Enqueue the jobs' work left unqueued — e.g. by a process that stopped between storing
+        and enqueuing it. At start everything is swept, later what is older
         than a minute. Once an hour the database's planner statistics are refreshed too."""
         older_than = timedelta(0)
         for sweep in itertools.count(1):
@@ -202,9 +218,7 @@ class Engine:
             try:
                 if sweep % STATISTICS_EVERY_SWEEPS == 0:
                     self.db.refresh_statistics()
-                assert self.calls is not None and self.collections is not None
-                self.calls.sweep(older_than)
-                self.collections.sweep(older_than)
+                self.sweep(older_than)
             except Exception:  # the sweeper must outlive a database hiccup
                 if self._sweeper_stop.is_set():
                     return

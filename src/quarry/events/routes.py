@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BeforeValidator, Field
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.files import base_url
+from quarry.api.deps import BaseUrl, Db, Links
 from quarry.events import service
 from quarry.events.models import Event
 from quarry.events.types import EventType
@@ -33,16 +33,18 @@ class EventListQuery(PageQuery):
 
 
 @router.get("")
-def list_events(request: Request, principal: CurrentPrincipal, query: Annotated[EventListQuery, Query()]) -> Any:
+def list_events(
+    principal: CurrentPrincipal, query: Annotated[EventListQuery, Query()], db: Db, links: Links, url: BaseUrl
+) -> Any:
     """Events of the environment, oldest first; filters combine with AND, values within one with OR."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         events, total = service.list_events(session, principal.environment_id, query)
-    links, url = request.app.state.links, base_url(request)
+    links, url = links, url
     return {"events": [service.render(e, links, url) for e in events], "totalCount": total}
 
 
 @router.get("/{eventID}")
-def get_event(request: Request, principal: CurrentPrincipal, eventID: Annotated[str, Path()]) -> Any:
-    with request.app.state.db.read() as session:
+def get_event(principal: CurrentPrincipal, eventID: Annotated[str, Path()], db: Db, links: Links, url: BaseUrl) -> Any:
+    with db.read() as session:
         event = get_in_environment(session, Event, principal.environment_id, eventID, "event")
-    return service.render(event, request.app.state.links, base_url(request))
+    return service.render(event, links, url)

@@ -8,7 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.calls.models import FunctionCall
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import icontains
 from quarry.storage.blobs.urls import FileLinks
@@ -105,11 +104,3 @@ def page_of_events(
 def list_events(session: Session, environment_id: str, query: Any) -> tuple[list[Event], int]:
     events = page_of_events(session, environment_id, query)
     return events, count_rows(session, sa.select(Event).where(Event.environment_id == environment_id, *_filters(query)))
-
-
-def intermediate() -> sa.ColumnElement[bool]:
-    """Condition on ``Event``: it is not an end result of its call — a split's collection, or an
-    event something ran on (a function call it spawned). A join fed by several branches records
-    only the first branch's event as its source, so the others' events count as end results."""
-    spawned = sa.exists().where(FunctionCall.call_id == Event.call_id, FunctionCall.source_event_id == Event.id)
-    return sa.or_(Event.event_type == "split_collection", spawned)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BeforeValidator
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
 from quarry.functions import service
 from quarry.functions.render import render, render_list, render_versions
@@ -42,78 +43,73 @@ FunctionName = Annotated[str, Path(description="The function's current name.")]
 
 @router.post("", response_model=Function, response_model_exclude_none=True)
 def create_function(
-    request: Request, principal: CurrentPrincipal, body: FunctionCreate, idem: Idempotency
+    principal: CurrentPrincipal, body: FunctionCreate, idem: Idempotency, settings: AppSettings
 ) -> dict[str, Any] | Response:
     """Create a function (version 1)."""
     with idem.write() as session:
-        created = service.create_function(session, principal, body, request.app.state.settings.email_domain)
+        created = service.create_function(session, principal, body, settings.email_domain)
         return idem.respond(session, render(created))
 
 
 @router.get("", response_model=FunctionList, response_model_exclude_none=True)
-def list_functions(
-    request: Request, principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()]
-) -> dict[str, Any]:
+def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()], db: Db) -> dict[str, Any]:
     """List the environment's functions; filters combine with AND, values within one filter with OR."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         return render_list(service.list_functions(session, principal.environment_id, query))
 
 
 @router.post("/copy", response_model=Function, response_model_exclude_none=True)
 def copy_function(
-    request: Request, principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency
+    principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency, settings: AppSettings
 ) -> dict[str, Any] | Response:
     """Copy a function's current version into a new function, optionally in another environment."""
     with idem.write() as session:
-        copied = service.copy_function(session, principal, body, request.app.state.settings.email_domain)
+        copied = service.copy_function(session, principal, body, settings.email_domain)
         return idem.respond(session, render(copied))
 
 
 @router.get("/{functionName}", response_model=Function, response_model_exclude_none=True)
-def get_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+def get_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> dict[str, Any]:
+    with db.read() as session:
         return render(service.get_function(session, principal.environment_id, functionName))
 
 
 @router.put("/{functionName}", response_model=Function, response_model_exclude_none=True)
 def update_function(
-    request: Request,
     principal: CurrentPrincipal,
     functionName: FunctionName,
+    db: Db,
     body: Annotated[dict[str, Any], Body(description="Any field of the function's type except `type`.")],
 ) -> dict[str, Any]:
     """Update a function: a new immutable version with the given fields changed. ``type`` cannot change."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         return render(service.update_function(session, principal, functionName, body))
 
 
 @router.delete("/{functionName}", status_code=204, response_class=Response)
-def delete_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> Response:
+def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
     """Delete a function. Refused (409) while the current version of a workflow uses it."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         service.delete_function(session, principal, functionName)
     return Response(status_code=204)
 
 
 @router.get("/{functionName}/versions", response_model=FunctionVersionList, response_model_exclude_none=True)
 def list_function_versions(
-    request: Request,
-    principal: CurrentPrincipal,
-    functionName: FunctionName,
-    query: Annotated[VersionPageQuery, Query()],
+    principal: CurrentPrincipal, functionName: FunctionName, query: Annotated[VersionPageQuery, Query()], db: Db
 ) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         return render_versions(service.list_versions(session, principal.environment_id, functionName, query))
 
 
 @router.get("/{functionName}/versions/{versionNum}", response_model=Function, response_model_exclude_none=True)
 def get_function_version(
-    request: Request,
     principal: CurrentPrincipal,
     functionName: FunctionName,
+    db: Db,
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
 ) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         return render(
             service.get_function_version(session, principal.environment_id, functionName, versionNum), as_version=True
         )

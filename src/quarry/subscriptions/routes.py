@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import Db
 from quarry.api.idempotency import Idempotency
 from quarry.subscriptions import service
 from quarry.subscriptions.models import Subscription
@@ -51,10 +52,10 @@ def create_subscription(
 
 @router.get("/v1-alpha/subscriptions", response_model=list[SubscriptionOut], response_model_exclude_none=True)
 def list_subscriptions(
-    request: Request, principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()]
+    principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()], db: Db
 ) -> list[dict[str, Any]]:
     """A bare JSON array, as the reference documents (no totalCount)."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         rows = service.listing(session, principal.environment_id, query, query.function_names)
         return [render(row) for row in rows]
 
@@ -62,8 +63,8 @@ def list_subscriptions(
 @router.get(
     "/v1-alpha/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True
 )
-def get_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+def get_subscription(principal: CurrentPrincipal, subscription_id: SubscriptionID, db: Db) -> dict[str, Any]:
+    with db.read() as session:
         return render(service.get(session, principal.environment_id, subscription_id))
 
 
@@ -71,32 +72,26 @@ def get_subscription(request: Request, principal: CurrentPrincipal, subscription
     "/v1-alpha/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True
 )
 def patch_subscription(
-    request: Request,
-    principal: CurrentPrincipal,
-    subscription_id: SubscriptionID,
-    body: Annotated[SubscriptionPatch, Body()],
+    principal: CurrentPrincipal, subscription_id: SubscriptionID, body: Annotated[SubscriptionPatch, Body()], db: Db
 ) -> dict[str, Any]:
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         changes = body.model_dump(exclude_unset=True)
         return render(service.update(session, principal.environment_id, subscription_id, changes))
 
 
 @router.delete("/v1-alpha/subscriptions/{subscriptionID}", status_code=204, response_class=Response)
-def delete_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> Response:
-    with request.app.state.db.write() as session:
+def delete_subscription(principal: CurrentPrincipal, subscription_id: SubscriptionID, db: Db) -> Response:
+    with db.write() as session:
         service.delete(session, principal.environment_id, subscription_id)
     return Response(status_code=204)
 
 
 @router.get("/v1-alpha/subscriptions/{subscriptionID}/deliveries", response_model=DeliveryList)
 def list_deliveries(
-    request: Request,
-    principal: CurrentPrincipal,
-    subscription_id: SubscriptionID,
-    query: Annotated[DeliveryListQuery, Query()],
+    principal: CurrentPrincipal, subscription_id: SubscriptionID, query: Annotated[DeliveryListQuery, Query()], db: Db
 ) -> dict[str, Any]:
     """Quarry extension: every delivery of the subscription's events, with each attempt's outcome."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         return service.deliveries(session, principal.environment_id, subscription_id, query)
 
 
@@ -108,13 +103,13 @@ def generate_webhook_secret(principal: CurrentPrincipal, idem: Idempotency) -> d
 
 
 @router.get("/v1-beta/webhook-secret", response_model=WebhookSecretOut)
-def get_webhook_secret(request: Request, principal: CurrentPrincipal) -> dict[str, str]:
-    with request.app.state.db.read() as session:
+def get_webhook_secret(principal: CurrentPrincipal, db: Db) -> dict[str, str]:
+    with db.read() as session:
         return {"secret": service.get_secret(session, principal.environment_id)}
 
 
 @router.delete("/v1-beta/webhook-secret", status_code=204, response_class=Response)
-def revoke_webhook_secret(request: Request, principal: CurrentPrincipal) -> Response:
-    with request.app.state.db.write() as session:
+def revoke_webhook_secret(principal: CurrentPrincipal, db: Db) -> Response:
+    with db.write() as session:
         service.revoke_secret(session, principal.environment_id)
     return Response(status_code=204)

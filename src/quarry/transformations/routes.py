@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.files import base_url
+from quarry.api.deps import BaseUrl, Db, Links
 from quarry.transformations import service
 from quarry.transformations.schemas import (
     CorrectionRequest,
@@ -22,12 +22,11 @@ router = APIRouter(prefix="/v1-beta/transformations", tags=["transformations"])
 
 @router.get("")
 def list_transformations(
-    request: Request, principal: CurrentPrincipal, query: Annotated[TransformationListQuery, Query()]
+    principal: CurrentPrincipal, query: Annotated[TransformationListQuery, Query()], db: Db, links: Links, url: BaseUrl
 ) -> Any:
     """Transform and join events as transformations, oldest first; filters combine with AND."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         found, total = service.list_transformations(session, principal.environment_id, query)
-    links, url = request.app.state.links, base_url(request)
     return {"transformations": [service.render(e, links, url) for e in found], "totalCount": total}
 
 
@@ -35,12 +34,12 @@ PARTIAL = {207: {"description": "Some corrections failed: ``results`` says which
 
 
 @router.put("", responses=PARTIAL)
-def correct_transformations(request: Request, principal: CurrentPrincipal, body: CorrectionRequest) -> JSONResponse:
+def correct_transformations(principal: CurrentPrincipal, body: CorrectionRequest, db: Db) -> JSONResponse:
     """Store corrections (1–100), each on its own: 200 when all succeed, 207 when some fail."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         outcomes = service.check_corrections(session, principal.environment_id, body.transformations)
     if any(outcome.update is not None for outcome in outcomes):
-        with request.app.state.db.write() as session:
+        with db.write() as session:
             service.store_corrections(session, principal.environment_id, outcomes)
     successes = sum(1 for outcome in outcomes if outcome.error is None)
     content = {
@@ -52,28 +51,26 @@ def correct_transformations(request: Request, principal: CurrentPrincipal, body:
 
 
 @router.patch("", deprecated=True, responses=PARTIAL)
-def correct_transformations_patch(
-    request: Request, principal: CurrentPrincipal, body: CorrectionRequest
-) -> JSONResponse:
+def correct_transformations_patch(principal: CurrentPrincipal, body: CorrectionRequest, db: Db) -> JSONResponse:
     """Deprecated alias of ``PUT``."""
-    return correct_transformations(request, principal, body)
+    return correct_transformations(principal, body, db)
 
 
 @router.delete("")
 def delete_transformations(
-    request: Request, principal: CurrentPrincipal, query: Annotated[TransformationDeleteQuery, Query()]
+    principal: CurrentPrincipal, query: Annotated[TransformationDeleteQuery, Query()], db: Db
 ) -> dict[str, int]:
     """Delete the transformations matching all the given filters (at least one naming them)."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         count = service.delete_transformations(session, principal.environment_id, query)
     return {"deleteCount": count}
 
 
 @router.get("/errors")
 def list_transformation_errors(
-    request: Request, principal: CurrentPrincipal, query: Annotated[TransformationErrorListQuery, Query()]
+    principal: CurrentPrincipal, query: Annotated[TransformationErrorListQuery, Query()], db: Db
 ) -> Any:
     """Error events of function calls, oldest first."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         found, total = service.list_errors(session, principal.environment_id, query)
     return {"transformationErrors": [service.render_error(e) for e in found], "totalCount": total}

@@ -13,30 +13,29 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, BeforeValidator, Field, Json, ValidationError, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.files import base_url
+from quarry.api.deps import AppSettings, BaseUrl, Blobs, CallQueue, Db, Links
+from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
 from quarry.api.responses import wire_response
-from quarry.calls import service
+from quarry.calls import outputs, service
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.render import Renderer
 from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionCallOut, ReferenceID
-from quarry.calls.submission import Created, form_files, form_text, submit
-from quarry.errors import from_validation_error, invalid, not_found
+from quarry.calls.submission import Created, submit_calls
+from quarry.errors import from_validation_error, invalid
 from quarry.events.models import Event
+from quarry.storage.db import Database
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery
-from quarry.storage.versioned import find_live
 from quarry.v3 import events
 from quarry.v3.functions import V3_TYPES, FunctionTypeV3
 from quarry.wire import CsvList, Timestamp, WireModel, split_csv
-from quarry.workflows.models import Workflow
 
 router = APIRouter(prefix="/v3", tags=["v3 calls"])
 router.include_router(events.router)
@@ -196,8 +195,8 @@ class CallRenderer:
         }
 
     def calls(self, session: Session, calls: list[Call]) -> list[dict[str, Any]]:
-        by_call = events.of_calls(session, [call.id for call in calls])
-        types = events.function_types(session, [e for results in by_call.values() for e in results])
+        by_call = outputs.of_calls(session, [call.id for call in calls])
+        types = outputs.function_types(session, [e for results in by_call.values() for e in results])
         return [self.call(call, by_call[call.id], types) for call in calls]
 
     def function_call(self, fc: FunctionCall, incoming: str | None) -> dict[str, Any]:
@@ -209,18 +208,18 @@ class CallRenderer:
         return rendered
 
 
-def renderer(request: Request) -> CallRenderer:
-    return CallRenderer(Renderer(request.app.state.links, base_url(request)))
+def renderer(links: Links, url: BaseUrl) -> CallRenderer:
+    return CallRenderer(Renderer(links, url))
+
+
+Render = Annotated[CallRenderer, Depends(renderer)]
 
 
 def _incoming_destinations(call: Call, function_calls: list[FunctionCall]) -> dict[str, str]:
     """The labelled edge that led to each spawned function call, where one edge (and one label)
     joins its source's function to its own."""
     function_of = {fc.id: fc.function_id for fc in function_calls}
-    labels: dict[tuple[str, str], set[str]] = {}
-    for edge in call.plan.get("edges", []):
-        if edge.get("destinationName") is not None:
-            labels.setdefault((edge["source"], edge["destination"]), set()).add(edge["destinationName"])
+    labels = call.plan.incoming_labels()
     incoming = {}
     for fc in function_calls:
         source = function_of.get(fc.source_function_call_id or "")
@@ -234,40 +233,39 @@ def _incoming_destinations(call: Call, function_calls: list[FunctionCall]) -> di
 
 
 @router.get("/calls", response_model=CallsPage)
-def list_calls(request: Request, principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()]) -> Response:
+def list_calls(
+    principal: CurrentPrincipal, query: Annotated[CallListQuery, Query()], db: Db, render: Render
+) -> Response:
     """Calls of every type, oldest first (``sortOrder=desc``: newest first); filters combine with
     AND, values within one filter with OR."""
     call_types = None
     if query.call_types is not None:
         call_types = [quarry for quarry, v3 in CALL_TYPES.items() if v3 in query.call_types]
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         calls = service.page_of_calls(
             session, principal.environment_id, query.model_copy(update={"call_types": call_types})
         )
-        return wire_response(CallsPage, {"calls": renderer(request).calls(session, calls)})
+        return wire_response(CallsPage, {"calls": render.calls(session, calls)})
 
 
-def _call_answer(request: Request, environment_id: str, call_id: str) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+def _call_answer(db: Database, render: CallRenderer, environment_id: str, call_id: str) -> dict[str, Any]:
+    with db.read() as session:
         call = get_in_environment(session, Call, environment_id, call_id, "call")
-        return renderer(request).calls(session, [call])[0]
+        return render.calls(session, [call])[0]
 
 
 @router.get("/calls/{callID}", response_model=CallAnswer)
-def get_call(request: Request, principal: CurrentPrincipal, callID: Annotated[str, Path()]) -> Response:
-    return wire_response(CallAnswer, {"call": _call_answer(request, principal.environment_id, callID)})
+def get_call(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> Response:
+    return wire_response(CallAnswer, {"call": _call_answer(db, render, principal.environment_id, callID)})
 
 
 @router.get("/calls/{callID}/trace", response_model=TraceAnswer)
-def get_trace(request: Request, principal: CurrentPrincipal, callID: Annotated[str, Path()]) -> Response:
+def get_trace(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> Response:
     """Every function call of the call and every event they emitted, in creation order."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         call = get_in_environment(session, Call, principal.environment_id, callID, "call")
         function_calls = service.function_calls_of(session, [call])[call.id]
-        emitted = list(
-            session.scalars(sa.select(Event).where(Event.call_id == call.id).order_by(Event.created_at, Event.id))
-        )
-        render = renderer(request)
+        emitted = outputs.events_of_call(session, call.id)
         incoming = _incoming_destinations(call, function_calls)
         trace = {
             "functionCalls": [render.function_call(fc, incoming.get(fc.id)) for fc in function_calls],
@@ -336,33 +334,36 @@ async def call_workflow(
     workflowName: Annotated[str, Path()],
     query: Annotated[CallQuery, Query()],
     idem: Idempotency,
+    db: Db,
+    settings: AppSettings,
+    blobs: Blobs,
+    enqueue: CallQueue,
+    render: Render,
 ) -> Any:
     """Call a workflow on a JSON body (base64 input) or a multipart form (``file`` or ``files``).
     202 with the pending call; with ``wait=true``, once it has finished (up to 30 seconds): 200
     when it completed, 500 with the call and ``error`` when it failed, 202 if it still runs."""
-    limit = request.app.state.settings.max_input_bytes
+    limit = settings.max_input_bytes
     reference, read_files, wait = await _read_request(request, query.wait, limit)
     environment_id = principal.environment_id
 
     def build() -> service.NewCall:  # off the event loop: decoding large files takes a while
-        with request.app.state.db.read() as session:
-            workflow = find_live(session, Workflow, environment_id, name=workflowName)
-            if workflow is None:
-                raise not_found("workflow", workflowName)
-            return service.prepare_call(session, environment_id, reference, read_files, workflow_id=workflow.id)
+        with db.read() as session:
+            return service.prepare_workflow_call(session, environment_id, workflowName, reference, read_files)
 
     new_call = await run_in_threadpool(build)
-    render = renderer(request)
 
     def answer(created: Created) -> dict[str, Any]:
         return {"call": render.call(created[0][0], [], {})}
 
-    created, response = await run_in_threadpool(submit, request, principal, [new_call], idem, answer)
+    created, recorded = await run_in_threadpool(
+        submit_calls, principal, [new_call], blobs, idem.write, enqueue, idem.recorder(answer)
+    )
     if not wait:
-        return response
+        return answer(created) if recorded is None else recorded
     call_id = created[0][0].id
-    status = await _wait(request, call_id)
-    call = await run_in_threadpool(_call_answer, request, environment_id, call_id)
+    status = await _wait(db, call_id)
+    call = await run_in_threadpool(_call_answer, db, render, environment_id, call_id)
     if status == "completed":
         return wire_response(CallAnswer, {"call": call})
     if status == "failed":
@@ -371,13 +372,13 @@ async def call_workflow(
     return wire_response(CallAnswer, {"call": call}, 202)
 
 
-async def _wait(request: Request, call_id: str) -> str:
+async def _wait(db: Database, call_id: str) -> str:
     """Poll the call's status (a short read each time: no connection held meanwhile) until it is
     final or ``WAIT_SECONDS`` have passed; the last status seen."""
 
     def status() -> str:
-        with request.app.state.db.read() as session:
-            return session.scalars(sa.select(Call.status).where(Call.id == call_id)).one()
+        with db.read() as session:
+            return service.call_status(session, call_id)
 
     deadline = time.monotonic() + WAIT_SECONDS
     while True:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BeforeValidator, Field, ValidationError
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
 from quarry.errors import bad_request, invalid, validation_errors
 from quarry.functions import service
@@ -213,56 +214,51 @@ def _validated(core_type: str, body: dict[str, Any]) -> Any:
 
 @router.post("/functions", response_model=None)
 def create_function(
-    request: Request, principal: CurrentPrincipal, body: FunctionBody, idem: Idempotency
+    principal: CurrentPrincipal, body: FunctionBody, idem: Idempotency, settings: AppSettings
 ) -> dict[str, Any] | Response:
     """Create a function (version 1)."""
     core_type, core_body = core_configuration(body, creating=True)
     model = _validated(core_type, core_body)
     with idem.write() as session, v3_fields(FIELD_RENAMES):
-        created = service.create_function(session, principal, model, request.app.state.settings.email_domain)
+        created = service.create_function(session, principal, model, settings.email_domain)
         return idem.respond(session, {"function": render(created)})
 
 
 @router.get("/functions")
-def list_functions(
-    request: Request, principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()]
-) -> dict[str, Any]:
+def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()], db: Db) -> dict[str, Any]:
     """List the environment's functions (current versions); filters combine with AND."""
     if query.types is not None:
         query = query.model_copy(update={"types": core_types(query.types)})
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         page = service.list_functions(session, principal.environment_id, query)
     return {"functions": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
 @router.post("/functions/copy", response_model=None)
 def copy_function(
-    request: Request, principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency
+    principal: CurrentPrincipal, body: FunctionCopy, idem: Idempotency, settings: AppSettings
 ) -> dict[str, Any] | Response:
     """Copy a function's current version into a new function, optionally in another environment."""
     with idem.write() as session:
-        copied = service.copy_function(session, principal, body, request.app.state.settings.email_domain)
+        copied = service.copy_function(session, principal, body, settings.email_domain)
         return idem.respond(session, {"function": render(copied)})
 
 
 @router.get("/functions/{functionName}")
 def get_function(
-    request: Request,
-    principal: CurrentPrincipal,
-    functionName: FunctionName,
-    query: Annotated[ExtraSettingsQuery, Query()],
+    principal: CurrentPrincipal, functionName: FunctionName, query: Annotated[ExtraSettingsQuery, Query()], db: Db
 ) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         return {"function": render(service.get_function(session, principal.environment_id, functionName))}
 
 
 @router.patch("/functions/{functionName}")
 def update_function(
-    request: Request, principal: CurrentPrincipal, functionName: FunctionName, body: FunctionBody
+    principal: CurrentPrincipal, functionName: FunctionName, body: FunctionBody, db: Db
 ) -> dict[str, Any]:
     """Update a function: a new immutable version with the given fields changed; ``type`` must be the function's."""
     core_type, changes = core_configuration(body, creating=False)
-    with request.app.state.db.write() as session, v3_fields(FIELD_RENAMES):
+    with db.write() as session, v3_fields(FIELD_RENAMES):
         current = service.get_live(session, principal.environment_id, functionName)
         if current.type != core_type:
             current_type = V3_TYPES.get(current.type, current.type)
@@ -271,34 +267,31 @@ def update_function(
 
 
 @router.delete("/functions/{functionName}", status_code=204, response_class=Response)
-def delete_function(request: Request, principal: CurrentPrincipal, functionName: FunctionName) -> Response:
+def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
     """Delete a function. Refused (409) while the current version of a workflow uses it."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         service.delete_function(session, principal, functionName)
     return Response(status_code=204)
 
 
 @router.get("/functions/{functionName}/versions")
 def list_function_versions(
-    request: Request,
-    principal: CurrentPrincipal,
-    functionName: FunctionName,
-    query: Annotated[VersionQuery, Query()],
+    principal: CurrentPrincipal, functionName: FunctionName, query: Annotated[VersionQuery, Query()], db: Db
 ) -> dict[str, Any]:
     """Every version of a function, newest first by default."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         page = service.list_versions(session, principal.environment_id, functionName, query)
     return {"versions": [render(item, as_version=True) for item in page.items], "totalCount": page.total_count}
 
 
 @router.get("/functions/{functionName}/versions/{versionNum}")
 def get_function_version(
-    request: Request,
     principal: CurrentPrincipal,
     functionName: FunctionName,
+    db: Db,
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
     query: Annotated[ExtraSettingsQuery, Query()],
 ) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         details = service.get_function_version(session, principal.environment_id, functionName, versionNum)
     return {"function": render(details, as_version=True)}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.routing import APIRoute
 from pydantic import Field
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import Db
 from quarry.api.idempotency import Idempotency
 from quarry.errors import bad_request, invalid
 from quarry.storage.pages import PageQuery
@@ -95,37 +96,34 @@ def create_subscription(
 
 @router.get("/subscriptions", response_model=list[SubscriptionOut], response_model_exclude_none=True)
 def list_subscriptions(
-    request: Request, principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()]
+    principal: CurrentPrincipal, query: Annotated[SubscriptionListQuery, Query()], db: Db
 ) -> list[dict[str, Any]]:
     """A bare JSON array in creation order, paged by cursor (``startingAfter`` / ``endingBefore``)."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         rows = service.listing(session, principal.environment_id, query.page(), query.function_names)
         return [render(row) for row in rows]
 
 
 @router.get("/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True)
-def get_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+def get_subscription(principal: CurrentPrincipal, subscription_id: SubscriptionID, db: Db) -> dict[str, Any]:
+    with db.read() as session:
         return render(service.get(session, principal.environment_id, subscription_id))
 
 
 @router.patch("/subscriptions/{subscriptionID}", response_model=SubscriptionOut, response_model_exclude_none=True)
 def update_subscription(
-    request: Request,
-    principal: CurrentPrincipal,
-    subscription_id: SubscriptionID,
-    body: Annotated[SubscriptionUpdate, Body()],
+    principal: CurrentPrincipal, subscription_id: SubscriptionID, body: Annotated[SubscriptionUpdate, Body()], db: Db
 ) -> dict[str, Any]:
     body.check_webhook_only()
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         changes = body.model_dump(exclude_unset=True)
         return render(service.update(session, principal.environment_id, subscription_id, changes))
 
 
 @router.delete("/subscriptions/{subscriptionID}", status_code=204, response_class=Response)
-def delete_subscription(request: Request, principal: CurrentPrincipal, subscription_id: SubscriptionID) -> Response:
+def delete_subscription(principal: CurrentPrincipal, subscription_id: SubscriptionID, db: Db) -> Response:
     """The subscription goes; its deliveries still pending are given up."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         service.delete(session, principal.environment_id, subscription_id)
     return Response(status_code=204)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
 
 from quarry.api.auth import CurrentPrincipal
+from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
 from quarry.errors import bad_request, invalid
 from quarry.functions.models import Function
@@ -215,7 +216,7 @@ WorkflowName = Annotated[str, Path(description="The workflow's current name.")]
 
 @router.post("/workflows", response_model=None)
 def create_workflow(
-    request: Request, principal: CurrentPrincipal, body: WorkflowCreateV3, idem: Idempotency
+    principal: CurrentPrincipal, body: WorkflowCreateV3, idem: Idempotency, settings: AppSettings
 ) -> dict[str, Any] | Response:
     """Create a workflow (version 1): named nodes, each calling a function, and edges between them."""
     with idem.write() as session, v3_fields(FIELD_RENAMES):
@@ -225,27 +226,25 @@ def create_workflow(
         core = WorkflowCreate.model_validate(
             {"name": body.name, "displayName": body.display_name, "tags": body.tags, **graph}
         )
-        created = service.create_workflow(session, principal, core, request.app.state.settings.email_domain, layout)
+        created = service.create_workflow(session, principal, core, settings.email_domain, layout)
         return idem.respond(session, {"workflow": render(created)})
 
 
 @router.get("/workflows")
-def list_workflows(
-    request: Request, principal: CurrentPrincipal, query: Annotated[WorkflowListQuery, Query()]
-) -> dict[str, Any]:
+def list_workflows(principal: CurrentPrincipal, query: Annotated[WorkflowListQuery, Query()], db: Db) -> dict[str, Any]:
     """List the environment's workflows (current versions); filters combine with AND."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         page = service.list_workflows(session, principal.environment_id, query)
     return {"workflows": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
 @router.post("/workflows/copy", response_model=None)
 def copy_workflow(
-    request: Request, principal: CurrentPrincipal, body: WorkflowCopy, idem: Idempotency
+    principal: CurrentPrincipal, body: WorkflowCopy, idem: Idempotency, settings: AppSettings
 ) -> dict[str, Any] | Response:
     """Copy a workflow version; into another environment, the functions it uses are copied as well."""
     with idem.write() as session:
-        copied = service.copy_workflow(session, principal, body, request.app.state.settings.email_domain)
+        copied = service.copy_workflow(session, principal, body, settings.email_domain)
         return idem.respond(
             session,
             {
@@ -257,14 +256,14 @@ def copy_workflow(
 
 
 @router.get("/workflows/{workflowName}")
-def get_workflow(request: Request, principal: CurrentPrincipal, workflowName: WorkflowName) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+def get_workflow(principal: CurrentPrincipal, workflowName: WorkflowName, db: Db) -> dict[str, Any]:
+    with db.read() as session:
         return {"workflow": render(service.get_workflow(session, principal.environment_id, workflowName))}
 
 
 @router.patch("/workflows/{workflowName}")
 def update_workflow(
-    request: Request, principal: CurrentPrincipal, workflowName: WorkflowName, body: WorkflowUpdateV3
+    principal: CurrentPrincipal, workflowName: WorkflowName, body: WorkflowUpdateV3, db: Db
 ) -> dict[str, Any]:
     """Update a workflow: a new immutable version. The graph changes only when ``mainNodeName`` and
     ``nodes`` (with ``edges``) are given together."""
@@ -278,7 +277,7 @@ def update_workflow(
         for name, wire in (("name", "name"), ("display_name", "displayName"), ("tags", "tags"))
         if name in given
     }
-    with request.app.state.db.write() as session, v3_fields(FIELD_RENAMES):
+    with db.write() as session, v3_fields(FIELD_RENAMES):
         layout = None
         if topology and body.main_node_name is not None and body.nodes is not None:
             graph, layout = _core_graph(
@@ -291,33 +290,30 @@ def update_workflow(
 
 
 @router.delete("/workflows/{workflowName}")
-def delete_workflow(request: Request, principal: CurrentPrincipal, workflowName: WorkflowName) -> dict[str, Any]:
+def delete_workflow(principal: CurrentPrincipal, workflowName: WorkflowName, db: Db) -> dict[str, Any]:
     """Delete a workflow; the answer names the version it was on."""
-    with request.app.state.db.write() as session:
+    with db.write() as session:
         workflow = service.delete_workflow(session, principal, workflowName)
         return {"workflow": {"id": workflow.id, "name": workflow.name, "versionNum": workflow.current_version_num}}
 
 
 @router.get("/workflows/{workflowName}/versions")
 def list_workflow_versions(
-    request: Request,
-    principal: CurrentPrincipal,
-    workflowName: WorkflowName,
-    query: Annotated[VersionQuery, Query()],
+    principal: CurrentPrincipal, workflowName: WorkflowName, query: Annotated[VersionQuery, Query()], db: Db
 ) -> dict[str, Any]:
     """Every version of a workflow, newest first by default (cursors are version numbers)."""
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         page = service.list_versions(session, principal.environment_id, workflowName, query)
     return {"versions": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
 @router.get("/workflows/{workflowName}/versions/{versionNum}")
 def get_workflow_version(
-    request: Request,
     principal: CurrentPrincipal,
     workflowName: WorkflowName,
+    db: Db,
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
 ) -> dict[str, Any]:
-    with request.app.state.db.read() as session:
+    with db.read() as session:
         details = service.get_workflow_version(session, principal.environment_id, workflowName, versionNum)
     return {"workflow": render(details)}

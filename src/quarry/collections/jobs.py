@@ -15,8 +15,9 @@ vectors another embedder made (after ``QUARRY_EMBEDDINGS_*`` changed), a batch a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -26,28 +27,36 @@ from sqlalchemy.orm import Session
 from quarry.collections.items import insert_items, item_text, replace_data, replace_vector
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest
 from quarry.config import Settings
-from quarry.engine.queues import SETTLE_RETRIES, STEP_RETRIES
+from quarry.engine.queues import COLLECTION_QUEUE, SETTLE_RETRIES, STEP_RETRIES
+from quarry.engine.runtime import Runtime
 from quarry.events.models import Event
 from quarry.providers import ProviderError
 from quarry.providers.embeddings import embedder_from_settings
 from quarry.storage.base import utcnow
 
-if TYPE_CHECKING:
-    from quarry.engine.engine import Engine
-
 log = logging.getLogger("quarry.collections")
 
+COLLECTION_JOB = "collection-requests"
+"""The engine's name for processing requests: ``engine.enqueue(COLLECTION_JOB, request_ids)``."""
 REEMBED_BATCH = 100
 REEMBED_BATCHES_PER_SWEEP = 20
 
 
 @DBOS.dbos_class()
 class CollectionIngest(DBOSConfiguredInstance):
-    """The durable processing of collection requests, bound to the engine that runs it."""
+    """The durable processing of collection requests, bound to the runtime of the engine that runs it.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    The class and method names are what DBOS records to recover a workflow: keep them."""
+
+    queue_name = COLLECTION_QUEUE
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         super().__init__("quarry-collections")
+
+    @property
+    def entry(self) -> Callable[[str], object]:
+        return self.ingest_request
 
     @DBOS.workflow()
     def ingest_request(self, request_id: str) -> str:
@@ -61,7 +70,7 @@ class CollectionIngest(DBOSConfiguredInstance):
     def process_request(self, request_id: str) -> str:
         """Embed the request's items and store them; return the event's status (``done`` when an
         earlier run already did it)."""
-        db, settings = self.engine.db, self.engine.settings
+        db, settings = self.runtime.db, self.runtime.settings
         with db.read() as session:
             request = session.get(CollectionRequest, request_id)
             if request is None:
@@ -83,15 +92,15 @@ class CollectionIngest(DBOSConfiguredInstance):
 
     @DBOS.step(**SETTLE_RETRIES)
     def fail_request(self, request_id: str, message: str) -> str:
-        with self.engine.db.write() as session:
+        with self.runtime.db.write() as session:
             request = session.get(CollectionRequest, request_id, with_for_update=True)
             if request is None:
                 return "done"
             return _settle(session, request, None, "", message)
 
-    def sweep(self, older_than: timedelta) -> None:
-        """Enqueue requests older than ``older_than``; re-embed a few batches of stale items."""
-        with self.engine.db.read() as session:
+    def sweep(self, older_than: timedelta) -> list[str]:
+        """Requests older than ``older_than`` (to enqueue); then re-embed a few batches of stale items."""
+        with self.runtime.db.read() as session:
             ids = list(
                 session.scalars(
                     sa.select(CollectionRequest.id)
@@ -100,8 +109,8 @@ class CollectionIngest(DBOSConfiguredInstance):
                     .limit(1000)
                 )
             )
-        self.engine.enqueue_collection_requests(ids)
-        reembed_stale(self.engine.settings, self.engine.db, REEMBED_BATCHES_PER_SWEEP)
+        reembed_stale(self.runtime.settings, self.runtime.db, REEMBED_BATCHES_PER_SWEEP)
+        return ids
 
 
 def _settle(

@@ -18,28 +18,37 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session
 
-from quarry.calls import counts
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
+from quarry.calls.progress import (
+    activity_name,
+    collecting_join,
+    record_event,
+    set_status,
+    settle,
+    settle_if_done,
+    spawn,
+)
+from quarry.collections.search import CollectionError, search
 from quarry.documents.input_types import MEDIA_TYPES
-from quarry.engine.queues import BRANCH_QUEUE, MODEL_QUEUE, SETTLE_RETRIES, STEP_RETRIES
+from quarry.engine.queues import BRANCH_QUEUE, CALL_QUEUE, MODEL_QUEUE, SETTLE_RETRIES, STEP_RETRIES
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, Search, runner_for
-from quarry.events.models import Event
+from quarry.engine.runtime import Runtime
 from quarry.functions.models import Function, FunctionVersion
-from quarry.ids import new_id
 from quarry.providers import ProviderError
+from quarry.providers.embeddings import embedder_from_settings
 from quarry.providers.llm import uses_model
 from quarry.storage.base import utcnow
 
-if TYPE_CHECKING:
-    from quarry.engine.engine import Engine
-
 log = logging.getLogger("quarry.engine")
+
+CALL_JOB = "calls"
+"""The engine's name for running calls: ``engine.enqueue(CALL_JOB, call_ids)``."""
 
 Ready = tuple[str, bool]
 """A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
@@ -49,11 +58,19 @@ Ran = dict[str, Any]
 
 @DBOS.dbos_class()
 class CallExecution(DBOSConfiguredInstance):
-    """The durable workflows and steps of calls, bound to the engine that runs them."""
+    """The durable workflows and steps of calls, bound to the runtime of the engine that runs them.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    The class and method names are what DBOS records to recover a workflow: keep them."""
+
+    queue_name = CALL_QUEUE
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         super().__init__("quarry-calls")
+
+    @property
+    def entry(self) -> Callable[[str], object]:
+        return self.run_call
 
     @DBOS.workflow()
     def run_call(self, call_id: str) -> str:
@@ -80,7 +97,7 @@ class CallExecution(DBOSConfiguredInstance):
         handles = []
         for function_call_id, asks_model in frontier:
             with SetWorkflowID(function_call_id):
-                queue = self.engine.queue(MODEL_QUEUE if asks_model else BRANCH_QUEUE)
+                queue = self.runtime.queue(MODEL_QUEUE if asks_model else BRANCH_QUEUE)
                 handles.append(queue.enqueue(self.run_branch, function_call_id))
         results = [handle.get_result() for handle in handles]
         settled = next((r["settled"] for r in results if r["settled"]), None)
@@ -98,20 +115,20 @@ class CallExecution(DBOSConfiguredInstance):
 
         A lone function call ready at once (most calls) is run right here: one durable step
         fewer per call. Like every step this is idempotent: a re-run finds it finished."""
-        with self.engine.db.write() as session:
+        with self.runtime.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True)
             if call.status == "pending":
-                _set_status(session, call, "running")
+                set_status(session, call, "running")
                 call.started_at = utcnow()
             joins = session.scalar(
-                sa.select(sa.func.count()).where(Function.id.in_(list(call.plan["versions"])), Function.type == "join")
+                sa.select(sa.func.count()).where(Function.id.in_(list(call.plan.versions)), Function.type == "join")
             )
             ready = self._ready(
                 session,
                 sa.and_(
                     FunctionCall.call_id == call_id,
                     FunctionCall.status.not_in(TERMINAL_STATUSES),
-                    sa.not_(_collecting_join()),
+                    sa.not_(collecting_join()),
                 ),
             )
         if len(ready) == 1 and not ready[0][1]:
@@ -121,7 +138,7 @@ class CallExecution(DBOSConfiguredInstance):
     @DBOS.step(**STEP_RETRIES)
     def release_joins(self, call_id: str) -> list[Ready]:
         """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
-        with self.engine.db.read() as session:
+        with self.runtime.db.read() as session:
             return self._ready(
                 session, sa.and_(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
             )
@@ -133,14 +150,14 @@ class CallExecution(DBOSConfiguredInstance):
     def _run_function_call(self, function_call_id: str) -> Ran:
         """Run one function call to its end; return the function calls it spawned. The last
         function call of a call settles the call in the same transaction (``settled``)."""
-        engine = self.engine
-        with engine.db.write() as session:
+        runtime = self.runtime
+        with runtime.db.write() as session:
             fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
             if fc.status in TERMINAL_STATUSES:
                 return {"ready": self._spawned_by(session, fc.id), "settled": None}
             fc.status = "running"
             fc.started_at = fc.started_at or utcnow()
-            fc.activity = [{"displayName": _activity_name(fc.function_type), "status": "running"}]
+            fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
             config = session.scalars(
                 sa.select(FunctionVersion.config).where(
                     FunctionVersion.function_id == fc.function_id,
@@ -155,7 +172,7 @@ class CallExecution(DBOSConfiguredInstance):
                 InputFile(
                     e["inputType"],
                     e["blobKey"],
-                    engine.blobs.get(e["blobKey"]),
+                    runtime.blobs.get(e["blobKey"]),
                     e.get("itemReferenceID"),
                     e.get("itemOffset"),
                     e.get("itemCount"),
@@ -166,12 +183,12 @@ class CallExecution(DBOSConfiguredInstance):
                 fc.function_type,
                 config,
                 files,
-                engine.readers,
+                runtime.readers,
                 payload,
-                engine.settings,
-                _blob_writer(engine, fc.environment_id, fc.call_id, function_call_id),
+                runtime.settings,
+                _blob_writer(runtime, fc.environment_id, fc.call_id, function_call_id),
                 fc.reference_id,
-                _collection_search(engine, fc.environment_id),
+                _collection_search(runtime, fc.environment_id),
             )
             emissions = runner_for(fc.function_type)(run_input)
             failed = False
@@ -181,7 +198,7 @@ class CallExecution(DBOSConfiguredInstance):
             log.exception("function call %s failed unexpectedly", function_call_id)
             emissions, failed = [Emission("error", {"message": f"internal error: {type(exc).__name__}: {exc}"})], True
 
-        with engine.db.write() as session:
+        with runtime.db.write() as session:
             fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
             if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
                 return {"ready": self._spawned_by(session, fc.id), "settled": None}
@@ -189,15 +206,15 @@ class CallExecution(DBOSConfiguredInstance):
             call = session.get_one(Call, fc.call_id, with_for_update=True)
             spawned = []
             for emission in emissions:
-                event = _record_event(session, call, fc, emission)
+                event = record_event(session, call, fc, emission)
                 if emission.flows and not failed:
-                    spawned += _spawn(session, call, plan, fc, event, emission)
+                    spawned += spawn(session, call, plan, fc, event, emission)
             fc.status = "failed" if failed else "completed"
             fc.finished_at = utcnow()
-            fc.activity = [{"displayName": _activity_name(fc.function_type), "status": fc.status}]
+            fc.activity = [{"displayName": activity_name(fc.function_type), "status": fc.status}]
             if spawned:
                 return {"ready": self._ready(session, FunctionCall.id.in_([c.id for c in spawned])), "settled": None}
-            return {"ready": [], "settled": _settle_if_done(session, call)}
+            return {"ready": [], "settled": settle_if_done(session, call)}
 
     @DBOS.step(**SETTLE_RETRIES)
     def abandon_call(self, call_id: str, message: str) -> None:
@@ -205,7 +222,7 @@ class CallExecution(DBOSConfiguredInstance):
 
         The rows are locked (and, on PostgreSQL, their status re-checked after the lock) so that a
         function call another process finishes meanwhile is not failed over its result."""
-        with self.engine.db.write() as session:
+        with self.runtime.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True)
             for fc in session.scalars(
                 sa.select(FunctionCall)
@@ -213,23 +230,23 @@ class CallExecution(DBOSConfiguredInstance):
                 .order_by(FunctionCall.id)
                 .with_for_update()
             ):
-                _record_event(session, call, fc, Emission("error", {"message": message}))
+                record_event(session, call, fc, Emission("error", {"message": message}))
                 fc.status, fc.finished_at = "failed", utcnow()
 
     @DBOS.step(**SETTLE_RETRIES)
     def finish_call(self, call_id: str) -> str:
         """Settle the call: failed if any of its function calls failed, else completed."""
-        with self.engine.db.write() as session:
+        with self.runtime.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True)
             if call.status not in TERMINAL_STATUSES:
-                _settle(session, call)
+                settle(session, call)
             return call.status
 
-    def sweep(self, older_than: timedelta) -> None:
-        """Enqueue calls left ``pending`` for longer than ``older_than`` (stored by a process that
+    def sweep(self, older_than: timedelta) -> list[str]:
+        """Calls left ``pending`` for longer than ``older_than`` (stored by a process that may have
         stopped before enqueuing them)."""
-        with self.engine.db.read() as session:
-            ids = list(
+        with self.runtime.db.read() as session:
+            return list(
                 session.scalars(
                     sa.select(Call.id)
                     .where(Call.status == "pending", Call.created_at <= utcnow() - older_than)
@@ -237,7 +254,6 @@ class CallExecution(DBOSConfiguredInstance):
                     .limit(1000)
                 )
             )
-        self.engine.enqueue_calls(ids)
 
     def _ready(self, session: Session, where: sa.ColumnElement[bool]) -> list[Ready]:
         """The function calls matching ``where`` in creation order, each with whether it asks a model."""
@@ -253,120 +269,29 @@ class CallExecution(DBOSConfiguredInstance):
             .where(where)
             .order_by(FunctionCall.created_at, FunctionCall.id)
         ).all()
-        settings = self.engine.settings
+        settings = self.runtime.settings
         return [(row.id, uses_model(row.function_type, row.config, settings)) for row in rows]
 
     def _spawned_by(self, session: Session, function_call_id: str) -> list[Ready]:
         return self._ready(session, FunctionCall.source_function_call_id == function_call_id)
 
 
-def _collecting_join() -> sa.ColumnElement[bool]:
-    """A join fed by upstream function calls (not a call's own root join)."""
-    return sa.and_(FunctionCall.function_type == "join", FunctionCall.source_function_call_id.is_not(None))
-
-
-def _settle_if_done(session: Session, call: Call) -> str | None:
-    """Settle a call (locked) none of whose function calls is left unfinished; its status then."""
-    unfinished = session.scalar(
-        sa.select(sa.func.count()).where(FunctionCall.call_id == call.id, FunctionCall.status.not_in(TERMINAL_STATUSES))
-    )
-    if unfinished or call.status in TERMINAL_STATUSES:
-        return None
-    _settle(session, call)
-    return call.status
-
-
-def _settle(session: Session, call: Call) -> None:
-    failed = session.scalar(
-        sa.select(sa.func.count()).where(FunctionCall.call_id == call.id, FunctionCall.status == "failed")
-    )
-    _set_status(session, call, "failed" if failed else "completed")
-    call.finished_at = utcnow()
-
-
-def _set_status(session: Session, call: Call, status: str) -> None:
-    counts.status_changed(session, call, call.status, status)
-    call.status = status
-
-
-def _activity_name(function_type: str) -> str:
-    return {"transform": "Extract", "analyze": "Analyze", "route": "Route", "payload_shaping": "Shape payload"}.get(
-        function_type, function_type.replace("_", " ").capitalize()
-    )
-
-
-def _item_reference(emission: Emission) -> str | None:
-    """A split item goes on under its own reference (``itemReferenceID``)."""
-    if len(emission.files) == 1:
-        return emission.files[0].get("itemReferenceID")
-    return None
-
-
-def _feed_join(
-    session: Session,
-    call: Call,
-    plan: dict[str, Any],
-    fc: FunctionCall,
-    event: Event,
-    emission: Emission,
-    join: Function,
-    reference_id: str | None,
-) -> None:
-    """Add what ``emission`` hands on to the call's one collecting function call of ``join``
-    (made by the first branch that reaches it): files to its inputs, JSON to its items. The
-    caller holds the call's row lock, so "find or make" is atomic among parallel branches."""
-    collecting = session.scalars(
-        sa.select(FunctionCall)
-        .where(FunctionCall.call_id == call.id, FunctionCall.function_id == join.id, FunctionCall.status == "pending")
-        .with_for_update()
-    ).first()
-    if collecting is None:
-        collecting = FunctionCall(
-            id=new_id("fc"),
-            environment_id=call.environment_id,
-            call_id=call.id,
-            function_id=join.id,
-            function_name=join.name,
-            function_type=join.type,
-            function_version_num=plan["versions"][join.id],
-            reference_id=call.call_reference_id,
-            status="pending",
-            activity=[],
-            inputs=[],
-            payload={"items": []},
-            source_function_call_id=fc.id,
-            source_event_id=event.id,
-        )
-        session.add(collecting)
-    if emission.files:
-        labelled = [({"itemReferenceID": reference_id} if reference_id else {}) | f for f in emission.files]
-        collecting.inputs = [*collecting.inputs, *labelled]
-    else:
-        item = {"itemReferenceID": reference_id or fc.id, "content": emission.output}
-        collecting.payload = {"items": [*collecting.payload["items"], item]}
-
-
-def _collection_search(engine: Engine, environment_id: str) -> Search:
+def _collection_search(runtime: Runtime, environment_id: str) -> Search:
     """Look-ups in the environment's collections, each in a read transaction of its own."""
+    embedder = embedder_from_settings(runtime.settings)
 
-    from quarry.providers.embeddings import embedder_from_settings
-
-    embedder = embedder_from_settings(engine.settings)
-
-    def search(collection_name: str, query: str, **options: Any) -> list[tuple[Any, float | None]]:
-        from quarry.collections.search import CollectionError, search
-
+    def search_collection(collection_name: str, query: str, **options: Any) -> list[tuple[Any, float | None]]:
         try:
-            with engine.db.read() as session:
+            with runtime.db.read() as session:
                 return search(session, environment_id, collection_name, query, embedder=embedder, **options)
         except (CollectionError, ProviderError) as exc:
             raise FunctionError(str(exc)) from None
 
-    return search
+    return search_collection
 
 
 def _blob_writer(
-    engine: Engine, environment_id: str, call_id: str, function_call_id: str
+    runtime: Runtime, environment_id: str, call_id: str, function_call_id: str
 ) -> Callable[[bytes, str], str]:
     """Files a function call makes (split items) under keys of its own: a rerun overwrites them."""
     made = 0
@@ -375,71 +300,7 @@ def _blob_writer(
         nonlocal made
         key = f"{environment_id}/{call_id}/{function_call_id}/{made}.{MEDIA_TYPES[input_type][1]}"
         made += 1
-        engine.blobs.put(key, data)
+        runtime.blobs.put(key, data)
         return key
 
     return store
-
-
-def _record_event(session: Session, call: Call, fc: FunctionCall, emission: Emission) -> Event:
-    event = Event(
-        id=new_id("evt"),
-        environment_id=call.environment_id,
-        event_type=emission.event_type,
-        call_id=call.id,
-        function_call_id=fc.id,
-        function_call_try_number=1,
-        reference_id=fc.reference_id,
-        function_id=fc.function_id,
-        function_name=fc.function_name,
-        function_version_num=fc.function_version_num,
-        workflow_id=call.workflow_id,
-        workflow_name=call.workflow_name,
-        workflow_version_num=call.workflow_version_num,
-        transformation_id=emission.body.get("transformationID"),
-        body=emission.body,
-    )
-    session.add(event)
-    return event
-
-
-def _spawn(
-    session: Session, call: Call, plan: dict[str, Any], fc: FunctionCall, event: Event, emission: Emission
-) -> list[FunctionCall]:
-    """Function calls for the edges leaving ``fc``'s node along ``emission``'s branch; where the
-    workflow has none, for the target the function's own configuration names for that branch."""
-    destinations = [
-        edge["destination"]
-        for edge in plan["edges"]
-        if edge["source"] == fc.function_id and edge.get("destinationName") in (None, emission.branch)
-    ]
-    if not destinations:
-        target = plan.get("targets", {}).get(fc.function_id, {}).get(emission.branch or "*")
-        destinations = [target] if target else []
-    children = []
-    reference_id = _item_reference(emission) or fc.reference_id
-    for function_id in destinations:
-        function = session.get_one(Function, function_id)
-        if function.type == "join":
-            _feed_join(session, call, plan, fc, event, emission, function, reference_id)
-            continue  # it runs once every branch is done (release_joins)
-        child = FunctionCall(
-            id=new_id("fc"),
-            environment_id=call.environment_id,
-            call_id=call.id,
-            function_id=function_id,
-            function_name=function.name,
-            function_type=function.type,
-            function_version_num=plan["versions"][function_id],
-            reference_id=reference_id,
-            status="pending",
-            activity=[],
-            inputs=emission.files,
-            payload=None if emission.files else emission.output,
-            source_function_call_id=fc.id,
-            source_event_id=event.id,
-        )
-        session.add(child)
-        children.append(child)
-    session.flush()
-    return children

@@ -1,0 +1,75 @@
+"""Typed dependencies: what a route needs of its process, named in its signature.
+
+The process (``bootstrap.Process``) is put on the application once by ``create_app``; this module
+is the only reader of ``app.state``. A route asks for ``db: Db`` or ``enqueue: CallQueue`` and
+can be read, and tested, without knowing where those come from (Dispatch's ``DbSession`` style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from quarry.api.rate_limit import RateLimiter
+from quarry.bootstrap import Process
+from quarry.config import Settings
+from quarry.engine.engine import Engine
+from quarry.storage.blobs import BlobStore
+from quarry.storage.blobs.urls import FileLinks
+from quarry.storage.db import Database
+
+
+def process_of(request: Request) -> Process:
+    return request.app.state.process  # type: ignore[no-any-return]
+
+
+def _db(request: Request) -> Database:
+    return process_of(request).db
+
+
+def _settings(request: Request) -> Settings:
+    return process_of(request).settings
+
+
+def _blobs(request: Request) -> BlobStore:
+    return process_of(request).blobs
+
+
+def _links(request: Request) -> FileLinks:
+    return process_of(request).links
+
+
+def _engine(request: Request) -> Engine:
+    return process_of(request).engine
+
+
+def _call_queue(request: Request) -> Callable[[list[str]], None]:
+    return process_of(request).enqueue_calls
+
+
+def _request_queue(request: Request) -> Callable[[list[str]], None]:
+    return process_of(request).enqueue_collection_requests
+
+
+def _rate_limiter(request: Request) -> RateLimiter | None:
+    return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
+def base_url(request: Request) -> str:
+    """Where this server is reached, for absolute URLs: ``QUARRY_PUBLIC_URL`` or the request's own."""
+    return process_of(request).settings.public_url or str(request.base_url)
+
+
+Db = Annotated[Database, Depends(_db)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+Blobs = Annotated[BlobStore, Depends(_blobs)]
+Links = Annotated[FileLinks, Depends(_links)]
+ProcessEngine = Annotated[Engine, Depends(_engine)]
+CallQueue = Annotated[Callable[[list[str]], None], Depends(_call_queue)]
+"""Hands stored calls to the engine: ``enqueue(call_ids)``."""
+RequestQueue = Annotated[Callable[[list[str]], None], Depends(_request_queue)]
+"""Hands stored collection requests to the engine: ``enqueue(request_ids)``."""
+Limiter = Annotated[RateLimiter | None, Depends(_rate_limiter)]
+BaseUrl = Annotated[str, Depends(base_url)]

@@ -1,0 +1,112 @@
+"""A call's outputs and errors: which of its events ended a branch, found with the function calls
+that emitted them.
+
+An *output* is a non-error event that ended a branch of its call: not an intermediate event (one
+something ran on, or a split's collection); an *error* is an error event (every one ends its
+function call). v3 names some event types after the function that ran (:data:`NAMED_BY_FUNCTION`),
+so filtering by v3 type looks at the emitting function call too. Used by v3's calls and outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from quarry.calls.models import FunctionCall
+from quarry.errors import not_found
+from quarry.events.models import Event
+from quarry.events.service import page_of_events
+
+NAMED_BY_FUNCTION = {
+    ("transform", "analyze"): "analyze",
+    ("transform", "transform"): "extract",
+    ("route", "route"): "classify",
+}
+"""``(Quarry event type, function type)`` -> v3 event type, where v3 names the event after the function."""
+
+
+def v3_type(event_type: str, function_type: str | None) -> str:
+    return NAMED_BY_FUNCTION.get((event_type, function_type or ""), event_type)
+
+
+def intermediate() -> sa.ColumnElement[bool]:
+    """Condition on ``Event``: it is not an end result of its call — a split's collection, or an
+    event something ran on (a function call it spawned). A join fed by several branches records
+    only the first branch's event as its source, so the others' events count as end results."""
+    spawned = sa.exists().where(FunctionCall.call_id == Event.call_id, FunctionCall.source_event_id == Event.id)
+    return sa.or_(Event.event_type == "split_collection", spawned)
+
+
+def _ran_function_of_type(types: Iterable[str]) -> sa.ColumnElement[bool]:
+    """Condition on ``Event``: emitted by a function call of one of these function types."""
+    return sa.exists().where(FunctionCall.id == Event.function_call_id, FunctionCall.function_type.in_(list(types)))
+
+
+def of_v3_types(types: list[str]) -> sa.ColumnElement[bool]:
+    """Condition on ``Event``: its v3 event type is one of ``types``."""
+    conditions = []
+    for wanted in set(types):
+        named = [(event_type, ft) for (event_type, ft), v3 in NAMED_BY_FUNCTION.items() if v3 == wanted]
+        for event_type, function_type in named:
+            conditions.append(sa.and_(Event.event_type == event_type, _ran_function_of_type([function_type])))
+        if not named:
+            renamed = [ft for (event_type, ft) in NAMED_BY_FUNCTION if event_type == wanted]
+            plain = Event.event_type == wanted
+            conditions.append(sa.and_(plain, sa.not_(_ran_function_of_type(renamed))) if renamed else plain)
+    return sa.or_(*conditions)
+
+
+def function_types(session: Session, events: list[Event]) -> dict[str, str]:
+    """The function type of the function call behind each event (by function call ID)."""
+    ids = {event.function_call_id for event in events if event.function_call_id}
+    if not ids:
+        return {}
+    rows = session.execute(sa.select(FunctionCall.id, FunctionCall.function_type).where(FunctionCall.id.in_(ids)))
+    return {function_call_id: function_type for function_call_id, function_type in rows}
+
+
+def of_calls(session: Session, call_ids: list[str]) -> dict[str, list[Event]]:
+    """The outputs and errors of each call, in creation order."""
+    by_call: dict[str, list[Event]] = {call_id: [] for call_id in call_ids}
+    if call_ids:
+        stmt = (
+            sa.select(Event)
+            .where(Event.call_id.in_(call_ids), sa.not_(intermediate()))
+            .order_by(Event.created_at, Event.id)
+        )
+        for event in session.scalars(stmt):
+            by_call[event.call_id or ""].append(event)
+    return by_call
+
+
+def page_of_outputs(session: Session, environment_id: str, query: Any) -> list[Event]:
+    """A page of outputs; the query may ask for intermediate events too, for v3 types and for
+    regression outputs (Quarry runs no regression tests: none is one)."""
+    conditions = [Event.event_type != "error", Event.call_id.is_not(None)]
+    if not query.include_intermediate:
+        conditions.append(sa.not_(intermediate()))
+    if query.event_types is not None:
+        conditions.append(of_v3_types(query.event_types))
+    if query.is_regression:
+        conditions.append(sa.false())
+    return page_of_events(session, environment_id, query.model_copy(update={"event_types": None}), conditions)
+
+
+def page_of_errors(session: Session, environment_id: str, query: Any) -> list[Event]:
+    return page_of_events(session, environment_id, query, [Event.event_type == "error"])
+
+
+def events_of_call(session: Session, call_id: str) -> list[Event]:
+    """Every event of a call, in creation order (its trace)."""
+    return list(session.scalars(sa.select(Event).where(Event.call_id == call_id).order_by(Event.created_at, Event.id)))
+
+
+def output_or_error(session: Session, environment_id: str, event_id: str, *, error: bool) -> Event:
+    """One output (``error=False``) or error event of the environment; the other kind is a 404 too."""
+    event = session.scalar(sa.select(Event).where(Event.environment_id == environment_id, Event.id == event_id))
+    if event is None or (event.event_type == "error") != error:
+        raise not_found("error" if error else "output", event_id)
+    return event
