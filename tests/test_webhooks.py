@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from quarry.subscriptions.addresses import AddressRefused, check_address, parse_networks
 from quarry.webhooks import sign, verify
-from quarry.webhooks.addresses import AddressRefused, check_address, parse_networks
 from tests.calls_client import single, submit, wait_for
 from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
 from tests.processes import ServerProcess

@@ -10,7 +10,7 @@ from pydantic import BeforeValidator
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
-from quarry.functions import service
+from quarry.catalog import functions as catalog
 from quarry.functions.render import render, render_list, render_versions
 from quarry.functions.schemas import (
     Function,
@@ -47,7 +47,7 @@ def create_function(
 ) -> dict[str, Any] | Response:
     """Create a function (version 1)."""
     with idem.write() as session:
-        created = service.create_function(session, principal, body, settings.email_domain)
+        created = catalog.create_function(session, principal, body, settings.email_domain)
         return idem.respond(session, render(created))
 
 
@@ -55,7 +55,7 @@ def create_function(
 def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()], db: Db) -> dict[str, Any]:
     """List the environment's functions; filters combine with AND, values within one filter with OR."""
     with db.read() as session:
-        return render_list(service.list_functions(session, principal.environment_id, query))
+        return render_list(catalog.list_functions(session, principal.environment_id, query))
 
 
 @router.post("/copy", response_model=Function, response_model_exclude_none=True)
@@ -64,14 +64,14 @@ def copy_function(
 ) -> dict[str, Any] | Response:
     """Copy a function's current version into a new function, optionally in another environment."""
     with idem.write() as session:
-        copied = service.copy_function(session, principal, body, settings.email_domain)
+        copied = catalog.copy_function(session, principal, body, settings.email_domain)
         return idem.respond(session, render(copied))
 
 
 @router.get("/{functionName}", response_model=Function, response_model_exclude_none=True)
 def get_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> dict[str, Any]:
     with db.read() as session:
-        return render(service.get_function(session, principal.environment_id, functionName))
+        return render(catalog.get_function(session, principal.environment_id, functionName))
 
 
 @router.put("/{functionName}", response_model=Function, response_model_exclude_none=True)
@@ -83,14 +83,14 @@ def update_function(
 ) -> dict[str, Any]:
     """Update a function: a new immutable version with the given fields changed. ``type`` cannot change."""
     with db.write() as session:
-        return render(service.update_function(session, principal, functionName, body))
+        return render(catalog.update_function(session, principal, functionName, body))
 
 
 @router.delete("/{functionName}", status_code=204, response_class=Response)
 def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
     """Delete a function. Refused (409) while the current version of a workflow uses it."""
     with db.write() as session:
-        service.delete_function(session, principal, functionName)
+        catalog.delete_function(session, principal, functionName)
     return Response(status_code=204)
 
 
@@ -99,7 +99,7 @@ def list_function_versions(
     principal: CurrentPrincipal, functionName: FunctionName, query: Annotated[VersionPageQuery, Query()], db: Db
 ) -> dict[str, Any]:
     with db.read() as session:
-        return render_versions(service.list_versions(session, principal.environment_id, functionName, query))
+        return render_versions(catalog.list_versions(session, principal.environment_id, functionName, query))
 
 
 @router.get("/{functionName}/versions/{versionNum}", response_model=Function, response_model_exclude_none=True)
@@ -111,5 +111,5 @@ def get_function_version(
 ) -> dict[str, Any]:
     with db.read() as session:
         return render(
-            service.get_function_version(session, principal.environment_id, functionName, versionNum), as_version=True
+            catalog.get_function_version(session, principal.environment_id, functionName, versionNum), as_version=True
         )

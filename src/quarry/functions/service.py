@@ -1,4 +1,5 @@
-"""Creating, versioning, listing, copying and deleting functions.
+"""Creating, versioning, copying and finding functions (``catalog.functions`` reads them with the
+workflows that use them, and deletes them).
 
 Every change makes a new immutable ``FunctionVersion``; the ``functions`` row only points at
 the current one. Functions are soft-deleted so that calls made with them stay readable.
@@ -21,13 +22,10 @@ from quarry.errors import bad_request, conflict, from_validation_error, invalid,
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id
-from quarry.storage.base import icontains, utcnow
-from quarry.storage.pages import count_rows, creation_page, keyset_page
-from quarry.storage.tags import has_all_tags, replace_tags
-from quarry.storage.versioned import current_versions
+from quarry.storage.base import utcnow
+from quarry.storage.tags import replace_tags
 from quarry.storage.versioned import find_live as find_live_object
 from quarry.tenancy.service import Principal, find_environment
-from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
 
 
 def email_address(name: str, domain: str) -> str:
@@ -157,15 +155,19 @@ def _add_function(
     return function, version
 
 
-def create_function(session: Session, principal: Principal, body: FunctionCommon, email_domain: str) -> FunctionDetails:
+def create_function(
+    session: Session, principal: Principal, body: FunctionCommon, email_domain: str
+) -> tuple[Function, FunctionVersion]:
     type_ = body.type  # type: ignore[attr-defined]
     config = _config_of(body, type_)
     _check_targets(session, principal.environment_id, type_, config)
     function, version = _add_function(session, principal, principal.environment_id, body, type_, email_domain)
-    return describe(session, function, version)
+    return function, version
 
 
-def update_function(session: Session, principal: Principal, name: str, changes: dict[str, Any]) -> FunctionDetails:
+def update_function(
+    session: Session, principal: Principal, name: str, changes: dict[str, Any]
+) -> tuple[Function, FunctionVersion]:
     """``PUT``: the given fields replace the current version's, making a new version."""
     function = get_live(session, principal.environment_id, name, for_update=True)
     if "type" in changes and changes["type"] != function.type:
@@ -206,23 +208,12 @@ def update_function(session: Session, principal: Principal, name: str, changes: 
     _flush_or_conflict(session, body.function_name)
     replace_tags(session, function.id, version.tags)
     session.flush()
-    return describe(session, function, version)
+    return function, version
 
 
-def delete_function(session: Session, principal: Principal, name: str) -> None:
-    function = get_live(session, principal.environment_id, name, for_update=True)
-    workflows = live_workflows_using(session, function.id)
-    if workflows:
-        raise conflict(
-            f"function {name!r} is used by the current version of {len(workflows)} workflow(s); "
-            "update or delete them first",
-            {"field": "functionName", "workflowNames": workflows},
-        )
-    function.deleted_at = utcnow()
-    replace_tags(session, function.id, [])
-
-
-def copy_function(session: Session, principal: Principal, body: FunctionCopy, email_domain: str) -> FunctionDetails:
+def copy_function(
+    session: Session, principal: Principal, body: FunctionCopy, email_domain: str
+) -> tuple[Function, FunctionVersion]:
     """Copy the current version. Into another environment, route/split targets must exist there by
     name (copy them first); targets given by ID are translated to the same-named function there."""
     source = get_live(session, principal.environment_id, body.source_function_name)
@@ -264,7 +255,7 @@ def copy_function(session: Session, principal: Principal, body: FunctionCopy, em
         email_domain=email_domain,
         id_map=id_map,
     )
-    return describe(session, function, new_version)
+    return function, new_version
 
 
 def copy_version(
@@ -316,75 +307,3 @@ class FunctionDetails:
 class FunctionPage:
     items: list[FunctionDetails]
     total_count: int
-
-
-def describe(session: Session, function: Function, version: FunctionVersion) -> FunctionDetails:
-    return describe_many(session, [(function, version)])[0]
-
-
-def describe_many(session: Session, pairs: list[tuple[Function, FunctionVersion]]) -> list[FunctionDetails]:
-    usage = usage_of(session, [(function, version.version_num) for function, version in pairs])
-    older = [function for function, version in pairs if version.version_num != function.current_version_num]
-    current = current_versions(session, FunctionVersion, FunctionVersion.function_id, older)
-    return [
-        FunctionDetails(
-            function,
-            version,
-            current.get(function.id, version).created_by,
-            usage[(function.id, version.version_num)],
-        )
-        for function, version in pairs
-    ]
-
-
-def list_functions(session: Session, environment_id: str, query: Any) -> FunctionPage:
-    filters = []
-    if query.function_ids is not None:
-        filters.append(Function.id.in_(query.function_ids))
-    if query.function_names is not None:
-        filters.append(Function.name.in_(query.function_names))
-    if query.types is not None:
-        filters.append(Function.type.in_(query.types))
-    if query.display_name is not None:
-        filters.append(icontains(Function.display_name, query.display_name))
-    if query.tags is not None:
-        filters.append(has_all_tags(Function.id, query.tags))
-    filters += functions_used_by(
-        workflow_ids=query.workflow_ids,
-        workflow_names=query.workflow_names,
-        workflow_id_versions=parse_version_refs(query.workflow_id_version_nums, "workflowIDVersionNums"),
-        workflow_name_versions=parse_version_refs(query.workflow_name_version_nums, "workflowNameVersionNums"),
-    )
-    scope = [Function.environment_id == environment_id, Function.deleted_at.is_(None)]
-    functions = creation_page(session, Function, scope, filters, query)
-    total = count_rows(session, sa.select(Function).where(*scope, *filters))
-    versions = current_versions(session, FunctionVersion, FunctionVersion.function_id, functions)
-    return FunctionPage(describe_many(session, [(f, versions[f.id]) for f in functions]), total)
-
-
-def get_function(session: Session, environment_id: str, name: str) -> FunctionDetails:
-    function = get_live(session, environment_id, name)
-    version = get_version(session, function, function.current_version_num)
-    assert version is not None
-    return describe(session, function, version)
-
-
-def list_versions(session: Session, environment_id: str, name: str, query: Any) -> FunctionPage:
-    function = get_live(session, environment_id, name)
-    stmt = sa.select(FunctionVersion).where(FunctionVersion.function_id == function.id)
-
-    def cursor_key(raw: str) -> tuple[Any, ...] | None:
-        num = int(raw)
-        return (num,) if 1 <= num <= function.current_version_num else None
-
-    versions = keyset_page(session, stmt, (FunctionVersion.version_num,), query, cursor_key)
-    total = count_rows(session, stmt)
-    return FunctionPage(describe_many(session, [(function, v) for v in versions]), total)
-
-
-def get_function_version(session: Session, environment_id: str, name: str, version_num: int) -> FunctionDetails:
-    function = get_live(session, environment_id, name)
-    version = get_version(session, function, version_num)
-    if version is None:
-        raise not_found("version", f"{name}.{version_num}")
-    return describe(session, function, version)

@@ -20,6 +20,7 @@ from quarry.subscriptions.schemas import (
     SubscriptionPatch,
     WebhookSecretOut,
 )
+from quarry.webhooks import service as deliveries
 
 router = APIRouter(tags=["subscriptions"])
 SubscriptionID = Annotated[str, Path(alias="subscriptionID")]
@@ -82,7 +83,7 @@ def patch_subscription(
 @router.delete("/v1-alpha/subscriptions/{subscriptionID}", status_code=204, response_class=Response)
 def delete_subscription(principal: CurrentPrincipal, subscription_id: SubscriptionID, db: Db) -> Response:
     with db.write() as session:
-        service.delete(session, principal.environment_id, subscription_id)
+        deliveries.delete_subscription(session, principal.environment_id, subscription_id)
     return Response(status_code=204)
 
 
@@ -92,7 +93,7 @@ def list_deliveries(
 ) -> dict[str, Any]:
     """Quarry extension: every delivery of the subscription's events, with each attempt's outcome."""
     with db.read() as session:
-        return service.deliveries(session, principal.environment_id, subscription_id, query)
+        return deliveries.deliveries(session, principal.environment_id, subscription_id, query)
 
 
 @router.post("/v1-beta/webhook-secret", response_model=WebhookSecretOut)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from quarry.storage.pages import PageQuery
-from quarry.webhooks.addresses import AddressRefused, check_address, check_url
+from quarry.subscriptions.addresses import AddressRefused, check_address, check_url
 from quarry.wire import CsvList, Timestamp, WireModel
 
 SubscriptionType = Literal[

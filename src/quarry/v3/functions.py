@@ -16,9 +16,11 @@ from pydantic import BeforeValidator, Field, ValidationError
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
+from quarry.catalog import functions as catalog
 from quarry.errors import bad_request, invalid, validation_errors
 from quarry.functions import service
 from quarry.functions.schemas import CREATE_MODELS, FunctionCopy
+from quarry.functions.service import FunctionDetails
 from quarry.storage.pages import PageQuery, VersionPageQuery
 from quarry.v3.fields import rename, v3_fields
 from quarry.wire import MAX_VERSION_NUM, CsvList, WireModel, rfc3339, split_csv
@@ -134,7 +136,7 @@ FunctionBody = Annotated[
 # --- responses -----------------------------------------------------------------------------
 
 
-def render(details: service.FunctionDetails, *, as_version: bool = False) -> dict[str, Any]:
+def render(details: FunctionDetails, *, as_version: bool = False) -> dict[str, Any]:
     function, version = details.function, details.version
     config = dict(version.config)
     if function.type in ("transform", "analyze"):
@@ -220,7 +222,7 @@ def create_function(
     core_type, core_body = core_configuration(body, creating=True)
     model = _validated(core_type, core_body)
     with idem.write() as session, v3_fields(FIELD_RENAMES):
-        created = service.create_function(session, principal, model, settings.email_domain)
+        created = catalog.create_function(session, principal, model, settings.email_domain)
         return idem.respond(session, {"function": render(created)})
 
 
@@ -230,7 +232,7 @@ def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQue
     if query.types is not None:
         query = query.model_copy(update={"types": core_types(query.types)})
     with db.read() as session:
-        page = service.list_functions(session, principal.environment_id, query)
+        page = catalog.list_functions(session, principal.environment_id, query)
     return {"functions": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
@@ -240,7 +242,7 @@ def copy_function(
 ) -> dict[str, Any] | Response:
     """Copy a function's current version into a new function, optionally in another environment."""
     with idem.write() as session:
-        copied = service.copy_function(session, principal, body, settings.email_domain)
+        copied = catalog.copy_function(session, principal, body, settings.email_domain)
         return idem.respond(session, {"function": render(copied)})
 
 
@@ -249,7 +251,7 @@ def get_function(
     principal: CurrentPrincipal, functionName: FunctionName, query: Annotated[ExtraSettingsQuery, Query()], db: Db
 ) -> dict[str, Any]:
     with db.read() as session:
-        return {"function": render(service.get_function(session, principal.environment_id, functionName))}
+        return {"function": render(catalog.get_function(session, principal.environment_id, functionName))}
 
 
 @router.patch("/functions/{functionName}")
@@ -263,14 +265,14 @@ def update_function(
         if current.type != core_type:
             current_type = V3_TYPES.get(current.type, current.type)
             raise bad_request(f"type cannot be changed (this function is a {current_type!r} function)", field="type")
-        return {"function": render(service.update_function(session, principal, functionName, changes))}
+        return {"function": render(catalog.update_function(session, principal, functionName, changes))}
 
 
 @router.delete("/functions/{functionName}", status_code=204, response_class=Response)
 def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
     """Delete a function. Refused (409) while the current version of a workflow uses it."""
     with db.write() as session:
-        service.delete_function(session, principal, functionName)
+        catalog.delete_function(session, principal, functionName)
     return Response(status_code=204)
 
 
@@ -280,7 +282,7 @@ def list_function_versions(
 ) -> dict[str, Any]:
     """Every version of a function, newest first by default."""
     with db.read() as session:
-        page = service.list_versions(session, principal.environment_id, functionName, query)
+        page = catalog.list_versions(session, principal.environment_id, functionName, query)
     return {"versions": [render(item, as_version=True) for item in page.items], "totalCount": page.total_count}
 
 
@@ -293,5 +295,5 @@ def get_function_version(
     query: Annotated[ExtraSettingsQuery, Query()],
 ) -> dict[str, Any]:
     with db.read() as session:
-        details = service.get_function_version(session, principal.environment_id, functionName, versionNum)
+        details = catalog.get_function_version(session, principal.environment_id, functionName, versionNum)
     return {"function": render(details, as_version=True)}

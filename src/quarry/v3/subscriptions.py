@@ -24,6 +24,7 @@ from quarry.subscriptions.routes import render  # v3's SubscriptionV3 is v2's sh
 from quarry.subscriptions.routes import router as v2_subscriptions
 from quarry.subscriptions.schemas import Name, SubscriptionOut, SubscriptionType, WebhookURL
 from quarry.v3.reuse import serve_v2_routes
+from quarry.webhooks import service as deliveries
 from quarry.wire import CsvList, WireModel
 
 router = APIRouter(prefix="/v3", tags=["v3 subscriptions"])
@@ -124,7 +125,7 @@ def update_subscription(
 def delete_subscription(principal: CurrentPrincipal, subscription_id: SubscriptionID, db: Db) -> Response:
     """The subscription goes; its deliveries still pending are given up."""
     with db.write() as session:
-        service.delete(session, principal.environment_id, subscription_id)
+        deliveries.delete_subscription(session, principal.environment_id, subscription_id)
     return Response(status_code=204)
 
 

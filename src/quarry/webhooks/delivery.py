@@ -28,8 +28,8 @@ from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
+from quarry.subscriptions.addresses import AddressRefused, check_address, check_url, parse_networks
 from quarry.subscriptions.models import Subscription, WebhookSecret
-from quarry.webhooks.addresses import AddressRefused, check_address, check_url, parse_networks
 from quarry.webhooks.models import Delivery, DeliveryAttempt
 from quarry.webhooks.signing import HEADER, sign
 

@@ -1,0 +1,1 @@
+"""Reads across definitions: functions with the workflows that use them."""
