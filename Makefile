@@ -21,8 +21,9 @@ install: $(STAMP)
 serve: install
 	$(BIN)/quarry serve --host $(HOST) --port $(PORT)
 
-## Run the whole test suite, on SQLite and on PostgreSQL (QUARRY_TEST_POSTGRES_URL).
+## Check the layers (docs/architecture.md), then run the whole test suite, on SQLite and on PostgreSQL (QUARRY_TEST_POSTGRES_URL).
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:

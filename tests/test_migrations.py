@@ -9,9 +9,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from quarry.calls.search import is_search_object
-from quarry.collections.models import is_search_object as is_collection_search_object
-from quarry.storage.models import metadata
+from quarry.tables import made_by_migrations, metadata
 from tests.conftest import Server
 from tests.helpers import create_function, transform
 
@@ -20,7 +18,7 @@ def test_migrated_schema_matches_the_models(server: Server) -> None:
     with server.db.write_engine.connect() as connection:
         options = {
             "compare_type": True,
-            "include_name": lambda name, *_: not is_search_object(name) and not is_collection_search_object(name),
+            "include_name": lambda name, *_: not made_by_migrations(name),
         }
         context = MigrationContext.configure(connection, opts=options)
         differences = compare_metadata(context, metadata)

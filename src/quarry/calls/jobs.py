@@ -39,7 +39,8 @@ from quarry.documents.input_types import MEDIA_TYPES
 from quarry.engine.queues import BRANCH_QUEUE, CALL_QUEUE, MODEL_QUEUE, SETTLE_RETRIES, STEP_RETRIES
 from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, Search, runner_for
 from quarry.engine.runtime import Runtime
-from quarry.functions.models import Function, FunctionVersion
+from quarry.functions import service as functions
+from quarry.functions.models import FunctionVersion
 from quarry.providers import ProviderError
 from quarry.providers.embeddings import embedder_from_settings
 from quarry.providers.llm import uses_model
@@ -120,9 +121,7 @@ class CallExecution(DBOSConfiguredInstance):
             if call.status == "pending":
                 set_status(session, call, "running")
                 call.started_at = utcnow()
-            joins = session.scalar(
-                sa.select(sa.func.count()).where(Function.id.in_(list(call.plan.versions)), Function.type == "join")
-            )
+            joins = functions.count_of_type(session, list(call.plan.versions), "join")
             ready = self._ready(
                 session,
                 sa.and_(
@@ -158,12 +157,7 @@ class CallExecution(DBOSConfiguredInstance):
             fc.status = "running"
             fc.started_at = fc.started_at or utcnow()
             fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
-            config = session.scalars(
-                sa.select(FunctionVersion.config).where(
-                    FunctionVersion.function_id == fc.function_id,
-                    FunctionVersion.version_num == fc.function_version_num,
-                )
-            ).one()
+            config = functions.config_of(session, fc.function_id, fc.function_version_num)
             call = session.get_one(Call, fc.call_id)
             plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
 
@@ -256,7 +250,9 @@ class CallExecution(DBOSConfiguredInstance):
             )
 
     def _ready(self, session: Session, where: sa.ColumnElement[bool]) -> list[Ready]:
-        """The function calls matching ``where`` in creation order, each with whether it asks a model."""
+        """The function calls matching ``where`` in creation order, each with whether it asks a model.
+
+        One statement joins the functions' versions (owned by ``functions``) on this hot path."""
         rows = session.execute(
             sa.select(FunctionCall.id, FunctionCall.function_type, FunctionVersion.config)
             .join(

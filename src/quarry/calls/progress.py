@@ -12,6 +12,7 @@ from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.plan import Plan
 from quarry.engine.runners import Emission
 from quarry.events.models import Event
+from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
@@ -132,7 +133,7 @@ def spawn(
     children = []
     reference_id = _item_reference(emission) or fc.reference_id
     for function_id in plan.destinations(fc.function_id, emission.branch):
-        function = session.get_one(Function, function_id)
+        function = functions.by_id(session, function_id)
         if function.type == "join":
             _feed_join(session, call, plan, fc, event, emission, function, reference_id)
             continue  # it runs once every branch is done (release_joins)

@@ -25,16 +25,17 @@ from quarry.calls.models import Call, FunctionCall
 from quarry.calls.plan import EVERY_ITEM, Plan
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.errors import TooLarge, invalid, not_found
-from quarry.functions.models import Function, FunctionVersion
-from quarry.functions.service import find_target, get_live, target_references
+from quarry.functions import service as functions
+from quarry.functions.models import Function
+from quarry.functions.service import get_live
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.db import Database
 from quarry.storage.pages import creation_page
-from quarry.storage.versioned import find_live
 from quarry.tenancy.service import Principal
-from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
+from quarry.workflows import service as workflows
+from quarry.workflows.models import Workflow, WorkflowVersion
 
 JSON_ONLY_TYPES = frozenset({"payload_shaping", "enrich"})
 """Function types whose input is JSON, never a document."""
@@ -102,14 +103,10 @@ def with_targets(session: Session, main: str, versions: dict[str, int], edges: l
     pending = list(versions.items())
     while pending:
         function_id, version_num = pending.pop()
-        function = session.get_one(Function, function_id)
-        config = session.scalars(
-            sa.select(FunctionVersion.config).where(
-                FunctionVersion.function_id == function_id, FunctionVersion.version_num == version_num
-            )
-        ).one()
-        for ref in target_references(function.type, config):
-            target = find_target(session, function.environment_id, ref)
+        function = functions.by_id(session, function_id)
+        config = functions.config_of(session, function_id, version_num)
+        for ref in functions.target_references(function.type, config):
+            target = functions.find_target(session, function.environment_id, ref)
             if target is None:
                 continue  # deleted since: that branch ends here
             targets.setdefault(function_id, {})[ref.holder.get("name", EVERY_ITEM)] = target.id
@@ -129,27 +126,19 @@ def resolve_target(
             "function_name": "functionName"}[key]  # fmt: skip
     field_name = f"{field_prefix}{wire}"
     if key.startswith("function"):
-        function = find_live(session, Function, environment_id, **{key.removeprefix("function_"): value})
+        function = functions.find_live(
+            session, environment_id, target.get("function_name"), id=target.get("function_id")
+        )
         if function is None:
             raise invalid([{"field": field_name, "reason": f"no function {value!r} in this environment"}])
         return "function", function, function_target(session, function), None, None
-    workflow = find_live(session, Workflow, environment_id, **{key.removeprefix("workflow_"): value})
-    if workflow is None:
+    found = workflows.runnable(session, environment_id, id=target.get("workflow_id"), name=target.get("workflow_name"))
+    if found is None:
         raise invalid([{"field": field_name, "reason": f"no workflow {value!r} in this environment"}])
-    version = session.scalars(
-        sa.select(WorkflowVersion).where(
-            WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version_num == workflow.current_version_num
-        )
-    ).one()
-    nodes = session.execute(
-        sa.select(WorkflowNode.function_id, WorkflowNode.function_version_num, Function.current_version_num)
-        .join(Function, Function.id == WorkflowNode.function_id)
-        .where(WorkflowNode.workflow_version_id == version.id)
-    ).all()
-    versions = {fid: pinned or current for fid, pinned, current in nodes}
+    workflow, version, versions = found
     return (
         "workflow",
-        session.get_one(Function, version.main_function_id),
+        functions.by_id(session, version.main_function_id),
         with_targets(session, version.main_function_id, versions, version.relationships),
         workflow,
         version,
@@ -210,10 +199,10 @@ def prepare_workflow_call(
     read_files: Callable[[], tuple[list[InputFile], bool]],
 ) -> NewCall:
     """One call of the workflow named in the path (a 404 when there is none), validated."""
-    workflow = find_live(session, Workflow, environment_id, name=workflow_name)
-    if workflow is None:
+    found = workflows.runnable(session, environment_id, name=workflow_name)
+    if found is None:
         raise not_found("workflow", workflow_name)
-    return prepare_call(session, environment_id, reference_id, read_files, workflow_id=workflow.id)
+    return prepare_call(session, environment_id, reference_id, read_files, workflow_id=found[0].id)
 
 
 def call_status(session: Session, call_id: str) -> str:

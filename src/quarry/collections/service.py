@@ -26,8 +26,12 @@ ADD_MESSAGE = "Collection items are being processed asynchronously"
 UPDATE_MESSAGE = "Collection items are being updated asynchronously"
 
 
-def find(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Collection | None:
-    stmt = sa.select(Collection).where(Collection.environment_id == environment_id, Collection.name == name)
+def find(
+    session: Session, environment_id: str, name: str | None, *, id: str | None = None, for_update: bool = False
+) -> Collection | None:
+    """The environment's collection with this ID, or else this name."""
+    condition = Collection.id == id if id is not None else Collection.name == name
+    stmt = sa.select(Collection).where(Collection.environment_id == environment_id, condition)
     return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 

@@ -30,9 +30,9 @@ from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from dbos._dbos import _get_or_create_dbos_registry
 
 from quarry.config import Settings
-from quarry.documents.isolation import DocumentReaders
 from quarry.engine.executors import Membership, new_executor_id
 from quarry.engine.queues import POLLING_SECONDS, queue_limits
+from quarry.engine.readers import DocumentReaders
 from quarry.engine.runtime import BackgroundService, Job, JobFactory, ServiceFactory
 from quarry.storage.blobs import BlobStore
 from quarry.storage.db import Database

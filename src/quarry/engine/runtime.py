@@ -14,7 +14,7 @@ from typing import Protocol
 from dbos import Queue
 
 from quarry.config import Settings
-from quarry.documents.isolation import DocumentReaders
+from quarry.engine.readers import DocumentReaders
 from quarry.storage.blobs import BlobStore
 from quarry.storage.db import Database
 

@@ -38,8 +38,33 @@ def _config_of(body: FunctionCommon, type_: str) -> dict[str, Any]:
     return body.model_dump(mode="json", by_alias=True, exclude_none=True, include=fields)
 
 
-def find_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function | None:
-    return find_live_object(session, Function, environment_id, name=name, for_update=for_update)
+def find_live(
+    session: Session, environment_id: str, name: str | None, *, id: str | None = None, for_update: bool = False
+) -> Function | None:
+    """The live function of this environment with this ID, or else this name."""
+    return find_live_object(session, Function, environment_id, name=name, id=id, for_update=for_update)
+
+
+def by_id(session: Session, function_id: str) -> Function:
+    """A function by ID, live or deleted (a call in flight keeps running what it pinned)."""
+    return session.get_one(Function, function_id)
+
+
+def config_of(session: Session, function_id: str, version_num: int) -> dict[str, Any]:
+    """The configuration of one version of a function."""
+    return session.scalars(
+        sa.select(FunctionVersion.config).where(
+            FunctionVersion.function_id == function_id, FunctionVersion.version_num == version_num
+        )
+    ).one()
+
+
+def count_of_type(session: Session, function_ids: list[str], function_type: str) -> int:
+    """How many of these functions are of this type."""
+    return (
+        session.scalar(sa.select(sa.func.count()).where(Function.id.in_(function_ids), Function.type == function_type))
+        or 0
+    )
 
 
 def get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function:

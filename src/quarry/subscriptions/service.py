@@ -6,17 +6,15 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.collections.models import Collection
+from quarry.collections import service as collections
 from quarry.errors import NotFound, bad_request
-from quarry.functions.models import Function
+from quarry.functions import service as functions
 from quarry.ids import new_id
 from quarry.storage.base import utcnow
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery, creation_page
-from quarry.storage.versioned import find_live
 from quarry.subscriptions.models import Subscription, WebhookSecret
 
 COLLECTION_TYPES = {"collection_processing"}
@@ -33,8 +31,7 @@ def _bind(session: Session, environment_id: str, subscription: Subscription, fie
             raise bad_request(
                 f"a {subscription.type} subscription needs collectionName or collectionID", "collectionName"
             )
-        condition = Collection.id == collection_id if collection_id is not None else Collection.name == collection_name
-        collection = session.scalar(sa.select(Collection).where(Collection.environment_id == environment_id, condition))
+        collection = collections.find(session, environment_id, collection_name, id=collection_id)
         if collection is None:
             field = "collectionID" if collection_id is not None else "collectionName"
             raise bad_request(f"collection {collection_id or collection_name!r} does not exist", field)
@@ -46,7 +43,7 @@ def _bind(session: Session, environment_id: str, subscription: Subscription, fie
         function_id = subscription.function_id
     if function_id is None and function_name is None:
         raise bad_request(f"a {subscription.type} subscription needs functionName or functionID", "functionName")
-    function = find_live(session, Function, environment_id, id=function_id, name=function_name)
+    function = functions.find_live(session, environment_id, function_name, id=function_id)
     if function is None:
         field = "functionID" if function_id is not None else "functionName"
         raise bad_request(f"function {function_id or function_name!r} does not exist", field)

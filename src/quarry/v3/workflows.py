@@ -18,13 +18,14 @@ from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
 from quarry.errors import bad_request, invalid
+from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.functions.schemas import Name, Tag
-from quarry.storage.versioned import find_live
 from quarry.v3.fields import v3_fields
 from quarry.v3.functions import VersionQuery
 from quarry.wire import MAX_VERSION_NUM, WireModel, rfc3339
 from quarry.workflows import service
+from quarry.workflows.graph import Layout
 from quarry.workflows.render import copied_function
 from quarry.workflows.routes import WorkflowListQuery
 from quarry.workflows.schemas import FunctionVersionIdentifier, WorkflowCopy, WorkflowCreate, WorkflowUpdate
@@ -96,14 +97,14 @@ class WorkflowUpdateV3(WireModel):
 
 def _core_graph(
     session: Session, environment_id: str, main_node_name: str, nodes: list[WorkflowNode], edges: list[WorkflowEdge]
-) -> tuple[dict[str, Any], service.Layout]:
+) -> tuple[dict[str, Any], Layout]:
     """The core's ``mainFunction`` and ``relationships`` for v3 nodes and edges, and their layout."""
     errors: list[dict[str, str]] = []
     by_name: dict[str, tuple[Function, WorkflowNode]] = {}
     node_of_function: dict[str, str] = {}
     for i, node in enumerate(nodes):
         ref = node.function
-        function = find_live(session, Function, environment_id, name=ref.name, id=ref.id)
+        function = functions.find_live(session, environment_id, ref.name, id=ref.id)
         if function is None:
             errors.append({"field": f"nodes[{i}].function", "reason": f"no function {ref.id or ref.name!r}"})
             continue
@@ -147,7 +148,7 @@ def _core_graph(
     ]
     if errors:
         raise invalid(errors)
-    layout = service.Layout(
+    layout = Layout(
         names={function.id: node.name for function, node in by_name.values() if node.name is not None},
         metadata={function.id: node.metadata for function, node in by_name.values() if node.metadata is not None},
         edge_metadata=[edge.metadata for edge in edges],

@@ -1,11 +1,12 @@
-"""Checks on a workflow's graph that need no database: labels, duplicates, cycles, reachability.
+"""A workflow's graph: its shapes (``Graph``, ``Layout``) and the checks that need no database
+(labels, duplicates, cycles, reachability).
 
 Nodes are function IDs; edges are ``(source, destinationName, destination)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -116,3 +117,23 @@ def _find_cycle(successors: dict[str, list[str]]) -> list[str] | None:
                 state[node] = 2
                 path.pop()
     return None
+
+
+@dataclass
+class Layout:
+    """What v3 attaches to a graph and Quarry only stores: call-site names of nodes (by function
+    ID; absent: the function's name), their opaque metadata, and each edge's (in edge order)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    edge_metadata: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Graph:
+    """A validated graph: the main node, the edges, and each node's pinned version (or ``None``)."""
+
+    main: str
+    edges: list[Edge]
+    pins: dict[str, int | None]
+    layout: Layout = field(default_factory=Layout)

@@ -7,7 +7,7 @@ before it is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session
 from quarry.audit import user_action
 from quarry.errors import bad_request, conflict, invalid, not_found
 from quarry.functions import service as functions
-from quarry.functions.models import Function, FunctionVersion
+from quarry.functions.models import Function
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
 from quarry.storage.pages import count_rows, creation_page, keyset_page
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions, find_live
 from quarry.tenancy.service import Principal, find_environment
-from quarry.workflows.graph import Edge, Node, graph_errors
+from quarry.workflows.copies import CopiedFunction, copy_functions
+from quarry.workflows.graph import Edge, Graph, Layout, Node, graph_errors
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
 from quarry.workflows.schemas import (
     FunctionVersionIdentifier,
@@ -35,27 +36,6 @@ from quarry.workflows.schemas import (
     WorkflowUpdate,
 )
 from quarry.workflows.usage import parse_version_refs, workflows_using
-
-
-@dataclass
-class Layout:
-    """What v3 attaches to a graph and Quarry only stores: call-site names of nodes (by function
-    ID; absent: the function's name), their opaque metadata, and each edge's (in edge order)."""
-
-    names: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    edge_metadata: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class Graph:
-    """A validated graph: the main node, the edges, and each node's pinned version (or ``None``)."""
-
-    main: str
-    edges: list[Edge]
-    pins: dict[str, int | None]
-    layout: Layout = field(default_factory=Layout)
-
 
 # --- graph resolution -----------------------------------------------------------------------
 
@@ -299,13 +279,6 @@ def delete_workflow(session: Session, principal: Principal, name: str) -> Workfl
 
 
 @dataclass(frozen=True)
-class CopiedFunction:
-    source: Function
-    source_version_num: int
-    target: Function
-
-
-@dataclass(frozen=True)
 class WorkflowCopyResult:
     environment_name: str
     workflow: WorkflowDetails
@@ -328,7 +301,7 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
         environment_name, environment_id = target.name, target.id
     copied: list[CopiedFunction] = []
     if environment_id != principal.environment_id:
-        graph, copied = _copy_functions(session, principal, graph, environment_id, email_domain)
+        graph, copied = copy_functions(session, principal, graph, environment_id, email_domain)
     workflow, new_version = _new_workflow(
         session,
         principal,
@@ -342,69 +315,21 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
     return WorkflowCopyResult(environment_name, describe(session, workflow, new_version), copied)
 
 
-def _functions_to_copy(session: Session, graph: Graph) -> dict[str, FunctionVersion]:
-    """The version of each function a copy of ``graph`` needs: its nodes (pinned or current
-    version), and, transitively, the route/split targets named in their configurations."""
-    wanted: dict[str, FunctionVersion] = {}
-    pending: list[tuple[Function, int | None]] = [
-        (session.get_one(Function, fid), pin) for fid, pin in graph.pins.items()
-    ]
-    while pending:
-        function, pin = pending.pop()
-        if function.id in wanted:
-            continue
-        version = functions.get_version(session, function, pin or function.current_version_num)
-        assert version is not None
-        wanted[function.id] = version
-        for ref in functions.target_references(function.type, version.config):
-            target = functions.find_target(session, function.environment_id, ref)
-            if target is not None:
-                pending.append((target, None))
-    return wanted
-
-
-def _copy_functions(
-    session: Session, principal: Principal, graph: Graph, environment_id: str, email_domain: str
-) -> tuple[Graph, list[CopiedFunction]]:
-    """Copy the graph's functions into ``environment_id`` under the same names; refuse if a name is taken there."""
-    versions = _functions_to_copy(session, graph)
-    sources = {fid: session.get_one(Function, fid) for fid in versions}
-    taken = sorted(f.name for f in sources.values() if functions.find_live(session, environment_id, f.name))
-    if taken:
-        raise conflict(
-            f"the target environment already has functions named {', '.join(taken)}",
-            {"field": "targetEnvironment", "functionNames": taken},
-        )
-    id_map = {fid: new_id("f") for fid in versions}
-    copied = []
-    for function_id, version in versions.items():
-        source = sources[function_id]
-        new_function, _ = functions.copy_version(
-            session,
-            principal,
-            source,
-            version,
-            environment_id,
-            source.name,
-            display_name=version.display_name or version.name,
-            tags=None,
-            email_domain=email_domain,
-            id_map=id_map,
-            function_id=id_map[function_id],
-        )
-        copied.append(CopiedFunction(source, version.version_num, new_function))
-    layout = graph.layout
-    new_graph = Graph(
-        main=id_map[graph.main],
-        edges=[Edge(id_map[e.source], e.destination_name, id_map[e.destination]) for e in graph.edges],
-        pins={id_map[fid]: (1 if pin else None) for fid, pin in graph.pins.items()},
-        layout=Layout(
-            names={id_map[fid]: name for fid, name in layout.names.items()},
-            metadata={id_map[fid]: metadata for fid, metadata in layout.metadata.items()},
-            edge_metadata=layout.edge_metadata,
-        ),
-    )
-    return new_graph, copied
+def runnable(
+    session: Session, environment_id: str, *, id: str | None = None, name: str | None = None
+) -> tuple[Workflow, WorkflowVersion, dict[str, int]] | None:
+    """A live workflow's current version and the function version each of its nodes runs — the
+    version the node pins, else the function's current one — or None when there is no such workflow."""
+    workflow = find_live(session, Workflow, environment_id, id=id, name=name)
+    if workflow is None:
+        return None
+    version = _version(session, workflow, workflow.current_version_num)
+    nodes = session.execute(
+        sa.select(WorkflowNode.function_id, WorkflowNode.function_version_num, Function.current_version_num)
+        .join(Function, Function.id == WorkflowNode.function_id)
+        .where(WorkflowNode.workflow_version_id == version.id)
+    ).all()
+    return workflow, version, {fid: pinned or current for fid, pinned, current in nodes}
 
 
 # --- reading --------------------------------------------------------------------------------

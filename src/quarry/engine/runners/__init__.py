@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quarry.config import Settings
-from quarry.documents.isolation import DocumentReaders
 from quarry.documents.model import Document, DocumentError
+from quarry.engine.readers import DocumentReaders
 from quarry.providers import ProviderError
 
 Search = Callable[..., list[tuple[Any, float | None]]]

@@ -11,12 +11,21 @@ walks the index from its cursor. PostgreSQL's trigram index is unchanged.
 
 from alembic import op
 
-from quarry.calls.search import SLOT_BITS, environment_token
-
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
+
+SLOT_BITS = 10
+"""Bits of a rowid below the microsecond (as quarry/calls/search.py had them when this was written)."""
+
+
+def environment_token(number: int) -> str:
+    """The ``number``-th environment's token, as quarry/calls/search.py makes it: three characters
+    (one trigram) from the CJK block, which no tokenizer folding touches."""
+    digits = [number // 20_000**2, number // 20_000 % 20_000, number % 20_000]
+    return "".join(chr(0x4E00 + digit) for digit in digits)
+
 
 # created_at is stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds, then microseconds
 _MICROSECONDS = (

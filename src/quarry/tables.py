@@ -1,7 +1,12 @@
-"""Every table of Quarry, gathered so that Alembic sees one metadata."""
+"""Every table of Quarry in one metadata: what the migrations must produce (``tests/test_migrations``
+compares the two). It gathers every domain's models, so it sits at the top, beside ``bootstrap``;
+the migrations themselves import no domain code.
+"""
 
 from quarry.calls.models import Call, CallCount, CallCountCache, FunctionCall  # noqa: F401
+from quarry.calls.search import is_search_object as is_call_search_object
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest  # noqa: F401
+from quarry.collections.models import is_search_object as is_collection_search_object
 from quarry.engine.models import Executor  # noqa: F401
 from quarry.events.models import Event  # noqa: F401
 from quarry.functions.models import Function, FunctionVersion  # noqa: F401
@@ -15,3 +20,8 @@ from quarry.webhooks.models import Delivery, DeliveryAttempt  # noqa: F401
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion  # noqa: F401
 
 metadata = Base.metadata
+
+
+def made_by_migrations(name: str | None) -> bool:
+    """Whether a schema object is made by a migration alone, not by the models (search indexes)."""
+    return is_call_search_object(name) or is_collection_search_object(name)
