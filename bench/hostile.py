@@ -29,7 +29,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.throughput import b64, client, deployment, log, percentile, post, timestamp  # noqa: E402
-from quarry.documents.isolation import IDLE_SECONDS  # noqa: E402
+from quarry.engine.readers import IDLE_SECONDS  # noqa: E402
 from tests import documents  # noqa: E402
 
 
