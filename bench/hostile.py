@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import repo_root  # noqa: F401  (puts the repository root on sys.path, for bench.throughput and tests)
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.throughput import b64, client, deployment, log, percentile, post, timestamp  # noqa: E402
-from quarry.engine.readers import IDLE_SECONDS  # noqa: E402
-from tests import documents  # noqa: E402
+from bench.throughput import b64, client, deployment, log, percentile, post, timestamp
+from quarry.engine.readers import IDLE_SECONDS
+from tests import documents
 
 
 def rss_mb(pid: int) -> float:
@@ -129,12 +128,12 @@ def main() -> None:
     print("MB of RSS as server/process tree; settled: once idle readers have exited")
     print("scenario      status    call s   p50 ms   max ms   idle MB      peak MB     after MB   settled MB")
     with deployment("embedded") as dep:
-        pid = dep.processes[0].popen.pid
+        pid = dep.processes[0].process.pid
         scenario("redos route", dep.urls[0], pid, route, [text])
         scenario("huge images", dep.urls[0], pid, extract, [image] * args.images)
     log("  restarting with QUARRY_PARSE_TIMEOUT_SECONDS=1")
     with deployment("embedded", env={"QUARRY_PARSE_TIMEOUT_SECONDS": "1"}) as dep:
-        scenario("slow read", dep.urls[0], dep.processes[0].popen.pid, extract, [scanned] * 3)
+        scenario("slow read", dep.urls[0], dep.processes[0].process.pid, extract, [scanned] * 3)
 
 
 if __name__ == "__main__":

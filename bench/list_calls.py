@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
+import repo_root  # noqa: F401  (puts the repository root on sys.path, for tests.harness)
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -42,8 +42,8 @@ from quarry.config import Settings
 from quarry.engine.engine import Role
 from quarry.ids import new_id
 from quarry.tenancy.service import create_account, create_api_key
+from tests.harness.databases import database_url, postgres_database
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 WORDS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell", "cyberdyne"]
 BATCH = 5000
 PREWARM = """SELECT pg_prewarm(c.oid, 'read') FROM pg_class AS c
@@ -238,11 +238,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = (args.data_dir / args.backend).absolute()
     if args.backend == "postgresql":
-        url = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/quarry_bench"
-        if not args.reuse:
-            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS quarry_bench WITH (FORCE)")
-                conn.execute("CREATE DATABASE quarry_bench")
+        url = database_url("quarry_bench") if args.reuse else postgres_database("quarry_bench")
     else:
         url = f"sqlite:///{data_dir / 'quarry.db'}"
         if not args.reuse:

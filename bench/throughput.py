@@ -45,33 +45,32 @@ import asyncio
 import base64
 import json
 import math
-import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import repo_root  # noqa: F401  (puts the repository root on sys.path, for tests.harness)
+
+from tests.harness.databases import drop_postgres_database, postgres_database
+from tests.harness.fake_model import SlowModel
+from tests.harness.processes import QuarryProcess, ServerProcess, WorkerProcess, quarry_environ, stop_all
 
 KEY = "throughput-bench-key"
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_NAME = "quarry_throughput"
-QUARRY = [sys.executable, "-m", "quarry"]
 BATCH = 100
 PAGE = 100
 SUBSTRING = "-0001"  # matches references tp-000100 … tp-000199: a selective search (~100 calls)
@@ -89,12 +88,6 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def percentile(values: list[float], p: float) -> float:
     """Nearest rank; NaN for no values."""
     if not values:
@@ -108,116 +101,19 @@ def timestamp(value: str) -> float:
 
 
 # --- processes --------------------------------------------------------------------------------
+# Started, awaited and stopped by the harness the tests use (tests/harness/processes.py), each in a
+# process group of its own (stopping one stops what it started), keeping its last lines for error
+# reports and, with --logs, writing its whole output to LOG_DIR.
 
 
-class Process:
-    """One ``quarry`` command in its own process group; its output is read as it comes (so the pipe
-    never fills) and its last lines kept for error reports."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        self.name = name
-        self.lines: deque[str] = deque(maxlen=500)
-        self.popen = subprocess.Popen(
-            QUARRY + args,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,  # its own group: stop() reaches anything it started
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        sink = None
-        if LOG_DIR is not None:
-            LOG_DIR.mkdir(parents=True, exist_ok=True)
-            sink = open(LOG_DIR / f"{time.strftime('%H%M%S')}-{self.popen.pid}-{self.name}.log", "w")
-        try:
-            for line in self.popen.stdout:
-                self.lines.append(line)
-                if sink:
-                    sink.write(line)
-        finally:
-            if sink:
-                sink.close()
-
-    @property
-    def output(self) -> str:
-        return "".join(list(self.lines))
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def tail(self, lines: int = 40) -> str:
-        return "".join(list(self.lines)[-lines:])
-
-    def terminate(self) -> None:
-        if self.alive():
-            try:
-                self.popen.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    def finish(self, deadline: float) -> None:
-        """Wait until ``deadline`` for the process to exit, then SIGKILL its group (stragglers too)."""
-        try:
-            self.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            log(f"  {self.name} did not stop on SIGTERM: killed")
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        self._reader.join(timeout=5)
+def process_options(name: str) -> dict[str, Any]:
+    return {"name": name, "group": True, "keep": 500, "log_dir": LOG_DIR}
 
 
-def stop_all(processes: list[Process], timeout: float = 20) -> None:
-    for process in processes:
-        process.terminate()
-    deadline = time.monotonic() + timeout
-    for process in processes:
-        process.finish(deadline)
-
-
-def start_server(name: str, env: dict[str, str], *extra: str, timeout: float = 120) -> tuple[Process, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = Process(name, ["serve", "--port", str(port), *extra], env)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.alive():
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    return process, url
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not become ready:\n{process.tail()}")
-    except BaseException:  # Ctrl-C too: no process outlives the script
-        stop_all([process])
-        raise
-
-
-def start_worker(name: str, env: dict[str, str], timeout: float = 120) -> Process:
-    """``quarry worker`` (its concurrency from QUARRY_WORKERS), once it says it works the queues."""
-    process = Process(name, ["worker"], env)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.alive():
-            if "Quarry worker " in process.output:
-                return process
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not start:\n{process.tail()}")
-    except BaseException:
-        stop_all([process])
-        raise
+def stop_processes(processes: list[QuarryProcess]) -> None:
+    """SIGTERM to all at once, SIGKILL (their whole groups) 20 s later at the latest."""
+    for name in stop_all(processes, signal.SIGTERM, timeout=20):
+        log(f"  {name} did not stop on SIGTERM: killed")
 
 
 @dataclass
@@ -225,7 +121,7 @@ class Deployment:
     shape: str  # "embedded" or "distributed"
     workers: int  # worker processes (the one serve process when embedded)
     urls: list[str]
-    processes: list[Process] = field(default_factory=list)
+    processes: list[QuarryProcess] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -234,7 +130,7 @@ class Deployment:
     def check_alive(self) -> None:
         for process in self.processes:
             if not process.alive():
-                raise RuntimeError(f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}")
+                raise RuntimeError(f"{process.name} exited ({process.process.returncode}):\n{process.tail()}")
 
 
 def label_of(shape: str, workers: int) -> str:
@@ -251,28 +147,18 @@ def reason_of(exc: BaseException) -> str:
 
 
 def base_env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    return env | {
-        "QUARRY_DATA_DIR": str(data_dir),
+    settings = {
         "QUARRY_API_KEY": KEY,
         "QUARRY_DRAIN_SECONDS": "5",  # a SIGTERMed worker hands back what it has after 5 s
         "COLUMNS": "200",
         "PYTHONUNBUFFERED": "1",
-        **extra,
     }
-
-
-def recreate_database() -> str:
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_NAME}")
-    return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{PG_NAME}"
+    return quarry_environ(data_dir, **(settings | extra))
 
 
 def drop_database() -> None:
     try:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        drop_postgres_database(PG_NAME)
     except psycopg.Error as exc:
         log(f"  could not drop database {PG_NAME}: {exc}")
 
@@ -296,19 +182,21 @@ def deployment(
     try:
         if shape == "embedded":
             log("  starting quarry serve (embedded)")
-            process, url = start_server("serve", base_env(data_dir, extra | worker_env(0)))
-            dep.processes.append(process)
-            dep.urls.append(url)
+            server = ServerProcess(base_env(data_dir, extra | worker_env(0)), **process_options("serve"))
+            dep.processes.append(server)
+            dep.urls.append(server.url)
         else:
-            extra["QUARRY_DATABASE_URL"] = recreate_database()
+            extra["QUARRY_DATABASE_URL"] = postgres_database(PG_NAME)
             for n in range(2 if workers > 1 else 1):  # one at a time: the first one migrates the schema
                 log(f"  starting quarry serve --no-workers #{n + 1}")
-                process, url = start_server(f"api-{n + 1}", base_env(data_dir, extra), "--no-workers")
-                dep.processes.append(process)
-                dep.urls.append(url)
+                environ = base_env(data_dir, extra)
+                server = ServerProcess(environ, "--no-workers", **process_options(f"api-{n + 1}"))
+                dep.processes.append(server)
+                dep.urls.append(server.url)
             for n in range(workers):
                 log(f"  starting quarry worker #{n + 1}")
-                dep.processes.append(start_worker(f"worker-{n + 1}", base_env(data_dir, extra | worker_env(n))))
+                environ = base_env(data_dir, extra | worker_env(n))
+                dep.processes.append(WorkerProcess(environ, **process_options(f"worker-{n + 1}")))
         yield dep
     except Exception:
         for process in dep.processes:  # what the processes said, to tell what went wrong
@@ -316,7 +204,7 @@ def deployment(
         raise
     finally:
         log("  stopping Quarry")
-        stop_all(dep.processes)
+        stop_processes(dep.processes)
         if shape == "distributed":
             drop_database()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -728,92 +616,6 @@ def mode_list_under_load(args: argparse.Namespace) -> None:
 # --- mode: model ------------------------------------------------------------------------------
 
 
-class FakeModel:
-    """An OpenAI-compatible ``POST …/chat/completions`` answering ``MODEL_ANSWER`` after ``delay``
-    seconds, one thread per request. Requests to ``/<tag>/chat/completions`` count for ``tag``
-    (each worker gets its own base URL), so concurrency is known per worker and in total."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight: Counter[str] = Counter()
-        self.peak: Counter[str] = Counter()
-        self.total_in_flight = 0
-        self.total_peak = 0
-        self.requests = 0
-        self.refused = 0
-        fake = self
-        body = json.dumps(
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": json.dumps(MODEL_ANSWER)},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 1},
-            }
-        ).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                tag = self.path.strip("/").split("/")[0]
-                with fake.lock:
-                    fake.requests += 1
-                    fake.in_flight[tag] += 1
-                    fake.total_in_flight += 1
-                    fake.peak[tag] = max(fake.peak[tag], fake.in_flight[tag])
-                    fake.total_peak = max(fake.total_peak, fake.total_in_flight)
-                try:
-                    raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                    try:
-                        request = json.loads(raw)
-                        valid = self.path.endswith("/chat/completions") and bool(request.get("messages"))
-                    except ValueError:
-                        valid = False
-                    if valid:
-                        time.sleep(fake.delay)
-                        self._send(200, body)
-                    else:
-                        with fake.lock:
-                            fake.refused += 1
-                        self._send(404, json.dumps({"error": {"message": f"not a chat completion: {self.path}"}}))
-                finally:
-                    with fake.lock:
-                        fake.in_flight[tag] -= 1
-                        fake.total_in_flight -= 1
-
-            def _send(self, status: int, data: bytes | str) -> None:
-                payload = data.encode() if isinstance(data, str) else data
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 1024  # hundreds connect at once; the default backlog of 5 would drop SYNs
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that gave up
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @dataclass
 class ModelRow:
     label: str
@@ -840,7 +642,8 @@ def model_run(args: argparse.Namespace, shape: str, workers: int, cap: int | Non
     if cap:
         env["QUARRY_LLM_MAX_CONCURRENCY"] = str(cap)
     log(f"model: {row.label}, cap {cap or 'none'}, {total} calls, fake answers in {args.model_delay:g} s")
-    fake = FakeModel(args.model_delay)
+    # answers every chat completion after --model-delay s; each worker gets its own base URL, /w<i>
+    fake = SlowModel(MODEL_ANSWER, args.model_delay)
     try:
         with deployment(
             shape,
@@ -857,8 +660,8 @@ def model_run(args: argparse.Namespace, shape: str, workers: int, cap: int | Non
         log(f"  failed: {exc}")
     finally:
         fake.close()
-    row.peaks = {tag: fake.peak[tag] for tag in sorted(fake.peak)}
-    row.total_peak, row.requests = fake.total_peak, fake.requests
+    row.peaks = {tag: fake.most_open_per_tag[tag] for tag in sorted(fake.most_open_per_tag)}
+    row.total_peak, row.requests = fake.most_open, fake.requests
     return row
 
 

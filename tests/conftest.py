@@ -9,7 +9,6 @@ PostgreSQL; PostgreSQL must be reachable (``QUARRY_TEST_POSTGRES_URL``) unless
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import bem
 import httpx
-import psycopg
 import pytest
 import uvicorn
 
@@ -29,11 +27,12 @@ from quarry.config import Settings
 from quarry.engine.engine import Engine, Role
 from quarry.storage.db import Database
 from quarry.tenancy.service import create_account, create_api_key
+from tests.harness.databases import PostgresUnavailable, drop_postgres_database, postgres_database
+from tests.harness.ports import free_port
 
 pytest_plugins = ["tests.s3"]  # the `s3_server` fixture: a moto S3 server process, started only when a test asks
 
 BACKENDS = [b.strip() for b in os.environ.get("QUARRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
-POSTGRES_ADMIN_URL = os.environ.get("QUARRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
@@ -55,39 +54,16 @@ class Tenant:
     keys: dict[str, str]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def postgres_database(name: str) -> str:
-    """Create an empty database ``name`` and return its URL; fail loudly if PostgreSQL is absent."""
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}). Start it, point "
-            "QUARRY_TEST_POSTGRES_URL at one, or run with QUARRY_TEST_BACKENDS=sqlite.",
-            pytrace=False,
-        )
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     backend = request.param
     data_dir: Path = tmp_path_factory.mktemp(f"quarry-{backend}")
     pg_name = f"quarry_test_{os.getpid()}"  # one per test process: concurrent runs never share
     if backend == "postgresql":
-        url = postgres_database(pg_name)
+        try:
+            url = postgres_database(pg_name)
+        except PostgresUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
     else:
         url = f"sqlite:///{data_dir / 'quarry.db'}"
     settings = Settings(data_dir=data_dir, database_url=url)

@@ -23,7 +23,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.harness.ports import free_port
 
 ACCESS_KEY = "test"
 SECRET_KEY = "test"

@@ -17,7 +17,7 @@ from quarry.storage.blobs import open_blob_store
 from quarry.storage.blobs.local import LocalBlobStore
 from quarry.storage.blobs.s3 import S3BlobStore, S3BlobStoreUnavailable
 from quarry.storage.blobs.urls import FileLinks, FileUrlSigner
-from tests.conftest import free_port
+from tests.harness.ports import free_port
 from tests.s3 import S3Server, presigned_url_valid
 
 PAYLOAD = b"%PDF-1.7\x00\x00\xff\xfe" + bytes(range(256)) * 4 + b"\x00"

@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
-from tests.processes import QUARRY, ServerProcess
+from tests.conftest import BACKENDS
+from tests.harness.databases import drop_postgres_database, postgres_database
+from tests.harness.processes import QUARRY, ServerProcess, quarry_environ
 
 KEY = re.compile(r"\bqk_[A-Za-z0-9]{40}\b")
 
@@ -23,10 +24,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subpr
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    environ["QUARRY_DATA_DIR"] = str(tmp_path / "data")
-    environ["COLUMNS"] = "200"
-    yield environ
+    yield quarry_environ(tmp_path / "data", COLUMNS="200")
 
 
 def test_first_start_prints_a_working_key_once(env: dict[str, str]) -> None:

@@ -7,14 +7,11 @@ server-assigned IDs are only compared with each other.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -34,6 +31,7 @@ from quarry.providers.embeddings import BuiltinEmbedder, OpenAIEmbedder, embedde
 from quarry.storage.base import utcnow
 from quarry.tenancy.service import authenticate
 from tests.conftest import Server, Tenant
+from tests.harness.endpoints import LocalEndpoint, Received, Reply
 from tests.helpers import assert_error
 
 POLL_SECONDS = 30.0
@@ -780,40 +778,25 @@ def test_terms() -> None:
     assert terms("x" * 150) == ["x" * 100]
 
 
-class FakeEmbeddings:
+class FakeEmbeddings(LocalEndpoint):
     """A local HTTP server answering OpenAI's ``POST /embeddings`` from a script."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.replies: list[tuple[int, Any]] = []
-        fake = self
+        super().__init__("/v1")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                status, reply = fake.replies.pop(0) if fake.replies else (418, {"error": {"message": "unscripted"}})
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, request: Received) -> Reply:
+        self.requests.append({"path": request.path, "auth": request.headers.get("authorization"), "body": request.body})
+        status, reply = self.replies.pop(0) if self.replies else (418, {"error": {"message": "unscripted"}})
+        return Reply(status, reply)
 
 
 @pytest.fixture
 def fake_embeddings() -> Iterator[FakeEmbeddings]:
     fake = FakeEmbeddings()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.close()
 
 
 def test_openai_embedder_on_the_wire(fake_embeddings: FakeEmbeddings) -> None:

@@ -15,8 +15,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
-from tests.processes import ServerProcess, WorkerProcess
+from tests.conftest import BACKENDS
+from tests.harness.databases import drop_postgres_database, postgres_database
+from tests.harness.processes import ServerProcess, WorkerProcess, quarry_environ
 from tests.s3 import S3Server
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="the distributed shape needs PostgreSQL")
@@ -29,16 +30,17 @@ BATCH = 50
 @pytest.fixture
 def env(tmp_path: Path, s3_server: S3Server) -> Iterator[dict[str, str]]:
     name = f"quarry_distributed_{os.getpid()}"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("QUARRY_", "AWS_"))}
-    environ |= s3_server.env | {
-        "QUARRY_DATA_DIR": str(tmp_path / "data"),
-        "QUARRY_API_KEY": KEY,
-        "QUARRY_DATABASE_URL": postgres_database(name),
-        "QUARRY_BLOB_URL": f"s3://{s3_server.create_bucket()}/deployment-1",
-        "QUARRY_WORKERS": "4",  # few at once, so that the kill lands while calls are in flight
-        "QUARRY_DRAIN_SECONDS": "5",
-        "COLUMNS": "200",  # one log line per message
-    }
+    environ = quarry_environ(
+        tmp_path / "data",
+        without=("QUARRY_", "AWS_"),
+        **s3_server.env,
+        QUARRY_API_KEY=KEY,
+        QUARRY_DATABASE_URL=postgres_database(name),
+        QUARRY_BLOB_URL=f"s3://{s3_server.create_bucket()}/deployment-1",
+        QUARRY_WORKERS="4",  # few at once, so that the kill lands while calls are in flight
+        QUARRY_DRAIN_SECONDS="5",
+        COLUMNS="200",  # one log line per message
+    )
     yield environ
     drop_postgres_database(name)
 

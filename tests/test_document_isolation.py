@@ -19,8 +19,8 @@ from PIL import Image
 
 from tests import documents
 from tests.calls_client import POLL_SECONDS, b64, events_of, single, wait_for
+from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import create_function, probing, transform
-from tests.processes import ServerProcess, quarry_env
 
 KEY = "qk_" + "isolation" * 4
 

@@ -20,7 +20,8 @@ from quarry.engine.executors import STALE_AFTER, Membership, new_executor_id
 from quarry.engine.models import Executor
 from quarry.storage.base import utcnow
 from quarry.storage.db import Database
-from tests.conftest import BACKENDS, Server, drop_postgres_database, postgres_database
+from tests.conftest import BACKENDS, Server
+from tests.harness.databases import drop_postgres_database, postgres_database
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,7 +20,7 @@ from quarry.documents.parse import parse
 from quarry.providers.llm import ExtractionRequest, ProviderError, invalid_properties
 from quarry.providers.llm.builtin.extractor import extract
 from quarry.providers.llm.openai import JITTER, OpenAIProvider
-from tests.test_openai_provider import FakeOpenAI, answer, failure
+from tests.harness.fake_model import FakeOpenAI, answer, failure
 
 INVOICE = (
     "ACME Ltd\n"

@@ -30,8 +30,8 @@ from quarry.storage.idempotency import IdempotencyRecord
 from quarry.tenancy.models import Environment
 from tests.calls_client import POLL_SECONDS, invoice, single, wait_for
 from tests.conftest import BACKENDS, Server, Tenant
+from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import assert_error, create_function, transform
-from tests.processes import ServerProcess, quarry_env
 
 REPLAYED = "Idempotent-Replayed"
 

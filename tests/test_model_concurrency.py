@@ -4,12 +4,8 @@ many it had open at once (no timing is asserted: the endpoint waits for company,
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,86 +13,35 @@ import httpx
 import pytest
 
 from tests.calls_client import TERMINAL, create_workflow, get_call, single, submit
-from tests.conftest import free_port
+from tests.harness.fake_model import SlowModel
+from tests.harness.processes import ServerProcess, quarry_environ
 from tests.helpers import create_function
-from tests.processes import ServerProcess
 from tests.test_composition_api import pdf
 
 KEY = "model-concurrency-test-key"
 SCHEMA = {"type": "object", "properties": {"pageText": {"type": "string"}}}
 
 
-class PatientModel:
-    """An OpenAI-compatible ``/chat/completions`` that keeps each request open until ``company``
-    requests are open together (or ``patience`` seconds passed), then answers."""
-
-    def __init__(self, company: int, patience: float) -> None:
-        self.open = 0
-        self.most_open = 0
-        self.served = 0
-        self.changed = threading.Condition()
-        model = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                with model.changed:
-                    model.open += 1
-                    model.most_open = max(model.most_open, model.open)
-                    model.changed.notify_all()
-                    model.changed.wait_for(lambda: model.open >= company, timeout=patience)
-                content = json.dumps({"pageText": "seen"})
-                body = json.dumps(
-                    {
-                        "id": "x",
-                        "object": "chat.completion",
-                        "model": "m",
-                        "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                        ],
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                with model.changed:
-                    model.open -= 1
-                    model.served += 1
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _quarry(tmp_path: Path, model: PatientModel, **extra: str) -> ServerProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    environ |= {
-        "QUARRY_DATA_DIR": str(tmp_path / "data"),
-        "QUARRY_API_KEY": KEY,
-        "QUARRY_LLM_BASE_URL": model.url,
-        "QUARRY_LLM_MODEL": "patient",
-        "QUARRY_LLM_TIMEOUT_SECONDS": "60",
+def _quarry(tmp_path: Path, model: SlowModel, **extra: str) -> ServerProcess:
+    environ = quarry_environ(
+        tmp_path / "data",
+        QUARRY_API_KEY=KEY,
+        QUARRY_LLM_BASE_URL=model.url,
+        QUARRY_LLM_MODEL="patient",
+        QUARRY_LLM_TIMEOUT_SECONDS="60",
         **extra,
-    }
+    )
     return ServerProcess(environ)
 
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    made: list[tuple[PatientModel, ServerProcess | None]] = []
+    made: list[tuple[SlowModel, ServerProcess | None]] = []
 
-    def start(tmp_path: Path, company: int, patience: float, **extra: str) -> tuple[httpx.Client, PatientModel]:
-        model = PatientModel(company, patience)
+    def start(tmp_path: Path, company: int, patience: float, **extra: str) -> tuple[httpx.Client, SlowModel]:
+        # an endpoint that keeps each request open until ``company`` requests are open together
+        # (or ``patience`` seconds passed), then answers
+        model = SlowModel({"pageText": "seen"}, delay=patience, company=company, path="/v1")
         made.append((model, None))
         server = _quarry(tmp_path, model, **extra)
         made[-1] = (model, server)

@@ -1,9 +1,9 @@
 """The ``openai`` extraction provider against a real local HTTP server speaking the OpenAI wire format.
 
-``FakeOpenAI`` is a ``ThreadingHTTPServer`` on 127.0.0.1 that records every request it receives
-and answers from a scripted queue (an unscripted request gets a 418, which fails the call and
-the test). End-to-end tests run a Quarry server as a separate process (the engine is one per
-process, and the suite's in-process server is not configured for a model) with
+``FakeOpenAI`` (``tests/harness/fake_model.py``) is an HTTP server on 127.0.0.1 that records every
+request it receives and answers from a scripted queue (an unscripted request gets a 418, which
+fails the call and the test). End-to-end tests run a Quarry server as a separate process (the
+engine is one per process, and the suite's in-process server is not configured for a model) with
 ``QUARRY_LLM_*`` pointing at the fake, once per database backend, and go through the public API.
 Unit tests drive ``OpenAIProvider`` directly for the finer cases (backoff delays, timeouts,
 images of an image input, truncation).
@@ -17,14 +17,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,9 +32,12 @@ from quarry.documents.parse import parse
 from quarry.providers.llm import ExtractionRequest, ProviderError, provider_for
 from quarry.providers.llm.openai import OpenAIProvider
 from tests.calls_client import events_of, single, submit, wait_for, wait_for_function_call
-from tests.conftest import BACKENDS, drop_postgres_database, free_port, postgres_database
+from tests.conftest import BACKENDS
+from tests.harness.endpoints import Reply
+from tests.harness.fake_model import FakeOpenAI, answer, failure
+from tests.harness.ports import free_port
+from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import create_function, transform
-from tests.processes import ServerProcess
 
 MODEL = "fake-gpt-test"
 LLM_KEY = "sk-test-7f3a9c"
@@ -84,112 +81,6 @@ ANSWER_POINTERS = {
     "/lineItems/1/qty",
 }
 MARKER = "QUOKKA-5513-ZEBULON"  # a string only the test's documents contain
-
-
-# --- the fake endpoint ------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # JSON-encoded unless bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: Any
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        return self.body["messages"]
-
-    @property
-    def user_content(self) -> Any:
-        [user] = [m for m in self.messages[:2] if m["role"] == "user"]
-        return user["content"]
-
-
-def answer(content: str | dict[str, Any]) -> Reply:
-    """A chat completion whose message is ``content`` (a dict is sent as its JSON text)."""
-    text = content if isinstance(content, str) else json.dumps(content)
-    return Reply(
-        body={
-            "id": f"chatcmpl-{uuid.uuid4().hex[:8]}",
-            "object": "chat.completion",
-            "created": 0,
-            "model": MODEL,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
-    )
-
-
-def failure(status: int, message: str, retry_after: str | None = "0") -> Reply:
-    headers = {} if retry_after is None else {"Retry-After": retry_after}
-    return Reply(status, {"error": {"message": message, "type": "test_error", "code": None}}, headers)
-
-
-class FakeOpenAI:
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self._queue: list[Reply] = []
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = raw
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with fake._lock:
-                    fake.requests.append(Received("POST", self.path, headers, body))
-                    reply = fake._queue.pop(0) if fake._queue else failure(418, "unscripted request")
-                time.sleep(reply.delay)
-                data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that gave up (timeout tests) is expected
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def script(self, *replies: Reply) -> None:
-        """Forget earlier requests; answer the next requests with ``replies``, in order."""
-        with self._lock:
-            self.requests = []
-            self._queue = list(replies)
-
-    @property
-    def unanswered(self) -> int:
-        with self._lock:
-            return len(self._queue)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -243,10 +134,7 @@ def quarry(
     request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx.Client]:
     """A client of a Quarry process whose model endpoint is the fake (with a trailing slash on the URL)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    data_dir: Path = tmp_path_factory.mktemp(f"quarry-openai-{request.param}")
-    environ |= {
-        "QUARRY_DATA_DIR": str(data_dir),
+    settings = {
         "QUARRY_API_KEY": QUARRY_KEY,
         "QUARRY_LLM_BASE_URL": fake.url + "/v1/",
         "QUARRY_LLM_MODEL": MODEL,
@@ -256,17 +144,14 @@ def quarry(
         "QUARRY_TRANSCRIPTION_BASE_URL": fake.url + "/v1",
         "QUARRY_TRANSCRIPTION_MODEL": "whisper-test",
     }
-    pg_name = f"quarry_openai_{os.getpid()}"
-    if request.param == "postgresql":
-        environ["QUARRY_DATABASE_URL"] = postgres_database(pg_name)
-    server = ServerProcess(environ)
-    try:
-        with httpx.Client(base_url=server.url, headers={"x-api-key": QUARRY_KEY}, timeout=30) as client:
-            yield client
-    finally:
-        server.stop()
-        if request.param == "postgresql":
-            drop_postgres_database(pg_name)
+    data_dir = tmp_path_factory.mktemp(f"quarry-openai-{request.param}")
+    with quarry_env(request.param, data_dir, "quarry_openai", **settings) as environ:
+        server = ServerProcess(environ)
+        try:
+            with httpx.Client(base_url=server.url, headers={"x-api-key": QUARRY_KEY}, timeout=30) as client:
+                yield client
+        finally:
+            server.stop()
 
 
 def openai_function(api: httpx.Client, function_type: str = "transform", **extra: Any) -> str:

@@ -13,8 +13,8 @@ import pytest
 from quarry.api.errors import ApiError
 from quarry.api.rate_limit import RateLimiter
 from quarry.config import Settings
+from tests.harness.processes import QUARRY, ServerProcess, quarry_env
 from tests.helpers import assert_error
-from tests.processes import QUARRY, ServerProcess, quarry_env
 
 KEY = "qk_" + "ratelimit" * 4
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS
-from tests.processes import ServerProcess, quarry_env
+from tests.harness.processes import ServerProcess, quarry_env
 
 CHAIN = 8
 CALLS = 40

@@ -851,7 +851,7 @@ def test_migration_fills_the_transformation_id_of_earlier_events(server: Server,
     from alembic.config import Config
 
     from quarry.storage.db import MIGRATIONS_DIR, Database
-    from tests.conftest import drop_postgres_database, postgres_database
+    from tests.harness.databases import drop_postgres_database, postgres_database
 
     name = f"quarry_migration_{os.getpid()}"
     url = f"sqlite:///{tmp_path / 'old.db'}" if server.backend == "sqlite" else postgres_database(name)

@@ -18,8 +18,8 @@ import yaml
 
 from tests import documents
 from tests.calls_client import invoice
-from tests.conftest import free_port
-from tests.processes import QUARRY, ServerProcess, quarry_env
+from tests.harness.ports import free_port
+from tests.harness.processes import QUARRY, ServerProcess, quarry_env
 
 KEY = "user-cli-key"
 EXTRACT = {"outputSchemaName": "Invoice", "outputSchema": documents.SCHEMA}

@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,47 +18,32 @@ import pytest
 from quarry.subscriptions.addresses import AddressRefused, check_address, parse_networks
 from quarry.webhooks import sign, verify
 from tests.calls_client import single, submit, wait_for
-from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
-from tests.processes import ServerProcess
+from tests.conftest import BACKENDS
+from tests.harness.databases import drop_postgres_database, postgres_database
+from tests.harness.endpoints import LocalEndpoint, Received, Reply
+from tests.harness.processes import ServerProcess, quarry_environ
 
 KEY = "webhook-test-key"
 
 
-class Receiver:
+class Receiver(LocalEndpoint):
     """An HTTP endpoint answering each POST with the next scripted status (200 once the script is out)."""
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, request: Received) -> Reply:
+        with self.lock:
+            self.received.append((request.headers, request.raw))
+            status = self.statuses.pop(0) if self.statuses else 200
+        return Reply(status, b"ok", content_type=None)
 
     def for_event(self, event_id: str) -> list[tuple[dict[str, str], bytes]]:
         with self.lock:
             return [(h, b) for h, b in self.received if json.loads(b).get("eventID") == event_id]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +54,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 def quarry_env(tmp: Path, backend: str, name: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    environ |= {
-        "QUARRY_DATA_DIR": str(tmp),
-        "QUARRY_API_KEY": KEY,
-        "QUARRY_WEBHOOK_BACKOFF_BASE": "0.2",
-        "QUARRY_WEBHOOK_MAX_BACKOFF_SECONDS": "1",
-    }
+    environ = quarry_environ(
+        tmp, QUARRY_API_KEY=KEY, QUARRY_WEBHOOK_BACKOFF_BASE="0.2", QUARRY_WEBHOOK_MAX_BACKOFF_SECONDS="1"
+    )
     if backend == "postgresql":
         environ["QUARRY_DATABASE_URL"] = postgres_database(name)
     return environ
