@@ -9,10 +9,11 @@ from pydantic import BeforeValidator, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.deps import AppSettings, BaseUrl, Blobs, CallQueue, Db, Links
+from quarry.api.deps import AppSettings, BaseUrl, Db, Links
 from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
 from quarry.api.responses import wire_response
+from quarry.api.submission import Submit
 from quarry.calls import service
 from quarry.calls.models import Call, FunctionCall
 from quarry.calls.render import Renderer
@@ -28,7 +29,7 @@ from quarry.calls.schemas import (
     FunctionCallsCreated,
 )
 from quarry.calls.service import InputFile, NewCall
-from quarry.calls.submission import Created, submit_calls
+from quarry.calls.submission import Created
 from quarry.errors import from_validation_error, invalid
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery
@@ -67,8 +68,7 @@ def create_calls(
     idem: Idempotency,
     db: Db,
     settings: AppSettings,
-    blobs: Blobs,
-    enqueue: CallQueue,
+    submit: Submit,
     render: Render,
 ) -> dict[str, Any] | Response:
     """Call workflows or functions, in a batch. Every item is validated before any is created;
@@ -80,8 +80,8 @@ def create_calls(
     def answer(created: Created) -> dict[str, Any]:
         return {"calls": [render.call(call, roots) for call, roots in created]}
 
-    created, recorded = submit_calls(principal, new_calls, blobs, idem.write, enqueue, idem.recorder(answer))
-    return answer(created) if recorded is None else recorded
+    _, response = submit(principal, new_calls, idem, answer)
+    return response
 
 
 @router.get("/v2/calls", response_model=CallList, response_model_exclude_none=True)
@@ -156,8 +156,7 @@ async def call_function(
     idem: Idempotency,
     db: Db,
     settings: AppSettings,
-    blobs: Blobs,
-    enqueue: CallQueue,
+    submit: Submit,
     render: Render,
 ) -> dict[str, Any] | Response:
     """Call one function directly: JSON ``{"arguments": [...]}`` or a multipart form with
@@ -191,7 +190,5 @@ async def call_function(
     def answer(created: Created) -> dict[str, Any]:
         return {"functionCalls": [render.function_call(fc) for _, roots in created for fc in roots]}
 
-    created, recorded = await run_in_threadpool(
-        submit_calls, principal, new_calls, blobs, idem.write, enqueue, idem.recorder(answer)
-    )
-    return answer(created) if recorded is None else recorded
+    _, response = await run_in_threadpool(submit, principal, new_calls, idem, answer)
+    return response

@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.deps import AppSettings, BaseUrl, Blobs, CallQueue, Db, Links
+from quarry.api.deps import AppSettings, BaseUrl, Db, Links
 from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
 from quarry.api.responses import wire_response
+from quarry.api.submission import Submit
 from quarry.calls import outputs, service
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.render import Renderer
 from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionCallOut, ReferenceID
-from quarry.calls.submission import Created, submit_calls
+from quarry.calls.submission import Created
 from quarry.errors import from_validation_error, invalid
 from quarry.events.models import Event
 from quarry.storage.db import Database
@@ -336,8 +337,7 @@ async def call_workflow(
     idem: Idempotency,
     db: Db,
     settings: AppSettings,
-    blobs: Blobs,
-    enqueue: CallQueue,
+    submit: Submit,
     render: Render,
 ) -> Any:
     """Call a workflow on a JSON body (base64 input) or a multipart form (``file`` or ``files``).
@@ -356,11 +356,9 @@ async def call_workflow(
     def answer(created: Created) -> dict[str, Any]:
         return {"call": render.call(created[0][0], [], {})}
 
-    created, recorded = await run_in_threadpool(
-        submit_calls, principal, [new_call], blobs, idem.write, enqueue, idem.recorder(answer)
-    )
+    created, response = await run_in_threadpool(submit, principal, [new_call], idem, answer)
     if not wait:
-        return answer(created) if recorded is None else recorded
+        return response
     call_id = created[0][0].id
     status = await _wait(db, call_id)
     call = await run_in_threadpool(_call_answer, db, render, environment_id, call_id)
