@@ -85,7 +85,7 @@ def seed(settings: Settings, total: int) -> str:
                 "function_type": None if is_workflow else "transform",
                 "function_version_num": None if is_workflow else 1,
                 "input": {"singleFile": {"inputType": "text", "blobKey": f"{environment_id}/{call_id}/0.txt"}},
-                "plan": {},
+                "plan_json": {},
                 "created_at": created,
                 "started_at": created,
                 "finished_at": None if status == "running" else created + timedelta(seconds=2),

@@ -8,7 +8,7 @@ imports no domain package. A process has one of three roles:
 - ``worker`` (``quarry worker``): works the queues, serves no API.
 
 DBOS is a process singleton underneath; the engine owns its lifetime (``start``/``stop``) and binds
-the durable workflows to itself, so that nothing reaches for module state.
+the jobs' durable workflows at each start, so that nothing reaches for module state.
 
 >>> engine = bootstrap(Settings.from_env(), Role.ALL).engine   # doctest: +SKIP
 >>> engine.start(); engine.enqueue(CALL_JOB, ["call_…"]); engine.stop()   # doctest: +SKIP
