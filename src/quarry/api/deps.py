@@ -3,6 +3,9 @@
 The process (``bootstrap.Process``) is put on the application once by ``create_app``; this module
 is the only reader of ``app.state``. A route asks for ``db: Db`` or ``enqueue: CallQueue`` and
 can be read, and tested, without knowing where those come from (Dispatch's ``DbSession`` style).
+
+The dependencies are ``async``: they only look a value up, and FastAPI runs a plain ``def``
+dependency in its thread pool — a thread hop per dependency per request.
 """
 
 from __future__ import annotations
@@ -25,39 +28,39 @@ def process_of(request: Request) -> Process:
     return request.app.state.process  # type: ignore[no-any-return]
 
 
-def _db(request: Request) -> Database:
+async def _db(request: Request) -> Database:
     return process_of(request).db
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return process_of(request).settings
 
 
-def _blobs(request: Request) -> BlobStore:
+async def _blobs(request: Request) -> BlobStore:
     return process_of(request).blobs
 
 
-def _links(request: Request) -> FileLinks:
+async def _links(request: Request) -> FileLinks:
     return process_of(request).links
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return process_of(request).engine
 
 
-def _call_queue(request: Request) -> Callable[[list[str]], None]:
+async def _call_queue(request: Request) -> Callable[[list[str]], None]:
     return process_of(request).enqueue_calls
 
 
-def _request_queue(request: Request) -> Callable[[list[str]], None]:
+async def _request_queue(request: Request) -> Callable[[list[str]], None]:
     return process_of(request).enqueue_collection_requests
 
 
-def _rate_limiter(request: Request) -> RateLimiter | None:
+async def _rate_limiter(request: Request) -> RateLimiter | None:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
-def base_url(request: Request) -> str:
+async def base_url(request: Request) -> str:
     """Where this server is reached, for absolute URLs: ``QUARRY_PUBLIC_URL`` or the request's own."""
     return process_of(request).settings.public_url or str(request.base_url)
 

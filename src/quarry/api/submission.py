@@ -13,13 +13,14 @@ from quarry.api.deps import Blobs, CallQueue
 from quarry.api.idempotency import IdempotencyKey
 from quarry.calls.service import NewCall
 from quarry.calls.submission import Created, submit_calls
+from quarry.storage.blobs import BlobStore
 from quarry.tenancy.service import Principal
 
 
 @dataclass
 class CallSubmitter:
-    blobs: Blobs
-    enqueue: CallQueue
+    blobs: BlobStore
+    enqueue: Callable[[list[str]], None]
 
     def __call__(
         self, principal: Principal, new_calls: list[NewCall], idem: IdempotencyKey, answer: Callable[[Created], Any]
@@ -32,4 +33,8 @@ class CallSubmitter:
         return created, answer(created) if recorded is None else recorded
 
 
-Submit = Annotated[CallSubmitter, Depends(CallSubmitter)]
+async def _submitter(blobs: Blobs, enqueue: CallQueue) -> CallSubmitter:
+    return CallSubmitter(blobs, enqueue)  # async: no thread hop to build it
+
+
+Submit = Annotated[CallSubmitter, Depends(_submitter)]

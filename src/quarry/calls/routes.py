@@ -54,7 +54,7 @@ class CallListQuery(PageQuery):
     )
 
 
-def renderer(links: Links, url: BaseUrl) -> Renderer:
+async def renderer(links: Links, url: BaseUrl) -> Renderer:
     return Renderer(links, url)
 
 

@@ -209,7 +209,7 @@ class CallRenderer:
         return rendered
 
 
-def renderer(links: Links, url: BaseUrl) -> CallRenderer:
+async def renderer(links: Links, url: BaseUrl) -> CallRenderer:
     return CallRenderer(Renderer(links, url))
 
 
