@@ -36,7 +36,20 @@ VersionNum = Annotated[int, Field(ge=1, le=MAX_VERSION_NUM)]
 
 
 def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """``2026-12-05T13:00:00.000000Z``: always microseconds, always ``Z`` (the stored instants
+    are UTC already: no conversion on the hot path of every listed call)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def rfc3339_or_none(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339(value)
+
+
+def without_none(fields: dict[str, Any]) -> dict[str, Any]:
+    """A wire object's fields that have a value: the API leaves absent what it does not know."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
-from quarry.api.deps import AppSettings, Db, Limiter
+from quarry.api.deps import limiter_of, process_of
 from quarry.api.errors import ApiError
 from quarry.tenancy.service import Principal, authenticate
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="An API key of one environment.")
 
 
-def current_principal(
-    api_key: Annotated[str | None, Depends(_api_key_header)], db: Db, settings: AppSettings, limiter: Limiter
-) -> Principal:
+def current_principal(api_key: Annotated[str | None, Depends(_api_key_header)], request: Request) -> Principal:
     if not api_key:
         raise ApiError(401, "Missing API key: send it in the x-api-key header")
-    with db.read() as session:
-        principal = authenticate(session, api_key, settings.api_key)
+    process = process_of(request)
+    with process.db.read() as session:
+        principal = authenticate(session, api_key, process.settings.api_key)
+    limiter = limiter_of(request)
     if principal is None:
         raise ApiError(401, "Invalid or revoked API key")
     if limiter is not None:

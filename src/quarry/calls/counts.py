@@ -109,17 +109,16 @@ def _incremented(excluded: Any) -> Any:
     return CallCount.count + excluded.count
 
 
+_LOOKUP = sa.select(sa.func.coalesce(sa.func.sum(CallCount.count), 0)).where(
+    CallCount.environment_id == sa.bindparam("environment_id"),
+    CallCount.dimension == sa.bindparam("dimension"),
+    CallCount.value.in_(sa.bindparam("values", expanding=True)),
+)  # built once: nearly every List Calls request looks a count up
+
+
 def lookup(session: Session, environment_id: str, dimension: str, values: list[str]) -> int:
-    return int(
-        session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(CallCount.count), 0)).where(
-                CallCount.environment_id == environment_id,
-                CallCount.dimension == dimension,
-                CallCount.value.in_(set(values)),
-            )
-        )
-        or 0
-    )
+    parameters = {"environment_id": environment_id, "dimension": dimension, "values": sorted(set(values))}
+    return int(session.connection().execute(_LOOKUP, parameters).scalar() or 0)
 
 
 def filter_key(filters: dict[str, Any]) -> str:

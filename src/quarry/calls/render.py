@@ -1,15 +1,55 @@
-"""The v2 wire form of calls and function calls."""
+"""The v2 wire form of calls and function calls.
+
+Rendered straight into what is sent: camelCase keys, RFC 3339 strings, no ``None`` fields — so
+that a listed page goes out with one JSON encoding and no model pass (``calls.schemas`` holds the
+same shapes for the API reference and for validating what comes in). A call or function call is
+anything with the model's attributes: an ORM object, or a row of ``CALL_COLUMNS`` /
+``FUNCTION_CALL_COLUMNS`` (reads skip the ORM's cost per object).
+
+A finished call never changes again, and the calls people watch are mostly finished ones: their
+encoded form is kept (``FinishedCalls``) for as long as the signed URLs in it stay the same.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
-from quarry.calls.models import Call, FunctionCall
+from quarry.calls.models import TERMINAL_STATUSES
 from quarry.calls.service import function_calls_of
 from quarry.storage.blobs.urls import FileLinks
+from quarry.wire import rfc3339, rfc3339_or_none, without_none
+
+WireValue = dict[str, Any] | orjson.Fragment
+"""A rendered call: its fields, or its JSON already encoded (``orjson.dumps`` writes both)."""
+
+
+class FinishedCalls:
+    """The encoded wire form of finished calls, most recently used first, at most ``size`` of them
+    (about 1.5 kB each). Keyed by call, base URL and the expiry of the URLs signed now."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()  # routes run in a thread pool
+
+    def get(self, key: tuple[str, str, int]) -> bytes | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, int], encoded: bytes) -> None:
+        with self._lock:
+            self._items[key] = encoded
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 @dataclass
@@ -18,61 +58,85 @@ class Renderer:
 
     links: FileLinks
     base_url: str
+    finished: FinishedCalls | None = None
 
     def file(self, entry: dict[str, Any]) -> dict[str, Any]:
         out = {"inputType": entry["inputType"], "s3URL": self.links.url(self.base_url, entry["blobKey"])}
-        if "itemReferenceID" in entry:
+        if entry.get("itemReferenceID") is not None:
             out["itemReferenceID"] = entry["itemReferenceID"]
         return out
 
-    def function_call(self, fc: FunctionCall) -> dict[str, Any]:
+    def function_call(self, fc: Any) -> dict[str, Any]:
         files = [self.file(entry) for entry in fc.inputs]
-        out: dict[str, Any] = {
-            "functionCallID": fc.id,
-            "functionID": fc.function_id,
-            "functionName": fc.function_name,
-            "type": fc.function_type,
-            "referenceID": fc.reference_id,
-            "status": fc.status,
-            "functionVersionNum": fc.function_version_num,
-            "activity": fc.activity,
-            "startedAt": fc.started_at,
-            "finishedAt": fc.finished_at,
-            "sourceFunctionCallID": fc.source_function_call_id,
-            "sourceEventID": fc.source_event_id,
-            "workflowCallID": fc.call_id,
-            "inputs": files,
-        }
-        if len(files) == 1:
-            out["inputType"] = files[0]["inputType"]
-            out["s3URL"] = files[0]["s3URL"]
-        return out
+        single = files[0] if len(files) == 1 else {}
+        return without_none(
+            {
+                "functionCallID": fc.id,
+                "functionID": fc.function_id,
+                "functionName": fc.function_name,
+                "type": fc.function_type,
+                "referenceID": fc.reference_id,
+                "status": fc.status,
+                "functionVersionNum": fc.function_version_num,
+                "activity": fc.activity,
+                "startedAt": rfc3339_or_none(fc.started_at),
+                "finishedAt": rfc3339_or_none(fc.finished_at),
+                "sourceFunctionCallID": fc.source_function_call_id,
+                "sourceEventID": fc.source_event_id,
+                "workflowCallID": fc.call_id,
+                "inputType": single.get("inputType"),
+                "s3URL": single.get("s3URL"),
+                "inputs": files,
+            }
+        )
 
-    def call_input(self, call: Call) -> dict[str, Any]:
+    def call_input(self, call: Any) -> dict[str, Any]:
         if "singleFile" in call.input:
             single = self.file(call.input["singleFile"])
             return {"singleFile": {"inputType": single["inputType"], "s3URL": single["s3URL"]}}
         return {"batchFiles": {"inputs": [self.file(e) for e in call.input["batchFiles"]["inputs"]]}}
 
-    def call(self, call: Call, function_calls: list[FunctionCall]) -> dict[str, Any]:
-        return {
-            "callID": call.id,
-            "callType": call.call_type,
-            "status": call.status,
-            "createdAt": call.created_at,
-            "finishedAt": call.finished_at,
-            "workflowID": call.workflow_id,
-            "workflowName": call.workflow_name,
-            "workflowVersionNum": call.workflow_version_num,
-            "functionID": call.function_id,
-            "functionName": call.function_name,
-            "functionType": call.function_type,
-            "functionVersionNum": call.function_version_num,
-            "callReferenceID": call.call_reference_id,
-            "functionCalls": [self.function_call(fc) for fc in function_calls],
-            "input": self.call_input(call),
-        }
+    def call(self, call: Any, function_calls: list[Any]) -> dict[str, Any]:
+        return without_none(
+            {
+                "callID": call.id,
+                "callType": call.call_type,
+                "status": call.status,
+                "createdAt": rfc3339(call.created_at),
+                "finishedAt": rfc3339_or_none(call.finished_at),
+                "workflowID": call.workflow_id,
+                "workflowName": call.workflow_name,
+                "workflowVersionNum": call.workflow_version_num,
+                "functionID": call.function_id,
+                "functionName": call.function_name,
+                "functionType": call.function_type,
+                "functionVersionNum": call.function_version_num,
+                "callReferenceID": call.call_reference_id,
+                "functionCalls": [self.function_call(fc) for fc in function_calls],
+                "input": self.call_input(call),
+            }
+        )
 
-    def calls(self, session: Session, calls: list[Call]) -> list[dict[str, Any]]:
-        by_call = function_calls_of(session, calls)
-        return [self.call(call, by_call[call.id]) for call in calls]
+    def calls(self, session: Session, calls: list[Any]) -> list[WireValue]:
+        """The wire form of each call; finished ones from ``finished`` where they were rendered
+        before (their function calls are not read again)."""
+        out: list[WireValue | None] = [None] * len(calls)
+        expiry = self.links.signer.expiry()
+        kept = self.finished
+        for i, call in enumerate(calls):
+            if kept is not None and call.status in TERMINAL_STATUSES:
+                encoded = kept.get((call.id, self.base_url, expiry))
+                if encoded is not None:
+                    out[i] = orjson.Fragment(encoded)
+        missing = [call for call, value in zip(calls, out, strict=True) if value is None]
+        by_call = function_calls_of(session, missing)
+        for i, call in enumerate(calls):
+            if out[i] is not None:
+                continue
+            rendered = self.call(call, by_call[call.id])
+            out[i] = rendered
+            if kept is not None and call.status in TERMINAL_STATUSES:
+                encoded = orjson.dumps(rendered)
+                kept.put((call.id, self.base_url, expiry), encoded)
+                out[i] = orjson.Fragment(encoded)
+        return out  # type: ignore[return-value]

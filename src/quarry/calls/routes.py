@@ -9,13 +9,13 @@ from pydantic import BeforeValidator, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.deps import AppSettings, BaseUrl, Db, Links
+from quarry.api.deps import AppSettings, Db, base_url_of, finished_calls_of, process_of
 from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
-from quarry.api.responses import wire_response
+from quarry.api.responses import json_response
 from quarry.api.submission import Submit
 from quarry.calls import service
-from quarry.calls.models import Call, FunctionCall
+from quarry.calls.models import FunctionCall
 from quarry.calls.render import Renderer
 from quarry.calls.schemas import (
     CallEnvelope,
@@ -54,8 +54,8 @@ class CallListQuery(PageQuery):
     )
 
 
-async def renderer(links: Links, url: BaseUrl) -> Renderer:
-    return Renderer(links, url)
+async def renderer(request: Request) -> Renderer:
+    return Renderer(process_of(request).links, base_url_of(request), finished_calls_of(request))
 
 
 Render = Annotated[Renderer, Depends(renderer)]
@@ -92,15 +92,14 @@ def list_calls(
     values within one filter with OR."""
     with db.read() as session:
         calls, total = service.list_calls(session, db, principal.environment_id, query)
-        content = {"calls": render.calls(session, calls), "totalCount": total}
-    return wire_response(CallList, content)
+        return json_response({"calls": render.calls(session, calls), "totalCount": total})
 
 
 @router.get("/v2/calls/{callID}", response_model=CallEnvelope, response_model_exclude_none=True)
-def get_call(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> dict[str, Any]:
+def get_call(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> Response:
     with db.read() as session:
-        call = get_in_environment(session, Call, principal.environment_id, callID, "call")
-        return {"call": render.calls(session, [call])[0]}
+        call = service.find_call(session, principal.environment_id, callID)
+        return json_response({"call": render.calls(session, [call])[0]})
 
 
 @router.get("/v2/functions/calls/{functionCallID}", response_model=FunctionCallOut, response_model_exclude_none=True)

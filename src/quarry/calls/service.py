@@ -339,15 +339,37 @@ def _root_inputs(new: NewCall, stored: list[dict[str, Any]]) -> list[tuple[str |
 # --- reading ----------------------------------------------------------------------------------
 
 
-def function_calls_of(session: Session, calls: list[Call]) -> dict[str, list[FunctionCall]]:
-    """The function calls of each call, in creation order."""
-    by_call: dict[str, list[FunctionCall]] = {call.id: [] for call in calls}
+CALL_COLUMNS = tuple(column for column in Call.__table__.c if column.key != "plan")
+"""What a read of calls selects: every column but the plan (only the engine reads it); rows of
+these have the model's attribute names."""
+FUNCTION_CALL_COLUMNS = tuple(column for column in FunctionCall.__table__.c if column.key != "payload")
+
+
+# The reads behind every poll of a call, built once (binding values is all a request does).
+_CALL_BY_ID = sa.select(*CALL_COLUMNS).where(
+    Call.environment_id == sa.bindparam("environment_id"), Call.id == sa.bindparam("call_id")
+)
+_FUNCTION_CALLS_OF = (
+    sa.select(*FUNCTION_CALL_COLUMNS)
+    .where(FunctionCall.call_id.in_(sa.bindparam("call_ids", expanding=True)))
+    .order_by(FunctionCall.created_at, FunctionCall.id)
+)
+
+
+def find_call(session: Session, environment_id: str, call_id: str) -> Any:
+    """The call with this ID in this environment, as a row of ``CALL_COLUMNS``; else a 404."""
+    parameters = {"environment_id": environment_id, "call_id": call_id}
+    row = session.connection().execute(_CALL_BY_ID, parameters).first()
+    if row is None:
+        raise not_found("call", call_id)
+    return row
+
+
+def function_calls_of(session: Session, calls: list[Any]) -> dict[str, list[Any]]:
+    """The function calls of each call (rows of ``FUNCTION_CALL_COLUMNS``), in creation order."""
+    by_call: dict[str, list[Any]] = {call.id: [] for call in calls}
     if calls:
-        for fc in session.scalars(
-            sa.select(FunctionCall)
-            .where(FunctionCall.call_id.in_(list(by_call)))
-            .order_by(FunctionCall.created_at, FunctionCall.id)
-        ):
+        for fc in session.connection().execute(_FUNCTION_CALLS_OF, {"call_ids": list(by_call)}):
             by_call[fc.call_id].append(fc)
     return by_call
 
@@ -378,17 +400,18 @@ def _filters(query: Any) -> tuple[dict[str, list[str]], list[sa.ColumnElement[bo
     return given, [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
 
 
-def page_of_calls(session: Session, environment_id: str, query: Any) -> list[Call]:
-    """A page of the calls matching the query's filters (``call_ids``, ``call_types`` …, see
+def page_of_calls(session: Session, environment_id: str, query: Any) -> list[Any]:
+    """A page (rows of ``CALL_COLUMNS``) of the calls matching the query's filters (``call_ids``, ``call_types`` …, see
     ``_LIST_FILTERS``, and ``reference_id_substring``), in creation order."""
     _, filters = _filters(query)
     narrow = None
     if query.reference_id_substring is not None:
         narrow = search.page_filter(session, environment_id, query.reference_id_substring, filters, query.limit)
-    return creation_page(session, Call, [Call.environment_id == environment_id], filters, query, narrow)
+    scope = [Call.environment_id == environment_id]
+    return creation_page(session, Call, scope, filters, query, narrow, columns=CALL_COLUMNS)
 
 
-def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Call], int]:
+def list_calls(session: Session, db: Database, environment_id: str, query: Any) -> tuple[list[Any], int]:
     """A page of calls and the number of calls matching the filters; see ``_total`` for the count.
     The count comes first: when a substring search matches nothing, its page is not looked for
     (a substring too short for the trigram indexes would scan every call for it), unless a

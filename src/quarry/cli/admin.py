@@ -54,6 +54,9 @@ def serve(
     workers: bool = typer.Option(
         True, "--workers/--no-workers", help="Also run calls in this process (--no-workers: API only)."
     ),
+    access_log: bool = typer.Option(
+        False, "--access-log/--no-access-log", help="Log every request (a tenth of the cost of a small request)."
+    ),
 ) -> None:
     """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR, calls run in this process)."""
     import signal
@@ -101,7 +104,7 @@ def serve(
     # again for the handler that was there before it: a drained Quarry has nothing left to do
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(create_app(process), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(process), host=host, port=port, log_level="info", access_log=access_log)
     _exit_now()
 
 

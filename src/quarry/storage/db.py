@@ -1,10 +1,10 @@
 """Database connections, transactions and schema migrations.
 
-One code path for both databases. On PostgreSQL, reads run in autocommit mode (each statement
-already has its own snapshot under READ COMMITTED). On SQLite, writers open their transaction with
-``BEGIN IMMEDIATE`` so that two concurrent writers queue on the busy timeout instead of
-failing with ``database is locked`` when a read transaction tries to upgrade; readers keep
-plain deferred transactions so that they never wait for a writer (WAL).
+One code path for both databases. Reads run in autocommit mode on both: each statement has its
+own snapshot (PostgreSQL's READ COMMITTED gives no more inside a transaction, and SQLite's WAL
+readers never wait for a writer either way), and a read costs no BEGIN/ROLLBACK around it. On
+SQLite, writers open their transaction with ``BEGIN IMMEDIATE`` so that two concurrent writers
+queue on the busy timeout instead of failing with ``database is locked``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def _sqlite_engine(url: str, begin: str) -> sa.Engine:
+def _sqlite_engine(url: str, begin: str | None) -> sa.Engine:
+    """``begin``: the statement that opens a transaction; ``None``: every statement on its own."""
     engine = sa.create_engine(
         url,
         connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30},
@@ -71,9 +72,11 @@ def _sqlite_engine(url: str, begin: str) -> sa.Engine:
         # SQLite's own lower() folds ASCII only; case-insensitive search must fold "É" too
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql(begin)
+    if begin is not None:
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection):  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql(begin)
 
     return engine
 
@@ -94,7 +97,7 @@ class Database:
             # (up to 100 ms a nap): dozens of threads of one process queue here instead, in turn
             self._write_turn = threading.Lock()
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
-            self.read_engine = _sqlite_engine(self.url, "BEGIN")
+            self.read_engine = _sqlite_engine(self.url, None)
         else:
             # connections are PostgreSQL's scarcest resource (100 by default for the whole server):
             # every process of a deployment keeps at most ``pool_size`` of them, plus DBOS's own

@@ -134,22 +134,29 @@ def has_active_key(session: Session, account_id: str) -> bool:
     )
 
 
+# Every request authenticates: both look-ups are built once, executed with the key's values only.
+_ENVIRONMENT_COLUMNS = (Environment.account_id, Environment.id, Environment.name)
+_BY_KEY_HASH = (
+    sa.select(*_ENVIRONMENT_COLUMNS, ApiKey.name)
+    .join(Environment, ApiKey.environment_id == Environment.id)
+    .where(ApiKey.key_hash == sa.bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+_DEFAULT_PRODUCTION = (
+    sa.select(*_ENVIRONMENT_COLUMNS, sa.literal(ENV_KEY_NAME))
+    .join(Account, Environment.account_id == Account.id)
+    .where(Account.name == DEFAULT_ACCOUNT, Environment.name == "production")
+)
+
+
 def authenticate(session: Session, secret: str, env_key: str | None = None) -> Principal | None:
     """Resolve an API key secret to its environment, or ``None`` when it is unknown or revoked.
 
     ``env_key`` is the ``QUARRY_API_KEY`` setting: a key of the default account's production
     environment that lives in configuration instead of the database.
     """
+    connection = session.connection()
     if env_key and hmac.compare_digest(secret.encode(), env_key.encode()):
-        account = session.scalar(sa.select(Account).where(Account.name == DEFAULT_ACCOUNT))
-        environment = account and find_environment(session, account.id, "production")
-        return environment and Principal(account.id, environment.id, environment.name, ENV_KEY_NAME)
-    row = session.execute(
-        sa.select(ApiKey, Environment)
-        .join(Environment, ApiKey.environment_id == Environment.id)
-        .where(ApiKey.key_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
-    ).first()
-    if row is None:
-        return None
-    key, environment = row
-    return Principal(environment.account_id, environment.id, environment.name, key.name)
+        row = connection.execute(_DEFAULT_PRODUCTION).first()
+    else:
+        row = connection.execute(_BY_KEY_HASH, {"key_hash": hash_key(secret)}).first()
+    return None if row is None else Principal(*row)

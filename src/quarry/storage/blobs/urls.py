@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -16,18 +17,26 @@ if TYPE_CHECKING:
     from quarry.storage.blobs import BlobStore
 
 DEFAULT_TTL_SECONDS = 3600
+EXPIRY_STEP_SECONDS = 60
+"""Expiry times are rounded down to a whole minute: a file's URL stays the same for a minute (a
+polled call renders the same bytes, and can be kept rendered), valid 59 to 60 minutes."""
 
 
 class FileUrlSigner:
     def __init__(self, secret: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
         self._secret = secret.encode()
         self.ttl_seconds = ttl_seconds
+        self._signature = lru_cache(maxsize=16384)(self._sign)  # the same URLs are signed again and again
 
-    def _signature(self, key: str, expires: int) -> str:
+    def _sign(self, key: str, expires: int) -> str:
         return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
+    def expiry(self) -> int:
+        """When a URL signed now expires (unix seconds): the same for a whole ``EXPIRY_STEP_SECONDS``."""
+        return int(time.time()) // EXPIRY_STEP_SECONDS * EXPIRY_STEP_SECONDS + self.ttl_seconds
+
     def url(self, base_url: str, key: str) -> str:
-        expires = int(time.time()) + self.ttl_seconds
+        expires = self.expiry()
         return (
             f"{base_url.rstrip('/')}/v2/files/{quote(key)}?expires={expires}&signature={self._signature(key, expires)}"
         )
