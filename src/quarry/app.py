@@ -19,7 +19,7 @@ from quarry.api.openapi import install_openapi
 from quarry.api.rate_limit import RateLimiter
 from quarry.api.timing import ServerTiming
 from quarry.bootstrap import Process
-from quarry.calls.render import FinishedCalls
+from quarry.calls.render import FINISHED_CALLS_KEPT, FinishedCalls
 from quarry.calls.routes import router as calls_router
 from quarry.collections.routes import router as collections_router
 from quarry.dashboard import router as dashboard_router
@@ -56,7 +56,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     )
     app.state.process = process
     app.state.rate_limiter = RateLimiter.from_settings(process.settings)
-    app.state.finished_calls = FinishedCalls()
+    app.state.finished_calls = FinishedCalls(FINISHED_CALLS_KEPT)
     install_error_handlers(app)
     install_idempotency(app)
     app.add_middleware(RequestGuard, max_body_bytes=process.settings.max_request_bytes)

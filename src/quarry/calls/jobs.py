@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.progress import (
@@ -51,6 +51,8 @@ log = logging.getLogger("quarry.engine")
 CALL_JOB = "calls"
 """The engine's name for running calls: ``engine.enqueue(CALL_JOB, call_ids)``."""
 
+WITH_PLAN = [undefer(Call.plan_json)]
+"""A call read to run it: its plan in the same statement (a deferred column costs a query of its own)."""
 Ready = tuple[str, bool]
 """A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
 Ran = dict[str, Any]
@@ -117,7 +119,7 @@ class CallExecution(DBOSConfiguredInstance):
         A lone function call ready at once (most calls) is run right here: one durable step
         fewer per call. Like every step this is idempotent: a re-run finds it finished."""
         with self.runtime.db.write() as session:
-            call = session.get_one(Call, call_id, with_for_update=True)
+            call = session.get_one(Call, call_id, with_for_update=True, options=WITH_PLAN)
             if call.status == "pending":
                 set_status(session, call, "running")
                 call.started_at = utcnow()
@@ -158,7 +160,7 @@ class CallExecution(DBOSConfiguredInstance):
             fc.started_at = fc.started_at or utcnow()
             fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
             config = functions.config_of(session, fc.function_id, fc.function_version_num)
-            call = session.get_one(Call, fc.call_id)
+            call = session.get_one(Call, fc.call_id, options=WITH_PLAN)
             plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
 
         try:

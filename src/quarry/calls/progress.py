@@ -23,21 +23,31 @@ def collecting_join() -> sa.ColumnElement[bool]:
     return sa.and_(FunctionCall.function_type == "join", FunctionCall.source_function_call_id.is_not(None))
 
 
+_OUTCOMES = sa.select(
+    sa.func.count().filter(FunctionCall.status.not_in(TERMINAL_STATUSES)),
+    sa.func.count().filter(FunctionCall.status == "failed"),
+).where(FunctionCall.call_id == sa.bindparam("call_id"))
+"""How many of a call's function calls are unfinished, and how many failed: one statement, built
+once (every call settles)."""
+
+
 def settle_if_done(session: Session, call: Call) -> str | None:
     """Settle a call (locked) none of whose function calls is left unfinished; its status then."""
-    unfinished = session.scalar(
-        sa.select(sa.func.count()).where(FunctionCall.call_id == call.id, FunctionCall.status.not_in(TERMINAL_STATUSES))
-    )
-    if unfinished or call.status in TERMINAL_STATUSES:
+    if call.status in TERMINAL_STATUSES:
         return None
-    settle(session, call)
+    unfinished, failed = session.execute(_OUTCOMES, {"call_id": call.id}).one()
+    if unfinished:
+        return None
+    _settle(session, call, failed)
     return call.status
 
 
 def settle(session: Session, call: Call) -> None:
-    failed = session.scalar(
-        sa.select(sa.func.count()).where(FunctionCall.call_id == call.id, FunctionCall.status == "failed")
-    )
+    _, failed = session.execute(_OUTCOMES, {"call_id": call.id}).one()
+    _settle(session, call, failed)
+
+
+def _settle(session: Session, call: Call, failed: int) -> None:
     set_status(session, call, "failed" if failed else "completed")
     call.finished_at = utcnow()
 

@@ -12,8 +12,6 @@ encoded form is kept (``FinishedCalls``) for as long as the signed URLs in it st
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from quarry.calls.models import TERMINAL_STATUSES
 from quarry.calls.service import function_calls_of
+from quarry.lru import Lru
 from quarry.storage.blobs.urls import FileLinks
 from quarry.wire import rfc3339, rfc3339_or_none, without_none
 
@@ -29,27 +28,10 @@ WireValue = dict[str, Any] | orjson.Fragment
 """A rendered call: its fields, or its JSON already encoded (``orjson.dumps`` writes both)."""
 
 
-class FinishedCalls:
-    """The encoded wire form of finished calls, most recently used first, at most ``size`` of them
-    (about 1.5 kB each). Keyed by call, base URL and the expiry of the URLs signed now."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
-        self._lock = threading.Lock()  # routes run in a thread pool
-
-    def get(self, key: tuple[str, str, int]) -> bytes | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str, int], encoded: bytes) -> None:
-        with self._lock:
-            self._items[key] = encoded
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
+FinishedCalls = Lru[tuple[str, str, int], bytes]
+"""The encoded wire form of finished calls (about 1.5 kB each), keyed by call, base URL and the
+expiry of the URLs signed now."""
+FINISHED_CALLS_KEPT = 20_000
 
 
 @dataclass

@@ -116,9 +116,7 @@ def with_targets(session: Session, main: str, versions: dict[str, int], edges: l
     return Plan(main, versions, edges, targets)
 
 
-def resolve_target(
-    session: Session, environment_id: str, *, field_prefix: str, **target: str | None
-) -> tuple[str, Function, Plan, Workflow | None, WorkflowVersion | None]:
+def resolve_target(session: Session, environment_id: str, *, field_prefix: str, **target: str | None) -> Target:
     """``(callType, main function, plan, workflow, workflow version)`` for one of
     ``workflow_id``, ``workflow_name``, ``function_id``, ``function_name``; 400 if it does not exist."""
     key, value = next((k, v) for k, v in target.items() if v is not None)
@@ -172,20 +170,16 @@ def decode_input(call_input: Any, path: str, max_bytes: int) -> tuple[list[Input
     return files, True
 
 
+Target = tuple[str, Function, Plan, Workflow | None, WorkflowVersion | None]
+"""What a call runs: ``resolve_target``'s answer."""
+
+
 def prepare_call(
-    session: Session,
-    environment_id: str,
-    reference_id: str | None,
-    read_files: Callable[[], tuple[list[InputFile], bool]],
-    *,
-    field_prefix: str = "",
-    **target: str | None,
+    reference_id: str | None, read_files: Callable[[], tuple[list[InputFile], bool]], target: Target
 ) -> NewCall:
-    """One call of a workflow or function (see ``resolve_target``), validated; ``read_files``
-    gives its files and whether they are a batch (read once the target is known to exist)."""
-    call_type, function, plan, workflow, version = resolve_target(
-        session, environment_id, field_prefix=field_prefix, **target
-    )
+    """One call of ``target``, validated; ``read_files`` gives its files and whether they are a
+    batch (read once the target is known to exist)."""
+    call_type, function, plan, workflow, version = target
     files, batch = read_files()
     check_input_types(function, files)
     return NewCall(call_type, reference_id, files, batch, function, plan, workflow, version)
@@ -202,7 +196,9 @@ def prepare_workflow_call(
     found = workflows.runnable(session, environment_id, name=workflow_name)
     if found is None:
         raise not_found("workflow", workflow_name)
-    return prepare_call(session, environment_id, reference_id, read_files, workflow_id=found[0].id)
+    return prepare_call(
+        reference_id, read_files, resolve_target(session, environment_id, field_prefix="", workflow_id=found[0].id)
+    )
 
 
 def call_status(session: Session, call_id: str) -> str:
@@ -210,21 +206,26 @@ def call_status(session: Session, call_id: str) -> str:
 
 
 def prepare_calls(session: Session, environment_id: str, items: list[Any], max_bytes: int) -> list[NewCall]:
-    """Validate every item of ``POST /v2/calls`` (400/413 at the first problem) before anything is stored."""
+    """Validate every item of ``POST /v2/calls`` (400/413 at the first problem) before anything is
+    stored. Each target is resolved once per batch (a batch mostly calls one workflow)."""
+    targets: dict[tuple[str | None, ...], Target] = {}
     new_calls = []
     for i, item in enumerate(items):
         prefix = f"calls[{i}]."
+        names = {
+            "workflow_id": item.workflow_id,
+            "workflow_name": item.workflow_name,
+            "function_id": item.function_id,
+            "function_name": item.function_name,
+        }
+        key = tuple(names.values())
+        if key not in targets:
+            targets[key] = resolve_target(session, environment_id, field_prefix=prefix, **names)
         new_calls.append(
             prepare_call(
-                session,
-                environment_id,
                 item.call_reference_id,
                 lambda item=item, prefix=prefix: decode_input(item.input, f"{prefix}input", max_bytes),
-                field_prefix=prefix,
-                workflow_id=item.workflow_id,
-                workflow_name=item.workflow_name,
-                function_id=item.function_id,
-                function_name=item.function_name,
+                targets[key],
             )
         )
     return new_calls

@@ -22,6 +22,7 @@ from quarry.errors import bad_request, conflict, from_validation_error, invalid,
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id
+from quarry.lru import Lru
 from quarry.storage.base import utcnow
 from quarry.storage.tags import replace_tags
 from quarry.storage.versioned import find_live as find_live_object
@@ -50,21 +51,34 @@ def by_id(session: Session, function_id: str) -> Function:
     return session.get_one(Function, function_id)
 
 
+# A version's configuration and a function's type never change once written (an update makes a
+# new version), and every call reads them: each process keeps those it read. IDs are unique across
+# databases, so the maps need no database in their keys.
+_CONFIGS: Lru[tuple[str, int], dict[str, Any]] = Lru(4096)
+_TYPES: Lru[str, str] = Lru(4096)
+
+
 def config_of(session: Session, function_id: str, version_num: int) -> dict[str, Any]:
-    """The configuration of one version of a function."""
-    return session.scalars(
-        sa.select(FunctionVersion.config).where(
-            FunctionVersion.function_id == function_id, FunctionVersion.version_num == version_num
-        )
-    ).one()
+    """The configuration of one version of a function (shared: not to be changed)."""
+
+    def load() -> dict[str, Any]:
+        return session.scalars(
+            sa.select(FunctionVersion.config).where(
+                FunctionVersion.function_id == function_id, FunctionVersion.version_num == version_num
+            )
+        ).one()
+
+    return _CONFIGS.get_or_load((function_id, version_num), load)
 
 
 def count_of_type(session: Session, function_ids: list[str], function_type: str) -> int:
     """How many of these functions are of this type."""
-    return (
-        session.scalar(sa.select(sa.func.count()).where(Function.id.in_(function_ids), Function.type == function_type))
-        or 0
-    )
+    unknown = [function_id for function_id in function_ids if _TYPES.get(function_id) is None]
+    if unknown:
+        known = session.execute(sa.select(Function.id, Function.type).where(Function.id.in_(unknown)))
+        for function_id, type_ in known:
+            _TYPES.put(function_id, type_)
+    return sum(1 for function_id in function_ids if _TYPES.get(function_id) == function_type)
 
 
 def get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function:

@@ -56,6 +56,8 @@ def functions_used_by(
     workflow_name_versions: list[tuple[str, int]] = (),  # type: ignore[assignment]
 ) -> list[sa.ColumnElement[bool]]:
     """Conditions on ``Function``: its current version is used by the given workflows (each filter ANDed)."""
+    if workflow_ids is None and workflow_names is None and not workflow_id_versions and not workflow_name_versions:
+        return []  # the common unfiltered list: no subquery to build
     base = _used_by_live_versions().where(
         WorkflowNode.function_id == Function.id,
         _node_matches_version(Function.current_version_num, Function.current_version_num),
@@ -82,6 +84,8 @@ def workflows_using(
 ) -> list[sa.ColumnElement[bool]]:
     """Conditions on ``Workflow``: its current version uses the given function versions
     (the current one where no version is named; each filter ANDed)."""
+    if function_ids is None and function_names is None and not function_id_versions and not function_name_versions:
+        return []  # the common unfiltered list: no subquery to build
     base = (
         sa.select(sa.literal(1))
         .select_from(WorkflowNode)
