@@ -73,12 +73,31 @@ def lookup_with_statuses(
     return lookup(session, environment_id, _by_status(dimension), pairs)
 
 
-def _upsert(
-    session: Session, model: Any, row: dict[str, Any] | list[dict[str, Any]], keys: list[str], update: dict[str, Any]
-) -> None:
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
-    set_ = {name: value(insert.excluded) if callable(value) else value for name, value in update.items()}
-    session.execute(insert.on_conflict_do_update(index_elements=keys, set_=set_), row)
+def _upserts(model: Any, keys: list[str], update: Callable[[Any], dict[str, Any]]) -> dict[str, sa.Insert]:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET update(excluded)`` per dialect, built once:
+    counters change with every call's status."""
+    statements = {}
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
+        statement = insert(model)
+        statements[dialect] = statement.on_conflict_do_update(index_elements=keys, set_=update(statement.excluded))
+    return statements
+
+
+_ADD = _upserts(
+    CallCount,
+    ["environment_id", "dimension", "value", "shard"],
+    lambda excluded: {"count": CallCount.count + excluded.count},
+)
+_REMEMBER = _upserts(
+    CallCountCache,
+    ["environment_id", "filter_key"],
+    lambda excluded: {"count": excluded.count, "counted_until": excluded.counted_until},
+)
+
+
+def _upsert(session: Session, statements: dict[str, sa.Insert], rows: dict[str, Any] | list[dict[str, Any]]) -> None:
+    connection = session.connection()
+    connection.execute(statements[connection.dialect.name], rows)
 
 
 def calls_created(session: Session, calls: list[Call]) -> None:
@@ -94,7 +113,7 @@ def add(session: Session, environment_id: str, deltas: list[tuple[str, str, int]
     summed: dict[tuple[str, str], int] = {}
     for dimension, value, delta in deltas:
         summed[(dimension, value)] = summed.get((dimension, value), 0) + delta
-    if session.get_bind().dialect.name == "postgresql":
+    if session.connection().dialect.name == "postgresql":
         shard = session.info.setdefault("call_count_shard", random.randrange(SHARDS))
     else:
         shard = 0
@@ -102,11 +121,7 @@ def add(session: Session, environment_id: str, deltas: list[tuple[str, str, int]
         {"environment_id": environment_id, "dimension": d, "value": v, "shard": shard, "count": delta}
         for (d, v), delta in sorted(summed.items())
     ]
-    _upsert(session, CallCount, rows, ["environment_id", "dimension", "value", "shard"], {"count": _incremented})
-
-
-def _incremented(excluded: Any) -> Any:
-    return CallCount.count + excluded.count
+    _upsert(session, _ADD, rows)
 
 
 _LOOKUP = sa.select(sa.func.coalesce(sa.func.sum(CallCount.count), 0)).where(
@@ -167,13 +182,7 @@ def _remember(db: Database, environment_id: str, key: str, count: int, until: da
         try:
             with db.write() as session:
                 row = {"environment_id": environment_id, "filter_key": key, "count": count, "counted_until": until}
-                _upsert(
-                    session,
-                    CallCountCache,
-                    row,
-                    ["environment_id", "filter_key"],
-                    {"count": count, "counted_until": until},
-                )
+                _upsert(session, _REMEMBER, row)
         except Exception:  # a cache: failing to store it only costs a recount
             log.exception("storing a call count failed")
 

@@ -53,6 +53,8 @@ CALL_JOB = "calls"
 
 WITH_PLAN = [undefer(Call.plan_json)]
 """A call read to run it: its plan in the same statement (a deferred column costs a query of its own)."""
+WITH_PAYLOAD = [undefer(FunctionCall.payload)]
+"""A function call read to run it: its payload in the same statement."""
 Ready = tuple[str, bool]
 """A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
 Ran = dict[str, Any]
@@ -123,26 +125,19 @@ class CallExecution(DBOSConfiguredInstance):
             if call.status == "pending":
                 set_status(session, call, "running")
                 call.started_at = utcnow()
-            joins = functions.count_of_type(session, list(call.plan.versions), "join")
-            ready = self._ready(
-                session,
-                sa.and_(
-                    FunctionCall.call_id == call_id,
-                    FunctionCall.status.not_in(TERMINAL_STATUSES),
-                    sa.not_(collecting_join()),
-                ),
-            )
+            joins = bool(functions.count_of_type(session, list(call.plan.versions), "join"))
+            ready = self._ready(session, _STARTING, call_id=call_id)
+        # the call is marked running in a transaction of its own, before its function call: a
+        # reader of both (two statements) never sees a pending call whose function call started
         if len(ready) == 1 and not ready[0][1]:
-            return {"joins": bool(joins)} | self._run_function_call(ready[0][0])
-        return {"ready": ready, "joins": bool(joins), "settled": None}
+            return {"joins": joins} | self._run_function_call(ready[0][0])
+        return {"ready": ready, "joins": joins, "settled": None}
 
     @DBOS.step(**STEP_RETRIES)
     def release_joins(self, call_id: str) -> list[Ready]:
         """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
         with self.runtime.db.read() as session:
-            return self._ready(
-                session, sa.and_(FunctionCall.call_id == call_id, FunctionCall.status.not_in(TERMINAL_STATUSES))
-            )
+            return self._ready(session, _UNFINISHED_ALL, call_id=call_id)
 
     @DBOS.step(**STEP_RETRIES)
     def run_function_call(self, function_call_id: str) -> Ran:
@@ -153,7 +148,7 @@ class CallExecution(DBOSConfiguredInstance):
         function call of a call settles the call in the same transaction (``settled``)."""
         runtime = self.runtime
         with runtime.db.write() as session:
-            fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
+            fc = session.get_one(FunctionCall, function_call_id, with_for_update=True, options=WITH_PAYLOAD)
             if fc.status in TERMINAL_STATUSES:
                 return {"ready": self._spawned_by(session, fc.id), "settled": None}
             fc.status = "running"
@@ -209,7 +204,7 @@ class CallExecution(DBOSConfiguredInstance):
             fc.finished_at = utcnow()
             fc.activity = [{"displayName": activity_name(fc.function_type), "status": fc.status}]
             if spawned:
-                return {"ready": self._ready(session, FunctionCall.id.in_([c.id for c in spawned])), "settled": None}
+                return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None}
             return {"ready": [], "settled": settle_if_done(session, call)}
 
     @DBOS.step(**SETTLE_RETRIES)
@@ -251,27 +246,39 @@ class CallExecution(DBOSConfiguredInstance):
                 )
             )
 
-    def _ready(self, session: Session, where: sa.ColumnElement[bool]) -> list[Ready]:
-        """The function calls matching ``where`` in creation order, each with whether it asks a model.
-
-        One statement joins the functions' versions (owned by ``functions``) on this hot path."""
-        rows = session.execute(
-            sa.select(FunctionCall.id, FunctionCall.function_type, FunctionVersion.config)
-            .join(
-                FunctionVersion,
-                sa.and_(
-                    FunctionVersion.function_id == FunctionCall.function_id,
-                    FunctionVersion.version_num == FunctionCall.function_version_num,
-                ),
-            )
-            .where(where)
-            .order_by(FunctionCall.created_at, FunctionCall.id)
-        ).all()
+    def _ready(self, session: Session, which: sa.Select[Any], **parameters: Any) -> list[Ready]:
+        """The function calls ``which`` selects, each with whether it asks a model."""
         settings = self.runtime.settings
+        rows = session.connection().execute(which, parameters)
         return [(row.id, uses_model(row.function_type, row.config, settings)) for row in rows]
 
     def _spawned_by(self, session: Session, function_call_id: str) -> list[Ready]:
-        return self._ready(session, FunctionCall.source_function_call_id == function_call_id)
+        return self._ready(session, _SPAWNED_BY, function_call_id=function_call_id)
+
+
+def _ready_where(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Function calls matching ``where`` in creation order, with their version's configuration
+    (owned by ``functions``, joined here: one statement on the hot path), built once."""
+    return (
+        sa.select(FunctionCall.id, FunctionCall.function_type, FunctionVersion.config)
+        .join(
+            FunctionVersion,
+            sa.and_(
+                FunctionVersion.function_id == FunctionCall.function_id,
+                FunctionVersion.version_num == FunctionCall.function_version_num,
+            ),
+        )
+        .where(where)
+        .order_by(FunctionCall.created_at, FunctionCall.id)
+    )
+
+
+_UNFINISHED = sa.and_(FunctionCall.call_id == sa.bindparam("call_id"), FunctionCall.status.not_in(TERMINAL_STATUSES))
+_STARTING = _ready_where(sa.and_(_UNFINISHED, sa.not_(collecting_join())))
+"""What a call starts with: its unfinished function calls, but joins still collecting inputs."""
+_UNFINISHED_ALL = _ready_where(_UNFINISHED)
+_SPAWNED_BY = _ready_where(FunctionCall.source_function_call_id == sa.bindparam("function_call_id"))
+_AMONG = _ready_where(FunctionCall.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _collection_search(runtime: Runtime, environment_id: str) -> Search:

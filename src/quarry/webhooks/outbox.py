@@ -15,23 +15,30 @@ from quarry.subscriptions.models import Subscription
 from quarry.webhooks.models import Delivery
 
 
+def _subscriptions_on(target: sa.ColumnElement[bool]) -> sa.Select[tuple[str]]:
+    return sa.select(Subscription.id).where(
+        Subscription.environment_id == sa.bindparam("environment_id"),
+        Subscription.event_type == sa.bindparam("event_type"),
+        Subscription.disabled.is_(False),
+        target,
+    )
+
+
+# built once: every event of every call asks
+_OF_FUNCTION = _subscriptions_on(Subscription.function_id == sa.bindparam("target"))
+_OF_COLLECTION = _subscriptions_on(Subscription.collection_id == sa.bindparam("target"))
+
+
 def _subscribers(session: Session, event: Event) -> list[str]:
     collection_id = (event.body or {}).get("collectionID") if event.event_type == "collection_processing" else None
-    target = (
-        Subscription.collection_id == collection_id if collection_id else Subscription.function_id == event.function_id
-    )
     if not collection_id and event.function_id is None:
         return []
-    return list(
-        session.scalars(
-            sa.select(Subscription.id).where(
-                Subscription.environment_id == event.environment_id,
-                Subscription.event_type == event.event_type,
-                Subscription.disabled.is_(False),
-                target,
-            )
-        )
-    )
+    parameters = {
+        "environment_id": event.environment_id,
+        "event_type": event.event_type,
+        "target": collection_id or event.function_id,
+    }
+    return list(session.connection().execute(_OF_COLLECTION if collection_id else _OF_FUNCTION, parameters).scalars())
 
 
 def install(db: Database) -> None:
