@@ -96,6 +96,8 @@ class WorkerSupervisor:
         """Whether a child running now has joined the deployment (it wrote its own executor row):
         work enqueued from now on has a process that runs it."""
         pids = self.pids()
+        if not pids:
+            return False
         if self._joined_pid in pids:
             return True
         with self.db.read() as session:
