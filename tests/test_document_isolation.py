@@ -8,7 +8,6 @@ import io
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from PIL import Image
 
 from tests import documents
 from tests.calls_client import POLL_SECONDS, b64, events_of, single, wait_for
-from tests.harness.processes import ServerProcess, quarry_env
+from tests.harness.processes import ServerProcess, child_pids, quarry_env
 from tests.helpers import create_function, probing, transform
 
 KEY = "qk_" + "isolation" * 4
@@ -35,12 +34,9 @@ def rss_kb(pid: int) -> int:
     return int(found.group(1)) if found else 0
 
 
-def readers_of(pid: int) -> list[int]:
-    """The reader processes of the server ``pid``: children of its fork server."""
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(p) for child in children for p in subprocess.run(
-        ["pgrep", "-P", child], capture_output=True, text=True
-    ).stdout.split()]  # fmt: skip
+def readers_of(server: ServerProcess) -> list[int]:
+    """The reader processes of the server: children of the fork server of its worker process."""
+    return [reader for worker in server.worker_pids() for fork in child_pids(worker) for reader in child_pids(fork)]
 
 
 def huge_png() -> bytes:
@@ -86,7 +82,7 @@ def test_huge_images_leave_the_server_at_its_idle_memory_and_answering(
     assert call["status"] in ("completed", "failed")
     assert answered and set(answered) == {200}, "the server did not answer while it read the images"
     assert rss_kb(server.process.pid) <= 1.5 * idle
-    for reader in readers_of(server.process.pid):  # a reader that grew past its recycling size has gone
+    for reader in readers_of(server):  # a reader that grew past its recycling size has gone
         assert rss_kb(reader) < 800 * 1024
 
 
@@ -121,7 +117,7 @@ def test_a_reader_killed_mid_read_fails_only_its_call(served: tuple[ServerProces
     )
     call_id = response.json()["calls"][0]["callID"]
     deadline = time.monotonic() + POLL_SECONDS
-    while not (readers := readers_of(server.process.pid)):
+    while not (readers := readers_of(server)):
         assert time.monotonic() < deadline, "no reader process started"
         time.sleep(0.01)
     for reader in readers:

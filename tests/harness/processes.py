@@ -190,6 +190,48 @@ class ServerProcess(QuarryProcess):
         except httpx.TransportError:
             return False
 
+    def worker_pids(self) -> list[int]:
+        """The ``quarry worker`` processes that this ``quarry serve`` runs as its children."""
+        return [pid for pid in child_pids(self.process.pid) if "worker" in command_line(pid)]
+
+    def wait_for_worker(self, other_than: int | None = None, timeout: float = 120) -> int:
+        """The pid of a worker child (one that is not ``other_than``) once ``/readyz`` says it joined."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [pid for pid in self.worker_pids() if pid != other_than]
+            if pids and self._ready():
+                return pids[0]
+            time.sleep(0.1)
+        raise StartError(f"{self.name}: no worker joined:\n{self.tail(60)}")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from ``/proc`` (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
 
 class WorkerProcess(QuarryProcess):
     """``quarry worker [extra args]`` (its concurrency from ``QUARRY_WORKERS``), returned once it

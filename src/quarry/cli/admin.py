@@ -52,20 +52,27 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port to listen on."),
     workers: bool = typer.Option(
-        True, "--workers/--no-workers", help="Also run calls in this process (--no-workers: API only)."
+        True, "--workers/--no-workers", help="Also run calls, in worker processes of this one (--no-workers: API only)."
+    ),
+    worker_processes: int = typer.Option(
+        1, min=1, help="Worker processes to run beside the API, each QUARRY_WORKERS function calls at once."
     ),
     access_log: bool = typer.Option(
         False, "--access-log/--no-access-log", help="Log every request (a tenth of the cost of a small request)."
     ),
 ) -> None:
-    """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR, calls run in this process)."""
+    """Serve the API (embedded default: SQLite in QUARRY_DATA_DIR); calls run in worker processes
+    that this one starts, restarts if they die, and stops with it."""
+    import os
     import signal
+    import sys
 
     import uvicorn
 
     from quarry.app import create_app
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
+    from quarry.engine.supervisor import WorkerSupervisor
     from quarry.tenancy.service import create_api_key, has_active_key
 
     settings, db, account_id = _open(create=True)
@@ -99,7 +106,13 @@ def serve(
     if not workers:
         console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
-    process = bootstrap(settings, Role.ALL if workers else Role.API, db)
+    process = bootstrap(settings, Role.API, db)
+    if workers:
+        command = [sys.executable, "-m", "quarry", "worker", "--supervised-by", str(os.getpid())]
+        command += ["--listen-url", settings.listen_url]
+        supervisor = WorkerSupervisor(db, process.engine.executor_id, command, os.environ, worker_processes)
+        process.engine.supervise(supervisor)
+        console.print(f"Workers: {', '.join(supervisor.executor_ids)} (child processes, restarted if they die)")
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (the engine drains), then raises the signal
     # again for the handler that was there before it: a drained Quarry has nothing left to do
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -112,6 +125,8 @@ def worker(
     concurrency: int = typer.Option(
         None, min=1, help="Function calls in flight at once (default QUARRY_WORKERS); mostly waiting on I/O."
     ),
+    supervised_by: int = typer.Option(None, hidden=True, help="PID of the `quarry serve` that started this worker."),
+    listen_url: str = typer.Option(None, hidden=True, help="Where that `quarry serve` listens."),
 ) -> None:
     """Run calls from the shared queue, serving no API (distributed: PostgreSQL and S3 blobs).
 
@@ -120,16 +135,26 @@ def worker(
     import signal
     import threading
 
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # first: a stop while starting up is a stop too
+        signal.signal(signum, lambda *_: stopping.set())
+
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
+    from quarry.engine.supervisor import follow_parent
+    from quarry.storage.db import Database
 
-    settings, db, _ = _open(create=True)
+    if supervised_by:  # the supervisor has migrated the database and made the account
+        follow_parent(supervised_by, stopping.set)
+        settings = dataclasses.replace(Settings.from_env(), listen_url=listen_url)
+        db = Database(settings.database_url, settings.db_pool_size)
+    else:
+        settings, db, _ = _open(create=True)
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
     engine = bootstrap(settings, Role.WORKER, db).engine
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+    if stopping.is_set():  # stopped (or orphaned) while starting
+        _exit_now()
     engine.start()
     database = db.url.split("@")[-1]
     console.print(f"Quarry worker {engine.executor_id}: database {database}, {settings.workers} function calls at once")

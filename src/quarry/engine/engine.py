@@ -3,9 +3,10 @@
 The engine runs jobs it is given (``register``) and background services (``add_service``); it
 imports no domain package. A process has one of three roles:
 
-- ``all`` (``quarry serve``, the embedded default): serves the API and works the queues;
-- ``api`` (``quarry serve --no-workers``): serves the API and enqueues calls, runs nothing;
-- ``worker`` (``quarry worker``): works the queues, serves no API.
+- ``api`` (``quarry serve``): serves the API and enqueues calls, runs nothing; with workers (the
+  default) it supervises child ``quarry worker`` processes that run them (``supervise``);
+- ``worker`` (``quarry worker``, and the children of ``quarry serve``): works the queues, serves no API;
+- ``all`` (the in-process tests): serves the API and works the queues in one interpreter.
 
 DBOS is a process singleton underneath; the engine owns its lifetime (``start``/``stop``) and binds
 the jobs' durable workflows at each start, so that nothing reaches for module state.
@@ -34,6 +35,7 @@ from quarry.engine.executors import Membership, new_executor_id
 from quarry.engine.queues import POLLING_SECONDS, queue_limits
 from quarry.engine.readers import DocumentReaders
 from quarry.engine.runtime import BackgroundService, Job, JobFactory, ServiceFactory
+from quarry.engine.supervisor import WorkerSupervisor
 from quarry.storage.blobs import BlobStore
 from quarry.storage.db import Database
 
@@ -90,6 +92,7 @@ class Engine:
         self._queues: dict[str, Queue] = {}
         self._system_engine: sa.Engine | None = None  # DBOS's SQLite, when embedded
         self._sweeper_stop = threading.Event()
+        self._supervisor: WorkerSupervisor | None = None
         self.ready = False
 
     @property
@@ -106,6 +109,17 @@ class Engine:
         """Run a service that ``factory`` builds at each start of a working process; it is
         stopped first when the process stops."""
         self._service_factories.append(factory)
+
+    def supervise(self, supervisor: WorkerSupervisor) -> None:
+        """Run the work in the child processes of ``supervisor``: started once this process has
+        launched DBOS (its system tables exist then), stopped, drained, with it."""
+        self._supervisor = supervisor
+
+    def has_workers(self) -> bool:
+        """Whether work enqueued now has a process to run it: this one, or a supervised worker that
+        has joined. An API-only process without workers of its own cannot see the ones of the
+        deployment, and says yes."""
+        return self._supervisor is None or self._supervisor.joined()
 
     def job(self, name: str) -> Job:
         """The started instance of a registered job."""
@@ -142,6 +156,8 @@ class Engine:
             for service in self._services:
                 service.start()
             threading.Thread(target=self._sweep_forever, name="quarry-sweeper", daemon=True).start()
+        if self._supervisor is not None:
+            self._supervisor.start()
         self.ready = True
         log.info("engine started: executor %s, role %s", self.executor_id, self.role.value)
 
@@ -149,6 +165,8 @@ class Engine:
         """Stop taking work; let in-flight work finish for up to ``drain_seconds``; hand back
         what is left (the survivors take it over at once) and release DBOS."""
         self.ready = False
+        if self._supervisor is not None:
+            self._supervisor.stop(drain_seconds)
         self._sweeper_stop.set()
         for service in self._services:
             service.stop()
