@@ -1,0 +1,134 @@
+"""Open-loop polling load: N clients each sending one request a second on a fixed timetable.
+
+    python bench/open_loop.py --url http://127.0.0.1:8000 --key KEY --clients 200 --duration 25 \\
+        --call-ids ids.txt --start-at <epoch s> --out samples.json [--share 0/2]
+
+Run as a process of its own (``bench/throughput.py --mode polling`` starts one or a few), so that
+its CPU and its GIL are not the server's. Client c sends its k-th request at
+``start + c/N + k/rate`` whatever became of the ones before (open loop: a slow server gets more
+requests in flight, not fewer requests), and its latency is measured from that scheduled instant,
+so a stalled server — or a generator that fell behind — shows in the figures instead of being hidden
+(no coordinated omission). ``lag`` is how late the generator itself sent each request.
+
+The requests mix what a polling client asks: its call (one of ``--call-ids``, finished calls that
+exist) and List Calls pages with various filters. ``--share i/P``: this process sends for the
+clients c with c mod P = i, so P processes started with the same ``--start-at`` split one load.
+Writes ``{"started", "ended", "samples": [[kind, ms, outcome, lag ms], ...]}`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+
+SUBSTRING = "-0001"
+MIX: list[tuple[str, str, dict[str, str | int]]] = [
+    ("GET /v2/calls/{id}", "/v2/calls/{id}", {}),
+    ("GET /v2/calls?limit=50", "/v2/calls", {"limit": 50}),
+    ("GET /v2/calls/{id}", "/v2/calls/{id}", {}),
+    ("GET /v2/calls?statuses=completed", "/v2/calls", {"limit": 50, "statuses": "completed"}),
+    ("GET /v2/calls/{id}", "/v2/calls/{id}", {}),
+    (f"GET /v2/calls?referenceIDSubstring={SUBSTRING}", "/v2/calls", {"limit": 50, "referenceIDSubstring": SUBSTRING}),
+    ("GET /v2/calls?limit=10&sortOrder=desc", "/v2/calls", {"limit": 10, "sortOrder": "desc"}),
+]
+"""In turn per client (client c starts at entry c): single calls are three requests in seven."""
+KINDS = list(dict.fromkeys(kind for kind, _, _ in MIX))
+
+Sample = tuple[str, float | None, str, float]  # kind, ms from the scheduled instant, outcome, lag ms
+
+
+async def generate(
+    urls: list[str],
+    key: str,
+    clients: list[int],
+    total_clients: int,
+    rate: float,
+    duration: float,
+    call_ids: list[str],
+    start: float,
+    timeout: float,
+) -> list[Sample]:
+    """Send every scheduled request of ``clients`` (out of ``total_clients``); one sample each."""
+    period = 1 / rate
+    schedule = sorted(
+        (start + c / total_clients * period + k * period, c, k)
+        for c in clients
+        for k in range(int(duration * rate))
+        if c / total_clients * period + k * period < duration
+    )
+    per_url = max(1, len(clients) // len(urls) + 1)  # a connection per client, as polling clients have
+    limits = httpx.Limits(max_connections=per_url, max_keepalive_connections=per_url)
+    apis = [httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=timeout, limits=limits) for url in urls]
+    samples: list[Sample] = []
+
+    async def send(at: float, c: int, k: int) -> None:
+        kind, path, params = MIX[(c + k) % len(MIX)]
+        if "{id}" in path:
+            path = path.replace("{id}", call_ids[(c * 31 + k) % len(call_ids)])
+        lag = (time.monotonic() - at) * 1000
+        try:
+            response = await apis[c % len(apis)].get(path, params=params)
+            outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
+        except httpx.TimeoutException:
+            outcome = "timeout"
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+        elapsed = (time.monotonic() - at) * 1000
+        samples.append((kind, elapsed if outcome == "ok" else None, outcome, lag))
+
+    tasks = []
+    try:
+        for at, c, k in schedule:
+            delay = at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(at, c, k)))
+        await asyncio.gather(*tasks)
+    finally:
+        for api in apis:
+            await api.aclose()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", action="append", required=True, help="an API process (repeat: clients alternate)")
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=1.0, help="requests per second per client")
+    parser.add_argument("--duration", type=float, default=25.0, help="seconds of scheduled requests")
+    parser.add_argument("--call-ids", type=Path, required=True, help="a file of call IDs, one a line")
+    parser.add_argument("--start-at", type=float, help="epoch seconds of the first request (default: now + 1 s)")
+    parser.add_argument("--share", default="0/1", help="i/P: send for the clients c with c mod P = i")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a request counts as timed out")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    index, processes = (int(part) for part in args.share.split("/"))
+    call_ids = args.call_ids.read_text().split()
+    started = args.start_at or time.time() + 1
+    start = time.monotonic() + (started - time.time())  # the timetable runs on the monotonic clock
+    clients = [c for c in range(args.clients) if c % processes == index]
+    runner = _event_loop_runner()
+    samples = runner(
+        generate(args.url, args.key, clients, args.clients, args.rate, args.duration, call_ids, start, args.timeout)
+    )
+    args.out.write_text(json.dumps({"started": started, "ended": started + args.duration, "samples": samples}))
+
+
+def _event_loop_runner():  # type: ignore[no-untyped-def]
+    """uvloop's ``run`` when it is installed (less of the generator's own overhead), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+if __name__ == "__main__":
+    main()
