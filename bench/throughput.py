@@ -996,6 +996,7 @@ def mode_request_cpu(args: argparse.Namespace) -> None:
 # --- mode: polling ----------------------------------------------------------------------------
 
 OPEN_LOOP = Path(__file__).with_name("open_loop.py")
+GIVE_UP_SECONDS = 10  # a polling request unanswered this long after its scheduled instant counts as a timeout
 
 
 @dataclass
@@ -1017,11 +1018,12 @@ def open_loop_load(urls: list[str], call_ids: list[str], args: argparse.Namespac
         command = [sys.executable, str(OPEN_LOOP), *(f"--url={url}" for url in urls), f"--key={KEY}"]
         command += [f"--clients={args.clients}", f"--rate={args.rate}", f"--duration={args.duration}"]
         command += [f"--call-ids={work_dir / 'call-ids.txt'}", f"--start-at={start_at}"]
-        command += [f"--share={i}/{args.generators}", f"--out={work_dir / f'samples-{i}.json'}"]
+        command += [f"--share={i}/{args.generators}", f"--timeout={GIVE_UP_SECONDS}"]
+        command += [f"--out={work_dir / f'samples-{i}.json'}"]
         generators.append(subprocess.Popen(command, stderr=subprocess.PIPE, text=True))
     try:
         for generator in generators:
-            _, errors = generator.communicate(timeout=args.duration + 60)
+            _, errors = generator.communicate(timeout=args.duration + GIVE_UP_SECONDS + 60)
             if generator.returncode != 0:
                 raise RuntimeError(f"the open-loop generator failed:\n{errors[-2000:]}")
     finally:
