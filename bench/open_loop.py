@@ -46,6 +46,10 @@ Sample = tuple[str, float | None, str, float]  # kind, ms from the scheduled ins
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+class StaleConnection(ConnectionError):
+    """The server closed the connection before answering (on a reused one: while it was idle)."""
+
+
 class Client:
     """One polling client's keep-alive connections to one server."""
 
@@ -56,11 +60,23 @@ class Client:
         self.idle: list[Connection] = []
 
     async def get(self, path: str) -> int:
-        """GET ``path``; the status code once the whole body is read."""
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        """GET ``path``; the status code once the whole body is read. An idle connection the server
+        has closed meanwhile (its keep-alive timeout) is dropped for the next, as HTTP clients do."""
+        while self.idle:
+            try:
+                return await self._exchange(self.idle.pop(), path)
+            except (StaleConnection, ConnectionResetError, BrokenPipeError):
+                continue
+        return await self._exchange(await asyncio.open_connection(self.host, self.port), path)
+
+    async def _exchange(self, connection: Connection, path: str) -> int:
+        reader, writer = connection
         try:
             writer.write(f"GET {path} HTTP/1.1\r\n{self.headers}".encode())
-            status = int((await reader.readline()).split(b" ", 2)[1])
+            status_line = await reader.readline()
+            if not status_line:
+                raise StaleConnection("the connection was closed without an answer")
+            status = int(status_line.split(b" ", 2)[1])
             length, chunked, keep_alive = 0, False, True
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")
@@ -78,7 +94,7 @@ class Client:
             writer.close()
             raise
         if keep_alive:
-            self.idle.append((reader, writer))
+            self.idle.append(connection)
         else:
             writer.close()
         return status
