@@ -27,7 +27,7 @@ a fresh deployment (SQLite in a temporary data directory, or the PostgreSQL data
   ``statuses=completed``, ``referenceIDSubstring``, in turn) for ``--duration`` seconds. Figures:
   List Calls p50/p95/p99 as the clients saw it and as the server measured it (its
   ``Server-Timing: app;dur=<ms>`` header), and calls completed per second in a window before
-  the load and during it (from finishedAt). Embedded always; with ``--backend postgresql`` also
+  the load and during it (from finishedAt). Embedded always; unless ``--backend sqlite`` also
   distributed with the largest k of ``--workers-list``. The clients share the machine (and the
   GIL of one process): on 2 cores their own overhead is part of the client-side figures.
 - ``model``: ``transform`` calls with ``provider: openai`` against a fake OpenAI-compatible
@@ -36,7 +36,7 @@ a fresh deployment (SQLite in a temporary data directory, or the PostgreSQL data
   base URL path) and in total: the peak is the number of I/O-bound function calls one worker
   runs at once (``QUARRY_WORKERS``, or ``--concurrency``). Run once without a cap and once with
   ``QUARRY_LLM_MAX_CONCURRENCY=--model-cap``, whose peak must not exceed the cap. With
-  ``--backend postgresql`` also distributed with the largest k.
+  ``--backend postgresql`` or ``both`` also distributed with the largest k.
 
 The next three modes measure what the issue of the floor asks, each in one run, with
 ``--backend sqlite`` (embedded), ``postgresql`` (distributed) or ``both``:
@@ -49,9 +49,9 @@ The next three modes measure what the issue of the floor asks, each in one run, 
   run by ``quarry serve`` or by one ``quarry worker`` behind ``serve --no-workers``. Both run
   ``--warmup`` first, then ``--calls``. Figures: completed per second (Quarry: first createdAt
   to last finishedAt; raw: from the signal that starts its enqueuing to the first look, 50 ms
-  apart, at DBOS's ``workflow_status`` that finds them all finished), the ratio Quarry/raw (target ≥ 0.8) and
-  CPU ms per call: user + system CPU of the process tree that runs the work (``/proc``, the
-  process and every descendant), read before and after the measured window.
+  apart, at DBOS's ``workflow_status`` that finds them all finished), the ratio Quarry/raw
+  (target ≥ 0.8) and CPU ms per call: user + system CPU of the process tree that runs the work
+  (``/proc``: the process and every descendant), read before and after the measured window.
 - ``request-cpu``: CPU per request of the main read endpoints, from outside: ``--seed`` calls
   are stored, then per endpoint ``--requests`` sequential requests (after 20 unmeasured ones);
   the server process tree's CPU over them / ``--requests``, and "net" = less its idle CPU (the
@@ -751,10 +751,6 @@ def shapes_of(args: argparse.Namespace) -> list[str]:
     return {"sqlite": ["embedded"], "postgresql": ["distributed"], "both": ["embedded", "distributed"]}[args.backend]
 
 
-def shape_label(shape: str) -> str:
-    return "embedded (SQLite)" if shape == "embedded" else "1 API + 1 worker (PG)"
-
-
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
@@ -775,7 +771,7 @@ class FloorProcess(QuarryProcess):
 
 @dataclass
 class FloorSide:
-    rate: float  # completed per second: first created to last finished
+    rate: float  # completed per second (how each side is timed: the module docstring)
     cpu_ms: float  # CPU of the process tree that runs the work, per completed call or workflow
     failed: int = 0
     finished: bool = True
@@ -871,13 +867,13 @@ def mode_floor(args: argparse.Namespace) -> None:
     for shape in shapes_of(args):
         sides: list[FloorSide | str] = []
         for system, run in (("raw DBOS", floor_raw), ("Quarry", floor_quarry)):
-            log(f"floor: {system}, {shape_label(shape)}, {total} after {args.warmup} warm-up")
+            log(f"floor: {system}, {label_of(shape, 1)}, {total} after {args.warmup} warm-up")
             try:
                 sides.append(run(shape, args, total))
             except Exception as exc:  # the other rows still give their figures
                 log(f"  failed: {exc}")
                 sides.append(reason_of(exc))
-        rows.append((shape_label(shape), sides[0], sides[1]))
+        rows.append((label_of(shape, 1), sides[0], sides[1]))
     print(
         f"\n== floor: {total} trivial workflows (raw DBOS: one step) vs {total} payload_shaping calls (Quarry, "
         f"over HTTP), after {args.warmup} warm-up; CPU of the process tree that runs them"
@@ -973,7 +969,7 @@ def request_cpu(shape: str, args: argparse.Namespace) -> list[tuple[Endpoint, tu
 def mode_request_cpu(args: argparse.Namespace) -> None:
     results = []
     for shape in shapes_of(args):
-        log(f"request-cpu: {shape_label(shape)}, {args.seed} calls seeded, {args.requests} requests per endpoint")
+        log(f"request-cpu: {label_of(shape, 1)}, {args.seed} calls seeded, {args.requests} requests per endpoint")
         results.append((shape, request_cpu(shape, args)))
     print(
         f"\n== request-cpu: CPU of the server's process tree per request, {args.requests} sequential requests "
@@ -985,7 +981,7 @@ def mode_request_cpu(args: argparse.Namespace) -> None:
             target = f"≤ {endpoint.target_ms:g}" if endpoint.target_ms else "-"
             judged = verdict(net <= endpoint.target_ms) if endpoint.target_ms else ""
             print(
-                f"{shape_label(shape):24} {endpoint.label:32} {gross:>7.2f} {net:>7.2f} {target:>7} {judged:>8} "
+                f"{label_of(shape, 1):24} {endpoint.label:32} {gross:>7.2f} {net:>7.2f} {target:>7} {judged:>8} "
                 f"{wall:>8.2f}",
                 flush=True,
             )
@@ -1067,7 +1063,7 @@ def polling(shape: str, args: argparse.Namespace) -> PollingRun:
         shutil.rmtree(work_dir, ignore_errors=True)
     seconds = load["ended"] - load["started"]
     return PollingRun(
-        shape_label(shape),
+        label_of(shape, 1),
         load["samples"],
         seconds,
         finished_between(calls, idle_start, idle_end) / (idle_end - idle_start),
@@ -1079,7 +1075,7 @@ def polling(shape: str, args: argparse.Namespace) -> PollingRun:
 def mode_polling(args: argparse.Namespace) -> None:
     runs = []
     for shape in shapes_of(args):
-        log(f"polling: {shape_label(shape)}, {args.clients} clients at {args.rate:g} request/s")
+        log(f"polling: {label_of(shape, 1)}, {args.clients} clients at {args.rate:g} request/s")
         runs.append(polling(shape, args))
     print(
         f"\n== polling: {args.clients} clients x {args.rate:g} request/s, open loop from {args.generators} separate "
