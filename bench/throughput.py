@@ -4,7 +4,10 @@
     .venv/bin/python bench/throughput.py --mode distributed --workers-list 1,2
     .venv/bin/python bench/throughput.py --mode list-under-load --clients 200 [--backend postgresql]
     .venv/bin/python bench/throughput.py --mode model --calls 600 [--backend postgresql]
-    .venv/bin/python bench/throughput.py --mode all
+    .venv/bin/python bench/throughput.py --mode floor --calls 2000 --backend both
+    .venv/bin/python bench/throughput.py --mode request-cpu --backend both
+    .venv/bin/python bench/throughput.py --mode polling --clients 200 --duration 20 --backend both
+    .venv/bin/python bench/throughput.py --mode all --backend both
 
 Runs Quarry as an operator does: ``quarry serve`` and ``quarry worker`` processes (``-m quarry``
 of this interpreter) with ``QUARRY_API_KEY`` set, talked to over HTTP with httpx. Every run gets
@@ -24,7 +27,7 @@ a fresh deployment (SQLite in a temporary data directory, or the PostgreSQL data
   ``statuses=completed``, ``referenceIDSubstring``, in turn) for ``--duration`` seconds. Figures:
   List Calls p50/p95/p99 as the clients saw it and as the server measured it (its
   ``Server-Timing: app;dur=<ms>`` header), and calls completed per second in a window before
-  the load and during it (from finishedAt). Embedded always; with ``--backend postgresql`` also
+  the load and during it (from finishedAt). Embedded always; unless ``--backend sqlite`` also
   distributed with the largest k of ``--workers-list``. The clients share the machine (and the
   GIL of one process): on 2 cores their own overhead is part of the client-side figures.
 - ``model``: ``transform`` calls with ``provider: openai`` against a fake OpenAI-compatible
@@ -33,7 +36,36 @@ a fresh deployment (SQLite in a temporary data directory, or the PostgreSQL data
   base URL path) and in total: the peak is the number of I/O-bound function calls one worker
   runs at once (``QUARRY_WORKERS``, or ``--concurrency``). Run once without a cap and once with
   ``QUARRY_LLM_MAX_CONCURRENCY=--model-cap``, whose peak must not exceed the cap. With
-  ``--backend postgresql`` also distributed with the largest k.
+  ``--backend postgresql`` or ``both`` also distributed with the largest k.
+
+The next three modes measure what the issue of the floor asks, each in one run, with
+``--backend sqlite`` (embedded), ``postgresql`` (distributed) or ``both``:
+
+- ``floor``: Quarry against raw DBOS, its floor. Raw DBOS is ``bench/floor.py``: a queued workflow
+  with one trivial step, on the same ``dbos``, database and process shape, set up as Quarry's
+  engine (queue concurrency, polling interval, SQLite pragmas, pool size) — one process that
+  enqueues and runs (embedded, SQLite file), or one worker fed by a separate enqueuer process
+  (PostgreSQL). Quarry: trivial ``payload_shaping`` calls submitted over HTTP in batches of 100,
+  run by ``quarry serve`` or by one ``quarry worker`` behind ``serve --no-workers``. Both run
+  ``--warmup`` first, then ``--calls``. Figures: completed per second (Quarry: first createdAt
+  to last finishedAt; raw: from the signal that starts its enqueuing to the first look, 50 ms
+  apart, at DBOS's ``workflow_status`` that finds them all finished), the ratio Quarry/raw
+  (target ≥ 0.8) and CPU ms per call: user + system CPU of the process tree that runs the work
+  (``/proc``: the process and every descendant), read before and after the measured window.
+- ``request-cpu``: CPU per request of the main read endpoints, from outside: ``--seed`` calls
+  are stored, then per endpoint ``--requests`` sequential requests (after 20 unmeasured ones);
+  the server process tree's CPU over them / ``--requests``, and "net" = less its idle CPU (the
+  engine polls its queues) measured right after over as long. Embedded: ``quarry serve``;
+  distributed: the API process (``serve --no-workers``).
+- ``polling``: open-loop polling while calls run (the ``Feeder`` keeps ``--backlog`` queued).
+  First ``--duration`` s without polling (the idle completion rate), then ``--clients`` clients
+  at ``--rate`` request/s each for ``--duration`` s, sent by ``bench/open_loop.py`` in
+  ``--generators`` processes of their own on a fixed timetable (latency from each request's
+  scheduled instant: no coordinated omission). Mix: a client's own finished call and List Calls
+  pages with filters. Figures: p50/p95/p99/max per kind of request, errors and timeouts,
+  requests/s answered, completed calls/s idle and under polling and their ratio, against the
+  targets (p99 ≤ 100 ms, ratio ≥ 0.8). Embedded: ``quarry serve``; distributed: one API process
+  and one worker on PostgreSQL.
 
 The figures are noisy on a small shared machine; compare runs made on the same one.
 """
@@ -48,6 +80,8 @@ import math
 import re
 import shutil
 import signal
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -55,7 +89,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -63,8 +97,10 @@ from typing import Any
 
 import httpx
 import psycopg
-import repo_root  # noqa: F401  (puts the repository root on sys.path, for tests.harness)
+import repo_root  # puts the repository root on sys.path, for bench.* and tests.harness
 
+from bench import floor, open_loop
+from bench.process_cpu import tree_cpu_seconds
 from tests.harness.databases import drop_postgres_database, postgres_database
 from tests.harness.fake_model import SlowModel
 from tests.harness.processes import QuarryProcess, ServerProcess, WorkerProcess, quarry_environ, stop_all
@@ -77,7 +113,7 @@ SUBSTRING = "-0001"  # matches references tp-000100 … tp-000199: a selective s
 MODEL_ANSWER = {"invoiceNumber": "INV-1"}
 MODEL_SCHEMA = {"type": "object", "properties": {"invoiceNumber": {"type": "string"}}}
 LOG_DIR: Path | None = None  # --logs: where the full output of every Quarry process goes
-DEFAULT_CALLS = {"embedded": 2000, "distributed": 2000, "model": 600}
+DEFAULT_CALLS = {"embedded": 2000, "distributed": 2000, "model": 600, "floor": 2000}
 
 
 def log(message: str) -> None:
@@ -263,11 +299,17 @@ def batch_body(workflow: str, make_input: Callable[[int], dict[str, Any]], first
 
 
 def submit(
-    urls: list[str], workflow: str, make_input: Callable[[int], dict[str, Any]], total: int, threads: int
+    urls: list[str],
+    workflow: str,
+    make_input: Callable[[int], dict[str, Any]],
+    total: int,
+    threads: int,
+    start: int = 0,
 ) -> float:
-    """Submit calls 0 … total-1 in batches of 100 from ``threads`` clients (each on one API process,
-    in turn); the seconds it took."""
-    batches = [(first, min(BATCH, total - first)) for first in range(0, total, BATCH)]
+    """Submit calls start … start+total-1 in batches of 100 from ``threads`` clients (each on one API
+    process, in turn); the seconds it took."""
+    end = start + total
+    batches = [(first, min(BATCH, end - first)) for first in range(start, end, BATCH)]
     threads = max(1, min(threads, len(batches)))
 
     halt = threading.Event()  # one client failed, or Ctrl-C: the others stop after their current batch
@@ -606,7 +648,7 @@ def mode_list_under_load(args: argparse.Namespace) -> None:
     log(f"list-under-load: embedded, {args.clients} clients")
     with deployment("embedded", concurrency=args.concurrency) as dep:
         list_under_load(dep, args)
-    if args.backend == "postgresql":
+    if args.backend != "sqlite":
         k = max(args.workers_list)
         log(f"list-under-load: distributed with {k} worker(s), {args.clients} clients")
         with deployment("distributed", k, concurrency=args.concurrency) as dep:
@@ -667,7 +709,7 @@ def model_run(args: argparse.Namespace, shape: str, workers: int, cap: int | Non
 
 def mode_model(args: argparse.Namespace) -> None:
     runs = [("embedded", 1)]
-    if args.backend == "postgresql":
+    if args.backend != "sqlite":
         runs.append(("distributed", max(args.workers_list)))
     rows = [model_run(args, shape, workers, cap) for shape, workers in runs for cap in (None, args.model_cap)]
     total = args.calls or DEFAULT_CALLS["model"]
@@ -701,6 +743,375 @@ def mode_model(args: argparse.Namespace) -> None:
         raise RuntimeError("; ".join(problems))
 
 
+# --- the shapes the floor, request-cpu and polling modes measure -------------------------------
+
+
+def shapes_of(args: argparse.Namespace) -> list[str]:
+    """``--backend``: sqlite measures the embedded shape, postgresql the distributed one, both both."""
+    return {"sqlite": ["embedded"], "postgresql": ["distributed"], "both": ["embedded", "distributed"]}[args.backend]
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
+
+
+# --- mode: floor ------------------------------------------------------------------------------
+
+FLOOR_PG_NAME = "quarry_floor"
+
+
+class FloorProcess(QuarryProcess):
+    """``python -m bench.floor <role> [args]`` (raw DBOS set up as Quarry's engine), returned once it
+    says it is ready: DBOS launched, its warm-up workflows finished."""
+
+    def __init__(self, role: str, env: dict[str, str], *extra: str, **options: Any) -> None:
+        super().__init__([role, *extra], env, module="bench.floor", **options)
+        self._wait_until(lambda: floor.READY in self.log, 300, "did not get ready")
+
+
+@dataclass
+class FloorSide:
+    rate: float  # completed per second (how each side is timed: the module docstring)
+    cpu_ms: float  # CPU of the process tree that runs the work, per completed call or workflow
+    failed: int = 0
+    finished: bool = True
+
+
+def measured_workflows(database_url: str, data_dir: Path) -> tuple[int, int]:
+    """How many measured raw workflows have (succeeded, failed), from DBOS's own ``workflow_status``.
+    (Not its timestamps: on SQLite under Python < 3.12 DBOS writes them in whole seconds.)"""
+    query = (
+        "SELECT status, count(*) FROM {table} "
+        f"WHERE workflow_uuid LIKE '{floor.MEASURED_PREFIX}%' AND status IN ('SUCCESS', 'ERROR') GROUP BY status"
+    )
+    if database_url.startswith("sqlite"):
+        with closing(sqlite3.connect(data_dir / "engine.sqlite", timeout=30)) as conn:
+            rows = conn.execute(query.format(table="workflow_status")).fetchall()
+    else:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(query.format(table="dbos.workflow_status")).fetchall()  # type: ignore[arg-type]
+    by_status = dict(rows)
+    return by_status.get("SUCCESS", 0), by_status.get("ERROR", 0)
+
+
+def floor_raw(shape: str, args: argparse.Namespace, total: int) -> FloorSide:
+    """Raw DBOS: one process that enqueues and runs (embedded), or one worker and an enqueuer (PostgreSQL)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="quarry-floor-"))
+    extra = {"PYTHONPATH": str(repo_root.ROOT)}  # for python -m bench.floor
+    if args.concurrency:
+        extra["QUARRY_WORKERS"] = str(args.concurrency)
+    if shape == "distributed":
+        extra["QUARRY_DATABASE_URL"] = postgres_database(FLOOR_PG_NAME)
+    env = base_env(data_dir, extra)
+    database_url = env.get("QUARRY_DATABASE_URL", "sqlite")
+    enqueue = ["--warmup", str(args.warmup), "--workflows", str(total), "--threads", str(args.submit_threads)]
+    processes: list[QuarryProcess] = []
+    try:
+        if shape == "embedded":
+            log("  starting raw DBOS (one process, SQLite)")
+            runner = enqueuer = FloorProcess("embedded", env, *enqueue, **process_options("floor-embedded"))
+            processes.append(runner)
+        else:
+            log("  starting raw DBOS: a worker and an enqueuer (PostgreSQL)")
+            runner = FloorProcess("worker", env, **process_options("floor-worker"))
+            processes.append(runner)
+            enqueuer = FloorProcess("enqueuer", env, *enqueue, **process_options("floor-enqueuer"))
+            processes.append(enqueuer)
+        cpu_before = tree_cpu_seconds(runner.process.pid)
+        started = time.perf_counter()
+        enqueuer.send_signal(signal.SIGUSR1)
+        while True:  # from the signal to the first look that finds them all finished, 50 ms apart
+            for process in processes:
+                if not process.alive():
+                    raise RuntimeError(f"{process.name} exited ({process.process.returncode}):\n{process.tail()}")
+            succeeded, failed = measured_workflows(database_url, data_dir)
+            seconds = time.perf_counter() - started
+            if succeeded + failed >= total or seconds > args.timeout:
+                break
+            time.sleep(0.05)
+        cpu = tree_cpu_seconds(runner.process.pid) - cpu_before
+        return FloorSide(succeeded / seconds, cpu / max(succeeded, 1) * 1000, failed, succeeded + failed >= total)
+    except Exception:
+        for process in processes:
+            log(f"--- last lines of {process.name} ---\n{process.tail(60)}")
+        raise
+    finally:
+        stop_processes(processes)
+        if shape == "distributed":
+            drop_postgres_database(FLOOR_PG_NAME)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def floor_quarry(shape: str, args: argparse.Namespace, total: int) -> FloorSide:
+    """Quarry: trivial calls through the API, run by ``quarry serve`` (embedded) or one ``quarry worker``."""
+    with deployment(shape, 1, concurrency=args.concurrency) as dep:
+        runner = dep.processes[-1]  # the serve process (embedded) or the worker
+        with client(dep.urls[0]) as api:
+            workflow = shaping_workflow(api)
+            log(f"  {args.warmup} warm-up calls")
+            submit(dep.urls, workflow, json_input, args.warmup, args.submit_threads)
+            wait_finished(dep, api, args.warmup, args.timeout)
+            cpu_before = tree_cpu_seconds(runner.process.pid)
+            log(f"  submitting {total} calls")
+            submit(dep.urls, workflow, json_input, total, args.submit_threads, start=args.warmup)
+            finished = wait_finished(dep, api, args.warmup + total, args.timeout)
+            cpu = tree_cpu_seconds(runner.process.pid) - cpu_before
+            calls = [c for c in all_calls(api) if int(c["callReferenceID"].removeprefix("tp-")) >= args.warmup]
+    result = figures(calls, finished=finished)
+    return FloorSide(result.rate, cpu / max(result.completed, 1) * 1000, result.failed, finished)
+
+
+def mode_floor(args: argparse.Namespace) -> None:
+    total = args.calls or DEFAULT_CALLS["floor"]
+    rows: list[tuple[str, FloorSide | str, FloorSide | str]] = []
+    for shape in shapes_of(args):
+        sides: list[FloorSide | str] = []
+        for system, run in (("raw DBOS", floor_raw), ("Quarry", floor_quarry)):
+            log(f"floor: {system}, {label_of(shape, 1)}, {total} after {args.warmup} warm-up")
+            try:
+                sides.append(run(shape, args, total))
+            except Exception as exc:  # the other rows still give their figures
+                log(f"  failed: {exc}")
+                sides.append(reason_of(exc))
+        rows.append((label_of(shape, 1), sides[0], sides[1]))
+    print(
+        f"\n== floor: {total} trivial workflows (raw DBOS: one step) vs {total} payload_shaping calls (Quarry, "
+        f"over HTTP), after {args.warmup} warm-up; CPU of the process tree that runs them"
+    )
+    print(
+        f"{'deployment':24} {'raw/s':>7} {'Quarry/s':>9} {'ratio':>6} {'≥ 0.8':>8} "
+        f"{'raw CPU ms':>11} {'Quarry CPU ms':>14} {'CPU x':>6}  note"
+    )
+    failures = 0
+    for label, raw, quarry in rows:
+        if isinstance(raw, str) or isinstance(quarry, str):
+            failures += 1
+            print(f"{label:24} FAILED: {raw if isinstance(raw, str) else quarry}", flush=True)
+            continue
+        ratio = quarry.rate / raw.rate
+        notes = [f"{name}: {side.failed} failed" for name, side in (("raw", raw), ("Quarry", quarry)) if side.failed]
+        notes += [f"{name}: TIMEOUT" for name, side in (("raw", raw), ("Quarry", quarry)) if not side.finished]
+        print(
+            f"{label:24} {raw.rate:>7.1f} {quarry.rate:>9.1f} {ratio:>6.2f} {verdict(ratio >= 0.8):>8} "
+            f"{raw.cpu_ms:>11.2f} {quarry.cpu_ms:>14.2f} {quarry.cpu_ms / raw.cpu_ms:>6.2f}  {', '.join(notes)}",
+            flush=True,
+        )
+    if failures:
+        raise RuntimeError(f"{failures} of {len(rows)} rows failed")
+
+
+# --- mode: request-cpu ------------------------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    label: str
+    path: str  # "{id}" stands for a finished call's ID
+    params: dict[str, Any]
+    target_ms: float | None  # CPU per request the issue asks for
+
+
+ENDPOINTS = [
+    Endpoint("GET /v2/calls?limit=50", "/v2/calls", {"limit": 50}, 3.0),
+    Endpoint("GET /v2/calls?limit=5", "/v2/calls", {"limit": 5}, None),
+    Endpoint("GET /v2/calls/{id}", "/v2/calls/{id}", {}, 1.5),
+    Endpoint("GET /v3/calls?limit=50", "/v3/calls", {"limit": 50}, 3.0),
+    Endpoint("GET /v3/calls/{id}", "/v3/calls/{id}", {}, 1.5),
+    Endpoint("GET /v2/functions", "/v2/functions", {}, 1.5),
+    Endpoint("GET /v2/workflows", "/v2/workflows", {}, 1.5),
+    Endpoint("GET /healthz (framework floor)", "/healthz", {}, None),
+]
+REQUEST_WARMUP = 20  # requests per endpoint before measuring (caches, lazy imports)
+
+
+def seed_finished_calls(dep: Deployment, api: httpx.Client, total: int, args: argparse.Namespace) -> str:
+    """``total`` trivial calls, finished; the name of their workflow."""
+    workflow = shaping_workflow(api)
+    log(f"  seeding {total} calls")
+    submit(dep.urls, workflow, json_input, total, args.submit_threads)
+    if not wait_finished(dep, api, total, args.timeout):
+        raise RuntimeError(f"the {total} seeded calls did not finish in {args.timeout:g} s")
+    return workflow
+
+
+def cpu_per_request(
+    api: httpx.Client, pid: int, path: str, params: dict[str, Any], requests: int
+) -> tuple[float, float, float]:
+    """(CPU ms per request of ``pid``'s tree, the same less its idle CPU over as long, wall ms per request)."""
+    for _ in range(REQUEST_WARMUP):
+        response = api.get(path, params=params)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: HTTP {response.status_code}: {response.text[:300]}")
+    cpu_before, started = tree_cpu_seconds(pid), time.perf_counter()
+    for _ in range(requests):
+        api.get(path, params=params)
+    busy, wall = tree_cpu_seconds(pid) - cpu_before, time.perf_counter() - started
+    idle_before, idle_started = tree_cpu_seconds(pid), time.perf_counter()
+    time.sleep(wall)
+    idle = (tree_cpu_seconds(pid) - idle_before) * wall / (time.perf_counter() - idle_started)
+    return busy / requests * 1000, (busy - idle) / requests * 1000, wall / requests * 1000
+
+
+def request_cpu(shape: str, args: argparse.Namespace) -> list[tuple[Endpoint, tuple[float, float, float]]]:
+    with deployment(shape, 1, concurrency=args.concurrency) as dep:
+        server = dep.processes[0]  # the serve process: embedded, or the API process
+        with client(dep.urls[0]) as api:
+            seed_finished_calls(dep, api, args.seed, args)
+            call_id = api.get("/v2/calls", params={"limit": 1, "statuses": "completed"}).json()["calls"][0]["callID"]
+            rows = []
+            for endpoint in ENDPOINTS:
+                log(f"  {endpoint.label}: {args.requests} requests")
+                path = endpoint.path.replace("{id}", call_id)
+                rows.append((endpoint, cpu_per_request(api, server.process.pid, path, endpoint.params, args.requests)))
+            return rows
+
+
+def mode_request_cpu(args: argparse.Namespace) -> None:
+    results = []
+    for shape in shapes_of(args):
+        log(f"request-cpu: {label_of(shape, 1)}, {args.seed} calls seeded, {args.requests} requests per endpoint")
+        results.append((shape, request_cpu(shape, args)))
+    print(
+        f"\n== request-cpu: CPU of the server's process tree per request, {args.requests} sequential requests "
+        f"per endpoint, {args.seed} calls stored; 'net' subtracts its idle CPU over as long"
+    )
+    print(f"{'deployment':24} {'request':32} {'CPU ms':>7} {'net ms':>7} {'target':>7} {'':>8} {'wall ms':>8}")
+    for shape, rows in results:
+        for endpoint, (gross, net, wall) in rows:
+            target = f"≤ {endpoint.target_ms:g}" if endpoint.target_ms else "-"
+            judged = verdict(net <= endpoint.target_ms) if endpoint.target_ms else ""
+            print(
+                f"{label_of(shape, 1):24} {endpoint.label:32} {gross:>7.2f} {net:>7.2f} {target:>7} {judged:>8} "
+                f"{wall:>8.2f}",
+                flush=True,
+            )
+
+
+# --- mode: polling ----------------------------------------------------------------------------
+
+OPEN_LOOP = Path(__file__).with_name("open_loop.py")
+GIVE_UP_SECONDS = 10  # a polling request unanswered this long after its scheduled instant counts as a timeout
+
+
+@dataclass
+class PollingRun:
+    label: str
+    samples: list[list[Any]]  # [kind, ms from the scheduled instant or None, outcome, lag ms]
+    load_seconds: float
+    idle_rate: float  # completed calls/s without polling
+    load_rate: float  # under polling
+    min_backlog: int | None
+
+
+def open_loop_load(urls: list[str], call_ids: list[str], args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
+    """Run ``--generators`` open-loop processes that share ``--clients``; their samples and window."""
+    (work_dir / "call-ids.txt").write_text("\n".join(call_ids))
+    start_at = time.time() + 3  # time for the processes to import what they need
+    generators = []
+    for i in range(args.generators):
+        command = [sys.executable, str(OPEN_LOOP), *(f"--url={url}" for url in urls), f"--key={KEY}"]
+        command += [f"--clients={args.clients}", f"--rate={args.rate}", f"--duration={args.duration}"]
+        command += [f"--call-ids={work_dir / 'call-ids.txt'}", f"--start-at={start_at}"]
+        command += [f"--share={i}/{args.generators}", f"--timeout={GIVE_UP_SECONDS}"]
+        command += [f"--out={work_dir / f'samples-{i}.json'}"]
+        generators.append(subprocess.Popen(command, stderr=subprocess.PIPE, text=True))
+    try:
+        for generator in generators:
+            _, errors = generator.communicate(timeout=args.duration + GIVE_UP_SECONDS + 60)
+            if generator.returncode != 0:
+                raise RuntimeError(f"the open-loop generator failed:\n{errors[-2000:]}")
+    finally:
+        for generator in generators:
+            if generator.poll() is None:
+                generator.kill()
+    outputs = [json.loads((work_dir / f"samples-{i}.json").read_text()) for i in range(args.generators)]
+    samples = [sample for output in outputs for sample in output["samples"]]
+    return {"started": outputs[0]["started"], "ended": outputs[0]["ended"], "samples": samples}
+
+
+def polling(shape: str, args: argparse.Namespace) -> PollingRun:
+    work_dir = Path(tempfile.mkdtemp(prefix="quarry-polling-"))
+    try:
+        with deployment(shape, 1, concurrency=args.concurrency) as dep, client(dep.urls[0]) as api:
+            workflow = shaping_workflow(api)
+            log(f"  queueing {args.backlog} calls")
+            submit(dep.urls, workflow, json_input, args.backlog, args.submit_threads)
+            feeder = Feeder(dep, workflow, args.backlog, args.backlog)
+            feeder.start()
+            try:
+                if not feeder.filled.wait(10):
+                    log(f"  the feeder could not get {args.backlog} calls queued in 10 s; going on")
+                while count(api, statuses="completed") < 1:  # the clients poll calls that exist and finished
+                    dep.check_alive()
+                    time.sleep(0.2)
+                completed = api.get("/v2/calls", params={"limit": 100, "statuses": "completed"}).json()["calls"]
+                feeder.watching = True
+                log(f"  {args.duration:g} s of calls running, no polling")
+                idle_start = time.time()
+                time.sleep(args.duration)
+                idle_end = time.time()
+                log(f"  {args.clients} clients polling at {args.rate:g}/s each for {args.duration:g} s")
+                load = open_loop_load(dep.urls, [c["callID"] for c in completed], args, work_dir)
+            finally:
+                feeder.stop()
+            if feeder.error:
+                raise RuntimeError(f"feeder: {feeder.error!r}")
+            dep.check_alive()
+            log("  reading the calls back")
+            calls = all_calls(api)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    seconds = load["ended"] - load["started"]
+    return PollingRun(
+        label_of(shape, 1),
+        load["samples"],
+        seconds,
+        finished_between(calls, idle_start, idle_end) / (idle_end - idle_start),
+        finished_between(calls, load["started"], load["ended"]) / seconds,
+        feeder.min_backlog,
+    )
+
+
+def mode_polling(args: argparse.Namespace) -> None:
+    runs = []
+    for shape in shapes_of(args):
+        log(f"polling: {label_of(shape, 1)}, {args.clients} clients at {args.rate:g} request/s")
+        runs.append(polling(shape, args))
+    print(
+        f"\n== polling: {args.clients} clients x {args.rate:g} request/s, open loop from {args.generators} separate "
+        f"process(es), {args.duration:g} s, while trivial calls run; ms from each request's scheduled send"
+    )
+    print(
+        f"{'deployment':24} {'request':44} {'count':>6} {'errors':>6} {'req/s':>6} "
+        f"{'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
+    )
+    for run in runs:
+        for kind in [*open_loop.KINDS, "all"]:
+            rows = [s for s in run.samples if kind in ("all", s[0])]
+            ms = [s[1] for s in rows if s[2] == "ok"]
+            print(
+                f"{run.label:24} {kind:44} {len(rows):>6} {len(rows) - len(ms):>6} {len(ms) / run.load_seconds:>6.1f} "
+                f"{percentile(ms, 50):>7.1f} {percentile(ms, 95):>7.1f} {percentile(ms, 99):>7.1f} "
+                f"{max(ms, default=math.nan):>7.1f}",
+                flush=True,
+            )
+    print(f"\n{'deployment':24} {'p99 ms':>7} {'≤ 100':>8} {'calls/s idle':>13} {'polled':>7} {'ratio':>6} "
+          f"{'≥ 0.8':>8} {'lag p99 ms':>11}  errors")  # fmt: skip
+    for run in runs:
+        errors = Counter(s[2] for s in run.samples if s[2] != "ok")
+        lags = [s[3] for s in run.samples]
+        p99 = percentile([s[1] if s[2] == "ok" else math.inf for s in run.samples], 99)  # a failure: never answered
+        ratio = run.load_rate / run.idle_rate if run.idle_rate else math.nan
+        starved = "; the queue ran dry: rates are lower bounds" if run.min_backlog == 0 else ""
+        print(
+            f"{run.label:24} {p99:>7.1f} {verdict(p99 <= 100):>8} {run.idle_rate:>13.1f} {run.load_rate:>7.1f} "
+            f"{ratio:>6.2f} {verdict(ratio >= 0.8):>8} {percentile(lags, 99):>11.1f}  "
+            f"{', '.join(f'{name} x{n}' for name, n in errors.most_common()) or '-'}{starved}",
+            flush=True,
+        )
+    print("lag: how late the generator itself sent a request (its own stalls are in the latency too)")
+
+
 # --- main -------------------------------------------------------------------------------------
 
 MODES: dict[str, Callable[[argparse.Namespace], None]] = {
@@ -708,6 +1119,9 @@ MODES: dict[str, Callable[[argparse.Namespace], None]] = {
     "distributed": mode_distributed,
     "list-under-load": mode_list_under_load,
     "model": mode_model,
+    "floor": mode_floor,
+    "request-cpu": mode_request_cpu,
+    "polling": mode_polling,
 }
 
 
@@ -719,7 +1133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=[*MODES, "all"], default="all")
     parser.add_argument(
-        "--calls", type=int, help="calls per run (default 2000; 600 for model; list-under-load uses --backlog)"
+        "--calls",
+        type=int,
+        help="calls per run (default 2000; 600 for model; list-under-load and polling use --backlog)",
     )
     parser.add_argument(
         "--workers-list",
@@ -731,17 +1147,36 @@ def main() -> None:
     parser.add_argument("--submit-threads", type=int, default=4, help="client threads submitting calls (default 4)")
     parser.add_argument(
         "--backend",
-        choices=["sqlite", "postgresql"],
+        choices=["sqlite", "postgresql", "both"],
         default="sqlite",
-        help="postgresql: list-under-load and model also run distributed, with the largest k of --workers-list",
+        help="floor, request-cpu, polling: sqlite measures embedded, postgresql distributed, both both; "
+        "list-under-load and model run embedded, and unless sqlite also distributed (largest k of --workers-list)",
     )
-    parser.add_argument("--clients", type=int, default=200, help="list-under-load: concurrent clients (default 200)")
-    parser.add_argument("--duration", type=float, default=20, help="list-under-load: seconds of load (default 20)")
+    parser.add_argument(
+        "--clients", type=int, default=200, help="list-under-load, polling: concurrent clients (default 200)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=20,
+        help="list-under-load: seconds of load; polling: seconds of each phase (default 20)",
+    )
+    parser.add_argument("--rate", type=float, default=1.0, help="polling: requests per second per client (default 1)")
+    parser.add_argument(
+        "--generators", type=int, default=1, help="polling: processes that share the open-loop load (default 1)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=100, help="floor: calls/workflows run before the measured ones (default 100)"
+    )
+    parser.add_argument("--seed", type=int, default=500, help="request-cpu: calls stored first (default 500)")
+    parser.add_argument(
+        "--requests", type=int, default=500, help="request-cpu: sequential requests per endpoint (default 500)"
+    )
     parser.add_argument(
         "--baseline", type=float, default=5, help="list-under-load: seconds measured before the load (default 5)"
     )
     parser.add_argument(
-        "--backlog", type=int, default=1000, help="list-under-load: calls kept queued meanwhile (default 1000)"
+        "--backlog", type=int, default=1000, help="list-under-load, polling: calls kept queued (default 1000)"
     )
     parser.add_argument("--model-delay", type=float, default=2.0, help="model: seconds the fake model takes")
     parser.add_argument("--model-cap", type=int, default=50, help="model: QUARRY_LLM_MAX_CONCURRENCY of the capped run")
