@@ -26,6 +26,7 @@ import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,14 +61,27 @@ async def open_stream(client: httpx.AsyncClient, ready: asyncio.Event, stop: asy
                 return
 
 
-async def poll(client: httpx.AsyncClient, call_id: str, stop: asyncio.Event) -> int:
-    polls = 0
-    while not stop.is_set():
-        started = time.monotonic()
-        assert (await client.get(f"/v2/calls/{call_id}")).status_code == 200
-        polls += 1
-        await asyncio.sleep(max(0.0, 1 - (time.monotonic() - started)))
-    return polls
+def poll_process(url: str, call_id: str, clients: int, seconds: float) -> int:
+    """``clients`` pollers in one process for ``seconds``; the number of polls made."""
+
+    async def pollers() -> int:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}, timeout=60, limits=limits) as client:
+
+            async def poll() -> int:
+                polls, deadline = 0, time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    started = time.monotonic()
+                    try:  # a connection dropped under load is counted out, not fatal
+                        polls += (await client.get(f"/v2/calls/{call_id}")).status_code == 200
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(max(0.0, 1 - (time.monotonic() - started)))
+                return polls
+
+            return sum(await asyncio.gather(*(poll() for _ in range(clients))))
+
+    return asyncio.run(pollers())
 
 
 def call(reference: str) -> dict[str, object]:
@@ -119,13 +133,21 @@ async def run(url: str, pid: int, clients: int, duration: float, calls: int) -> 
             task.cancel()
         await asyncio.gather(*streams, return_exceptions=True)
 
-        stop = asyncio.Event()
-        pollers = [asyncio.create_task(poll(client, created["callID"], stop)) for _ in range(clients)]
-        await asyncio.sleep(2)
-        cpu = await measure(pid, duration)
-        stop.set()
-        done = sum(await asyncio.gather(*pollers))
-        print(f"{clients} clients polling once a second: server CPU {cpu:.1f} % of a core ({done} polls)")
+        processes = 4  # one client process could not poll 200 times a second
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(processes) as pool:
+            share, seconds = clients // processes, duration + 4
+            pollers = [
+                loop.run_in_executor(pool, poll_process, url, created["callID"], share, seconds)
+                for _ in range(processes)
+            ]
+            await asyncio.sleep(2)
+            cpu = await measure(pid, duration)
+            done = sum(await asyncio.gather(*pollers))
+        print(
+            f"{clients} clients polling once a second: server CPU {cpu:.1f} % of a core"
+            f" ({done / seconds:.0f} polls/s achieved)"
+        )
 
         found = sorted(await delays(client, calls))
         print(
