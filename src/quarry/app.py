@@ -21,6 +21,7 @@ from quarry.api.timing import ServerTiming
 from quarry.bootstrap import Process
 from quarry.calls.render import FINISHED_CALLS_KEPT, FinishedCalls
 from quarry.calls.routes import router as calls_router
+from quarry.calls.watch import CallWatcher
 from quarry.collections.routes import router as collections_router
 from quarry.dashboard import router as dashboard_router
 from quarry.events.routes import router as events_router
@@ -41,11 +42,13 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not start_engine:
             yield
+            app.state.call_watcher.close()
             return
         await run_in_threadpool(engine.start)
         try:
             yield
         finally:
+            app.state.call_watcher.close()
             await run_in_threadpool(engine.stop, engine.settings.drain_seconds)
 
     app = FastAPIOffline(  # /docs and /redoc with their assets served here: no CDN, works offline
@@ -57,6 +60,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     app.state.process = process
     app.state.rate_limiter = RateLimiter.from_settings(process.settings)
     app.state.finished_calls = FinishedCalls(FINISHED_CALLS_KEPT)
+    app.state.call_watcher = CallWatcher(process.db)
     install_error_handlers(app)
     install_idempotency(app)
     app.add_middleware(RequestGuard, max_body_bytes=process.settings.max_request_bytes)
@@ -74,3 +78,9 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     app.include_router(dashboard_router)
     install_openapi(app)
     return app
+
+
+def stop_streams(app: FastAPI) -> None:
+    """End the open streams of call changes (and long polls) at once, from any thread: a server
+    that stops waits for its open responses before its lifespan ends, and streams would not end."""
+    app.state.call_watcher.close()

@@ -56,6 +56,21 @@ Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 """A UTC instant written as RFC 3339 with a ``Z`` suffix."""
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE)
+
+
+def parse_rfc3339(value: Any) -> datetime:
+    """An RFC 3339 instant with its offset (``2026-12-05T13:00:00.000001Z``), as an aware datetime;
+    nothing looser (a number is not taken for seconds since 1970)."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 instant with an offset, e.g. 2026-12-05T13:00:00Z")
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+
+
+Instant = Annotated[datetime, BeforeValidator(parse_rfc3339)]
+"""An RFC 3339 instant given by a client."""
+
+
 def split_csv(value: Any) -> Any:
     if value is None:
         return None

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from quarry.api.rate_limit import RateLimiter
 from quarry.bootstrap import Process
 from quarry.calls.render import FinishedCalls
+from quarry.calls.watch import CallWatcher
 from quarry.config import Settings
 from quarry.engine.engine import Engine
 from quarry.storage.blobs import BlobStore
@@ -69,6 +70,11 @@ async def _rate_limiter(request: Request) -> RateLimiter | None:
 
 def finished_calls_of(request: Request) -> FinishedCalls:
     return request.app.state.finished_calls  # type: ignore[no-any-return]
+
+
+def watcher_of(request: Request) -> CallWatcher:
+    """The process's one follower of call changes, shared by streams and long polls."""
+    return request.app.state.call_watcher  # type: ignore[no-any-return]
 
 
 def base_url_of(request: Request) -> str:

@@ -3,6 +3,9 @@
 A call is what a client submitted (one workflow or one function, one input); function calls
 are the units of work the engine runs for it. Both are append-mostly: a call is never deleted,
 and only its status and timestamps change after creation.
+
+``Call.updated_at`` marks a call's last change (its creation, then each status change): what
+followers of calls (``calls.watch``) look for. NULL on calls last changed before it existed.
 """
 
 from __future__ import annotations
@@ -48,9 +51,11 @@ class Call(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),
+        sa.Index("ix_calls_env_updated", "environment_id", "updated_at"),
         *(
             _listing_index("calls", column)
             for column in (

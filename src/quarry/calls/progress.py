@@ -53,8 +53,10 @@ def _settle(session: Session, call: Call, failed: int) -> None:
 
 
 def set_status(session: Session, call: Call, status: str) -> None:
+    """Every status change goes through here: it is counted, and marked for followers (``updated_at``)."""
     counts.status_changed(session, call, call.status, status)
     call.status = status
+    call.updated_at = utcnow()
 
 
 def activity_name(function_type: str) -> str:

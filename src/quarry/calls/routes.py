@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from quarry.api import sse
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.deps import AppSettings, Db, base_url_of, finished_calls_of, process_of
+from quarry.api.deps import AppSettings, Db, base_url_of, finished_calls_of, process_of, watcher_of
 from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
 from quarry.api.responses import json_response
 from quarry.api.submission import Submit
-from quarry.calls import service
-from quarry.calls.models import FunctionCall
+from quarry.calls import service, watch
+from quarry.calls.models import TERMINAL_STATUSES, FunctionCall
 from quarry.calls.render import Renderer
 from quarry.calls.schemas import (
     CallEnvelope,
@@ -33,12 +36,21 @@ from quarry.calls.submission import Created
 from quarry.errors import from_validation_error, invalid
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery
-from quarry.wire import CsvList, split_csv
+from quarry.wire import CsvList, Instant, WireModel, split_csv
 
 router = APIRouter(tags=["calls"])
 
+MAX_WAIT_SECONDS = 60
+"""Longest long poll of a call: under the idle timeouts of common proxies and load balancers."""
+STREAM_DESCRIPTION = (
+    '`text/event-stream`: `event: call` events (`id`: the change\'s position, `data`: `{"call": …}`),'
+    " one `event: ready` after the first calls, and `: keepalive` comments."
+)
 
-class CallListQuery(PageQuery):
+
+class CallFilters(WireModel):
+    """The filters of List Calls, shared by the stream of call changes."""
+
     call_ids: CsvList = None
     reference_ids: CsvList = None
     reference_id_substring: Annotated[str, Field(min_length=1, max_length=256)] | None = None
@@ -51,6 +63,19 @@ class CallListQuery(PageQuery):
     function_names: CsvList = None
     statuses: Annotated[list[CallStatus] | None, BeforeValidator(split_csv)] = Field(
         None, description="Quarry extension (as in bem v3): pending, running, completed, failed."
+    )
+
+
+class CallListQuery(CallFilters, PageQuery):
+    pass
+
+
+class CallStreamQuery(CallFilters):
+    since: Instant | None = Field(
+        None,
+        description="Replay the changes after this position (an event's `id`, or any RFC 3339 instant) before"
+        " the live ones; without it (and without a `Last-Event-ID` header) the stream starts with the"
+        " unfinished calls as they are.",
     )
 
 
@@ -95,11 +120,76 @@ def list_calls(
         return json_response({"calls": render.calls(session, calls), "totalCount": total})
 
 
+@router.get(
+    "/v2/calls/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DESCRIPTION}},
+)
+async def stream_calls(
+    request: Request,
+    principal: CurrentPrincipal,
+    query: Annotated[CallStreamQuery, Query()],
+    render: Render,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events of the calls passing the filters (those of List Calls): each call when
+    it is created and each time its status changes (`event: call`, `data` as `GET /v2/calls/{callID}`
+    answers). It starts with the unfinished calls as they are, or with the changes after `since` /
+    `Last-Event-ID`; then `event: ready`; then the changes as they come. See README, "Following calls"."""
+    since = query.since if last_event_id is None else sse.position("Last-Event-ID", last_event_id)
+    changes = watch.stream(
+        watcher_of(request),
+        principal.environment_id,
+        query,
+        since,
+        heartbeat=sse.HEARTBEAT_SECONDS,
+        lifetime=sse.LIFETIME_SECONDS,
+    )
+    return StreamingResponse(sse.events(changes, render, replay=since is not None), headers=sse.HEADERS)
+
+
 @router.get("/v2/calls/{callID}", response_model=CallEnvelope, response_model_exclude_none=True)
-def get_call(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> Response:
-    with db.read() as session:
-        call = service.find_call(session, principal.environment_id, callID)
-        return json_response({"call": render.calls(session, [call])[0]})
+async def get_call(
+    request: Request,
+    principal: CurrentPrincipal,
+    callID: Annotated[str, Path()],
+    db: Db,
+    render: Render,
+    wait_seconds: Annotated[
+        int,
+        Query(
+            alias="waitSeconds",
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Quarry extension: wait up to this many seconds for the call to finish"
+            " (completed or failed) before answering; it answers as soon as it has. 0 (default): at once.",
+        ),
+    ] = 0,
+) -> Response:
+    def read() -> tuple[Any, Response]:
+        with db.read() as session:
+            call = service.find_call(session, principal.environment_id, callID)
+            return call, json_response({"call": render.calls(session, [call])[0]})
+
+    if wait_seconds == 0:
+        return (await run_in_threadpool(read))[1]
+    watcher = watcher_of(request)
+    try:  # followed before the first read: a change after it cannot be missed
+        follower = await watcher.follow(principal.environment_id, lambda call: call.id == callID)
+    except watch.Closed:
+        return (await run_in_threadpool(read))[1]
+    try:
+        call, response = await run_in_threadpool(read)
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while call.status not in TERMINAL_STATUSES:
+            change = await follower.next(deadline - asyncio.get_running_loop().time())
+            if change is None:
+                break
+            if change.call.status in TERMINAL_STATUSES:
+                call, response = await run_in_threadpool(read)
+        return response
+    finally:
+        watcher.unfollow(follower)
 
 
 @router.get("/v2/functions/calls/{functionCallID}", response_model=FunctionCallOut, response_model_exclude_none=True)

@@ -320,6 +320,8 @@ def record_calls(
     start, ticks = utcnow(), itertools.count()
     for row in (row for call, roots in created for row in (call, *roots)):
         row.created_at = start + timedelta(microseconds=next(ticks))
+    for call, _ in created:
+        call.updated_at = call.created_at
     session.flush()
     counts.calls_created(session, [call for call, _ in created])
     search.index_references(session, [call for call, _ in created])
@@ -375,7 +377,7 @@ def function_calls_of(session: Session, calls: list[Any]) -> dict[str, list[Any]
     return by_call
 
 
-_LIST_FILTERS = {
+LIST_FILTER_COLUMNS = {
     "call_ids": Call.id,
     "reference_ids": Call.call_reference_id,
     "call_types": Call.call_type,
@@ -395,16 +397,16 @@ _COUNTED_BY_FILTER = {
 }
 
 
-def _filters(query: Any) -> tuple[dict[str, list[str]], list[sa.ColumnElement[bool]]]:
+def list_filters(query: Any) -> tuple[dict[str, list[str]], list[sa.ColumnElement[bool]]]:
     """The list filters given, by name, and as conditions (``reference_id_substring`` aside)."""
-    given = {name: getattr(query, name) for name in _LIST_FILTERS if getattr(query, name) is not None}
-    return given, [_LIST_FILTERS[name].in_(values) for name, values in given.items()]
+    given = {name: getattr(query, name) for name in LIST_FILTER_COLUMNS if getattr(query, name) is not None}
+    return given, [LIST_FILTER_COLUMNS[name].in_(values) for name, values in given.items()]
 
 
 def page_of_calls(session: Session, environment_id: str, query: Any) -> list[Any]:
     """A page (rows of ``CALL_COLUMNS``) of the calls matching the query's filters (``call_ids``, ``call_types`` …, see
-    ``_LIST_FILTERS``, and ``reference_id_substring``), in creation order."""
-    _, filters = _filters(query)
+    ``LIST_FILTER_COLUMNS``, and ``reference_id_substring``), in creation order."""
+    _, filters = list_filters(query)
     narrow = None
     if query.reference_id_substring is not None:
         narrow = search.page_filter(session, environment_id, query.reference_id_substring, filters, query.limit)
@@ -417,7 +419,7 @@ def list_calls(session: Session, db: Database, environment_id: str, query: Any) 
     The count comes first: when a substring search matches nothing, its page is not looked for
     (a substring too short for the trigram indexes would scan every call for it), unless a
     cursor must be checked."""
-    given, filters = _filters(query)
+    given, filters = list_filters(query)
     total = _total(session, db, environment_id, given, query.reference_id_substring, filters)
     no_cursor = query.starting_after is None and query.ending_before is None
     if total == 0 and no_cursor and query.reference_id_substring is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -69,7 +70,7 @@ def serve(
 
     import uvicorn
 
-    from quarry.app import create_app
+    from quarry.app import create_app, stop_streams
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import WorkerSupervisor
@@ -117,7 +118,14 @@ def serve(
     # again for the handler that was there before it: a drained Quarry has nothing left to do
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(create_app(process), host=host, port=port, log_level="info", access_log=access_log)
+    app = create_app(process)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            stop_streams(app)  # open streams of call changes end, so that the server can stop
+            super().handle_exit(sig, frame)
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)).run()
     _exit_now()
 
 

@@ -4,6 +4,7 @@ error turned into one line that says what to do about it."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +15,7 @@ from quarry.cli.failure import Failure
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TIMEOUT_SECONDS = 120.0  # a batch of large files takes a while to upload and decode
+STREAM_READ_SECONDS = 60.0  # a stream of call changes sends a keep-alive every 15 s
 
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="QUARRY_URL", help="The Quarry server.", rich_help_panel="Connection")
@@ -51,6 +53,21 @@ class Client:
     def delete(self, path: str) -> None:
         self._request("DELETE", path)
 
+    @contextmanager
+    def stream(self, path: str, params: Params, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """A response read as it comes (Server-Sent Events); errors but 404 and 405 (no such
+        endpoint on this server: the caller's to handle) are :class:`Failure`. It may be silent
+        for up to a keep-alive interval: reads wait longer than that."""
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, read=STREAM_READ_SECONDS)
+        try:
+            with self._http.stream("GET", path, params=params, headers=headers, timeout=timeout) as response:
+                if response.is_error and response.status_code not in (404, 405):
+                    response.read()
+                    self._check(response)
+                yield response
+        except httpx.ConnectError as exc:
+            raise Failure(f"cannot reach Quarry at {self.url} ({exc}); QUARRY_URL or --url sets it") from None
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         if kwargs.get("params"):
             kwargs["params"] = {k: v for k, v in kwargs["params"].items() if v not in (None, [])}
@@ -61,13 +78,16 @@ class Client:
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             raise Failure(f"cannot reach Quarry at {self.url} ({reason}); QUARRY_URL or --url sets it") from None
+        self._check(response)
+        return response.json() if response.content else None
+
+    def _check(self, response: httpx.Response) -> None:
         if response.status_code == 401:
             raise Failure(
                 f"{self.url} refused the API key (401: {_message(response)}); QUARRY_API_KEY or --api-key sets it"
             )
         if response.is_error:
             raise Failure(f"{response.status_code}: {_message(response)}")
-        return response.json() if response.content else None
 
 
 def _message(response: httpx.Response) -> str:

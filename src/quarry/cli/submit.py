@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from quarry.cli.client import Client, batches
+from quarry.cli.client import Client
 from quarry.cli.failure import Failure
+from quarry.cli.follow import TERMINAL, follow
 from quarry.cli.inputs import input_type_of
 from quarry.cli.results import events_of, result
 
 CALLS_PER_REQUEST = 100  # the most POST /v2/calls takes
 BYTES_PER_REQUEST = 16 * 1024 * 1024  # of files (before base64) in one request: progress moves, memory stays low
-TERMINAL = {"completed", "failed"}
 
 progress_console = Console(stderr=True)  # stdout stays for the summary
 
@@ -72,21 +71,11 @@ def submit(
 
 
 def wait(client: Client, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The calls, polled until every one has finished (in the same order)."""
-    latest = {call["callID"]: call for call in calls}
-    pause = 0.2
+    """The calls, followed until every one has finished (in the same order)."""
     with _progress() as progress:
         task = progress.add_task("Running", total=len(calls))
-        while True:
-            running = [id_ for id_, call in latest.items() if call["status"] not in TERMINAL]
-            progress.update(task, completed=len(calls) - len(running))
-            if not running:
-                return list(latest.values())
-            time.sleep(pause)
-            pause = min(pause * 1.5, 2.0)
-            for ids in batches(running, CALLS_PER_REQUEST):
-                for call in client.get("/v2/calls", {"callIDs": list(ids), "limit": CALLS_PER_REQUEST})["calls"]:
-                    latest[call["callID"]] = call
+        progress.update(task, completed=sum(call["status"] in TERMINAL for call in calls))
+        return follow(client, calls, lambda finished: progress.update(task, completed=finished))
 
 
 def write_results(client: Client, files: list[Upload], calls: list[dict[str, Any]], directory: Path) -> None:

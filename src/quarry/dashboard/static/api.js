@@ -44,3 +44,49 @@ export async function getAll(path, params, listKey, idOf) {
     after = idOf(page[page.length - 1]);
   }
 }
+
+/**
+ * Follow the calls passing ``params`` (List Calls' filters) on the stream of call changes:
+ * ``onCall(call)`` for each unfinished call at first, then for each change, until ``signal`` is
+ * aborted. Read with fetch(), not EventSource: EventSource cannot send the x-api-key header, and
+ * the key must not travel in a URL (URLs end up in logs and histories). A dropped stream is
+ * resumed after its last event (Last-Event-ID), as EventSource would.
+ */
+export async function follow(params, onCall, signal) {
+  const url = new URL("/v2/calls/stream", location.origin);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  let lastEventID = null;
+  while (!signal.aborted) {
+    try {
+      const headers = { "x-api-key": session.key ?? "", accept: "text/event-stream" };
+      if (lastEventID) headers["last-event-id"] = lastEventID;
+      const response = await fetch(url, { headers, signal });
+      if (response.status >= 400 && response.status < 500) return; // refused: nothing to follow
+      if (!response.ok) throw new ApiError(response.status, response.statusText);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      let fields = {};
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const lines = (buffer + value).split(/\r\n|\r|\n/);
+        buffer = lines.pop();
+        for (const line of lines) {
+          if (line === "") {
+            if (fields.id) lastEventID = fields.id;
+            if (fields.event === "call" && fields.data) onCall(JSON.parse(fields.data).call);
+            fields = {};
+          } else if (!line.startsWith(":")) {
+            const colon = line.indexOf(":");
+            const name = colon < 0 ? line : line.slice(0, colon);
+            const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            fields[name] = name === "data" && fields.data !== undefined ? `${fields.data}\n${text}` : text;
+          }
+        }
+      }
+    } catch {
+      if (signal.aborted) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // then reconnect
+  }
+}

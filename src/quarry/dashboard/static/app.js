@@ -41,8 +41,13 @@ function signedOut(message) {
   main.replaceChildren(signInView(message, show));
 }
 
+let following = new AbortController(); // streams of the view shown: ended when another is shown
+
 async function show() {
   const navigation = ++shown;
+  following.abort();
+  following = new AbortController();
+  const signal = following.signal;
   if (!session.key) return signedOut();
   const { path, query } = parseHash();
   const match = ROUTES.map(([pattern, view]) => [path.match(pattern), view]).find(([found]) => found);
@@ -58,7 +63,7 @@ async function show() {
   let node;
   try {
     const args = found.slice(1).map(decodeURIComponent);
-    node = await view({ args, query, go: (next) => navigate(path, next), reload: () => stillShown() && show() });
+    node = await view({ args, query, signal, go: (next) => navigate(path, next), reload: () => stillShown() && show() });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return navigation === shown && signedOut(error.message);
     node = h("div", {}, h("h1", {}, "Something went wrong"), errorBox(error.message));

@@ -2,11 +2,10 @@
 // function call whose event started it, via sourceFunctionCallID) with each one's activity and
 // results: the events it produced (GET /v1-alpha/events?callIDs=…), outputs and errors.
 
-import { get, getAll } from "../api.js";
+import { follow, get, getAll } from "../api.js";
 import { badge, duration, errorBox, fields, h, json, route, section, when } from "../dom.js";
 
 const TERMINAL = ["completed", "failed"];
-const REFRESH_MS = 2000;
 // Shown in an event's heading, or as its output: the rest of its fields go under "Details".
 const HEADLINE = ["eventID", "eventType", "functionName", "functionCallID", "callID", "createdAt", "message", "transformedContent", "s3URL"];
 
@@ -96,13 +95,14 @@ function graph(call, events) {
   ];
 }
 
-export async function callView({ args: [callID], reload }) {
+export async function callView({ args: [callID], reload, signal }) {
   const [{ call }, events] = await Promise.all([
     get(`/v2/calls/${encodeURIComponent(callID)}`),
     getAll("/v1-alpha/events", { callIDs: callID }, "events", (event) => event.eventID),
   ]);
   const finished = TERMINAL.includes(call.status);
-  if (!finished) setTimeout(reload, REFRESH_MS); // follow it until it is done
+  // follow it until it is done: shown again (with its new events) each time its status changes
+  if (!finished) follow({ callIDs: callID }, (changed) => changed.status !== call.status && reload(), signal);
   const [name, version, kind] =
     call.callType === "workflow"
       ? [call.workflowName, call.workflowVersionNum, "workflows"]
@@ -119,7 +119,7 @@ export async function callView({ args: [callID], reload }) {
       ["Function type", call.functionType],
       ["Reference", call.callReferenceID],
       ["Created", when(call.createdAt)],
-      ["Finished", call.finishedAt ? [when(call.finishedAt), ` (took ${duration(call.createdAt, call.finishedAt)})`] : finished ? "" : "not yet — refreshing"],
+      ["Finished", call.finishedAt ? [when(call.finishedAt), ` (took ${duration(call.createdAt, call.finishedAt)})`] : finished ? "" : "not yet — following"],
       ["Results", `${events.length} ${events.length === 1 ? "event" : "events"}${errors ? `, ${errors} ${errors === 1 ? "error" : "errors"}` : ""}`],
     ]),
     section("Inputs", fileLinks(callInputs(call))),

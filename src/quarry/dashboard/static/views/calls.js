@@ -1,7 +1,7 @@
 // The calls list: the List Calls filters, newest first, paged both ways with cursors. The whole
 // state (filters, page size, cursor) is in the hash, so Back and a shared link show the same page.
 
-import { get } from "../api.js";
+import { follow, get } from "../api.js";
 import { badge, duration, h, route, table, when } from "../dom.js";
 import { CURSORS, fetchPage, pagerControls, pageSize } from "../pager.js";
 
@@ -71,21 +71,40 @@ function target(call) {
     : [h("a", { href: route("functions", call.functionName) }, call.functionName), ` v${call.functionVersionNum}`];
 }
 
-export async function callsView({ query, go }) {
+/** Keep the status and duration of the page's unfinished calls up to date, from the stream. */
+function followUnfinished(calls, cells, signal) {
+  const unfinished = calls.filter((call) => !["completed", "failed"].includes(call.status));
+  if (!unfinished.length) return;
+  const params = { callIDs: unfinished.map((call) => call.callID).join(",") };
+  follow(params, (call) => {
+    const cell = cells.get(call.callID);
+    if (!cell) return;
+    cell.status.replaceChildren(badge(call.status));
+    cell.took.replaceChildren(duration(call.createdAt, call.finishedAt));
+  }, signal);
+}
+
+export async function callsView({ query, go, signal }) {
   const [page, datalists] = await Promise.all([
     fetchPage("/v2/calls", "calls", query, { limit: PAGE_SIZE, sortOrder: "desc" }),
     suggestions(),
   ]);
   const filtered = [...query.keys()].some((name) => !CURSORS.includes(name) && !["limit", "sortOrder"].includes(name));
-  const rows = page.items.map((call) => [
-    h("a", { href: route("calls", call.callID) }, h("code", {}, call.callID)),
-    call.callReferenceID ?? "",
-    call.callType,
-    target(call),
-    badge(call.status),
-    when(call.createdAt),
-    duration(call.createdAt, call.finishedAt),
-  ]);
+  const cells = new Map();
+  const rows = page.items.map((call) => {
+    const cell = { status: h("span", {}, badge(call.status)), took: h("span", {}, duration(call.createdAt, call.finishedAt)) };
+    cells.set(call.callID, cell);
+    return [
+      h("a", { href: route("calls", call.callID) }, h("code", {}, call.callID)),
+      call.callReferenceID ?? "",
+      call.callType,
+      target(call),
+      cell.status,
+      when(call.createdAt),
+      cell.took,
+    ];
+  });
+  followUnfinished(page.items, cells, signal);
   return h(
     "div",
     {},
