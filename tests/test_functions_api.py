@@ -804,6 +804,24 @@ def test_total_count_ignores_limit(api: httpx.Client, catalog: dict[str, dict[st
     assert body["totalCount"] == 2
 
 
+@pytest.mark.parametrize("limit", [4, 5, 6])
+def test_total_count_of_a_page_after_a_cursor_counts_every_match(
+    api: httpx.Client, catalog: dict[str, dict[str, Any]], limit: int
+) -> None:
+    """A short last page is not the whole list: the total stays that of every function, whether the
+    first page was full (4, 5) or held them all (6), and from either cursor."""
+    first = list_functions(api, {"limit": limit})
+    assert first["totalCount"] == 5
+    names = [f["functionName"] for f in first["functions"]]
+    after = list_functions(api, {"limit": limit, "startingAfter": first["functions"][0]["functionID"]})
+    assert after["totalCount"] == 5
+    assert [f["functionName"] for f in after["functions"]] == list(catalog)[1 : 1 + limit]
+    last = first["functions"][-1]["functionID"]
+    before = list_functions(api, {"limit": limit, "endingBefore": last})
+    assert before["totalCount"] == 5
+    assert [f["functionName"] for f in before["functions"]] == names[:-1]
+
+
 def test_filters_do_not_see_other_environment(tenant: Tenant, catalog: dict[str, dict[str, Any]]) -> None:
     create_function(tenant.sandbox, transform("inv", displayName="Invoice Extractor", tags=["billing"]))
     assert listed_names(tenant.sandbox, {"tags": "billing"}) == ["inv"]

@@ -18,7 +18,7 @@ from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import FunctionCommon, FunctionCopy
 from quarry.functions.service import FunctionDetails, FunctionPage, get_live, get_version
 from quarry.storage.base import icontains, utcnow
-from quarry.storage.pages import count_rows, creation_page, keyset_page
+from quarry.storage.pages import creation_page, keyset_page, total_count
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions
 from quarry.tenancy.service import Principal
@@ -90,7 +90,7 @@ def list_functions(session: Session, environment_id: str, query: Any) -> Functio
     )
     scope = [Function.environment_id == environment_id, Function.deleted_at.is_(None)]
     functions = creation_page(session, Function, scope, filters, query)
-    total = count_rows(session, sa.select(Function).where(*scope, *filters))
+    total = total_count(session, sa.select(Function).where(*scope, *filters), query, functions)
     versions = current_versions(session, FunctionVersion, FunctionVersion.function_id, functions)
     return FunctionPage(describe_many(session, [(f, versions[f.id]) for f in functions]), total)
 
@@ -111,7 +111,7 @@ def list_versions(session: Session, environment_id: str, name: str, query: Any) 
         return (num,) if 1 <= num <= function.current_version_num else None
 
     versions = keyset_page(session, stmt, (FunctionVersion.version_num,), query, cursor_key)
-    total = count_rows(session, stmt)
+    total = total_count(session, stmt, query, versions)
     return FunctionPage(describe_many(session, [(function, v) for v in versions]), total)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import icontains
 from quarry.storage.blobs.urls import FileLinks
-from quarry.storage.pages import count_rows, creation_page
+from quarry.storage.pages import creation_page, total_count
 from quarry.wire import rfc3339
 
 BLOB_KEY_FIELD = "s3BlobKey"
@@ -103,4 +103,5 @@ def page_of_events(
 
 def list_events(session: Session, environment_id: str, query: Any) -> tuple[list[Event], int]:
     events = page_of_events(session, environment_id, query)
-    return events, count_rows(session, sa.select(Event).where(Event.environment_id == environment_id, *_filters(query)))
+    every = sa.select(Event).where(Event.environment_id == environment_id, *_filters(query))
+    return events, total_count(session, every, query, events)

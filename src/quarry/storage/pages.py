@@ -78,6 +78,14 @@ def count_rows(session: Session, stmt: sa.Select[Any]) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
+def total_count(session: Session, stmt: sa.Select[Any], page: PageQuery, items: Sequence[Any]) -> int:
+    """``totalCount`` of a list whose first page is ``items``: a first page shorter than the
+    limit holds every row already (most lists of functions or workflows), else ``count_rows``."""
+    if page.starting_after is None and page.ending_before is None and len(items) < page.limit:
+        return len(items)
+    return count_rows(session, stmt)
+
+
 def creation_page(
     session: Session,
     model: Any,

@@ -19,7 +19,7 @@ from quarry.events import service as events
 from quarry.events.models import TRANSFORMATION_TYPES, Event
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
-from quarry.storage.pages import count_rows, creation_page, keyset_page
+from quarry.storage.pages import creation_page, keyset_page, total_count
 from quarry.transformations import metrics
 from quarry.transformations.schemas import (
     Correction,
@@ -108,7 +108,7 @@ def list_transformations(
 
     stmt = sa.select(Event).where(*scope, *filters)
     page = keyset_page(session, stmt, (Event.created_at, Event.id), query, cursor_key)
-    return page, count_rows(session, stmt)
+    return page, total_count(session, stmt, query, page)
 
 
 def delete_transformations(session: Session, environment_id: str, query: TransformationFilters) -> int:
@@ -221,7 +221,7 @@ def list_errors(session: Session, environment_id: str, query: TransformationErro
     }
     filters = [column.in_(getattr(query, name)) for name, column in columns.items() if getattr(query, name) is not None]
     page = creation_page(session, Event, scope, filters, query)
-    return page, count_rows(session, sa.select(Event).where(*scope, *filters))
+    return page, total_count(session, sa.select(Event).where(*scope, *filters), query, page)
 
 
 def render_error(event: Event) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.ids import new_id
 from quarry.storage.base import icontains, utcnow
-from quarry.storage.pages import count_rows, creation_page, keyset_page
+from quarry.storage.pages import creation_page, keyset_page, total_count
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions, find_live
 from quarry.tenancy.service import Principal, find_environment
@@ -440,7 +440,7 @@ def list_workflows(session: Session, environment_id: str, query: Any) -> Workflo
     )
     scope = [Workflow.environment_id == environment_id, Workflow.deleted_at.is_(None)]
     workflows = creation_page(session, Workflow, scope, filters, query)
-    total = count_rows(session, sa.select(Workflow).where(*scope, *filters))
+    total = total_count(session, sa.select(Workflow).where(*scope, *filters), query, workflows)
     versions = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, workflows)
     return WorkflowPage(describe_many(session, [(w, versions[w.id]) for w in workflows]), total)
 
@@ -453,5 +453,5 @@ def list_versions(session: Session, environment_id: str, name: str, query: Any) 
         return (num,) if 1 <= num <= workflow.current_version_num else None
 
     versions = keyset_page(session, stmt, (WorkflowVersion.version_num,), query, cursor_key)
-    total = count_rows(session, stmt)
+    total = total_count(session, stmt, query, versions)
     return WorkflowPage(describe_many(session, [(workflow, v) for v in versions]), total)
