@@ -585,6 +585,36 @@ def test_correction_stores_content_and_hand_computed_metrics(api: httpx.Client, 
         assert shown["transformedContent"] == item["transformedContent"]  # the extraction is kept
 
 
+def test_v3_answers_of_a_finished_call_follow_its_corrections_and_deletions(
+    api: httpx.Client, extract: dict[str, Any]
+) -> None:
+    """v3 keeps the encoded answer of a finished call; a correction or a deleted transformation
+    changes the call's outputs, so the answer read before must not be served again."""
+    call = run(api, {"functionName": "extract", "callReferenceID": "c-v3", "input": single(invoice("INV-9"))})
+    call_id = call["callID"]
+
+    def outputs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        one = api.get(f"/v3/calls/{call_id}")
+        listed = api.get("/v3/calls", params={"callIDs": call_id})
+        assert one.status_code == 200 and listed.status_code == 200, (one.text, listed.text)
+        [in_list] = listed.json()["calls"]
+        return one.json()["call"]["outputs"], in_list["outputs"]
+
+    for shown in outputs() + outputs():  # the second read is the kept answer
+        [output] = shown
+        assert output["transformedContent"] == {"invoiceNumber": "INV-9", "totalAmount": 10.0}
+        assert "correctedContent" not in output
+    item = the_transformation(api, call_id)
+    corrected = {"invoiceNumber": "INV-9", "totalAmount": 11.0}
+    assert put(api, {"transformationID": item["transformationID"], "correctedJSON": corrected}).status_code == 200
+    for shown in outputs():
+        [output] = shown
+        assert output["correctedContent"] == corrected
+    deleted = api.delete("/v1-beta/transformations", params={"transformationIDs": item["transformationID"]})
+    assert deleted.status_code == 200, deleted.text
+    assert outputs() == ([], [])
+
+
 LINE_ITEMS_SCHEMA = {
     "type": "object",
     "properties": {

@@ -29,6 +29,7 @@ from quarry.functions.routes import router as functions_router
 from quarry.subscriptions.routes import router as subscriptions_router
 from quarry.transformations.routes import router as transformations_router
 from quarry.v3 import router as v3_router
+from quarry.v3.calls import FINISHED_V3_CALLS_KEPT, FinishedV3Calls
 from quarry.workflows.routes import router as workflows_router
 
 
@@ -60,6 +61,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     app.state.process = process
     app.state.rate_limiter = RateLimiter.from_settings(process.settings)
     app.state.finished_calls = FinishedCalls(FINISHED_CALLS_KEPT)
+    app.state.finished_v3_calls = FinishedV3Calls(FINISHED_V3_CALLS_KEPT)
     app.state.call_watcher = CallWatcher(process.db)
     install_error_handlers(app)
     install_idempotency(app)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, BeforeValidator, Field, Json, ValidationError, model_validator
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, BaseUrl, Db, Links
 from quarry.api.forms import form_files, form_text
 from quarry.api.idempotency import Idempotency
-from quarry.api.responses import wire_response
+from quarry.api.responses import json_response, wire_response
 from quarry.api.submission import Submit
 from quarry.calls import outputs, service
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
@@ -31,6 +32,7 @@ from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionC
 from quarry.calls.submission import Created
 from quarry.errors import from_validation_error, invalid
 from quarry.events.models import Event
+from quarry.lru import Lru
 from quarry.storage.db import Database
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery
@@ -162,11 +164,20 @@ class WorkflowCallBody(WireModel):
 # --- rendering ----------------------------------------------------------------------------------
 
 
+FinishedV3Key = tuple[str, outputs.EventsStamp, str, int]
+"""A finished call, the stamp of its events, the base URL and the expiry of the URLs signed now."""
+FinishedV3Calls = Lru[FinishedV3Key, bytes]
+"""The encoded v3 form of finished calls (with their outputs, so a few kB each)."""
+FINISHED_V3_CALLS_KEPT = 10_000
+EMPTY_STAMP: outputs.EventsStamp = (0, None, None, None)
+
+
 @dataclass
 class CallRenderer:
     """Calls in their v3 form; file fields become signed URLs, hint URLs absolute under ``base_url``."""
 
     v2: Renderer
+    finished: FinishedV3Calls | None = None
 
     def call(self, call: Call, results: list[Event], function_types: dict[str, str]) -> dict[str, Any]:
         base = self.v2.base_url.rstrip("/")
@@ -195,10 +206,33 @@ class CallRenderer:
             "traceUrl": f"{base}/v3/calls/{call.id}/trace",
         }
 
-    def calls(self, session: Session, calls: list[Call]) -> list[dict[str, Any]]:
+    def calls(self, session: Session, calls: list[Any]) -> list[dict[str, Any]]:
         by_call = outputs.of_calls(session, [call.id for call in calls])
         types = outputs.function_types(session, [e for results in by_call.values() for e in results])
         return [self.call(call, by_call[call.id], types) for call in calls]
+
+    def encoded(self, session: Session, calls: list[Any]) -> list[orjson.Fragment]:
+        """Each call's wire form, encoded; finished calls from ``finished`` while their events'
+        stamp is unchanged (a correction, a deleted transformation, a webhook delivery changes it)."""
+        out: list[orjson.Fragment | None] = [None] * len(calls)
+        keys: list[FinishedV3Key | None] = [None] * len(calls)
+        if self.finished is not None:
+            done = [call.id for call in calls if call.status in TERMINAL_STATUSES]
+            stamps = outputs.stamps_of(session, done)
+            expiry = self.v2.links.signer.expiry()
+            for i, call in enumerate(calls):
+                if call.status in TERMINAL_STATUSES:
+                    keys[i] = (call.id, stamps.get(call.id, EMPTY_STAMP), self.v2.base_url, expiry)
+                    found = self.finished.get(keys[i])
+                    out[i] = None if found is None else orjson.Fragment(found)
+        missing = [i for i, value in enumerate(out) if value is None]
+        for i, rendered in zip(missing, self.calls(session, [calls[i] for i in missing]), strict=True):
+            encoded = V3Call.model_validate(rendered).model_dump_json(by_alias=True, exclude_none=True).encode()
+            key = keys[i]
+            if key is not None and self.finished is not None:
+                self.finished.put(key, encoded)
+            out[i] = orjson.Fragment(encoded)
+        return out  # type: ignore[return-value]
 
     def function_call(self, fc: FunctionCall, incoming: str | None) -> dict[str, Any]:
         rendered = self.v2.function_call(fc)
@@ -209,8 +243,8 @@ class CallRenderer:
         return rendered
 
 
-async def renderer(links: Links, url: BaseUrl) -> CallRenderer:
-    return CallRenderer(Renderer(links, url))
+async def renderer(request: Request, links: Links, url: BaseUrl) -> CallRenderer:
+    return CallRenderer(Renderer(links, url), request.app.state.finished_v3_calls)
 
 
 Render = Annotated[CallRenderer, Depends(renderer)]
@@ -246,7 +280,7 @@ def list_calls(
         calls = service.page_of_calls(
             session, principal.environment_id, query.model_copy(update={"call_types": call_types})
         )
-        return wire_response(CallsPage, {"calls": render.calls(session, calls)})
+        return json_response({"calls": render.encoded(session, calls)})
 
 
 def _call_answer(db: Database, render: CallRenderer, environment_id: str, call_id: str) -> dict[str, Any]:
@@ -257,7 +291,9 @@ def _call_answer(db: Database, render: CallRenderer, environment_id: str, call_i
 
 @router.get("/calls/{callID}", response_model=CallAnswer)
 def get_call(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: Db, render: Render) -> Response:
-    return wire_response(CallAnswer, {"call": _call_answer(db, render, principal.environment_id, callID)})
+    with db.read() as session:
+        call = service.find_call(session, principal.environment_id, callID)
+        return json_response({"call": render.encoded(session, [call])[0]})
 
 
 @router.get("/calls/{callID}/trace", response_model=TraceAnswer)
