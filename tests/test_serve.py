@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -176,3 +178,24 @@ def test_a_killed_serve_takes_its_worker_with_it(env: dict[str, str]) -> None:
         _until(lambda: not alive(worker), "the orphaned worker stopped")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("env", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("after_seconds", [0.3, 1.5, 4.0])
+def test_a_worker_stops_on_a_burst_of_sigterms_at_any_point_of_its_start(
+    env: dict[str, str], after_seconds: float
+) -> None:
+    """SIGTERM twice in a row is what a supervised worker gets when its parent dies (the kernel's
+    death signal, then the supervisor's); signal handlers that took a lock deadlocked it so, and it
+    ran on without a parent. Whenever the burst comes (importing, starting, running), it exits."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "quarry", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        time.sleep(after_seconds)
+        for _ in range(200):
+            worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=90)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, output.decode(errors="replace")[-3000:]

@@ -141,11 +141,12 @@ def worker(
     SIGTERM or Ctrl-C drains: no new work is taken, in-flight work gets QUARRY_DRAIN_SECONDS to
     finish, what is left is handed back to the other workers, and the process exits 0."""
     import signal
-    import threading
 
-    stopping = threading.Event()
+    from quarry.engine.stopping import StopRequest
+
+    stopping = StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):  # first: a stop while starting up is a stop too
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, stopping.ask)
 
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
@@ -153,7 +154,7 @@ def worker(
     from quarry.storage.db import Database
 
     if supervised_by:  # the supervisor has migrated the database and made the account
-        follow_parent(supervised_by, stopping.set)
+        follow_parent(supervised_by, stopping.ask)
         settings = dataclasses.replace(Settings.from_env(), listen_url=listen_url)
         db = Database(settings.database_url, settings.db_pool_size)
     else:
@@ -161,7 +162,7 @@ def worker(
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
     engine = bootstrap(settings, Role.WORKER, db).engine
-    if stopping.is_set():  # stopped (or orphaned) while starting
+    if stopping.asked:  # stopped (or orphaned) while starting
         _exit_now()
     engine.start()
     database = db.url.split("@")[-1]
