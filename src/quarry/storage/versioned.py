@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
+from quarry.lru import Lru
 from quarry.storage.base import JSONDocument, utcnow
 
 
@@ -63,11 +64,27 @@ def find_live(
 def current_versions(
     session: Session, version_model: type[Version], owner_column: sa.ColumnElement[str], owners: list[VersionedObject]
 ) -> dict[str, Version]:
-    """The current version of each owner, by owner ID, in one query."""
-    if not owners:
-        return {}
-    pairs = [(owner.id, owner.current_version_num) for owner in owners]
-    rows = session.scalars(
-        sa.select(version_model).where(sa.tuple_(owner_column, version_model.version_num).in_(pairs))  # type: ignore[attr-defined]
-    )
-    return {getattr(row, owner_column.key): row for row in rows}  # type: ignore[attr-defined]
+    """The current version of each owner, by owner ID: kept ones from ``_KEPT_VERSIONS``, the
+    others in one query. The objects are for reading only (they may be detached, and shared)."""
+    table = version_model.__tablename__  # type: ignore[attr-defined]
+    found: dict[str, Version] = {}
+    pairs = []
+    for owner in owners:
+        kept = _KEPT_VERSIONS.get((table, owner.id, owner.current_version_num))
+        if kept is None:
+            pairs.append((owner.id, owner.current_version_num))
+        else:
+            found[owner.id] = kept
+    if pairs:
+        rows = session.scalars(
+            sa.select(version_model).where(sa.tuple_(owner_column, version_model.version_num).in_(pairs))  # type: ignore[attr-defined]
+        )
+        for row in rows:
+            owner_id = getattr(row, owner_column.key)  # type: ignore[attr-defined]
+            found[owner_id] = row
+            _KEPT_VERSIONS.put((table, owner_id, row.version_num), row)  # type: ignore[attr-defined]
+    return found
+
+
+_KEPT_VERSIONS: Lru[tuple[str, str, int], Any] = Lru(20_000)
+"""Versions read before, by table, owner and number: a version never changes once written."""
