@@ -68,30 +68,27 @@ def function_types(session: Session, events: list[Event]) -> dict[str, str]:
     return {function_call_id: function_type for function_call_id, function_type in rows}
 
 
-EventsStamp = tuple[int, Any, Any, Any]
-"""What changes in a finished call's events: how many there are (deleting a transformation), the
-last correction, the last webhook delivery and failure (``publishedAt``, ``lastPublishErrorAt``)."""
+EventsStamp = tuple[tuple[str, Any, Any, Any], ...]
+"""What can still change in a finished call's events, event by event: which events there are
+(deleting a transformation), when each was corrected, last delivered and last failed to deliver
+(``publishedAt``, ``lastPublishErrorAt``). Equal stamps, equal events."""
 
 _STAMPS_OF = (
-    sa.select(
-        Event.call_id,
-        sa.func.count(),
-        sa.func.max(Event.labelled_at),
-        sa.func.max(Event.published_at),
-        sa.func.max(Event.last_publish_error_at),
-    )
+    sa.select(Event.call_id, Event.id, Event.labelled_at, Event.published_at, Event.last_publish_error_at)
     .where(Event.call_id.in_(sa.bindparam("call_ids", expanding=True)))
-    .group_by(Event.call_id)
+    .order_by(Event.call_id, Event.created_at, Event.id)
 )
 
 
 def stamps_of(session: Session, call_ids: list[str]) -> dict[str, EventsStamp]:
-    """The ``EventsStamp`` of each call's events: equal stamps, equal events (once the call has
-    finished: no event is added then). One indexed aggregate instead of reading the events."""
-    if not call_ids:
-        return {}
-    rows = session.connection().execute(_STAMPS_OF, {"call_ids": call_ids})
-    return {call_id: (count, labelled, published, failed) for call_id, count, labelled, published, failed in rows}
+    """The ``EventsStamp`` of each call's events (once the call has finished, no event is added),
+    from four narrow columns of the events on the call index instead of the events themselves.
+    Exact where an aggregate is not: writes may commit out of their timestamps' order."""
+    stamps: dict[str, list[tuple[str, Any, Any, Any]]] = {call_id: [] for call_id in call_ids}
+    if call_ids:
+        for call_id, *event in session.connection().execute(_STAMPS_OF, {"call_ids": call_ids}):
+            stamps[call_id].append(tuple(event))  # type: ignore[arg-type]
+    return {call_id: tuple(events) for call_id, events in stamps.items()}
 
 
 def of_calls(session: Session, call_ids: list[str]) -> dict[str, list[Event]]:

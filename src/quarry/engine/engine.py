@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._core import prepare_enqueued_workflow
 from dbos._dbos import _get_or_create_dbos_registry
+from dbos._sys_db import db_retry
 
 from quarry.config import Settings
 from quarry.engine.executors import Membership, new_executor_id
@@ -173,6 +174,7 @@ class Engine:
         for service in self._services:
             service.stop()
         self._services = []
+        self._dbos = None  # enqueuing now fails (the sweeper's), rather than reopen a released database
         DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=int(drain_seconds))
         if self._system_engine is not None:  # DBOS leaves an engine it was given to its owner
             self._system_engine.dispose()
@@ -197,14 +199,16 @@ class Engine:
                 raise RuntimeError("the engine is not started")
             # one transaction for the lot (a batch of 100 calls cost the API 100 of them, 40 % of its
             # time): DBOS's own batch enqueue, as its Kafka consumer uses it; rows already there are
-            # left as they are, as a second ``Queue.enqueue`` of one ID would
+            # left as they are, as a second ``Queue.enqueue`` of one ID would; retried through a lost
+            # connection or a busy database as ``Queue.enqueue`` is (``db_retry``)
             statuses = [
                 prepare_enqueued_workflow(
                     self._dbos, job.entry, (workflow_id,), {}, queue_name=job.queue_name, workflow_id=workflow_id
                 )
                 for workflow_id in ids
             ]
-            self._dbos._sys_db.init_workflows(statuses)
+            system = self._dbos._sys_db
+            db_retry()(system.init_workflows)(statuses)
         except Exception:
             log.warning("%s not enqueued on %s; the sweeper will", ids, job.queue_name, exc_info=True)
 

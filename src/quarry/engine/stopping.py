@@ -14,8 +14,9 @@ class StopRequest:
 
     A handler runs on the main thread between two bytecodes — also inside another handler, or
     inside a lock the main thread holds — so it must take no lock: ``threading.Event.set`` from a
-    handler deadlocked a worker that got SIGTERM twice in a row (the parent's death signal and the
-    supervisor's), leaving it running without a parent. Assigning a flag is atomic."""
+    handler deadlocked a worker that got SIGTERM twice in a row (the supervisor's drain, then the
+    kernel's death signal as the supervisor exits), leaving it running without a parent. Assigning
+    a flag is atomic."""
 
     def __init__(self) -> None:
         self._asked = False

@@ -169,7 +169,6 @@ FinishedV3Key = tuple[str, outputs.EventsStamp, str, int]
 FinishedV3Calls = Lru[FinishedV3Key, bytes]
 """The encoded v3 form of finished calls (with their outputs, so a few kB each)."""
 FINISHED_V3_CALLS_KEPT = 10_000
-EMPTY_STAMP: outputs.EventsStamp = (0, None, None, None)
 
 
 @dataclass
@@ -222,7 +221,7 @@ class CallRenderer:
             expiry = self.v2.links.signer.expiry()
             for i, call in enumerate(calls):
                 if call.status in TERMINAL_STATUSES:
-                    keys[i] = (call.id, stamps.get(call.id, EMPTY_STAMP), self.v2.base_url, expiry)
+                    keys[i] = (call.id, stamps[call.id], self.v2.base_url, expiry)
                     found = self.finished.get(keys[i])
                     out[i] = None if found is None else orjson.Fragment(found)
         missing = [i for i, value in enumerate(out) if value is None]
