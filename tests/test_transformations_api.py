@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from quarry.events.models import Event
 from quarry.transformations.metrics import compare
-from tests.calls_client import batch, events_of, invoice, parse_time, single, submit, wait_for
+from tests.calls_client import batch, create_workflow, events_of, invoice, parse_time, single, submit, wait_for
 from tests.conftest import Server, make_tenant
 from tests.helpers import assert_error, create_function, transform
 
@@ -585,34 +585,42 @@ def test_correction_stores_content_and_hand_computed_metrics(api: httpx.Client, 
         assert shown["transformedContent"] == item["transformedContent"]  # the extraction is kept
 
 
-def test_v3_answers_of_a_finished_call_follow_its_corrections_and_deletions(
-    api: httpx.Client, extract: dict[str, Any]
-) -> None:
+def test_v3_answers_of_a_finished_call_follow_its_corrections_and_deletions(api: httpx.Client) -> None:
     """v3 keeps the encoded answer of a finished call; a correction or a deleted transformation
-    changes the call's outputs, so the answer read before must not be served again."""
-    call = run(api, {"functionName": "extract", "callReferenceID": "c-v3", "input": single(invoice("INV-9"))})
+    changes the call's outputs, so the answer read before must not be served again. The call has
+    two outputs (one extraction fanned out to two): the deleted one is not the corrected one."""
+    for name in ("first", "left", "right"):
+        create_function(api, transform(name))
+    create_workflow(api, "fan-out", "first", [("first", "left", None), ("first", "right", None)])
+    call = run(api, {"workflowName": "fan-out", "callReferenceID": "c-v3", "input": single(invoice("INV-9"))})
     call_id = call["callID"]
 
-    def outputs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def outputs() -> dict[str, dict[str, Any]]:
+        """The call's outputs by function name, as GET /v3/calls/{id} and the list show them."""
         one = api.get(f"/v3/calls/{call_id}")
         listed = api.get("/v3/calls", params={"callIDs": call_id})
         assert one.status_code == 200 and listed.status_code == 200, (one.text, listed.text)
         [in_list] = listed.json()["calls"]
-        return one.json()["call"]["outputs"], in_list["outputs"]
+        assert in_list["outputs"] == one.json()["call"]["outputs"]
+        return {output["functionName"]: output for output in in_list["outputs"]}
 
-    for shown in outputs() + outputs():  # the second read is the kept answer
-        [output] = shown
-        assert output["transformedContent"] == {"invoiceNumber": "INV-9", "totalAmount": 10.0}
-        assert "correctedContent" not in output
-    item = the_transformation(api, call_id)
+    for shown in (outputs(), outputs()):  # the second read is the kept answer
+        assert set(shown) == {"left", "right"}
+        assert not any("correctedContent" in output for output in shown.values())
+    left, right = (the_transformation_of(api, call_id, name) for name in ("left", "right"))
     corrected = {"invoiceNumber": "INV-9", "totalAmount": 11.0}
-    assert put(api, {"transformationID": item["transformationID"], "correctedJSON": corrected}).status_code == 200
-    for shown in outputs():
-        [output] = shown
-        assert output["correctedContent"] == corrected
-    deleted = api.delete("/v1-beta/transformations", params={"transformationIDs": item["transformationID"]})
+    assert put(api, {"transformationID": left["transformationID"], "correctedJSON": corrected}).status_code == 200
+    shown = outputs()
+    assert shown["left"]["correctedContent"] == corrected and "correctedContent" not in shown["right"]
+    deleted = api.delete("/v1-beta/transformations", params={"transformationIDs": right["transformationID"]})
     assert deleted.status_code == 200, deleted.text
-    assert outputs() == ([], [])
+    assert list(outputs()) == ["left"]
+
+
+def the_transformation_of(api: httpx.Client, call_id: str, function_name: str) -> dict[str, Any]:
+    [event] = [e for e in events_of(api, call_id, "transform") if e["functionName"] == function_name]
+    [item] = list_transformations(api, {"eventIDs": event["eventID"]})["transformations"]
+    return item
 
 
 LINE_ITEMS_SCHEMA = {
