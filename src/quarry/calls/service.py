@@ -368,6 +368,16 @@ def find_call(session: Session, environment_id: str, call_id: str) -> Any:
     return row
 
 
+_CALLS_BY_IDS = sa.select(*CALL_COLUMNS).where(Call.id.in_(sa.bindparam("call_ids", expanding=True)))
+
+
+def calls_by_ids(session: Session, call_ids: list[str]) -> dict[str, Any]:
+    """These calls again (rows of ``CALL_COLUMNS``), by ID."""
+    if not call_ids:
+        return {}
+    return {row.id: row for row in session.connection().execute(_CALLS_BY_IDS, {"call_ids": call_ids})}
+
+
 def function_calls_of(session: Session, calls: list[Any]) -> dict[str, list[Any]]:
     """The function calls of each call (rows of ``FUNCTION_CALL_COLUMNS``), in creation order."""
     by_call: dict[str, list[Any]] = {call.id: [] for call in calls}
