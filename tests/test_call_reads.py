@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from quarry.calls import render
+from quarry.calls import service
 
 
 def _call(status: str) -> SimpleNamespace:
@@ -31,18 +31,18 @@ def database(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         stored["reads"] += 1
         return {call.id: list(stored["fcs"]) for call in calls}
 
-    def calls_by_ids(_session: Any, ids: list[str]) -> dict[str, Any]:
-        return {call_id: stored["call"] for call_id in ids}
+    def calls_by_ids(_session: Any, ids: list[str]) -> list[Any]:
+        return [stored["call"] for _ in ids]
 
-    monkeypatch.setattr(render, "function_calls_of", function_calls_of)
-    monkeypatch.setattr(render, "calls_by_ids", calls_by_ids)
+    monkeypatch.setattr(service, "function_calls_of", function_calls_of)
+    monkeypatch.setattr(service, "calls_by_ids", calls_by_ids)
     return stored
 
 
 def test_a_call_read_pending_whose_function_call_started_meanwhile_is_read_again(database: dict[str, Any]) -> None:
     database["changes"] = [(_call("running"), _fcs("running"))]
-    by_call, current = render._read_together(None, [_call("pending")])  # type: ignore[arg-type]
-    assert current["call_1"].status == "running"
+    [current], by_call = service.with_function_calls(None, [_call("pending")])  # type: ignore[arg-type]
+    assert current.status == "running"
     assert [fc.status for fc in by_call["call_1"]] == ["running"]
 
 
@@ -50,12 +50,12 @@ def test_a_call_that_finished_while_read_again_is_read_once_more(database: dict[
     # pending call read; its function call is running by the first read, the call has finished by
     # the second read of the call, its function call too by the next read of the function calls
     database["changes"] = [(_call("completed"), _fcs("running")), (_call("completed"), _fcs("completed"))]
-    by_call, current = render._read_together(None, [_call("pending")])  # type: ignore[arg-type]
-    assert current["call_1"].status == "completed"
+    [current], by_call = service.with_function_calls(None, [_call("pending")])  # type: ignore[arg-type]
+    assert current.status == "completed"
     assert [fc.status for fc in by_call["call_1"]] == ["completed"]
 
 
 def test_a_call_that_agrees_with_its_function_calls_is_read_once(database: dict[str, Any]) -> None:
     database["fcs"] = _fcs("running", "pending")
-    _, current = render._read_together(None, [_call("running")])  # type: ignore[arg-type]
-    assert current["call_1"].status == "running" and database["reads"] == 1
+    [current], _ = service.with_function_calls(None, [_call("running")])  # type: ignore[arg-type]
+    assert current.status == "running" and database["reads"] == 1

@@ -88,15 +88,9 @@ _RECENT = (
     )
     .order_by(Call.updated_at)
 )
-_BY_IDS = sa.select(*CALL_COLUMNS).where(Call.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def recent(session: Session, environment_ids: Sequence[str], floor: datetime) -> list[Any]:
     """(environment, call, status, instant) of every change after ``floor`` in these environments:
     one statement, whatever the number of environments and followers."""
     return list(session.connection().execute(_RECENT, {"environments": list(environment_ids), "floor": floor}))
-
-
-def calls_by_ids(session: Session, call_ids: Sequence[str]) -> list[Any]:
-    """The calls with these IDs, as rows of ``CALL_COLUMNS``, in no particular order."""
-    return list(session.connection().execute(_BY_IDS, {"ids": list(call_ids)}))

@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from quarry.calls.models import TERMINAL_STATUSES
-from quarry.calls.service import calls_by_ids, function_calls_of
+from quarry.calls.service import with_function_calls
 from quarry.lru import Lru
 from quarry.storage.blobs.urls import FileLinks
 from quarry.wire import rfc3339, rfc3339_or_none, without_none
@@ -110,12 +110,9 @@ class Renderer:
                 encoded = kept.get((call.id, self.base_url, expiry))
                 if encoded is not None:
                     out[i] = orjson.Fragment(encoded)
-        missing = [call for call, value in zip(calls, out, strict=True) if value is None]
-        by_call, current = _read_together(session, missing)
-        for i, call in enumerate(calls):
-            if out[i] is not None:
-                continue
-            call = current[call.id]
+        missing = [i for i, value in enumerate(out) if value is None]
+        current, by_call = with_function_calls(session, [calls[i] for i in missing])
+        for i, call in zip(missing, current, strict=True):
             rendered = self.call(call, by_call[call.id])
             out[i] = rendered
             if kept is not None and call.status in TERMINAL_STATUSES:
@@ -123,35 +120,3 @@ class Renderer:
                 kept.put((call.id, self.base_url, expiry), encoded)
                 out[i] = orjson.Fragment(encoded)
         return out  # type: ignore[return-value]
-
-
-READ_AGAIN_TIMES = 5
-
-
-def _read_together(session: Session, calls: list[Any]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    """The function calls of ``calls``, and the calls as they were when those were read.
-
-    Reads are autocommit: the calls and their function calls come from two snapshots, and a call
-    can change in between — read ``pending`` just before it started, with its function call read
-    ``running`` just after. A call whose status its function calls contradict is read again, with
-    them, until the two agree (a call changes a few times in its life, so this ends fast)."""
-    current = {call.id: call for call in calls}
-    by_call = function_calls_of(session, calls)
-    for _ in range(READ_AGAIN_TIMES):
-        stale = [call_id for call_id, call in current.items() if not _agree(call, by_call[call_id])]
-        if not stale:
-            break
-        again = calls_by_ids(session, stale)
-        current |= again
-        by_call |= function_calls_of(session, list(again.values()))
-    return by_call, current
-
-
-def _agree(call: Any, function_calls: list[Any]) -> bool:
-    """Whether a call's status can be that of these function calls at one instant: a pending call
-    has started none of them, a finished call has finished them all."""
-    if call.status == "pending":
-        return all(fc.status == "pending" for fc in function_calls)
-    if call.status in TERMINAL_STATUSES:
-        return all(fc.status in TERMINAL_STATUSES for fc in function_calls)
-    return True

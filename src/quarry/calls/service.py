@@ -12,7 +12,7 @@ import base64
 import binascii
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.calls import counts, search
-from quarry.calls.models import Call, FunctionCall
+from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.plan import EVERY_ITEM, Plan
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.errors import TooLarge, invalid, not_found
@@ -371,11 +371,11 @@ def find_call(session: Session, environment_id: str, call_id: str) -> Any:
 _CALLS_BY_IDS = sa.select(*CALL_COLUMNS).where(Call.id.in_(sa.bindparam("call_ids", expanding=True)))
 
 
-def calls_by_ids(session: Session, call_ids: list[str]) -> dict[str, Any]:
-    """These calls again (rows of ``CALL_COLUMNS``), by ID."""
+def calls_by_ids(session: Session, call_ids: Sequence[str]) -> list[Any]:
+    """The calls with these IDs, as rows of ``CALL_COLUMNS``, in no particular order."""
     if not call_ids:
-        return {}
-    return {row.id: row for row in session.connection().execute(_CALLS_BY_IDS, {"call_ids": call_ids})}
+        return []
+    return list(session.connection().execute(_CALLS_BY_IDS, {"call_ids": list(call_ids)}))
 
 
 def function_calls_of(session: Session, calls: list[Any]) -> dict[str, list[Any]]:
@@ -385,6 +385,38 @@ def function_calls_of(session: Session, calls: list[Any]) -> dict[str, list[Any]
         for fc in session.connection().execute(_FUNCTION_CALLS_OF, {"call_ids": list(by_call)}):
             by_call[fc.call_id].append(fc)
     return by_call
+
+
+READ_AGAIN_TIMES = 5
+
+
+def with_function_calls(session: Session, calls: list[Any]) -> tuple[list[Any], dict[str, list[Any]]]:
+    """``calls`` as they were when their function calls were read, in the same order, and those.
+
+    Reads are autocommit: the calls and their function calls come from two snapshots, and a call
+    can change in between — read ``pending`` just before it started, with its function call read
+    ``running`` just after. A call whose status its function calls contradict is read again, with
+    them, until the two agree (a call changes a few times in its life, so this ends fast)."""
+    current = {call.id: call for call in calls}
+    by_call = function_calls_of(session, calls)
+    for _ in range(READ_AGAIN_TIMES):
+        stale = [call_id for call_id, call in current.items() if not _agree(call, by_call[call_id])]
+        if not stale:
+            break
+        again = calls_by_ids(session, stale)
+        current |= {call.id: call for call in again}
+        by_call |= function_calls_of(session, again)
+    return [current[call.id] for call in calls], by_call
+
+
+def _agree(call: Any, function_calls: list[Any]) -> bool:
+    """Whether a call's status can be that of these function calls at one instant: a pending call
+    has started none of them, a finished call has finished them all."""
+    if call.status == "pending":
+        return all(fc.status == "pending" for fc in function_calls)
+    if call.status in TERMINAL_STATUSES:
+        return all(fc.status in TERMINAL_STATUSES for fc in function_calls)
+    return True
 
 
 LIST_FILTER_COLUMNS = {

@@ -24,7 +24,7 @@ from typing import Any
 
 from quarry.calls import changes
 from quarry.calls.changes import SKEW, ChangeKey
-from quarry.calls.service import function_calls_of
+from quarry.calls.service import calls_by_ids, with_function_calls
 from quarry.storage.base import utcnow
 from quarry.storage.db import Database
 
@@ -213,8 +213,7 @@ class CallWatcher:
 
     def _read_calls(self, call_ids: list[str]) -> list[Change]:
         with self.db.read() as session:
-            calls = changes.calls_by_ids(session, call_ids)
-            by_call = function_calls_of(session, calls)
+            calls, by_call = with_function_calls(session, calls_by_ids(session, call_ids))
             return [Change(call, by_call[call.id]) for call in calls]
 
 
@@ -259,21 +258,22 @@ async def _replay(db: Database, environment_id: str, query: Any, since: datetime
     unfinished calls in creation order."""
     after: tuple[datetime, str] | None = (since - SKEW, "") if since is not None else None
 
-    def page() -> list[Change]:
+    def page() -> tuple[list[Any], list[Change]]:
+        """A page's rows (they place the next page) and the changes to send for them."""
         with db.read() as session:
             if since is not None:
                 assert after is not None
                 rows = changes.changed_since(session, environment_id, query, after, PAGE)
             else:
                 rows = changes.unfinished(session, environment_id, query, after, PAGE)
-            by_call = function_calls_of(session, rows)
-            return [Change(row, by_call[row.id]) for row in rows]
+            calls, by_call = with_function_calls(session, rows)
+            return rows, [Change(call, by_call[call.id]) for call in calls]
 
     while True:
-        found = await asyncio.to_thread(page)
+        rows, found = await asyncio.to_thread(page)
         for change in found:
             yield change
-        if len(found) < PAGE:
+        if len(rows) < PAGE:
             return
-        last = found[-1].call
+        last = rows[-1]
         after = (last.updated_at, last.id) if since is not None else (last.created_at, last.id)
