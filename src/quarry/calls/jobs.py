@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session, undefer
 
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
+from quarry.calls.plan import Plan
 from quarry.calls.progress import (
     activity_name,
     collecting_join,
@@ -59,6 +61,15 @@ Ready = tuple[str, bool]
 """A function call ready to run, and whether it asks a model (it then waits for the model queue)."""
 Ran = dict[str, Any]
 """What running a function call gave: ``{"ready": [Ready], "settled": call status | None}``."""
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A function call marked running, with what running it needs (read in that transaction)."""
+
+    fc: FunctionCall
+    config: dict[str, Any]
+    plan: Plan
 
 
 @DBOS.dbos_class()
@@ -118,8 +129,9 @@ class CallExecution(DBOSConfiguredInstance):
         still collecting inputs from branches: ``release_joins`` hands those out), and whether
         the call has joins at all (else there is nothing to release).
 
-        A lone function call ready at once (most calls) is run right here: one durable step
-        fewer per call. Like every step this is idempotent: a re-run finds it finished."""
+        A lone function call ready at once (most calls) is started in the same transaction and
+        run right here: one durable step and one transaction fewer per call. Like every step
+        this is idempotent: a re-run finds it finished."""
         with self.runtime.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True, options=WITH_PLAN)
             if call.status == "pending":
@@ -127,11 +139,10 @@ class CallExecution(DBOSConfiguredInstance):
                 call.started_at = utcnow()
             joins = bool(functions.count_of_type(session, list(call.plan.versions), "join"))
             ready = self._ready(session, _STARTING, call_id=call_id)
-        # the call is marked running in a transaction of its own, before its function call: a
-        # reader of both (two statements) never sees a pending call whose function call started
-        if len(ready) == 1 and not ready[0][1]:
-            return {"joins": joins} | self._run_function_call(ready[0][0])
-        return {"ready": ready, "joins": joins, "settled": None}
+            if len(ready) != 1 or ready[0][1]:
+                return {"ready": ready, "joins": joins, "settled": None}
+            started = self._start(session, ready[0][0])
+        return {"joins": joins} | self._finish(started)
 
     @DBOS.step(**STEP_RETRIES)
     def release_joins(self, call_id: str) -> list[Ready]:
@@ -146,18 +157,28 @@ class CallExecution(DBOSConfiguredInstance):
     def _run_function_call(self, function_call_id: str) -> Ran:
         """Run one function call to its end; return the function calls it spawned. The last
         function call of a call settles the call in the same transaction (``settled``)."""
-        runtime = self.runtime
-        with runtime.db.write() as session:
-            fc = session.get_one(FunctionCall, function_call_id, with_for_update=True, options=WITH_PAYLOAD)
-            if fc.status in TERMINAL_STATUSES:
-                return {"ready": self._spawned_by(session, fc.id), "settled": None}
-            fc.status = "running"
-            fc.started_at = fc.started_at or utcnow()
-            fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
-            config = functions.config_of(session, fc.function_id, fc.function_version_num)
-            call = session.get_one(Call, fc.call_id, options=WITH_PLAN)
-            plan, inputs, payload = call.plan, list(fc.inputs), fc.payload
+        with self.runtime.db.write() as session:
+            started = self._start(session, function_call_id)
+        return self._finish(started)
 
+    def _start(self, session: Session, function_call_id: str) -> _Started | Ran:
+        """Mark a function call running and read what running it needs; what it spawned instead
+        when an earlier attempt of the step finished it."""
+        fc = session.get_one(FunctionCall, function_call_id, with_for_update=True, options=WITH_PAYLOAD)
+        if fc.status in TERMINAL_STATUSES:
+            return {"ready": self._spawned_by(session, fc.id), "settled": None}
+        fc.status = "running"
+        fc.started_at = fc.started_at or utcnow()
+        fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
+        config = functions.config_of(session, fc.function_id, fc.function_version_num)
+        call = session.get_one(Call, fc.call_id, options=WITH_PLAN)
+        return _Started(fc, config, call.plan)
+
+    def _finish(self, started: _Started | Ran) -> Ran:
+        """Run a started function call and record its end (outside any transaction: it may take long)."""
+        if not isinstance(started, _Started):
+            return started
+        runtime, fc, function_call_id = self.runtime, started.fc, started.fc.id
         try:
             files = [
                 InputFile(
@@ -168,14 +189,14 @@ class CallExecution(DBOSConfiguredInstance):
                     e.get("itemOffset"),
                     e.get("itemCount"),
                 )
-                for e in inputs
+                for e in fc.inputs
             ]
             run_input = RunInput(
                 fc.function_type,
-                config,
+                started.config,
                 files,
                 runtime.readers,
-                payload,
+                fc.payload,
                 runtime.settings,
                 _blob_writer(runtime, fc.environment_id, fc.call_id, function_call_id),
                 fc.reference_id,
@@ -199,7 +220,7 @@ class CallExecution(DBOSConfiguredInstance):
             for emission in emissions:
                 event = record_event(session, call, fc, emission)
                 if emission.flows and not failed:
-                    spawned += spawn(session, call, plan, fc, event, emission)
+                    spawned += spawn(session, call, started.plan, fc, event, emission)
             fc.status = "failed" if failed else "completed"
             fc.finished_at = utcnow()
             fc.activity = [{"displayName": activity_name(fc.function_type), "status": fc.status}]
