@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -73,7 +75,7 @@ def test_takeover_recovers_exactly_the_executors_that_are_gone(db: Database) -> 
             ]
         )
     recovered: list[list[str]] = []
-    membership = Membership(db, f"{tag}-me", "worker", recovered.append)
+    membership = Membership(db, f"{tag}-me", "worker", lambda ids: recovered.append(ids) or 0)
     membership.join()
     taken = membership.take_over()
     assert sorted(taken) == sorted([silent, stopped, crashed_here])
@@ -90,8 +92,33 @@ def test_leaving_marks_the_process_stopped_so_others_take_over_at_once(db: Datab
     with db.read() as session:
         row = session.get_one(Executor, membership.executor_id)
     assert row.stopped_at is not None
-    survivor = Membership(db, new_executor_id(), "worker", lambda ids: None)
+    survivor = Membership(db, new_executor_id(), "worker", lambda ids: 0)
     assert membership.executor_id in survivor.take_over()
+
+
+@pytest.mark.parametrize(
+    ("stopped", "resumed", "logged"),
+    [
+        (True, 0, None),  # every clean restart: no news
+        (True, 3, "INFO"),  # its drain ran out: what was resumed
+        (False, 0, "WARNING"),  # it vanished: worth a warning, even with nothing left
+        (False, 2, "WARNING"),
+    ],
+)
+def test_a_takeover_is_logged_by_how_the_process_left(
+    db: Database, caplog: pytest.LogCaptureFixture, stopped: bool, resumed: int, logged: str | None
+) -> None:
+    gone = f"gone-{uuid.uuid4().hex[:8]}"
+    age = timedelta(0) if stopped else STALE_AFTER + timedelta(seconds=5)
+    with db.write() as session:
+        session.add(_row(gone, age=age, stopped=stopped))
+    survivor = Membership(db, new_executor_id(), "worker", lambda ids: resumed)
+    with caplog.at_level(logging.DEBUG, logger="quarry.engine"):
+        assert gone in survivor.take_over()
+    lines = [r for r in caplog.records if gone in r.getMessage() and r.levelno >= logging.INFO]
+    assert [r.levelname for r in lines] == ([logged] if logged else [])
+    if lines:
+        assert str(resumed) in lines[0].getMessage()
 
 
 def test_executor_ids_are_unique_per_process() -> None:

@@ -236,8 +236,8 @@ class Engine:
             if id(instance) in bound:
                 del instances[name]
 
-    def _recover(self, executor_ids: list[str]) -> None:
-        DBOS._recover_pending_workflows(executor_ids)
+    def _recover(self, executor_ids: list[str]) -> int:
+        return len(DBOS._recover_pending_workflows(executor_ids))
 
     def _sweep_forever(self) -> None:
         """Enqueue the jobs' work left unqueued — e.g. by a process that stopped between storing

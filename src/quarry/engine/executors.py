@@ -48,12 +48,11 @@ def new_executor_id() -> str:
 class Membership:
     """This process's row among the deployment's executors, and the takeover of dead ones.
 
-    ``recover(executor_ids)`` re-enqueues the unfinished workflows of those executors.
+    ``recover(executor_ids)`` re-enqueues the unfinished workflows of those executors and says
+    how many there were.
     """
 
-    def __init__(
-        self, db: Database, executor_id: str, role: str, recover: Callable[[list[str]], object] | None
-    ) -> None:
+    def __init__(self, db: Database, executor_id: str, role: str, recover: Callable[[list[str]], int] | None) -> None:
         self.db = db
         self.executor_id = executor_id
         self.role = role
@@ -103,18 +102,18 @@ class Membership:
             ).all()
         now = utcnow()
         gone = [
-            row.id
+            row
             for row in rows
             if row.stopped_at is not None
             or row.heartbeat_at < now - STALE_AFTER
             or (row.heartbeat_at < now - SILENT_AFTER and row.host == host and not _alive(row.pid))
         ]
-        for executor_id in gone:
-            self.recover([executor_id])  # before forgetting it: a crash here leaves it to the next look
+        for row in gone:
+            resumed = self.recover([row.id])  # before forgetting it: a crash here leaves it to the next look
             with self.db.write() as session:
-                session.execute(sa.delete(Executor).where(Executor.id == executor_id))
-            log.warning("took over the unfinished work of executor %s", executor_id)
-        return gone
+                session.execute(sa.delete(Executor).where(Executor.id == row.id))
+            _log_takeover(row.id, clean=row.stopped_at is not None, resumed=resumed)
+        return [row.id for row in gone]
 
     def _run(self) -> None:
         while not self.stopped.wait(HEARTBEAT_SECONDS):
@@ -124,6 +123,19 @@ class Membership:
                     self.take_over()
             except Exception:  # a database hiccup must not end the heartbeat
                 log.exception("heartbeat or takeover failed")
+
+
+def _log_takeover(executor_id: str, *, clean: bool, resumed: int) -> None:
+    """A process that stopped cleanly and left nothing (every restart) is no news; work resumed
+    after a drain ran out is worth a line; a process that vanished is worth a warning."""
+    if not clean:
+        log.warning(
+            "executor %s stopped without a clean shutdown: resumed its %d unfinished workflows", executor_id, resumed
+        )
+    elif resumed:
+        log.info("resumed %d workflows executor %s left unfinished when it stopped", resumed, executor_id)
+    else:
+        log.debug("executor %s stopped cleanly, nothing to resume", executor_id)
 
 
 def _alive(pid: int) -> bool:
