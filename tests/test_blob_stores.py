@@ -13,9 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from quarry.config import Settings
-from quarry.storage.blobs import open_blob_store
+from quarry.storage.blobs import BlobStoreUnavailable, open_blob_store
 from quarry.storage.blobs.local import LocalBlobStore
-from quarry.storage.blobs.s3 import S3BlobStore, S3BlobStoreUnavailable
+from quarry.storage.blobs.s3 import S3BlobStore
 from quarry.storage.blobs.urls import FileLinks, FileUrlSigner
 from tests.harness.ports import free_port
 from tests.s3 import S3Server, presigned_url_valid
@@ -103,14 +103,14 @@ def test_s3_presigned_url_serves_the_bytes_until_it_expires(aws_env: S3Server, b
 
 
 def test_s3_missing_bucket_fails_at_construction(aws_env: S3Server) -> None:
-    with pytest.raises(S3BlobStoreUnavailable, match=rf"'no-such-bucket' at {aws_env.url}.*does not exist"):
+    with pytest.raises(BlobStoreUnavailable, match=rf"'no-such-bucket' at {aws_env.url}.*does not exist"):
         S3BlobStore("no-such-bucket", "blobs")
 
 
 def test_s3_unreachable_endpoint_fails_at_construction(aws_env: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
-    with pytest.raises(S3BlobStoreUnavailable, match=rf"'quarry' at {closed} is not reachable"):
+    with pytest.raises(BlobStoreUnavailable, match=rf"'quarry' at {closed} is not reachable"):
         open_blob_store(settings(Path("/nonexistent"), "s3://quarry/blobs"))
 
 

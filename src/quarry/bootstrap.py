@@ -43,7 +43,8 @@ class Process:
 def open_database(settings: Settings) -> Database:
     """Connect, migrate to the latest schema, refresh planner statistics and make sure the
     default account exists."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url, settings.db_pool_size)
     db.upgrade()
     db.refresh_statistics()
@@ -52,13 +53,13 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
-def bootstrap(settings: Settings, role: Role, db: Database | None = None) -> Process:
-    """A process in ``role``: database (opened unless given), blob store, file links, the webhook
-    outbox and the engine with its jobs. The engine is not started yet: ``engine.start()`` (the
+def bootstrap(settings: Settings, role: Role, db: Database | None = None, blobs: BlobStore | None = None) -> Process:
+    """A process in ``role``: database and blob store (opened unless given), file links, the
+    webhook outbox and the engine with its jobs. The engine is not started yet: ``engine.start()`` (the
     API's lifespan does)."""
     db = db or open_database(settings)
     outbox.install(db)
-    blobs = open_blob_store(settings)
+    blobs = blobs or open_blob_store(settings)
     with db.write() as session:
         links = FileLinks(FileUrlSigner(instance_secret(session, "file-urls")), blobs)
     engine = Engine(settings, db, blobs, role)

@@ -6,7 +6,6 @@ They open the database directly (no HTTP), so they run where the server's data i
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from quarry.cli import preflight
 from quarry.cli.failure import Failure
 from quarry.config import Settings
 
@@ -26,27 +26,39 @@ console = Console()
 def _open(create: bool = False):  # type: ignore[no-untyped-def]
     """Settings, database and account. Only ``create`` makes (or migrates into) a new database:
     any other command run against the wrong data would hand out keys no server knows."""
+    settings = Settings.from_env()
+    if not create and not preflight.database_exists(settings):
+        raise Failure(
+            f"no Quarry database at {preflight.database_location(settings)}: point QUARRY_DATA_DIR (or"
+            " QUARRY_DATABASE_URL) at the server's data, or start `quarry serve` to create one"
+        )
+    return (settings, *_set_up(settings))
+
+
+def _open_to_run():  # type: ignore[no-untyped-def]
+    """What ``serve`` and ``worker`` run on: settings, database, account and blob store, each
+    checked before the database is created or migrated."""
+    settings = Settings.from_env()
+    preflight.database_exists(settings)
+    blobs = preflight.blob_store(settings)
+    return (settings, *_set_up(settings), blobs)
+
+
+def _set_up(settings: Settings):  # type: ignore[no-untyped-def]
+    """The database, migrated to the latest schema, and the account."""
     import sqlalchemy.exc
 
     from quarry.bootstrap import open_database
-    from quarry.storage.db import has_schema
     from quarry.tenancy.service import ensure_default_account
 
-    settings = Settings.from_env()
-    where = settings.database_url.removeprefix("sqlite:///").split("@")[-1]  # no password
     try:
-        missing = not create and not has_schema(settings.database_url)
-    except sqlalchemy.exc.OperationalError as exc:
-        raise Failure(f"cannot open the database {where}: {str(exc.orig).strip().splitlines()[0]}") from None
-    if missing:
-        raise Failure(
-            f"no Quarry database at {where}: point QUARRY_DATA_DIR (or QUARRY_DATABASE_URL) at the"
-            " server's data, or start `quarry serve` to create one"
-        )
-    db = open_database(settings)
-    with db.write() as session:
-        account_id = ensure_default_account(session).id
-    return settings, db, account_id
+        db = open_database(settings)
+        with db.write() as session:
+            return db, ensure_default_account(session).id
+    except sqlalchemy.exc.DBAPIError as exc:
+        raise preflight.set_up_failed(settings, exc) from None
+    except OSError as exc:
+        raise preflight.not_writable(exc, "QUARRY_DATA_DIR (or QUARRY_DATABASE_URL)") from None
 
 
 def serve(
@@ -76,13 +88,9 @@ def serve(
     from quarry.engine.supervisor import WorkerSupervisor
     from quarry.tenancy.service import create_api_key, has_active_key
 
-    settings, db, account_id = _open(create=True)
-    console.print(f"Quarry: database {db.url.split('@')[-1]}, data in {settings.data_dir}")
-    if Path("quarry-data", "quarry.db").is_file() and settings.data_dir != Path("quarry-data").absolute():
-        console.print(
-            "Note: ./quarry-data (the data directory of older Quarry versions) is not used;"
-            " QUARRY_DATA_DIR=./quarry-data serves it, or move it to the directory above."
-        )
+    sock = preflight.listening_socket(host, port)
+    settings, db, account_id, blobs = _open_to_run()
+    console.print(f"Quarry: {preflight.data_location(settings)}")
     if settings.api_key:
         console.print("API key: QUARRY_API_KEY is accepted as a key of the 'production' environment.")
     else:
@@ -107,7 +115,7 @@ def serve(
     if not workers:
         console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
-    process = bootstrap(settings, Role.API, db)
+    process = bootstrap(settings, Role.API, db, blobs)
     if workers:
         command = [sys.executable, "-m", "quarry", "worker", "--supervised-by", str(os.getpid())]
         command += ["--listen-url", settings.listen_url]
@@ -125,7 +133,7 @@ def serve(
             stop_streams(app)  # open streams of call changes end, so that the server can stop
             super().handle_exit(sig, frame)
 
-    Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)).run()
+    Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)).run(sockets=[sock])
     _exit_now()
 
 
@@ -151,22 +159,24 @@ def worker(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import follow_parent
+    from quarry.storage.blobs import open_blob_store
     from quarry.storage.db import Database
 
     if supervised_by:  # the supervisor has migrated the database and made the account
         follow_parent(supervised_by, stopping.ask)
         settings = dataclasses.replace(Settings.from_env(), listen_url=listen_url)
         db = Database(settings.database_url, settings.db_pool_size)
+        blobs = open_blob_store(settings)
     else:
-        settings, db, _ = _open(create=True)
+        settings, db, _, blobs = _open_to_run()
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
-    engine = bootstrap(settings, Role.WORKER, db).engine
+    engine = bootstrap(settings, Role.WORKER, db, blobs).engine
     if stopping.asked:  # stopped (or orphaned) while starting
         _exit_now()
     engine.start()
-    database = db.url.split("@")[-1]
-    console.print(f"Quarry worker {engine.executor_id}: database {database}, {settings.workers} function calls at once")
+    where = preflight.data_location(settings)
+    console.print(f"Quarry worker {engine.executor_id}: {where}, {settings.workers} function calls at once")
     stopping.wait()
     console.print(f"Draining (up to {settings.drain_seconds:g} s)…")
     engine.stop(settings.drain_seconds)

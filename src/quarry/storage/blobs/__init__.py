@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 
 
+class BlobStoreUnavailable(RuntimeError):
+    """The configured store cannot be used (absent, forbidden, unreachable): a configuration error."""
+
+
 class BlobStore(Protocol):
     """Bytes by key. Keys are ``/``-separated paths made by Quarry, never by clients."""
 

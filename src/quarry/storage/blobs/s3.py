@@ -16,9 +16,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from quarry.storage.blobs import is_valid_key
+from quarry.storage.blobs import BlobStoreUnavailable, is_valid_key
 
 DEFAULT_REGION = "us-east-1"
 MAX_PRESIGNED_TTL_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
@@ -33,10 +33,6 @@ _CONFIG = Config(
     signature_version="s3v4",
 )
 _NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
-
-
-class S3BlobStoreUnavailable(RuntimeError):
-    """The bucket cannot be used (absent, forbidden, endpoint unreachable): a configuration error."""
 
 
 def new_client() -> Any:
@@ -64,9 +60,14 @@ class S3BlobStore:
             reason = {404: "it does not exist", 403: "access is denied (check the AWS credentials)"}.get(
                 status, str(exc)
             )
-            raise S3BlobStoreUnavailable(f"S3 bucket {self.bucket!r} at {endpoint} is not usable: {reason}") from exc
+            raise BlobStoreUnavailable(f"S3 bucket {self.bucket!r} at {endpoint} is not usable: {reason}") from exc
+        except NoCredentialsError as exc:
+            raise BlobStoreUnavailable(
+                f"S3 bucket {self.bucket!r} at {endpoint} is not usable: no AWS credentials"
+                " (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)"
+            ) from exc
         except BotoCoreError as exc:
-            raise S3BlobStoreUnavailable(f"S3 bucket {self.bucket!r} at {endpoint} is not reachable: {exc}") from exc
+            raise BlobStoreUnavailable(f"S3 bucket {self.bucket!r} at {endpoint} is not reachable: {exc}") from exc
 
     def _object_key(self, key: str) -> str:
         if not is_valid_key(key):
