@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +127,12 @@ def test_once_the_missing_bucket_exists_the_next_start_is_a_first_start(
     banner = next(line for line in output.splitlines() if line.startswith("Quarry: "))
     assert f"files in s3://{bucket}/files" in banner
     assert str(Path(env["QUARRY_DATA_DIR"]) / "quarry.db") in banner
+
+
+def test_an_old_python_is_one_line(env: dict[str, str]) -> None:
+    pretend = "import sys; sys.version_info = (3, 10, 12); sys.version = '3.10.12 (main)'; import quarry"
+    result = subprocess.run([sys.executable, "-c", pretend], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip() == "quarry: Quarry needs Python 3.11 or newer, this is 3.10.12: use python3.11 or later"
+    )
