@@ -180,7 +180,7 @@ def test_sign_in_filter_page_both_ways_and_sign_out(dashboard: Dashboard, api: h
 
     newest_first = listed_ids(api, {"sortOrder": "desc", "limit": 100})
     expect(dashboard.rows()).to_have_text(newest_first)
-    expect(page.locator(".count")).to_have_text(f"{len(seeded.calls)} calls")
+    expect(page.locator(".count")).to_have_text(f"{len(seeded.calls)} calls, newest first")
     dashboard.screenshot("calls")
 
     # the reference filter, two per page, forward to the end and back to the start
@@ -189,7 +189,7 @@ def test_sign_in_filter_page_both_ways_and_sign_out(dashboard: Dashboard, api: h
     page.get_by_label("Reference contains").fill("inv-")
     page.get_by_label("Per page").fill("2")
     page.get_by_role("button", name="Apply").click()
-    expect(page.locator(".count")).to_have_text("5 calls match the filters")
+    expect(page.locator(".count")).to_have_text("5 calls match the filters, newest first")
     previous, following = page.get_by_role("button", name="← Previous"), page.get_by_role("button", name="Next →")
     expect(dashboard.rows()).to_have_text(invoices[0:2])
     expect(previous).to_be_disabled()
@@ -221,6 +221,7 @@ def test_sign_in_filter_page_both_ways_and_sign_out(dashboard: Dashboard, api: h
     page.get_by_label("Order").select_option("asc")
     page.get_by_role("button", name="Apply").click()
     expect(dashboard.rows()).to_have_text(listed_ids(api, {"callTypes": "function"}))
+    expect(page.locator(".count")).to_have_text("2 calls match the filters, oldest first")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -278,18 +279,19 @@ def test_functions_and_a_workflows_versions(dashboard: Dashboard, api: httpx.Cli
     dashboard.sign_in(tenant.keys["production"])
     page.locator("header nav").get_by_role("link", name="Functions").click()
     expect(dashboard.rows()).to_have_text(["extract", "shape"])
+    expect(page.locator(".count")).to_have_text("2 functions, oldest first")
     expect(dashboard.rows(3)).to_have_text(["v2", "v1"])
     dashboard.screenshot("functions")
 
     page.get_by_role("link", name="extract", exact=True).click()
-    expect(page.locator("h2")).to_have_text("Versions (2)")
+    expect(page.locator("h2")).to_have_text("Versions (2, newest first)")
     expect(page.locator("details.version summary strong")).to_have_text(["Version 2", "Version 1"])
 
     page.locator("header nav").get_by_role("link", name="Workflows").click()
     expect(dashboard.rows()).to_have_text(["chain"])
     page.get_by_role("link", name="chain", exact=True).click()
     expect(page.locator("h1")).to_have_text("chain")
-    expect(page.locator("h2")).to_have_text("Versions (2)")
+    expect(page.locator("h2")).to_have_text("Versions (2, newest first)")
     versions = page.locator("details.version")
     expect(versions.locator("summary strong")).to_have_text(["Version 2", "Version 1"])
     versions.last.locator("summary").click()

@@ -35,8 +35,8 @@ class Cli:
             QUARRY + list(args), env=self.env | env, cwd=self.workdir, capture_output=True, text=True, timeout=120
         )
 
-    def ok(self, *args: str) -> str:
-        result = self(*args)
+    def ok(self, *args: str, **env: str) -> str:
+        result = self(*args, **env)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -116,6 +116,29 @@ def test_calls_list_filters_and_formats(cli: Cli, submitted: Submitted) -> None:
     assert march in table and "completed" in table
 
 
+def test_tables_keep_ids_whole_and_say_their_order(cli: Cli, submitted: Submitted) -> None:
+    """A table never cuts or wraps an ID (it is copied into the next command), even at a pipe's
+    80 columns or narrower: the table is wider instead. A list's caption says its order."""
+    oldest_first = [call["callID"] for call in cli.json("calls", "list", "--workflow-name", "cli-invoices")["calls"]]
+    events = cli.json("events", "list", "--function-name", "cli-extract")["events"]
+    function_ids = [fn["functionID"] for fn in cli.json("functions", "list")["functions"]]
+    for columns in ("80", "40"):
+        for order, caption in (("asc", "oldest first; --sort-order desc for newest first"), ("desc", "newest first")):
+            table = cli.ok("calls", "list", "--workflow-name", "cli-invoices", "--sort-order", order, COLUMNS=columns)
+            positions = [table.find(call_id) for call_id in oldest_first]
+            assert -1 not in positions and positions == sorted(positions, reverse=order == "desc"), table
+            assert _caption(table) == f"2 of 2, {caption}"
+        table = cli.ok("events", "list", "--function-name", "cli-extract", COLUMNS=columns)
+        assert all(e["eventID"] in table and e["callID"] in table for e in events), table
+        table = cli.ok("functions", "list", COLUMNS=columns)
+        assert all(function_id in table for function_id in function_ids), table
+        assert _caption(table).endswith(", oldest first")
+
+
+def _caption(table: str) -> str:
+    return table.rstrip().splitlines()[-1].strip()
+
+
 def test_calls_get_and_events_list(cli: Cli, submitted: Submitted) -> None:
     call_id = submitted.calls["scan"]["callID"]
     call = cli.json("calls", "get", call_id)
@@ -151,7 +174,15 @@ def test_a_failed_call_exits_1_with_its_errors_in_the_result(cli: Cli) -> None:
     assert "1 of 1 calls failed" in result.stderr
     document = json.loads((cli.workdir / "failed" / "broken.txt.json").read_text())
     assert (document["status"], document["callReferenceID"], document["outputs"]) == ("failed", "cli-broken", [])
-    assert document["errors"][0]["eventType"] == "error" and "PDF" in document["errors"][0]["message"]
+    [error] = document["errors"]
+    assert error["eventType"] == "error" and "pdf" in error["message"].lower()
+
+    again = cli("calls", "submit", "--function", "cli-direct", str(broken), "--input-type", "pdf", "--wait")
+    assert again.returncode == 1, again.stderr
+    hint = again.stderr.partition("why: quarry ")[2].split()  # a command whose table shows the error's message
+    [error] = cli.json(*hint)["events"]
+    for table in (cli.ok(*hint), cli.ok("calls", "get", error["callID"], "--format", "table")):
+        assert error["message"] in table and error["eventID"] in table and "cli-direct" in table, table
 
 
 def _one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
@@ -165,6 +196,8 @@ def _one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
 def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
     refused = _one_line_failure(cli("functions", "list", "--api-key", "not-a-key"))
     assert "401" in refused and "QUARRY_API_KEY" in refused
+    placeholder = _one_line_failure(cli("functions", "list", "--api-key", "qk_…"))  # copied from the README
+    assert "'qk_…' is not an API key" in placeholder and "QUARRY_API_KEY" in placeholder
     assert "404" in _one_line_failure(cli("functions", "get", "no-such-function"))
     assert "404" in _one_line_failure(cli("workflows", "delete", "no-such-workflow"))
     bad_cursor = _one_line_failure(cli("calls", "list", "--starting-after", "call_nope"))

@@ -11,16 +11,17 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 
 from quarry.cli import preflight
 from quarry.cli.failure import Failure
+from quarry.cli.output import show_table
 from quarry.config import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 environments_app = typer.Typer(help="List and create environments.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 console = Console()
+KEY_COLUMNS = [("ID", "id"), *((field, field) for field in ("name", "environment", "prefix", "created", "revoked"))]
 
 
 def _open(create: bool = False):  # type: ignore[no-untyped-def]
@@ -219,18 +220,21 @@ def keys_list() -> None:
     from quarry.tenancy.service import list_api_keys
 
     _, db, account_id = _open()
-    table = Table("ID", "name", "environment", "prefix", "created", "revoked")
     with db.read() as session:
-        for key, environment in list_api_keys(session, account_id):
-            table.add_row(
-                key.id,
-                key.name,
-                environment.name,
-                key.key_prefix + "…",
-                key.created_at.isoformat(timespec="seconds"),
-                key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
-            )
-    console.print(table)
+        keys = [
+            {
+                "id": key.id,
+                "name": key.name,
+                "environment": environment.name,
+                "prefix": key.key_prefix + "…",
+                "created": key.created_at.isoformat(timespec="seconds"),
+                "revoked": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+            }
+            for key, environment in list_api_keys(session, account_id)
+        ]
+    show_table(
+        [("ID", "id"), *((field, field) for field in ("name", "environment", "prefix", "created", "revoked"))], keys
+    )
 
 
 @keys_app.command("revoke")

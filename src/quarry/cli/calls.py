@@ -21,11 +21,13 @@ from quarry.cli.client import (
     SortOrder,
     UrlOption,
     choice,
+    in_order,
     page_params,
 )
 from quarry.cli.failure import EXIT_CALLS_FAILED, Failure
 from quarry.cli.inputs import INPUT_TYPES
-from quarry.cli.output import Format, FormatOption, show_item, show_list
+from quarry.cli.output import Format, FormatOption, show_item, show_list, show_table
+from quarry.cli.results import events_of
 
 app = typer.Typer(help="Submit documents and follow calls.", no_args_is_help=True)
 
@@ -40,6 +42,8 @@ COLUMNS = (
 )
 
 SUBMITTED = (("file", "file"), ("call ID", "callID"), ("reference ID", "callReferenceID"), ("status", "status"))
+
+ERRORS = (("function", "functionName"), ("message", "message"), ("event ID", "eventID"))
 
 
 CallType = choice("CallType", ("workflow", "function"))
@@ -90,7 +94,7 @@ def submit(
     if output is not None:
         submission.write_results(client, uploads, calls, output)
     rows = [{"file": upload.name, **call} for upload, call in zip(uploads, calls, strict=True)]
-    show_list({"calls": rows}, "calls", SUBMITTED, Format.table)
+    show_table(SUBMITTED, rows)
     failed = [call for call in calls if call["status"] == "failed"]
     if failed:
         first = failed[0]["callID"]
@@ -133,7 +137,7 @@ def list_(
         "statuses": status,
         **page_params(limit, sort_order, starting_after, ending_before),
     }
-    show_list(Client(url, api_key).get("/v2/calls", params), "calls", COLUMNS, fmt)
+    show_list(Client(url, api_key).get("/v2/calls", params), "calls", COLUMNS, fmt, in_order(sort_order))
 
 
 @app.command()
@@ -143,5 +147,10 @@ def get(
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
 ) -> None:
-    """Show a call, its function calls and its input."""
-    show_item(Client(url, api_key).get(f"/v2/calls/{quote(call_id, safe='')}")["call"], fmt)
+    """Show a call, its function calls and its input; as a table, its errors too (a v2 call has
+    none of its own: they are error events)."""
+    client = Client(url, api_key)
+    call = client.get(f"/v2/calls/{quote(call_id, safe='')}")["call"]
+    show_item(call, fmt)
+    if fmt is Format.table and (errors := events_of(client, [call["callID"]], ["error"]).get(call["callID"])):
+        show_table(ERRORS, errors, title="errors")

@@ -41,6 +41,8 @@ class Client:
     def __init__(self, url: str, api_key: str | None) -> None:
         if not api_key:
             raise Failure("no API key: set QUARRY_API_KEY or pass --api-key (`quarry keys create` prints one)")
+        if not api_key.isascii() or not api_key.isprintable():  # e.g. a placeholder copied as is: qk_…
+            raise Failure(f"{api_key!r} is not an API key: set QUARRY_API_KEY (or --api-key) to your key")
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, headers={"x-api-key": api_key}, timeout=TIMEOUT_SECONDS)
 
@@ -117,6 +119,12 @@ AfterOption = Annotated[str | None, typer.Option(help="The next page: the items 
 BeforeOption = Annotated[
     str | None, typer.Option(help="The previous page: the items before this ID.", show_default=False)
 ]
+
+
+def in_order(sort_order: SortOrder) -> str:
+    """What a list's table says of its order: oldest first unless asked, as the API (whose default
+    is the bem reference's), and how to turn it."""
+    return "newest first" if sort_order == "desc" else "oldest first; --sort-order desc for newest first"
 
 
 def page_params(limit: int, sort_order: SortOrder, starting_after: str | None, ending_before: str | None) -> Params:

@@ -73,7 +73,7 @@ def commands(kind: Definitions) -> typer.Typer:
         url: UrlOption = DEFAULT_URL,
         api_key: KeyOption = None,
     ) -> None:
-        show_list(Client(url, api_key).get(kind.path, {"limit": limit}), kind.plural, kind.columns, fmt)
+        show_list(Client(url, api_key).get(kind.path, {"limit": limit}), kind.plural, kind.columns, fmt, "oldest first")
 
     @app.command("get", help=f"Show a {kind.noun} (its latest version).")
     def get(name: Name, fmt: FormatOption = Format.json, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None):

@@ -18,6 +18,7 @@ from quarry.cli.client import (
     SortOrder,
     UrlOption,
     choice,
+    in_order,
     page_params,
 )
 from quarry.cli.output import Format, FormatOption, show_list
@@ -32,6 +33,7 @@ COLUMNS = (
     ("reference ID", "referenceID"),
     ("call ID", "callID"),
     ("created", "createdAt"),
+    ("message", "message"),  # of an error
 )
 EventTypes = choice("EventType", get_args(EventType))
 
@@ -71,4 +73,4 @@ def list_(
         "isLabelled": None if labelled is None else str(labelled).lower(),
         **page_params(limit, sort_order, starting_after, ending_before),
     }
-    show_list(Client(url, api_key).get("/v1-alpha/events", params), "events", COLUMNS, fmt)
+    show_list(Client(url, api_key).get("/v1-alpha/events", params), "events", COLUMNS, fmt, in_order(sort_order))

@@ -26,13 +26,16 @@ from quarry.cli.client import Client, batches
 CALLS_PER_QUERY = 50  # call IDs in one query string
 
 
-def events_of(client: Client, call_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every event of the calls, oldest first, by call ID."""
+def events_of(
+    client: Client, call_ids: Sequence[str], event_types: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every event of the calls (of ``event_types``, if given), oldest first, by call ID."""
     by_call: dict[str, list[dict[str, Any]]] = {}
     for ids in batches(call_ids, CALLS_PER_QUERY):
         after = None
         while True:
-            page = client.get("/v1-alpha/events", {"callIDs": list(ids), "limit": 100, "startingAfter": after})
+            params = {"callIDs": list(ids), "eventTypes": event_types, "limit": 100, "startingAfter": after}
+            page = client.get("/v1-alpha/events", params)
             for event in page["events"]:
                 by_call.setdefault(event["callID"], []).append(event)
             if len(page["events"]) < 100:

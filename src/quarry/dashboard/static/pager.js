@@ -8,6 +8,7 @@ import { get } from "./api.js";
 import { h } from "./dom.js";
 
 export const CURSORS = ["startingAfter", "endingBefore"];
+export const ORDERS = { desc: "newest first", asc: "oldest first" }; // what each list says it is in
 const MAX_LIMIT = 99; // the API's limit is 100, and one more item is asked for
 
 export function pageSize(query, fallback) {
@@ -15,19 +16,20 @@ export function pageSize(query, fallback) {
   return Number.isInteger(limit) && limit >= 1 ? Math.min(limit, MAX_LIMIT) : fallback;
 }
 
-/** One page of ``path``: {items, total, hasPrevious, hasNext}. ``query`` holds filters, limit and cursor. */
+/** One page of ``path``: {items, total, order (in words), hasPrevious, hasNext}. ``query`` holds filters, limit and cursor. */
 export async function fetchPage(path, listKey, query, defaults) {
   const limit = pageSize(query, defaults.limit);
   const params = { sortOrder: defaults.sortOrder, ...Object.fromEntries(query), limit: limit + 1 };
   const body = await get(path, params);
   let items = body[listKey];
   const more = items.length > limit;
+  const order = ORDERS[params.sortOrder];
   if (query.has("endingBefore")) {
     if (more) items = items.slice(1); // the extra item is the farthest from the cursor: first
-    return { items, total: body.totalCount, hasPrevious: more, hasNext: items.length > 0 };
+    return { items, total: body.totalCount, order, hasPrevious: more, hasNext: items.length > 0 };
   }
   if (more) items = items.slice(0, limit);
-  return { items, total: body.totalCount, hasPrevious: query.has("startingAfter") && items.length > 0, hasNext: more };
+  return { items, total: body.totalCount, order, hasPrevious: query.has("startingAfter") && items.length > 0, hasNext: more };
 }
 
 /** Previous and Next buttons, if there is anywhere to go; ``go(query)`` shows the list with another query. */

@@ -3,7 +3,7 @@
 
 import { follow, get } from "../api.js";
 import { badge, duration, h, route, table, when } from "../dom.js";
-import { CURSORS, fetchPage, pagerControls, pageSize } from "../pager.js";
+import { CURSORS, ORDERS, fetchPage, pagerControls, pageSize } from "../pager.js";
 
 const PAGE_SIZE = 25;
 const STATUSES = ["pending", "running", "completed", "failed"];
@@ -59,7 +59,7 @@ function filterForm(query, go) {
     text("functionNames", "Function", query.get("functionNames"), { list: "function-names", placeholder: "name, name…" }),
     select("statuses", "Status", same(STATUSES), query.get("statuses")),
     select("callTypes", "Type", same(["workflow", "function"]), query.get("callTypes")),
-    select("sortOrder", "Order", [["desc", "newest first"], ["asc", "oldest first"]], query.get("sortOrder"), false),
+    select("sortOrder", "Order", Object.entries(ORDERS), query.get("sortOrder"), false),
     text("limit", "Per page", String(pageSize(query, PAGE_SIZE)), { type: "number", min: 1, max: 99 }),
     h("button", { type: "submit" }, "Apply"),
   );
@@ -111,7 +111,7 @@ export async function callsView({ query, go, signal }) {
     h("h1", {}, "Calls"),
     filterForm(query, go),
     datalists,
-    h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "call" : "calls"}${filtered ? " match the filters" : ""}`),
+    h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "call" : "calls"}${filtered ? " match the filters" : ""}, ${page.order}`),
     table(["Call", "Reference", "Type", "Workflow or function", "Status", "Created", "Took"], rows, "No calls on this page."),
     pagerControls(page, query, (call) => call.callID, go),
   );

@@ -25,7 +25,7 @@ export async function functionsView({ query, go }) {
     "div",
     {},
     h("h1", {}, "Functions"),
-    h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "function" : "functions"}`),
+    h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "function" : "functions"}, ${page.order}`),
     table(["Name", "Type", "Version", "Used in workflows", "Tags", "Last updated"], rows, "No functions yet."),
     pagerControls(page, query, (fn) => fn.functionID, go),
   );

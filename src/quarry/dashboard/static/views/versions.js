@@ -25,7 +25,7 @@ export async function versionsSection(path, query, go, summary) {
     ),
   );
   return section(
-    `Versions (${page.total})`,
+    `Versions (${page.total}, ${page.order})`,
     items.length ? h("div", { class: "versions" }, items) : h("p", { class: "muted" }, "No versions on this page."),
     pagerControls(page, query, (version) => version.versionNum, go),
   );

@@ -44,7 +44,7 @@ export async function workflowsView({ query, go }) {
     "div",
     {},
     h("h1", {}, "Workflows"),
-    h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "workflow" : "workflows"}`),
+    h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "workflow" : "workflows"}, ${page.order}`),
     table(["Name", "Version", "Main function", "Relationships", "Tags", "Last updated"], rows, "No workflows yet."),
     pagerControls(page, query, (workflow) => workflow.id, go),
   );
