@@ -601,6 +601,22 @@ def test_call_function_errors(api: httpx.Client, extract: dict[str, Any]) -> Non
     assert_no_calls(api)
 
 
+def test_call_function_refuses_what_it_does_not_take(api: httpx.Client, extract: dict[str, Any]) -> None:
+    """A form field or a query parameter it does not take is a 400 naming it, as an unknown field of
+    a JSON body is: ``?wait=true`` must not look obeyed, a misspelt field must not be dropped."""
+    file = {"file": ("a.txt", invoice("U-1"), "text/plain")}
+    typo = assert_error(api.post("/v2/functions/extract/call", data={"referenceId": "r"}, files=file), 400)
+    assert typo["message"] == "Invalid request: referenceId: Extra inputs are not permitted"
+    argument = {"referenceID": "r", "inputType": "text", "inputContent": b64(b"x"), "referenceId": "r"}
+    in_json = assert_error(api.post("/v2/functions/extract/call", json={"arguments": [argument]}), 400)
+    assert in_json["details"]["reason"] == typo["details"]["reason"]
+    both = api.post("/v2/functions/extract/call", data={"referenceID": "r", "wait": "true"}, files=file)
+    assert_error(both, 400, "wait")
+    waiting = api.post("/v2/functions/extract/call?wait=true", data={"referenceID": "r"}, files=file)
+    assert_error(waiting, 400, "wait")
+    assert_no_calls(api)
+
+
 def test_json_only_function_refuses_a_document_upload(api: httpx.Client) -> None:
     create_function(api, shaping("shape", "{id: invoiceNumber}"))
     text = ("a.txt", invoice("X"), "text/plain")

@@ -107,7 +107,7 @@ BROKEN = [
     pytest.param(b"%PDF-1.7\n this is not really a PDF", "pdf", "PDF cannot be opened", id="pdf"),
     pytest.param(documents.pdf()[:400], "pdf", "PDF cannot be opened", id="truncated-pdf"),
     pytest.param(b"PK\x03\x04 broken zip", "docx", "not a valid docx", id="docx"),
-    pytest.param(b"not a spreadsheet", "xlsx", "not a valid xlsx", id="xlsx"),
+    pytest.param(b"PK\x03\x04 not a spreadsheet", "xlsx", "not a valid xlsx", id="xlsx"),
     pytest.param(b"\xd0\xcf\x11\xe0 not an ole file", "xls", "xls file cannot be opened", id="xls"),
     pytest.param(b"\x89PNG\r\n\x1a\n broken", "png", "image cannot be decoded", id="png"),
     pytest.param(b"\xff\xd8\xff broken jpeg", "jpeg", "image cannot be decoded", id="jpeg"),
@@ -135,6 +135,35 @@ def test_a_broken_or_unreadable_file_fails_its_call_with_a_precise_error(
     # The worker is unharmed: the next call on it works.
     call, _ = _run(api, documents.text(), "text")
     assert call["status"] == "completed"
+
+
+MISDECLARED = [
+    pytest.param(documents.IMAGE_RENDITIONS["png"], "pdf", "a PNG image (inputType png)", id="png-sent-as-pdf"),
+    pytest.param(documents.pdf, "png", "a PDF document (inputType pdf)", id="pdf-sent-as-png"),
+    pytest.param(documents.docx, "xlsx", "a Word document (inputType docx)", id="docx-sent-as-xlsx"),
+    pytest.param(documents.text, "pdf", "plain text (inputType text)", id="text-sent-as-pdf"),
+]
+
+
+@pytest.mark.parametrize(("make", "declared", "looks"), MISDECLARED)
+def test_a_file_sent_as_another_type_fails_saying_what_its_bytes_look_like(
+    api: httpx.Client, make, declared: str, looks: str
+) -> None:
+    """Not the reader's complaint about the format it expected (``PDFium: Data format error``)."""
+    _extract_function(api)
+    call, events = _run(api, make(), declared)
+    assert call["status"] == "failed"
+    (event,) = events
+    assert event["message"] == f"the input was declared {declared} but its bytes look like {looks}"
+
+
+def test_an_error_message_shows_no_python_object(api: httpx.Client) -> None:
+    """Pillow says ``cannot identify image file <_io.BytesIO object at 0x7f…>``: the object is noise."""
+    _extract_function(api)
+    call, events = _run(api, b"\x00\x01\xff neither an image nor text", "png")
+    assert call["status"] == "failed"
+    (event,) = events
+    assert event["message"] == "the image cannot be decoded: cannot identify image file"
 
 
 def test_a_zip_bomb_is_refused_before_it_is_inflated(api: httpx.Client) -> None:

@@ -47,6 +47,31 @@ def test_unknown_query_parameter_is_400(api: httpx.Client) -> None:
     assert_error(api.get("/v2/functions?functionname=x"), 400, field="functionname")
 
 
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("post", "/v2/functions/nope/call"),  # takes no query parameter
+        ("get", "/v2/calls/call_nope"),  # takes waitSeconds only
+        ("get", "/v3/calls/call_nope"),
+        ("delete", "/v2/workflows/nope"),
+        ("get", "/v1-alpha/events/ev_nope"),
+    ],
+)
+def test_query_parameters_a_route_does_not_declare_are_400(api: httpx.Client, method: str, path: str) -> None:
+    """Refused, not ignored, wherever the route declares none or others: ``?wait=true`` on a route
+    that does not wait must not look obeyed."""
+    body = assert_error(api.request(method, path, params=[("wait", "true"), ("x", "1"), ("x", "2")]), 400)
+    assert body["message"] == "Invalid request: wait: Extra inputs are not permitted (and 1 more)"
+    assert [error["field"] for error in body["details"]["errors"]] == ["wait", "x"]
+
+
+def test_declared_query_parameters_pass_and_the_key_is_checked_first(
+    api: httpx.Client, anonymous: httpx.Client
+) -> None:
+    assert_error(api.get("/v2/calls/call_nope", params={"waitSeconds": "0"}), 404)
+    assert_error(anonymous.get("/v2/calls/call_nope", params={"wait": "true"}), 401)
+
+
 def test_bad_sort_order_is_400(api: httpx.Client) -> None:
     assert_error(api.get("/v2/functions?sortOrder=sideways"), 400, field="sortOrder")
 

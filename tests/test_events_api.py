@@ -212,7 +212,7 @@ def events(server: Server) -> Iterator[Events]:
         "joined-1": {"functionName": "combine", "input": batch((invoice("J-1"), "a"), (b"Total Amount: 5.00", "b"))},
         "promo_50%off": {"functionName": "shape", "input": as_json({"invoiceNumber": "S-1"})},
         "enrich-1": {"functionName": "lookup", "input": as_json({"vendorName": "Contoso Pharmaceuticals"})},
-        "broken-1": {"functionName": "extract", "input": single(b"not a pdf", "pdf")},
+        "broken-1": {"functionName": "extract", "input": single(b"%PDF-1.4 broken", "pdf")},
     }
     created = submit(api, *({**body, "callReferenceID": ref} for ref, body in requests.items()))
     calls = {}

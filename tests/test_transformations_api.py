@@ -307,7 +307,7 @@ def listing(server: Server) -> Iterator[Listing]:
         {"functionName": "extract-b", "callReferenceID": "single-b", "input": single(invoice("B-0", "20.00"))},
         {"functionName": "extract", "callReferenceID": "single-c", "input": single(invoice("C-0"))},
         {"functionName": "sorter", "callReferenceID": "routed", "input": single(invoice("R-0"))},
-        {"functionName": "extract", "callReferenceID": "broken-1", "input": single(b"not a pdf", "pdf")},
+        {"functionName": "extract", "callReferenceID": "broken-1", "input": single(b"%PDF-1.4 broken", "pdf")},
         {"functionName": "extract-b", "callReferenceID": "broken-2", "input": single(b"%PDF-1.4 junk", "pdf")},
     )  # fmt: skip
     statuses = [wait_for(api, call["callID"])["status"] for call in calls]

@@ -235,6 +235,30 @@ def test_multipart_call(api: httpx.Client, workflow: dict[str, Any]) -> None:
     assert call["outputs"][0]["transformedContent"]["number"] == documents.NUMBER
 
 
+def test_multipart_call_refuses_unknown_fields_as_json_does(api: httpx.Client, workflow: dict[str, Any]) -> None:
+    """A misspelt ``callReferenceId`` would make a call without its reference: a 400, in the words
+    of a JSON body's unknown field. bem's other fields are taken (``bucket`` is ignored, as in JSON)."""
+    form = api.post(
+        "/v3/workflows/v3-flow/call",
+        files={"file": ("invoice.txt", invoice("F-1"), "text/plain")},
+        data={"callReferenceId": "form"},
+    )
+    body = {
+        "input": {"singleFile": {"inputType": "text", "inputContent": b64(invoice("F-1"))}},
+        "callReferenceId": "form",
+    }
+    in_json = api.post("/v3/workflows/v3-flow/call", json=body)
+    assert assert_error(form, 400, "callReferenceId") == assert_error(in_json, 400, "callReferenceId")
+    assert api.get("/v3/calls").json()["calls"] == []
+    taken = api.post(
+        "/v3/workflows/v3-flow/call",
+        files={"file": ("invoice.txt", invoice("F-1"), "text/plain")},
+        data={"callReferenceID": "form", "wait": "false", "metadata": "{}", "bucket": "default"},
+    )
+    assert taken.status_code == 202, taken.text
+    assert taken.json()["call"]["callReferenceID"] == "form"
+
+
 def test_idempotency_key_replays_the_created_call(sdk: bem.Bem, workflow: dict[str, Any]) -> None:
     """A retry with the same key creates nothing: it answers the call as created (pending)."""
     headers = {"Idempotency-Key": "v3-call-once"}

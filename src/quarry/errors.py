@@ -105,6 +105,11 @@ def invalid(errors: list[dict[str, str]]) -> InvalidRequest:
     return InvalidRequest(f"Invalid request: {first['field']}: {first['reason']}{suffix}", _details(errors))
 
 
+def unknown_fields(names: list[str]) -> InvalidRequest:
+    """Fields a request may not have (a form's, a query's), refused in pydantic's words for a JSON body's."""
+    return invalid([{"field": name, "reason": "Extra inputs are not permitted"} for name in names])
+
+
 def from_validation_error(exc: ValidationError, body: Any, prefix: str = "") -> InvalidRequest:
     """Turn a pydantic error raised while validating part of a request into a 400."""
     errors = validation_errors(exc.errors(), body)

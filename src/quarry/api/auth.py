@@ -1,4 +1,7 @@
-"""``x-api-key`` authentication: every endpoint acts inside the caller's environment."""
+"""``x-api-key`` authentication: every endpoint acts inside the caller's environment.
+
+Every route of the API depends on it, so what every request of the API goes through after
+authentication is here too: the rate limit, and the refusal of undeclared query parameters."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from fastapi.security import APIKeyHeader
 
 from quarry.api.deps import limiter_of, process_of
 from quarry.api.errors import ApiError
+from quarry.api.query import refuse_undeclared_query
 from quarry.tenancy.service import Principal, authenticate
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="An API key of one environment.")
@@ -25,6 +29,7 @@ def current_principal(api_key: Annotated[str | None, Depends(_api_key_header)], 
         raise ApiError(401, "Invalid or revoked API key")
     if limiter is not None:
         limiter.check(api_key)
+    refuse_undeclared_query(request)
     return principal
 
 

@@ -7,7 +7,7 @@ from starlette.datastructures import FormData
 
 from quarry.calls.service import InputFile, PayloadTooLarge
 from quarry.documents.input_types import input_type_for
-from quarry.errors import invalid
+from quarry.errors import invalid, unknown_fields
 
 
 def input_type_of(filename: str | None, content_type: str | None, field_name: str) -> str:
@@ -26,8 +26,10 @@ def input_type_of(filename: str | None, content_type: str | None, field_name: st
     )
 
 
-async def form_files(request: Request, max_bytes: int) -> tuple[FormData, list[InputFile]]:
-    """A multipart form and the files of its ``file`` field (or repeated ``files``): at least one."""
+async def form_files(request: Request, max_bytes: int, fields: tuple[str, ...]) -> tuple[FormData, list[InputFile]]:
+    """A multipart form and the files of its ``file`` field (or repeated ``files``): at least one.
+    A field other than those and ``fields`` is refused, as an unknown field of a JSON body is: a
+    misspelt ``callReferenceId`` must not make a call without a reference."""
     form = await request.form(max_part_size=max_bytes + 1)
     files = []
     for name in ("file", "files"):
@@ -41,6 +43,9 @@ async def form_files(request: Request, max_bytes: int) -> tuple[FormData, list[I
             files.append(InputFile(input_type_of(upload.filename, upload.content_type, path), data, None, path))
     if not files:
         raise invalid([{"field": "file", "reason": "send the document as 'file' (or several as 'files')"}])
+    unknown = [name for name in form if name not in ("file", "files", *fields)]
+    if unknown:
+        raise unknown_fields(unknown)
     return form, files
 
 

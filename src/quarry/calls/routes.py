@@ -228,6 +228,7 @@ CALL_FUNCTION_BODY = {
                     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                 },
                 "required": ["referenceID"],
+                "additionalProperties": False,
             }
         },
     },
@@ -256,7 +257,7 @@ async def call_function(
     form_argument = None
     parsed: list[FunctionCallArgument] = []
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form, files = await form_files(request, limit)
+        form, files = await form_files(request, limit, ("referenceID",))
         form_argument = (form_text(form, "referenceID", required=True), files)
     else:
         try:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from quarry.documents.input_types import LOOKS, sniff
 from quarry.documents.limits import MAX_ATTACHMENT_DEPTH
 from quarry.documents.model import Document, DocumentError, describe, text_document
 from quarry.documents.readers import images, markup, office, pdf, plain, tabular
 
 AUDIO_TYPES = ("mp3", "wav", "m4a")
 IMAGE_TYPES = ("jpeg", "png", "webp", "heic", "heif")
+TEXT_TYPES = ("csv", "email", "html", "json", "text", "xml")
+
+_OBJECT_REPR = re.compile(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>")
 
 
 Transcribe = Callable[[str, bytes], str]  # (inputType, audio bytes) -> text
@@ -35,10 +39,21 @@ def parse(input_type: str, data: bytes, *, transcribe: Transcribe | None = None,
         return text_document(input_type, re.sub(r"(?<=[.!?])\s+", "\n", transcribe(input_type, data).strip()))
     try:
         return _read(input_type, data, transcribe, depth)
-    except DocumentError:
-        raise
     except Exception as exc:  # not KeyboardInterrupt or SystemExit: those are not about the document
-        raise DocumentError(f"the {input_type} file cannot be read: {describe(exc)}") from None
+        raise DocumentError(_why_unread(input_type, data, exc)) from None
+
+
+def _why_unread(input_type: str, data: bytes, exc: Exception) -> str:
+    """What the bytes look like when that is another type (a PNG sent as ``pdf``: the reader's own
+    complaint would not say so), else the reader's reason, without the reprs of Python objects
+    that some libraries put in theirs (Pillow's ``<_io.BytesIO object at 0x…>``).
+
+    Any UTF-8 looks like text: that says nothing about a file declared as a text type."""
+    looks = sniff(data)
+    if looks not in (None, input_type) and not (looks == "text" and input_type in TEXT_TYPES):
+        return f"the input was declared {input_type} but its bytes look like {LOOKS[looks]} (inputType {looks})"
+    reason = str(exc) if isinstance(exc, DocumentError) else f"the {input_type} file cannot be read: {describe(exc)}"
+    return _OBJECT_REPR.sub("", reason)
 
 
 def _read(input_type: str, data: bytes, transcribe: Transcribe | None, depth: int) -> Document:

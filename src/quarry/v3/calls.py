@@ -324,7 +324,9 @@ CALL_WORKFLOW_BODY = {
                     "callReferenceID": {"type": "string", "minLength": 1, "maxLength": 256},
                     "wait": {"type": "boolean"},
                     "metadata": {"type": "string", "description": "A JSON object, as text."},
+                    "bucket": {"type": "string", "description": "As in JSON: ignored."},
                 },
+                "additionalProperties": False,
             }
         },
     },
@@ -334,7 +336,7 @@ CALL_WORKFLOW_BODY = {
 async def _read_request(request: Request, wait: bool, limit: int) -> tuple[str | None, Any, bool]:
     """``(callReferenceID, read_files, wait)`` of a JSON body or a multipart form."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form, files = await form_files(request, limit)
+        form, files = await form_files(request, limit, ("callReferenceID", "wait", "metadata", "bucket"))
         reference = form_text(form, "callReferenceID")
         fields = {name: form[name] for name in ("wait", "metadata") if name in form}
         try:
