@@ -136,3 +136,28 @@ def test_an_old_python_is_one_line(env: dict[str, str]) -> None:
     assert (
         result.stderr.strip() == "quarry: Quarry needs Python 3.11 or newer, this is 3.10.12: use python3.11 or later"
     )
+
+
+def test_the_banner_names_an_older_data_directory_it_does_not_use(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "quarry-data").mkdir()
+    (tmp_path / "quarry-data" / "quarry.db").write_bytes(b"")
+    server = subprocess.Popen(
+        [*QUARRY, "serve", "--no-workers", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = ""
+        for line in server.stdout:
+            banner += line
+            if line.startswith("Listening on"):
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert "./quarry-data (the data directory of older Quarry versions) is not used" in banner
+    assert env["QUARRY_DATA_DIR"] in banner

@@ -6,6 +6,7 @@ They open the database directly (no HTTP), so they run where the server's data i
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -92,6 +93,11 @@ def serve(
     sock = preflight.listening_socket(host, port)
     settings, db, account_id, blobs = _open_to_run()
     console.print(f"Quarry: {preflight.data_location(settings)}")
+    if Path("quarry-data", "quarry.db").is_file() and settings.data_dir != Path("quarry-data").absolute():
+        console.print(
+            "Note: ./quarry-data (the data directory of older Quarry versions) is not used;"
+            f" QUARRY_DATA_DIR=./quarry-data serves it, or move it to {settings.data_dir}."
+        )
     if settings.api_key:
         console.print("API key: QUARRY_API_KEY is accepted as a key of the 'production' environment.")
     else:
