@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -12,6 +11,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from quarry.errors import unknown_fields
+
+_DECLARED = "quarry_declared_query"
 
 
 def refuse_undeclared_query(request: Request) -> None:
@@ -26,9 +27,12 @@ def refuse_undeclared_query(request: Request) -> None:
         raise unknown_fields(unknown)
 
 
-@cache  # routes live as long as the app: walking their dependencies once is enough
 def _declared(route: APIRoute) -> frozenset[str]:
-    return frozenset(_names(route.dependant))
+    """Walked once per route, kept on it: a route lives as long as its app."""
+    declared = route.__dict__.get(_DECLARED)
+    if declared is None:
+        declared = route.__dict__[_DECLARED] = frozenset(_names(route.dependant))
+    return declared
 
 
 def _names(dependant: Dependant) -> Iterator[str]:
