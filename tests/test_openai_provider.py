@@ -233,6 +233,29 @@ def test_request_on_the_wire_and_answer_become_the_transform_event(quarry: httpx
     assert events_of(quarry, call_id, "error") == []
 
 
+def test_values_the_document_does_not_contain_are_ungrounded_and_need_review(
+    quarry: httpx.Client, fake: FakeOpenAI
+) -> None:
+    name = openai_function(quarry, enableBoundingBoxes=True)
+    fake.script(answer(ANSWER))  # the line items and the country are not in the document: invented
+    call, call_id = run(quarry, name, text_invoice())
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    [event] = events_of(quarry, call_id, "transform")
+    invented = {"/vendor/country", "/lineItems/0/sku", "/lineItems/0/qty", "/lineItems/1/sku", "/lineItems/1/qty"}
+    assert set(event["ungroundedFields"]) == invented
+    assert invented <= set(event["fieldsNeedingReview"]) and event["needsReview"]
+    assert all(event["fieldConfidences"][pointer] <= 0.3 for pointer in invented)
+    text = text_invoice().decode()
+    spans = event["fieldTextSpans"]
+    assert set(spans) == ANSWER_POINTERS - invented
+    for pointer, written in (
+        ("/invoiceNumber", "INV-8842"),
+        ("/totalAmount", "1,234.50"),
+        ("/vendor/name", "Zebulon Quarries"),
+    ):
+        assert text[spans[pointer][0]["start"] : spans[pointer][0]["end"]] == written
+
+
 def test_pdf_upload_sends_the_pdf_text(quarry: httpx.Client, fake: FakeOpenAI) -> None:
     name = openai_function(quarry)
     fake.script(answer({"invoiceNumber": "PDF-1"}))

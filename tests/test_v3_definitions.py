@@ -159,12 +159,6 @@ def test_types_quarry_cannot_run_are_refused(sdk: bem.Bem, type_: str) -> None:
     assert type_ in info.value.body["message"]  # type: ignore[index]
 
 
-def test_bounding_boxes_are_refused(sdk: bem.Bem) -> None:
-    with pytest.raises(bem.BadRequestError) as info:
-        extract(sdk, "boxes", enable_bounding_boxes=True)
-    assert info.value.body["details"]["field"] == "enableBoundingBoxes"  # type: ignore[index]
-
-
 def test_a_bad_body_is_a_bad_request_naming_the_v3_field(sdk: bem.Bem) -> None:
     with pytest.raises(bem.BadRequestError) as info:
         sdk.functions.create(

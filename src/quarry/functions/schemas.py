@@ -79,12 +79,22 @@ class ExtractionConfig(WireModel):
     provider: ProviderChoice = None
 
 
-class TransformConfig(ExtractionConfig):
+class CitedExtractionConfig(ExtractionConfig):
+    enable_bounding_boxes: Annotated[
+        bool | None,
+        Field(
+            description="Quarry extension on v2 (as bem's v3): events cite where each value is written "
+            "(fieldBoundingBoxes, fieldTextSpans) and list the values found nowhere (ungroundedFields)."
+        ),
+    ] = None
+
+
+class TransformConfig(CitedExtractionConfig):
     tabular_chunking_enabled: bool = False
     independent_document_processing_enabled: bool = False
 
 
-class AnalyzeConfig(ExtractionConfig):
+class AnalyzeConfig(CitedExtractionConfig):
     pass
 
 

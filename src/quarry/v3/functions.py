@@ -106,10 +106,8 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
     if type_ not in CORE_TYPES:
         raise bad_request(f"type must be one of {', '.join(CORE_TYPES)}", field="type")
     if type_ == "extract":
-        if _flag(body, "enableBoundingBoxes"):
-            raise bad_request(
-                "Quarry does not return bounding boxes: enableBoundingBoxes must be false", field="enableBoundingBoxes"
-            )
+        if "enableBoundingBoxes" in body:
+            body["enableBoundingBoxes"] = _flag(body, "enableBoundingBoxes")
         _flag(body, "preCount")  # a model hint Quarry has no use for
     elif type_ == "classify":
         _flag(body, "nativeVisualInput")  # Quarry reads every input as text
@@ -141,7 +139,7 @@ def render(details: FunctionDetails, *, as_version: bool = False) -> dict[str, A
     config = dict(version.config)
     if function.type in ("transform", "analyze"):
         config.pop("independentDocumentProcessingEnabled", None)
-        config |= {"enableBoundingBoxes": False, "preCount": False}
+        config |= {"enableBoundingBoxes": config.get("enableBoundingBoxes", False), "preCount": False}
         if function.type == "transform":
             config.setdefault("tabularChunkingEnabled", False)
     elif function.type == "route":

@@ -16,8 +16,10 @@ from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput
 from quarry.engine.runners.confidence import confidence_fields
 from quarry.ids import new_id
 from quarry.providers.llm import ExtractionRequest, ProviderError, invalid_properties, provider_for
+from quarry.providers.llm.grounding import ground
 
 TABULAR_TYPES = ("csv", "xlsx", "xls")
+UNGROUNDED_CONFIDENCE = 0.3
 CHUNK_ROWS = 50
 
 
@@ -45,11 +47,15 @@ def run(run_input: RunInput) -> list[Emission]:
             extraction = provider.extract(request)
         except ProviderError as exc:
             raise FunctionError(str(exc)) from None
+        confidences, cited = extraction.confidences, {}
+        if config.get("enableBoundingBoxes"):
+            confidences, cited = cite(item.document, extraction.content, confidences)
         body: dict[str, Any] = {
             "transformationID": new_id("tr"),
             "transformedContent": extraction.content,
             "invalidProperties": invalid_properties(extraction.content, schema),
-            **confidence_fields(extraction.confidences, run_input.settings.review_confidence),
+            **confidence_fields(confidences, run_input.settings.review_confidence),
+            **cited,
             "itemOffset": item.offset,
             "itemCount": item.count,
         }
@@ -57,6 +63,22 @@ def run(run_input: RunInput) -> list[Emission]:
             body |= {"inputType": item.file.input_type, "s3BlobKey": item.file.blob_key}
         emissions.append(Emission("transform", body, output=extraction.content))
     return emissions
+
+
+def cite(
+    document: Document, content: dict[str, Any], confidences: dict[str, float]
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Where each value is written (``fieldBoundingBoxes``, ``fieldTextSpans``), and the values
+    written nowhere (``ungroundedFields``: invented, or misread past recognition), whose confidence
+    drops to ``UNGROUNDED_CONFIDENCE`` so that they need review."""
+    citations = ground(document, content)
+    lowered = {pointer: min(confidences.get(pointer, 1.0), UNGROUNDED_CONFIDENCE) for pointer in citations.ungrounded}
+    fields = {
+        "fieldBoundingBoxes": citations.boxes,
+        "fieldTextSpans": citations.spans,
+        "ungroundedFields": citations.ungrounded,
+    }
+    return confidences | lowered, fields
 
 
 def _items(run_input: RunInput) -> Iterator[_Item]:

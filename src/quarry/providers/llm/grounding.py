@@ -1,0 +1,211 @@
+"""Where in the document each extracted value is written: the citations of an extraction.
+
+Every provider's answer is grounded the same way, afterwards, against the words the document's
+reader found — the builtin extractor's and a model's alike, so that a value a model invented,
+which the document does not contain, is found out: it gets no citation.
+
+A value is looked for among runs of one to ``MAX_RUN`` consecutive words (tokens of the text, on
+pages without word geometry), most certain first: the same words (case and accents aside), the
+same number (``1.234,50`` is 1234.5), the same date (``05.03.2024`` is ``2024-03-05``), and — for
+strings of four characters or more — nearly the same words (OCR misreads), scored by similarity.
+A word run with geometry is cited as a region of its page, ``{page, left, top, width, height}``
+normalised to [0, 1] from the page's top left (bem's ``fieldBoundingBoxes``); text without
+geometry as a span of the document's text, ``{start, end}`` (Quarry's ``fieldTextSpans``). Both
+carry the ``text`` found there and a ``score`` (1 exact, less when fuzzy).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from quarry.documents.model import Document
+from quarry.providers.llm.builtin.values import fold, parse_date, parse_number
+
+MAX_RUN = 12
+"""The longest run of words a value is looked for in (an address, a name with its legal form)."""
+EXACT_RUN = 3
+"""Number and date forms are read from runs of up to this many words (``5 March 2024``)."""
+MIN_FUZZY_SCORE = 0.85
+CITATIONS_PER_VALUE = 3
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TOKEN = re.compile(r"\S+")
+_DIGIT_GROUP = re.compile(r"\d[\d.,'’]*")
+_EDGE_PUNCTUATION = ".,;:()[]{}\"'«»“”"
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    page: int
+    box: tuple[float, float, float, float] | None  # normalised left, top, right, bottom
+    span: tuple[int, int] | None  # offsets in Document.text
+
+
+@dataclass
+class Citations:
+    """``boxes`` and ``spans`` by JSON Pointer, and the pointers of values found nowhere."""
+
+    boxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    spans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ungrounded: list[str] = field(default_factory=list)
+
+
+def ground(document: Document, content: dict[str, Any]) -> Citations:
+    """The citations of every leaf of ``content`` (booleans, which documents rarely spell out, are not looked for)."""
+    index = _Index(_tokens(document))
+    citations = Citations()
+    for pointer, value in _leaves(content, ""):
+        found = index.find(value)
+        if found is None:
+            continue
+        if not found:
+            citations.ungrounded.append(pointer)
+        for run, score in found[:CITATIONS_PER_VALUE]:
+            cited = {"text": " ".join(token.text for token in run), "score": score}
+            if run[0].box is not None:
+                citations.boxes.setdefault(pointer, []).append(_region(run) | cited)
+            else:
+                span = {"start": run[0].span[0], "end": run[-1].span[1]}  # type: ignore[index]
+                citations.spans.setdefault(pointer, []).append(span | cited)
+    return citations
+
+
+def _region(run: list[_Token]) -> dict[str, Any]:
+    """The smallest box around the run's words (all on one page), in bem's shape."""
+    boxes = [token.box for token in run if token.box is not None]
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    return {
+        "page": run[0].page,
+        "left": round(left, 4),
+        "top": round(top, 4),
+        "width": round(right - left, 4),
+        "height": round(bottom - top, 4),
+    }
+
+
+def _leaves(value: Any, pointer: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{pointer}/{_escape(str(key))}")]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _leaves(item, f"{pointer}/{index}")]
+    return [] if value is None or value == "" else [(pointer, value)]
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _tokens(document: Document) -> list[list[_Token]]:
+    """The document's words, one list per page in reading order: with their regions where the
+    reader measured them, else as spans of ``Document.text`` (which joins pages with a blank line)."""
+    pages, offset = [], 0
+    for page in document.pages:
+        if page.words and page.width > 0 and page.height > 0:
+            w, h = page.width, page.height
+            pages.append(
+                [
+                    _Token(word.text, page.number, (word.left / w, word.top / h, word.right / w, word.bottom / h), None)
+                    for word in page.words
+                ]
+            )
+        elif page.text:
+            spans = [(offset + m.start(), offset + m.end(), m.group()) for m in _TOKEN.finditer(page.text)]
+            pages.append([_Token(text, page.number, None, (start, end)) for start, end, text in spans])
+        if page.text:
+            offset += len(page.text) + 2
+    return pages
+
+
+def _key(text: str) -> str:
+    return " ".join(fold(word).strip(_EDGE_PUNCTUATION) for word in text.split())
+
+
+Run = list[_Token]
+Found = list[tuple[Run, float]]
+
+
+class _Index:
+    """Where each word, number and date starts, built once per document; runs are (page, start)."""
+
+    def __init__(self, pages: list[list[_Token]]) -> None:
+        self.pages = pages
+        self.words: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.numbers: dict[float, list[Run]] = defaultdict(list)
+        self.dates: dict[str, list[Run]] = defaultdict(list)
+        for page, tokens in enumerate(pages):
+            for start, token in enumerate(tokens):
+                self.words[_key(token.text)].append((page, start))
+                if not any(c.isdigit() for c in token.text):
+                    continue
+                for length in range(1, EXACT_RUN + 1):  # a figure grouped by spaces is several words
+                    run = tokens[start : start + length]
+                    if len(run) < length or (length > 1 and not _DIGIT_GROUP.fullmatch(run[-1].text)):
+                        break
+                    number = parse_number(" ".join(t.text for t in run))
+                    if number is not None:
+                        self.numbers[round(number, 2)].append(run)
+                for length in range(1, EXACT_RUN + 1):  # the shortest run from here that reads as a date
+                    run = tokens[start : start + length]
+                    date = parse_date(" ".join(t.text for t in run))
+                    if date is not None:
+                        if parse_date(" ".join(t.text for t in run[1:])) != date:  # which starts here
+                            self.dates[date].append(run)
+                        break
+
+    def find(self, value: Any) -> Found | None:
+        """Where ``value`` is written, best first (``[]``: nowhere); ``None``: not looked for."""
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            if not math.isfinite(value):
+                return []
+            runs = self.numbers.get(round(float(value), 2), [])
+            return [(run, 1.0) for run in runs] or self._words(_number_text(value))
+        text = str(value).strip()
+        if _ISO_DATE.fullmatch(text) and text in self.dates:
+            return [(run, 1.0) for run in self.dates[text]]
+        found = self._words(text)
+        if not found and re.fullmatch(r"[\d\s.,'’-]+", text) and (number := parse_number(text)) is not None:
+            found = [(run, 1.0) for run in self.numbers.get(round(number, 2), [])]
+        return found
+
+    def _words(self, text: str) -> Found:
+        key = _key(text)
+        words = key.split()
+        if not words:
+            return []
+        exact = []
+        for page, start in self.words.get(words[0], []):
+            run = self.pages[page][start : start + len(words)]
+            if _key(" ".join(t.text for t in run)) == key:
+                exact.append((run, 1.0))
+        if exact or len(key) < 4 or len(words) > MAX_RUN:
+            return exact
+        return self._fuzzy(key, len(words))
+
+    def _fuzzy(self, key: str, length: int) -> Found:
+        """Runs of about as many words that read nearly the same (OCR misreads), best first."""
+        found = []
+        for tokens in self.pages:
+            for size in {max(1, length - 1), length, length + 1}:
+                for start in range(len(tokens) - size + 1):
+                    run = tokens[start : start + size]
+                    score = fuzz.ratio(key, _key(" ".join(t.text for t in run))) / 100
+                    if score >= MIN_FUZZY_SCORE:
+                        found.append((run, round(score, 3)))
+        kept: Found = []
+        for run, score in sorted(found, key=lambda candidate: -candidate[1]):
+            if not any(set(map(id, run)) & set(map(id, other)) for other, _ in kept):  # overlapping: the best
+                kept.append((run, score))
+        return kept
+
+
+def _number_text(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,133 @@
+"""Citations: where each extracted value is written (``enableBoundingBoxes``).
+
+Regions are checked against the PDF read independently of Quarry's reader (pypdfium2's own text
+extraction within the cited rectangle), spans against the text the test sent.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import bem
+import httpx
+import pypdfium2
+import pytest
+
+from quarry.documents.parse import parse
+from quarry.providers.llm.grounding import ground
+from tests.calls_client import events_of, single, submit, wait_for
+from tests.helpers import create_function, transform
+
+PDF = Path(__file__).resolve().parent.parent / "examples" / "corpus" / "invoice-harrow-finch-uk.pdf"
+PDF_VALUES = {"/invoiceNumber": "HF06422", "/totalAmount": "365.44"}  # as printed on it
+
+
+def _text_in_region(pdf: bytes, region: dict[str, Any]) -> str:
+    """The PDF's own text inside a region given in bem's normalised, top-left coordinates."""
+    document = pypdfium2.PdfDocument(pdf)
+    page = document[region["page"] - 1]
+    width, height = page.get_size()
+    left, right = region["left"] * width, (region["left"] + region["width"]) * width
+    top, bottom = height - region["top"] * height, height - (region["top"] + region["height"]) * height
+    margin = 1.0  # points: the rectangle is the words' own boxes, rounded
+    return page.get_textpage().get_text_bounded(left - margin, bottom - margin, right + margin, top + margin)
+
+
+def _extract(api: httpx.Client, name: str, data: bytes, input_type: str) -> dict[str, Any]:
+    [created] = submit(api, {"functionName": name, "input": single(data, input_type)})
+    call = wait_for(api, created["callID"])
+    assert call["status"] == "completed", events_of(api, created["callID"])
+    [event] = events_of(api, created["callID"], "transform")
+    return event
+
+
+def test_a_pdf_extraction_cites_the_region_of_every_value(api: httpx.Client) -> None:
+    create_function(api, transform("cited-pdf", enableBoundingBoxes=True))
+    data = PDF.read_bytes()
+    event = _extract(api, "cited-pdf", data, "pdf")
+
+    content = event["transformedContent"]
+    assert {f"/{key}" for key in content} == set(PDF_VALUES)  # the builtin extractor found both
+    boxes = event["fieldBoundingBoxes"]
+    assert set(boxes) == set(PDF_VALUES) and event["ungroundedFields"] == []
+    for pointer, printed in PDF_VALUES.items():
+        [region] = boxes[pointer]
+        assert region["page"] == 1
+        assert all(0 <= region[k] <= 1 for k in ("left", "top", "width", "height")), region
+        assert 0 < region["width"] < 0.5 and 0 < region["height"] < 0.05  # a word, not the page
+        assert printed in _text_in_region(data, region), region
+        assert printed in region["text"] and region["score"] == 1.0
+
+
+def test_without_the_setting_events_carry_no_citations(api: httpx.Client) -> None:
+    create_function(api, transform("uncited-pdf"))
+    event = _extract(api, "uncited-pdf", PDF.read_bytes(), "pdf")
+    assert not {"fieldBoundingBoxes", "fieldTextSpans", "ungroundedFields"} & set(event)
+
+
+def test_a_text_extraction_cites_spans_of_the_text(api: httpx.Client) -> None:
+    create_function(api, transform("cited-text", enableBoundingBoxes=True))
+    text = "ACME Widgets Ltd\nInvoice Number: INV-20931\nTotal due: 1.234,50 EUR\n"
+    event = _extract(api, "cited-text", text.encode(), "text")
+    assert event["transformedContent"] == {"invoiceNumber": "INV-20931", "totalAmount": 1234.5}
+    assert event["fieldBoundingBoxes"] == {}
+    spans = event["fieldTextSpans"]
+    assert text[spans["/invoiceNumber"][0]["start"] : spans["/invoiceNumber"][0]["end"]] == "INV-20931"
+    assert text[spans["/totalAmount"][0]["start"] : spans["/totalAmount"][0]["end"]] == "1.234,50"
+
+
+def test_the_sdk_creates_a_cited_extraction_and_reads_its_boxes(sdk: bem.Bem) -> None:
+    function = sdk.functions.create(
+        function_name="sdk-cited",
+        type="extract",
+        output_schema_name="Invoice",
+        output_schema={"type": "object", "properties": {"invoiceNumber": {"type": "string"}}},
+        enable_bounding_boxes=True,
+    ).function
+    assert function.enable_bounding_boxes is True
+    sdk.workflows.create(name="sdk-cited", main_node_name="x", nodes=[{"name": "x", "function": {"name": "sdk-cited"}}])
+    document = {"single_file": {"input_type": "pdf", "input_content": base64.b64encode(PDF.read_bytes()).decode()}}
+    answer = sdk.workflows.call("sdk-cited", input=document, wait=True)
+    [output] = answer.call.outputs
+    boxes = output.field_bounding_boxes
+    assert isinstance(boxes, dict) and boxes["/invoiceNumber"][0]["text"] == "HF06422"
+    assert "HF06422" in _text_in_region(PDF.read_bytes(), boxes["/invoiceNumber"][0])
+
+
+# --- grounding, unit by unit ------------------------------------------------------------------
+
+
+TEXT = "Zebulon Quarries AS\nInvoice no. QX-7781   Date: 5 March 2024\nDue 04/15/2024\nTotal: 1 234,50 NOK\nPaid: yes\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "cited"),
+    [
+        ("QX-7781", "QX-7781"),
+        ("zebulon quarries as", "Zebulon Quarries AS"),  # case aside
+        (1234.5, "1 234,50"),  # a number, whatever its separators
+        ("2024-03-05", "5 March 2024"),  # a date, whatever its form
+        ("2024-04-15", "04/15/2024"),
+        ("Zebulon Quaries AS", "Zebulon Quarries AS"),  # nearly: an OCR misread
+    ],
+)
+def test_values_are_found_in_their_written_forms(value: Any, cited: str) -> None:
+    document = parse("text", TEXT.encode())
+    citations = ground(document, {"value": value})
+    [first, *_] = citations.spans["/value"]
+    assert first["text"] == cited
+    assert document.text[first["start"] : first["end"]] == cited
+    assert citations.ungrounded == []
+
+
+def test_a_value_the_document_does_not_contain_is_ungrounded() -> None:
+    citations = ground(parse("text", TEXT.encode()), {"vendor": {"name": "Acme Corporation"}, "total": 999.99})
+    assert sorted(citations.ungrounded) == ["/total", "/vendor/name"]
+    assert citations.spans == {} and citations.boxes == {}
+
+
+def test_booleans_and_empty_values_are_not_looked_for() -> None:
+    citations = ground(parse("text", TEXT.encode()), {"paid": True, "note": None, "memo": "", "items": []})
+    assert citations.ungrounded == [] and citations.spans == {}
