@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.errors import bad_request
+from quarry.errors import bad_request, not_found
 from quarry.events import service as events
 from quarry.events.models import TRANSFORMATION_TYPES, Event
+from quarry.functions import service as functions
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.pages import creation_page, keyset_page, total_count
@@ -241,3 +242,50 @@ def render_error(event: Event) -> dict[str, Any]:
         "workflowVersionNum": event.workflow_version_num,
     }
     return {key: value for key, value in fields.items() if value is not None}
+
+
+@dataclass
+class Feedback:
+    """A correction recorded through v3's feedback: of which event, of which kind, when."""
+
+    event_id: str
+    function_type: str  # as v3 names it: extract, classify or join
+    correction: Any
+    created_at: str
+
+
+FEEDBACK_TYPES = {"transform": "extract", "join": "join", "route": "classify"}
+"""The events a person can correct, by event type, and the function type v3 gives them."""
+
+
+def record_feedback(
+    session: Session, environment_id: str, event_id: str, correction: Any, order_matching: bool
+) -> Feedback:
+    """Store a person's correction of an event (again: it replaces the last one). An extraction's
+    is a transformation correction (metrics and all, as ``PUT /v1-beta/transformations``); a
+    classification's must name one of the routes of the function version that chose."""
+    event = session.scalars(
+        sa.select(Event).where(Event.environment_id == environment_id, Event.id == event_id).with_for_update()
+    ).one_or_none()
+    if event is None:
+        raise not_found("event", event_id)
+    function_type = FEEDBACK_TYPES.get(event.event_type)
+    if function_type is None:
+        raise bad_request(
+            f"a {event.event_type} event takes no feedback: only extract, classify and join events do",
+            field="eventID",
+        )
+    if function_type == "classify":
+        routes = functions.config_of(session, event.function_id or "", event.function_version_num or 0)["routes"]
+        names = [route["name"] for route in routes]
+        if correction not in names:
+            raise bad_request(f"a classification's correction is one of {', '.join(map(repr, names))}", "correction")
+        update = {"correctedContent": correction}
+    else:
+        if not isinstance(correction, dict):
+            raise bad_request("an extraction's correction is a JSON object of its output schema", "correction")
+        comparison = metrics.compare(event.body.get("transformedContent"), correction, order_matching)
+        update = {"correctedContent": correction, "orderMatching": order_matching, "metrics": comparison.as_wire()}
+    event.body = event.body | update
+    event.labelled_at = utcnow()
+    return Feedback(event.id, function_type, correction, rfc3339(event.labelled_at))

@@ -27,6 +27,7 @@ from quarry.events import service
 from quarry.events.models import Event
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.pages import PageQuery
+from quarry.transformations import service as transformations
 from quarry.wire import CsvList, VersionNum, WireModel, split_csv
 
 router = APIRouter(tags=["v3 outputs and errors"])
@@ -134,3 +135,39 @@ def get_error(principal: CurrentPrincipal, eventID: Annotated[str, Path()], db: 
     with db.read() as session:
         event = outputs.output_or_error(session, principal.environment_id, eventID, error=True)
         return wire_response(ErrorAnswer, {"error": render_all(session, [event], links, url)[0]})
+
+
+class FeedbackBody(WireModel):
+    correction: Any = Field(
+        description="An extraction's or join's right output (a JSON object), or a classification's route name."
+    )
+    order_matching: bool = Field(
+        False, description="true: array items are compared by index; false: matched regardless of order."
+    )
+
+
+class FeedbackAnswer(WireModel):
+    correction: Any
+    created_at: str
+    event_id: str = Field(alias="eventID")
+    function_type: Literal["extract", "classify", "join"]
+
+
+@router.post("/events/{eventID}/feedback", response_model=FeedbackAnswer)
+def submit_feedback(principal: CurrentPrincipal, eventID: Annotated[str, Path()], body: FeedbackBody, db: Db) -> Any:
+    """A person's correction of an extract, classify or join event; sent again, it replaces the
+    last. Stored as the event's ``correctedContent`` (an extraction's with its metrics, as
+    ``PUT /v1-beta/transformations`` does), so outputs, events and transformations show it."""
+    with db.write() as session:
+        feedback = transformations.record_feedback(
+            session, principal.environment_id, eventID, body.correction, body.order_matching
+        )
+    return wire_response(
+        FeedbackAnswer,
+        {
+            "correction": feedback.correction,
+            "createdAt": feedback.created_at,
+            "eventID": feedback.event_id,
+            "functionType": feedback.function_type,
+        },
+    )
