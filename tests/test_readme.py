@@ -48,6 +48,7 @@ EXPECTED = {
     "calls/stream?workflowNames=invoices": "event: ready",
     "client.calls.retrieve(call_id)": "completed",
     "answer.call.outputs[0].transformed_content": "invoiceNumber",
+    'field_bounding_boxes["/invoiceNumber"]': "'text': 'HF06422'",
 }
 
 
