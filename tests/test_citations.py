@@ -131,3 +131,17 @@ def test_a_value_the_document_does_not_contain_is_ungrounded() -> None:
 def test_booleans_and_empty_values_are_not_looked_for() -> None:
     citations = ground(parse("text", TEXT.encode()), {"paid": True, "note": None, "memo": "", "items": []})
     assert citations.ungrounded == [] and citations.spans == {}
+
+
+def test_a_category_the_schema_enumerates_is_not_looked_for() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "payment": {"type": "object", "properties": {"method": {"enum": ["card", "cash"]}}},
+            "tags": {"type": "array", "items": {"enum": ["urgent"]}},
+            "note": {"type": "string"},
+        },
+    }
+    content = {"payment": {"method": "card"}, "tags": ["urgent"], "note": "card"}
+    citations = ground(parse("text", TEXT.encode()), content, schema)
+    assert citations.ungrounded == ["/note"]  # the same word, not enumerated: looked for, not found

@@ -49,7 +49,7 @@ def run(run_input: RunInput) -> list[Emission]:
             raise FunctionError(str(exc)) from None
         confidences, cited = extraction.confidences, {}
         if config.get("enableBoundingBoxes"):
-            confidences, cited = cite(item.document, extraction.content, confidences)
+            confidences, cited = cite(item.document, extraction.content, schema, confidences)
         body: dict[str, Any] = {
             "transformationID": new_id("tr"),
             "transformedContent": extraction.content,
@@ -66,12 +66,12 @@ def run(run_input: RunInput) -> list[Emission]:
 
 
 def cite(
-    document: Document, content: dict[str, Any], confidences: dict[str, float]
+    document: Document, content: dict[str, Any], schema: dict[str, Any], confidences: dict[str, float]
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Where each value is written (``fieldBoundingBoxes``, ``fieldTextSpans``), and the values
     written nowhere (``ungroundedFields``: invented, or misread past recognition), whose confidence
     drops to ``UNGROUNDED_CONFIDENCE`` so that they need review."""
-    citations = ground(document, content)
+    citations = ground(document, content, schema)
     lowered = {pointer: min(confidences.get(pointer, 1.0), UNGROUNDED_CONFIDENCE) for pointer in citations.ungrounded}
     fields = {
         "fieldBoundingBoxes": citations.boxes,

@@ -25,7 +25,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from quarry.documents.model import Document
-from quarry.providers.llm.builtin.values import fold, parse_date, parse_number
+from quarry.providers.llm.builtin.values import MONTHS, currency_in, fold, parse_date, parse_number
 
 MAX_RUN = 12
 """The longest run of words a value is looked for in (an address, a name with its legal form)."""
@@ -35,6 +35,8 @@ MIN_FUZZY_SCORE = 0.85
 CITATIONS_PER_VALUE = 3
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TOKEN = re.compile(r"\S+")
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+_MONTH_PREFIXES = {name[:3] for names in MONTHS.values() for name in names.split()}
 _DIGIT_GROUP = re.compile(r"\d[\d.,'’]*")
 _EDGE_PUNCTUATION = ".,;:()[]{}\"'«»“”"
 
@@ -56,12 +58,14 @@ class Citations:
     ungrounded: list[str] = field(default_factory=list)
 
 
-def ground(document: Document, content: dict[str, Any]) -> Citations:
-    """The citations of every leaf of ``content`` (booleans, which documents rarely spell out, are not looked for)."""
+def ground(document: Document, content: dict[str, Any], schema: dict[str, Any] | None = None) -> Citations:
+    """The citations of every leaf of ``content``. Booleans, which documents rarely spell out, and
+    values of an ``enum`` of ``schema`` (a category named by the schema, not quoted: ``card`` for
+    a VISA slip) are not looked for."""
     index = _Index(_tokens(document))
     citations = Citations()
     for pointer, value in _leaves(content, ""):
-        found = index.find(value)
+        found = None if _enumerated(schema or {}, pointer) else index.find(value)
         if found is None:
             continue
         if not found:
@@ -88,6 +92,20 @@ def _region(run: list[_Token]) -> dict[str, Any]:
         "width": round(right - left, 4),
         "height": round(bottom - top, 4),
     }
+
+
+def _enumerated(schema: dict[str, Any], pointer: str) -> bool:
+    """Whether the schema gives the value at ``pointer`` an ``enum`` (or a ``const``)."""
+    for part in pointer.split("/")[1:]:
+        if not isinstance(schema, dict):
+            return False
+        key = part.replace("~1", "/").replace("~0", "~")
+        schema = (
+            schema.get("items", {})
+            if part.isdigit() and "items" in schema
+            else schema.get("properties", {}).get(key, {})
+        )
+    return isinstance(schema, dict) and ("enum" in schema or "const" in schema)
 
 
 def _leaves(value: Any, pointer: str) -> list[tuple[str, Any]]:
@@ -132,17 +150,24 @@ Found = list[tuple[Run, float]]
 
 
 class _Index:
-    """Where each word, number and date starts, built once per document; runs are (page, start)."""
+    """Where each word, number, date and currency starts, built once per document."""
 
     def __init__(self, pages: list[list[_Token]]) -> None:
         self.pages = pages
         self.words: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.numbers: dict[float, list[Run]] = defaultdict(list)
         self.dates: dict[str, list[Run]] = defaultdict(list)
+        self.currencies: dict[str, list[Run]] = defaultdict(list)
         for page, tokens in enumerate(pages):
             for start, token in enumerate(tokens):
-                self.words[_key(token.text)].append((page, start))
-                if not any(c.isdigit() for c in token.text):
+                key = _key(token.text)
+                self.words[key].append((page, start))
+                if currency := currency_in(token.text):
+                    self.currencies[currency].append([token])
+                figure = any(c.isdigit() for c in token.text)
+                if figure or key[:3] in _MONTH_PREFIXES:
+                    self._index_dates(tokens, start)
+                if not figure:
                     continue
                 for length in range(1, EXACT_RUN + 1):  # a figure grouped by spaces is several words
                     run = tokens[start : start + length]
@@ -151,13 +176,19 @@ class _Index:
                     number = parse_number(" ".join(t.text for t in run))
                     if number is not None:
                         self.numbers[round(number, 2)].append(run)
-                for length in range(1, EXACT_RUN + 1):  # the shortest run from here that reads as a date
-                    run = tokens[start : start + length]
-                    date = parse_date(" ".join(t.text for t in run))
-                    if date is not None:
-                        if parse_date(" ".join(t.text for t in run[1:])) != date:  # which starts here
-                            self.dates[date].append(run)
-                        break
+
+    def _index_dates(self, tokens: list[_Token], start: int) -> None:
+        """The shortest run from ``start`` that reads as a date (both ways when ``04/01/2024``
+        may be either), if the date starts there."""
+        for length in range(1, EXACT_RUN + 1):
+            run = tokens[start : start + length]
+            text = " ".join(t.text for t in run)
+            dates = {parse_date(text), parse_date(text, day_first=False)} - {None}
+            if dates:
+                rest = " ".join(t.text for t in run[1:])
+                for date in dates - {parse_date(rest), parse_date(rest, day_first=False)}:
+                    self.dates[str(date)].append(run)
+                return
 
     def find(self, value: Any) -> Found | None:
         """Where ``value`` is written, best first (``[]``: nowhere); ``None``: not looked for."""
@@ -171,6 +202,8 @@ class _Index:
         text = str(value).strip()
         if _ISO_DATE.fullmatch(text) and text in self.dates:
             return [(run, 1.0) for run in self.dates[text]]
+        if _CURRENCY_CODE.fullmatch(text) and text in self.currencies:  # GBP is written £
+            return [(run, 1.0) for run in self.currencies[text]]
         found = self._words(text)
         if not found and re.fullmatch(r"[\d\s.,'’-]+", text) and (number := parse_number(text)) is not None:
             found = [(run, 1.0) for run in self.numbers.get(round(number, 2), [])]
