@@ -145,3 +145,16 @@ def test_a_category_the_schema_enumerates_is_not_looked_for() -> None:
     content = {"payment": {"method": "card"}, "tags": ["urgent"], "note": "card"}
     citations = ground(parse("text", TEXT.encode()), content, schema)
     assert citations.ungrounded == ["/note"]  # the same word, not enumerated: looked for, not found
+
+
+def test_a_cited_page_is_served_as_an_image_by_its_signed_url(api: httpx.Client) -> None:
+    create_function(api, transform("cited-page", enableBoundingBoxes=True))
+    event = _extract(api, "cited-page", PDF.read_bytes(), "pdf")
+    url = event["s3URL"]
+    page = httpx.get(f"{url}&page=1")  # the signed URL is the credential: no key
+    assert page.status_code == 200 and page.headers["content-type"] == "image/png"
+    assert page.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert httpx.get(f"{url}&page=2").status_code == 404  # a one-page PDF
+    assert httpx.get(f"{url}&page=0").status_code == 400
+    assert httpx.get(f"{url.replace('signature=', 'signature=0')}&page=1").status_code == 403
+    assert httpx.get(url).content == PDF.read_bytes()  # without a page: the file as it is

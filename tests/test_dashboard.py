@@ -321,3 +321,36 @@ def test_api_values_are_shown_as_text(dashboard: Dashboard, api: httpx.Client, t
     expect(dashboard.page.locator("dl.fields")).to_contain_text(reference)
     expect(dashboard.page.locator("main img")).to_have_count(0)
     assert not [url for url in dashboard.requests if urlsplit(url).path == "/x"]
+
+
+def test_an_extraction_is_shown_beside_its_document(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    pdf = (ROOT / "examples" / "corpus" / "invoice-harrow-finch-uk.pdf").read_bytes()
+    create_function(api, transform("cited", enableBoundingBoxes=True))
+    [created] = submit(api, {"functionName": "cited", "input": single(pdf, "pdf")})
+    wait_for(api, created["callID"])
+    [event] = api.get("/v1-alpha/events", params={"callIDs": created["callID"], "eventTypes": "transform"}).json()[
+        "events"
+    ]
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+
+    image = page.locator(".cited-page img")
+    expect(image).to_have_count(1)
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") > 100  # the page, rendered by Quarry
+    regions = page.locator(".cited-page .region")
+    expect(regions).to_have_count(sum(len(boxes) for boxes in event["fieldBoundingBoxes"].values()))
+    page.locator('.cited-fields button[data-pointer="/invoiceNumber"]').click()
+    selected = page.locator(".cited-page .region.selected")
+    expect(selected).to_have_count(1)
+    expect(selected).to_have_attribute("data-pointer", "/invoiceNumber")
+    box = selected.bounding_box()
+    frame = page.locator(".cited-page").bounding_box()
+    assert box and frame
+    left = event["fieldBoundingBoxes"]["/invoiceNumber"][0]["left"]
+    assert abs((box["x"] - frame["x"]) / frame["width"] - left) < 0.01  # drawn where the API cites it
+    for pointer in event["fieldsNeedingReview"]:
+        expect(page.locator(f'.cited-fields li:has(button[data-pointer="{pointer}"])')).to_contain_text("needs review")
+    dashboard.screenshot("cited")

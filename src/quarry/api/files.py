@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from quarry.api.deps import Blobs, Links
 from quarry.api.errors import ApiError
-from quarry.documents.input_types import EXTENSION_MEDIA_TYPES
+from quarry.documents.input_types import EXTENSION_MEDIA_TYPES, input_type_for
+from quarry.documents.rendering import page_image
 
 router = APIRouter(tags=["files"])
 
@@ -25,13 +26,30 @@ def get_file(
     signature: Annotated[str, Query(max_length=128)],
     links: Links,
     blobs: Blobs,
+    page: Annotated[
+        int | None, Query(ge=1, le=100_000, description="A page of a PDF or image file, as a PNG image.")
+    ] = None,
 ) -> Response:
-    """The bytes of a stored file. The URL is the credential: no API key, valid until ``expires``."""
+    """The bytes of a stored file, or one of its pages as an image (``page``: how the dashboard
+    shows a document beside its fields). The URL is the credential: no API key, valid until
+    ``expires``."""
     if not links.signer.valid(key, expires, signature):
         raise ApiError(403, "This file URL is invalid or has expired; fetch the object again for a fresh one")
     try:
         data = blobs.get(key)
     except KeyError:
         raise ApiError(404, "file not found") from None
-    media_type = EXTENSION_MEDIA_TYPES.get(PurePath(key).suffix.lstrip("."), "application/octet-stream")
+    extension = PurePath(key).suffix.lstrip(".")
+    media_type = EXTENSION_MEDIA_TYPES.get(extension, "application/octet-stream")
+    if page is not None:
+        data, media_type = _page_image(input_type_for(key, None) or extension, data, page), "image/png"
     return Response(data, media_type=media_type, headers={"cache-control": "private, max-age=300"})
+
+
+def _page_image(input_type: str, data: bytes, page: int) -> bytes:
+    try:
+        return page_image(input_type, data, page)
+    except IndexError:
+        raise ApiError(404, f"the file has no page {page}") from None
+    except ValueError as exc:  # DocumentError too: a file that cannot be rendered
+        raise ApiError(400, f"page {page} cannot be shown: {exc}", {"field": "page", "reason": str(exc)}) from None

@@ -8,6 +8,55 @@ import { badge, duration, errorBox, fields, h, json, route, section, when } from
 const TERMINAL = ["completed", "failed"];
 // Shown in an event's heading, or as its output: the rest of its fields go under "Details".
 const HEADLINE = ["eventID", "eventType", "functionName", "functionCallID", "callID", "createdAt", "message", "transformedContent", "s3URL"];
+const PAGED = ["pdf", "png", "jpeg", "webp", "heic", "heif"]; // inputs whose pages Quarry renders as images
+
+/** The value at an RFC 6901 pointer. */
+function at(value, pointer) {
+  for (const part of pointer.split("/").slice(1)) value = value?.[part.replaceAll("~1", "/").replaceAll("~0", "~")];
+  return value;
+}
+
+/** An extraction beside its document: each cited page (an image Quarry renders, loaded lazily)
+ * with the regions its fields were read from; selecting a field highlights its regions. Fields
+ * under the review confidence, and those written nowhere in the document, are marked. */
+function citedDocument(event) {
+  const boxes = event.fieldBoundingBoxes;
+  const doubtful = new Set(event.fieldsNeedingReview ?? []);
+  const ungrounded = new Set(event.ungroundedFields ?? []);
+  const pointers = [...new Set([...Object.keys(event.fieldConfidences ?? {}), ...Object.keys(boxes), ...ungrounded])].sort();
+  const pages = [...new Set(Object.values(boxes).flat().map((box) => box.page))].sort((a, b) => a - b);
+  const regions = [];
+  const figures = pages.map((number) => {
+    const figure = h("figure", { class: "cited-page", "data-page": number }, h("img", { src: `${event.s3URL}&page=${number}`, alt: `Page ${number}`, loading: "lazy" }));
+    for (const [pointer, cited] of Object.entries(boxes)) {
+      for (const box of cited.filter((b) => b.page === number)) {
+        const region = h("div", { class: "region", "data-pointer": pointer, title: `${pointer}: ${box.text}` });
+        Object.assign(region.style, { left: `${box.left * 100}%`, top: `${box.top * 100}%`, width: `${box.width * 100}%`, height: `${box.height * 100}%` });
+        figure.append(region);
+        regions.push(region);
+      }
+    }
+    return figure;
+  });
+  function select(pointer) {
+    for (const region of regions) region.classList.toggle("selected", region.dataset.pointer === pointer);
+    regions.find((region) => region.dataset.pointer === pointer)?.scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+  const rows = pointers.map((pointer) => {
+    const confidence = event.fieldConfidences?.[pointer];
+    const marks = [ungrounded.has(pointer) ? "not found in the document" : null, doubtful.has(pointer) ? "needs review" : null].filter(Boolean);
+    return h(
+      "li",
+      { class: [ungrounded.has(pointer) ? "ungrounded" : "", doubtful.has(pointer) ? "doubtful" : ""].join(" ").trim() },
+      h("button", { type: "button", "data-pointer": pointer, onclick: () => select(pointer) }, h("code", {}, pointer)),
+      " ",
+      JSON.stringify(at(event.transformedContent, pointer)),
+      confidence === undefined ? "" : h("span", { class: "muted" }, ` ${Math.round(confidence * 100)} %`),
+      marks.length ? h("span", { class: "mark" }, ` ${marks.join(", ")}`) : null,
+    );
+  });
+  return h("div", { class: "cited" }, h("ul", { class: "cited-fields", "aria-label": "Fields" }, rows), h("div", { class: "cited-pages" }, figures));
+}
 
 function fileLinks(inputs) {
   return h(
@@ -42,6 +91,7 @@ function eventCard(event) {
       h("span", { class: "muted" }, " · ", when(event.createdAt), " · ", h("code", {}, event.eventID)),
     ),
     event.message ? errorBox(event.message) : null,
+    event.fieldBoundingBoxes && event.s3URL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
     event.transformedContent !== undefined ? json(event.transformedContent) : null,
     event.s3URL ? h("p", {}, h("a", { href: event.s3URL, download: "" }, "Download the input of this event")) : null,
     Object.keys(details).length ? h("details", {}, h("summary", {}, "Details"), json(details)) : null,
