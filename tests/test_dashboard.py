@@ -354,3 +354,35 @@ def test_an_extraction_is_shown_beside_its_document(dashboard: Dashboard, api: h
     for pointer in event["fieldsNeedingReview"]:
         expect(page.locator(f'.cited-fields li:has(button[data-pointer="{pointer}"])')).to_contain_text("needs review")
     dashboard.screenshot("cited")
+
+
+def test_a_person_approves_then_corrects_an_extraction(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    create_function(api, transform("reviewed"))
+    [created] = submit(api, {"functionName": "reviewed", "input": single(invoice("INV-77", "12.00"))})
+    wait_for(api, created["callID"])
+    params = {"callIDs": created["callID"], "eventTypes": "transform"}
+    [event] = api.get("/v1-alpha/events", params=params).json()["events"]
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+
+    _open_review(page)
+    page.get_by_role("button", name="Approve as extracted").click()
+    expect(page.locator(".review-panel [role=status]")).to_contain_text("Reviewed")
+    stored = api.get(f"/v1-alpha/events/{event['eventID']}").json()
+    assert stored["correctedContent"] == event["transformedContent"]
+    assert stored["metrics"]["metrics"]["accuracy"] == 1  # approved: all right
+
+    _open_review(page)
+    page.get_by_label("/totalAmount").fill("21.5")
+    page.get_by_role("button", name="Save correction").click()
+    expect(page.locator(".review-panel [role=status]")).to_contain_text("Reviewed")
+    corrected = api.get(f"/v1-alpha/events/{event['eventID']}").json()["correctedContent"]
+    assert corrected == event["transformedContent"] | {"totalAmount": 21.5}  # a number stays a number
+
+
+def _open_review(page: Page) -> None:
+    """Unfold the review panel (it opens by itself when the event needs review)."""
+    if not page.locator(".review-panel").evaluate("panel => panel.open"):
+        page.locator(".review-panel summary").click()

@@ -28,7 +28,16 @@ export async function get(path, params = {}, key = session.key) {
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }
-  const response = await fetch(url, { headers: { "x-api-key": key ?? "", accept: "application/json" } });
+  return answer(await fetch(url, { headers: { "x-api-key": key ?? "", accept: "application/json" } }));
+}
+
+/** POST ``body`` as JSON to ``path``; the answer's body, or an ApiError with the API's message. */
+export async function post(path, body) {
+  const headers = { "x-api-key": session.key ?? "", accept: "application/json", "content-type": "application/json" };
+  return answer(await fetch(new URL(path, location.origin), { method: "POST", headers, body: JSON.stringify(body) }));
+}
+
+async function answer(response) {
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body?.message ?? `${response.status} ${response.statusText}`);
   return body;

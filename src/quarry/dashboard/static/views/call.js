@@ -2,12 +2,12 @@
 // function call whose event started it, via sourceFunctionCallID) with each one's activity and
 // results: the events it produced (GET /v1-alpha/events?callIDs=…), outputs and errors.
 
-import { follow, get, getAll } from "../api.js";
+import { follow, get, getAll, post } from "../api.js";
 import { badge, duration, errorBox, fields, h, json, route, section, when } from "../dom.js";
 
 const TERMINAL = ["completed", "failed"];
 // Shown in an event's heading, or as its output: the rest of its fields go under "Details".
-const HEADLINE = ["eventID", "eventType", "functionName", "functionCallID", "callID", "createdAt", "message", "transformedContent", "s3URL"];
+const HEADLINE = ["eventID", "eventType", "functionName", "functionCallID", "callID", "createdAt", "message", "transformedContent", "correctedContent", "s3URL"];
 const PAGED = ["pdf", "png", "jpeg", "webp", "heic", "heif"]; // inputs whose pages Quarry renders as images
 
 /** The value at an RFC 6901 pointer. */
@@ -78,7 +78,63 @@ function callInputs(call) {
   return call.input.batchFiles.inputs;
 }
 
-function eventCard(event) {
+/** Every leaf of a JSON value: [pointer, value]. */
+function leaves(value, pointer = "") {
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([key, item]) => leaves(item, `${pointer}/${String(key).replaceAll("~", "~0").replaceAll("/", "~1")}`));
+  }
+  return [[pointer, value]];
+}
+
+function setAt(value, pointer, leaf) {
+  const parts = pointer.split("/").slice(1).map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
+  let holder = value;
+  for (const part of parts.slice(0, -1)) holder = holder[part];
+  holder[parts[parts.length - 1]] = leaf;
+}
+
+/** What a person typed, as the type the extracted value had (a number stays a number). */
+function typed(text, like) {
+  if (typeof like === "number" && text.trim() !== "" && !Number.isNaN(Number(text))) return Number(text);
+  if (typeof like === "boolean" && ["true", "false"].includes(text.trim())) return text.trim() === "true";
+  if (like === null && text === "") return null;
+  return text;
+}
+
+/** A person approves an extraction as it is, or corrects its fields: either is recorded as the
+ * event's correction (POST /v3/events/{eventID}/feedback), which counts in the function's metrics. */
+function reviewForm(event, reload) {
+  const content = event.correctedContent ?? event.transformedContent;
+  const fieldsOf = leaves(content).filter(([pointer]) => pointer !== "");
+  const status = h("p", { class: "muted", role: "status" }, event.correctedContent !== undefined ? "Reviewed: the correction below is recorded." : "");
+  async function send(correction) {
+    try {
+      await post(`/v3/events/${encodeURIComponent(event.eventID)}/feedback`, { correction });
+      reload();
+    } catch (error) {
+      status.replaceChildren(errorBox(error.message));
+    }
+  }
+  const inputs = fieldsOf.map(([pointer, value]) => h("input", { name: pointer, value: value === null ? "" : String(value), "aria-label": pointer }));
+  const form = h(
+    "form",
+    {
+      class: "review",
+      onsubmit: (submitted) => {
+        submitted.preventDefault();
+        const corrected = structuredClone(content);
+        inputs.forEach((input, index) => setAt(corrected, input.name, typed(input.value, fieldsOf[index][1])));
+        send(corrected);
+      },
+    },
+    fieldsOf.map(([pointer], index) => h("label", {}, h("code", {}, pointer), " ", inputs[index])),
+    h("div", {}, h("button", { type: "button", onclick: () => send(event.transformedContent) }, "Approve as extracted"), " ", h("button", { type: "submit" }, "Save correction")),
+    status,
+  );
+  return h("details", { class: "review-panel", open: event.needsReview && event.correctedContent === undefined }, h("summary", {}, "Review"), form);
+}
+
+function eventCard(event, reload) {
   const details = Object.fromEntries(Object.entries(event).filter(([name, value]) => !HEADLINE.includes(name) && value !== null));
   return h(
     "article",
@@ -93,12 +149,14 @@ function eventCard(event) {
     event.message ? errorBox(event.message) : null,
     event.fieldBoundingBoxes && event.s3URL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
     event.transformedContent !== undefined ? json(event.transformedContent) : null,
+    event.correctedContent !== undefined ? h("div", {}, h("strong", {}, "Corrected"), json(event.correctedContent)) : null,
+    event.transformationID && event.transformedContent ? reviewForm(event, reload) : null,
     event.s3URL ? h("p", {}, h("a", { href: event.s3URL, download: "" }, "Download the input of this event")) : null,
     Object.keys(details).length ? h("details", {}, h("summary", {}, "Details"), json(details)) : null,
   );
 }
 
-function functionCallNode(fc, childrenOf, eventsOf) {
+function functionCallNode(fc, childrenOf, eventsOf, card) {
   const events = eventsOf.get(fc.functionCallID) ?? [];
   const children = childrenOf.get(fc.functionCallID) ?? [];
   return h(
@@ -121,13 +179,14 @@ function functionCallNode(fc, childrenOf, eventsOf) {
         : null,
       fc.inputs.length ? fileLinks(fc.inputs) : null,
     ),
-    events.length ? h("div", { class: "events" }, events.map(eventCard)) : null,
-    children.length ? h("ul", { class: "tree" }, children.map((child) => functionCallNode(child, childrenOf, eventsOf))) : null,
+    events.length ? h("div", { class: "events" }, events.map(card)) : null,
+    children.length ? h("ul", { class: "tree" }, children.map((child) => functionCallNode(child, childrenOf, eventsOf, card))) : null,
   );
 }
 
 /** The function calls as a forest: roots are those no function call of this call started. */
-function graph(call, events) {
+function graph(call, events, reload) {
+  const card = (event) => eventCard(event, reload);
   const ids = new Set(call.functionCalls.map((fc) => fc.functionCallID));
   const childrenOf = new Map();
   const roots = [];
@@ -140,8 +199,8 @@ function graph(call, events) {
   for (const event of events) eventsOf.set(event.functionCallID, [...(eventsOf.get(event.functionCallID) ?? []), event]);
   const orphans = events.filter((event) => !ids.has(event.functionCallID));
   return [
-    roots.length ? h("ul", { class: "tree root" }, roots.map((fc) => functionCallNode(fc, childrenOf, eventsOf))) : h("p", { class: "muted" }, "No function call yet."),
-    orphans.length ? h("div", { class: "events" }, orphans.map(eventCard)) : null,
+    roots.length ? h("ul", { class: "tree root" }, roots.map((fc) => functionCallNode(fc, childrenOf, eventsOf, card))) : h("p", { class: "muted" }, "No function call yet."),
+    orphans.length ? h("div", { class: "events" }, orphans.map(card)) : null,
   ];
 }
 
@@ -173,6 +232,6 @@ export async function callView({ args: [callID], reload, signal }) {
       ["Results", `${events.length} ${events.length === 1 ? "event" : "events"}${errors ? `, ${errors} ${errors === 1 ? "error" : "errors"}` : ""}`],
     ]),
     section("Inputs", fileLinks(callInputs(call))),
-    section("Function calls and results", graph(call, events)),
+    section("Function calls and results", graph(call, events, reload)),
   );
 }
