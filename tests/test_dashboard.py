@@ -377,7 +377,7 @@ def test_a_person_approves_then_corrects_an_extraction(dashboard: Dashboard, api
     _open_review(page)
     page.get_by_label("/totalAmount").fill("21.5")
     page.get_by_role("button", name="Save correction").click()
-    expect(page.locator(".review-panel [role=status]")).to_contain_text("Reviewed")
+    expect(page.locator(".event.transform")).to_contain_text('"totalAmount": 21.5')  # shown again, corrected
     corrected = api.get(f"/v1-alpha/events/{event['eventID']}").json()["correctedContent"]
     assert corrected == event["transformedContent"] | {"totalAmount": 21.5}  # a number stays a number
 
@@ -386,3 +386,25 @@ def _open_review(page: Page) -> None:
     """Unfold the review panel (it opens by itself when the event needs review)."""
     if not page.locator(".review-panel").evaluate("panel => panel.open"):
         page.locator(".review-panel summary").click()
+
+
+def test_the_review_queue_moves_on_after_each_decision(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    create_function(api, transform("queued"))
+    created = submit(api, *({"functionName": "queued", "input": single(invoice(f"Q-{n}", "9.00"))} for n in (1, 2)))
+    events = []
+    for call in created:
+        wait_for(api, call["callID"])
+        params = {"callIDs": call["callID"], "eventTypes": "transform"}
+        [event] = api.get("/v1-alpha/events", params=params).json()["events"]
+        assert event["needsReview"], event  # the builtin extractor is not sure of these: both wait for a person
+        events.append(event)
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open("#/review?functionNames=queued")
+    for event in sorted(events, key=lambda e: (e["createdAt"], e["eventID"])):  # oldest first
+        expect(page.locator("article.to-review")).to_have_attribute("data-event", event["eventID"])
+        page.get_by_role("button", name="Approve as extracted").click()
+    expect(page.locator("p.empty")).to_have_text("Nothing to review.")
+    for event in events:
+        assert api.get(f"/v1-alpha/events/{event['eventID']}").json()["correctedContent"] == event["transformedContent"]

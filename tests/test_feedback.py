@@ -68,3 +68,15 @@ def test_feedback_that_cannot_apply_is_refused(sdk: bem.Bem, api: httpx.Client) 
         sdk.events.submit_feedback(error["eventID"], correction={})
     assert "error event takes no feedback" in refused.value.body["message"]  # type: ignore[index]
     assert api.get(f"/v1-alpha/events/{error['eventID']}").json().get("correctedContent") is None
+
+
+def test_outputs_that_need_review_until_a_person_decides(sdk: bem.Bem, api: httpx.Client) -> None:
+    event_id = _extracted(sdk, "fed-queue")
+    output = api.get(f"/v3/outputs/{event_id}").json()["output"]
+    waiting = {"needsReview": "true", "isLabelled": "false", "functionNames": "fed-queue"}
+    listed = [o["eventID"] for o in api.get("/v3/outputs", params=waiting).json()["outputs"]]
+    assert listed == ([event_id] if output["needsReview"] else [])
+    sure = [o["eventID"] for o in api.get("/v3/outputs", params=waiting | {"needsReview": "false"}).json()["outputs"]]
+    assert sure == ([] if output["needsReview"] else [event_id])
+    sdk.events.submit_feedback(event_id, correction=output["transformedContent"])
+    assert api.get("/v3/outputs", params=waiting).json()["outputs"] == []  # decided: off the queue

@@ -115,6 +115,9 @@ def page_of_outputs(session: Session, environment_id: str, query: Any) -> list[E
         conditions.append(of_v3_types(query.event_types))
     if query.is_regression:
         conditions.append(sa.false())
+    if query.needs_review is not None:
+        flagged = Event.body["needsReview"].as_boolean().is_(True)
+        conditions.append(flagged if query.needs_review else sa.not_(sa.func.coalesce(flagged, False)))
     return page_of_events(session, environment_id, query.model_copy(update={"event_types": None}), conditions)
 
 

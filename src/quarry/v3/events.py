@@ -83,6 +83,10 @@ class OutputListQuery(ErrorListQuery):
         None, description="Quarry runs no regression tests: no output is a regression one."
     )
     transformation_ids: CsvList = None
+    needs_review: bool | None = Field(
+        None,
+        description="Quarry extension. true: only outputs with a field under the review confidence or found nowhere.",
+    )
 
 
 class OutputsPage(WireModel):

@@ -7,6 +7,7 @@ import { errorBox, h } from "./dom.js";
 import { callView } from "./views/call.js";
 import { callsView } from "./views/calls.js";
 import { functionsView, functionView } from "./views/functions.js";
+import { reviewView } from "./views/review.js";
 import { signInView } from "./views/signin.js";
 import { workflowsView, workflowView } from "./views/workflows.js";
 
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^functions\/([^/]+)$/, functionView],
   [/^workflows$/, workflowsView],
   [/^workflows\/([^/]+)$/, workflowView],
+  [/^review$/, reviewView],
 ];
 
 const main = document.getElementById("view");
