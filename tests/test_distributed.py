@@ -78,18 +78,25 @@ def _executors_of_workflows(database_url: str) -> set[str]:
         return {row[0] for row in conn.execute("SELECT DISTINCT executor_id FROM dbos.workflow_status")}
 
 
-def _wait_until_running_calls(database_url: str, executor_id: str) -> None:
+def _freeze_while_running_calls(database_url: str, worker: WorkerProcess) -> None:
+    """Stop the worker (SIGSTOP) at an instant when calls of its own are in flight — checked again
+    once it is stopped, since a trivial call may finish between the look and the signal — so that
+    killing it then cuts them short."""
     deadline = time.monotonic() + 60
     with psycopg.connect(database_url, autocommit=True) as conn:
+
+        def running() -> int:
+            query = "SELECT count(*) FROM dbos.workflow_status WHERE executor_id = %s AND status = 'PENDING'"
+            return conn.execute(query, (worker.executor_id,)).fetchone()[0]
+
         while time.monotonic() < deadline:
-            running = conn.execute(
-                "SELECT count(*) FROM dbos.workflow_status WHERE executor_id = %s AND status = 'PENDING'",
-                (executor_id,),
-            ).fetchone()[0]
-            if running:
-                return
+            if running():
+                os.kill(worker.process.pid, signal.SIGSTOP)
+                if running():
+                    return
+                os.kill(worker.process.pid, signal.SIGCONT)
             time.sleep(0.01)
-    pytest.fail(f"worker {executor_id} never ran a call")
+    pytest.fail(f"worker {worker.executor_id} never ran a call")
 
 
 def _recovered_workflows(database_url: str) -> int:
@@ -112,7 +119,7 @@ def test_api_processes_and_workers_share_the_work_and_survive_a_killed_worker(en
             for batch, first_n in enumerate(range(0, CALLS, BATCH)):
                 _submit(first if batch % 2 == 0 else second, first_n)
                 if batch == 3:  # mid-run: killed while calls of its own are in flight, most still to come
-                    _wait_until_running_calls(env["QUARRY_DATABASE_URL"], workers[0].executor_id)
+                    _freeze_while_running_calls(env["QUARRY_DATABASE_URL"], workers[0])
                     workers[0].kill()
 
             deadline = time.monotonic() + 240
