@@ -158,3 +158,25 @@ def test_a_cited_page_is_served_as_an_image_by_its_signed_url(api: httpx.Client)
     assert httpx.get(f"{url}&page=0").status_code == 400
     assert httpx.get(f"{url.replace('signature=', 'signature=0')}&page=1").status_code == 403
     assert httpx.get(url).content == PDF.read_bytes()  # without a page: the file as it is
+
+
+def test_a_nullable_enum_is_a_category_too() -> None:
+    schema = {"type": "object", "properties": {"method": {"anyOf": [{"enum": ["card", "cash"]}, {"type": "null"}]}}}
+    assert ground(parse("text", TEXT.encode()), {"method": "card"}, schema).ungrounded == []
+
+
+def test_a_value_written_in_an_attachment_is_cited_as_a_span_of_the_text() -> None:
+    email = (
+        b"From: billing@zebulon.example\r\nTo: ap@example.com\r\nSubject: Invoice\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+        b"Please find the invoice attached.\r\n--b\r\nContent-Type: text/plain\r\n"
+        b'Content-Disposition: attachment; filename="invoice.txt"\r\n\r\nInvoice number: ATT-4411\r\n--b--\r\n'
+    )
+    document = parse("email", email)
+    citations = ground(document, {"invoiceNumber": "ATT-4411"})
+    [span] = citations.spans["/invoiceNumber"]
+    assert document.text[span["start"] : span["end"]] == "ATT-4411"
+
+
+def test_a_huge_integer_is_not_found_without_failing() -> None:
+    assert ground(parse("text", TEXT.encode()), {"n": 10**400}).ungrounded == ["/n"]

@@ -32,11 +32,14 @@ MAX_RUN = 12
 EXACT_RUN = 3
 """Number and date forms are read from runs of up to this many words (``5 March 2024``)."""
 MIN_FUZZY_SCORE = 0.85
+FUZZY_BUDGET = 500_000
+"""Word runs compared, per document, in all: about a second of fuzzy matching, then no more."""
 CITATIONS_PER_VALUE = 3
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TOKEN = re.compile(r"\S+")
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 _MONTH_PREFIXES = {name[:3] for names in MONTHS.values() for name in names.split()}
+_DATE_HINT = re.compile(r"\d{4}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}")
 _DIGIT_GROUP = re.compile(r"\d[\d.,'’]*")
 _EDGE_PUNCTUATION = ".,;:()[]{}\"'«»“”"
 
@@ -94,18 +97,22 @@ def _region(run: list[_Token]) -> dict[str, Any]:
     }
 
 
-def _enumerated(schema: dict[str, Any], pointer: str) -> bool:
-    """Whether the schema gives the value at ``pointer`` an ``enum`` (or a ``const``)."""
-    for part in pointer.split("/")[1:]:
-        if not isinstance(schema, dict):
-            return False
-        key = part.replace("~1", "/").replace("~0", "~")
-        schema = (
-            schema.get("items", {})
-            if part.isdigit() and "items" in schema
-            else schema.get("properties", {}).get(key, {})
-        )
-    return isinstance(schema, dict) and ("enum" in schema or "const" in schema)
+def _enumerated(schema: Any, pointer: str) -> bool:
+    """Whether the schema gives the value at ``pointer`` an ``enum`` (or a ``const``), looking
+    through ``anyOf``/``oneOf``/``allOf`` (a nullable enum is ``anyOf: [{enum}, {type: null}]``)."""
+    if not isinstance(schema, dict):
+        return False
+    branches = [b for k in ("anyOf", "oneOf", "allOf") for b in schema.get(k, []) if isinstance(b, dict)]
+    if any(_enumerated(branch, pointer) for branch in branches):
+        return True
+    if not pointer:
+        return "enum" in schema or "const" in schema
+    part, _, rest = pointer[1:].partition("/")
+    rest = f"/{rest}" if rest else ""
+    if part.isdigit() and "items" in schema:
+        return _enumerated(schema["items"], rest)
+    key = part.replace("~1", "/").replace("~0", "~")
+    return _enumerated(schema.get("properties", {}).get(key), rest)
 
 
 def _leaves(value: Any, pointer: str) -> list[tuple[str, Any]]:
@@ -122,7 +129,8 @@ def _escape(key: str) -> str:
 
 def _tokens(document: Document) -> list[list[_Token]]:
     """The document's words, one list per page in reading order: with their regions where the
-    reader measured them, else as spans of ``Document.text`` (which joins pages with a blank line)."""
+    reader measured them, else as spans of ``Document.text``; then each attachment's, as spans
+    (``Document.text`` joins pages and attachments with a blank line, as here)."""
     pages, offset = [], 0
     for page in document.pages:
         if page.words and page.width > 0 and page.height > 0:
@@ -134,11 +142,21 @@ def _tokens(document: Document) -> list[list[_Token]]:
                 ]
             )
         elif page.text:
-            spans = [(offset + m.start(), offset + m.end(), m.group()) for m in _TOKEN.finditer(page.text)]
-            pages.append([_Token(text, page.number, None, (start, end)) for start, end, text in spans])
+            pages.append(_spans(page.text, offset, page.number))
         if page.text:
             offset += len(page.text) + 2
+    for attachment in document.attachments:
+        if attachment.document is not None and attachment.document.text:
+            header = f"Attachment: {attachment.filename}\n"
+            pages.append(_spans(attachment.document.text, offset + len(header), 0))
+            offset += len(header) + len(attachment.document.text) + 2
+        elif attachment.error:
+            offset += len(f"Attachment: {attachment.filename} (not read: {attachment.error})") + 2
     return pages
+
+
+def _spans(text: str, offset: int, page: int) -> list[_Token]:
+    return [_Token(m.group(), page, None, (offset + m.start(), offset + m.end())) for m in _TOKEN.finditer(text)]
 
 
 def _key(text: str) -> str:
@@ -154,13 +172,14 @@ class _Index:
 
     def __init__(self, pages: list[list[_Token]]) -> None:
         self.pages = pages
+        self.keys = [[_key(token.text) for token in tokens] for tokens in pages]  # folded once: folding is slow
+        self.fuzzy_budget = FUZZY_BUDGET
         self.words: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.numbers: dict[float, list[Run]] = defaultdict(list)
         self.dates: dict[str, list[Run]] = defaultdict(list)
         self.currencies: dict[str, list[Run]] = defaultdict(list)
         for page, tokens in enumerate(pages):
-            for start, token in enumerate(tokens):
-                key = _key(token.text)
+            for start, (token, key) in enumerate(zip(tokens, self.keys[page], strict=True)):
                 self.words[key].append((page, start))
                 if currency := currency_in(token.text):
                     self.currencies[currency].append([token])
@@ -180,6 +199,8 @@ class _Index:
     def _index_dates(self, tokens: list[_Token], start: int) -> None:
         """The shortest run from ``start`` that reads as a date (both ways when ``04/01/2024``
         may be either), if the date starts there."""
+        if not _DATE_HINT.search(" ".join(t.text for t in tokens[start : start + EXACT_RUN])):
+            return  # no year nor a/b/yy: no date starts here (parse_date is the costly part of indexing)
         for length in range(1, EXACT_RUN + 1):
             run = tokens[start : start + length]
             text = " ".join(t.text for t in run)
@@ -195,9 +216,13 @@ class _Index:
         if isinstance(value, bool):
             return None
         if isinstance(value, int | float):
-            if not math.isfinite(value):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer of hundreds of digits: no document figure
                 return []
-            runs = self.numbers.get(round(float(value), 2), [])
+            if not math.isfinite(number):
+                return []
+            runs = self.numbers.get(round(number, 2), [])
             return [(run, 1.0) for run in runs] or self._words(_number_text(value))
         text = str(value).strip()
         if _ISO_DATE.fullmatch(text) and text in self.dates:
@@ -209,35 +234,51 @@ class _Index:
             found = [(run, 1.0) for run in self.numbers.get(round(number, 2), [])]
         return found
 
-    def _words(self, text: str) -> Found:
+    def _words(self, text: str) -> Found | None:
         key = _key(text)
         words = key.split()
         if not words:
             return []
-        exact = []
-        for page, start in self.words.get(words[0], []):
-            run = self.pages[page][start : start + len(words)]
-            if _key(" ".join(t.text for t in run)) == key:
-                exact.append((run, 1.0))
+        exact = [
+            (self.pages[page][start : start + len(words)], 1.0)
+            for page, start in self.words.get(words[0], [])
+            if " ".join(self.keys[page][start : start + len(words)]) == key
+        ]
         if exact or len(key) < 4 or len(words) > MAX_RUN:
             return exact
         return self._fuzzy(key, len(words))
 
-    def _fuzzy(self, key: str, length: int) -> Found:
-        """Runs of about as many words that read nearly the same (OCR misreads), best first."""
+    def _fuzzy(self, key: str, length: int) -> Found | None:
+        """Runs of about as many words that read nearly the same (OCR misreads), best first, none
+        overlapping another; ``None`` once the document's budget of comparisons is spent (a long
+        document is not scanned again and again: its remaining values are not looked for)."""
+        candidates = sum(
+            max(0, len(tokens) - size + 1) for tokens in self.pages for size in (length - 1, length, length + 1)
+        )
+        if candidates > self.fuzzy_budget:
+            return None
+        self.fuzzy_budget -= candidates
+        shortest, longest = (
+            len(key) * MIN_FUZZY_SCORE / (2 - MIN_FUZZY_SCORE),
+            len(key) * (2 - MIN_FUZZY_SCORE) / MIN_FUZZY_SCORE,
+        )
         found = []
-        for tokens in self.pages:
+        for page, keys in enumerate(self.keys):
             for size in {max(1, length - 1), length, length + 1}:
-                for start in range(len(tokens) - size + 1):
-                    run = tokens[start : start + size]
-                    score = fuzz.ratio(key, _key(" ".join(t.text for t in run))) / 100
-                    if score >= MIN_FUZZY_SCORE:
-                        found.append((run, round(score, 3)))
-        kept: Found = []
-        for run, score in sorted(found, key=lambda candidate: -candidate[1]):
-            if not any(set(map(id, run)) & set(map(id, other)) for other, _ in kept):  # overlapping: the best
-                kept.append((run, score))
-        return kept
+                for start in range(len(keys) - size + 1):
+                    candidate = " ".join(keys[start : start + size])
+                    if not shortest <= len(candidate) <= longest:  # too short or too long to be that close
+                        continue
+                    score = fuzz.ratio(key, candidate, score_cutoff=MIN_FUZZY_SCORE * 100)
+                    if score:
+                        found.append((page, start, size, round(score / 100, 3)))
+        kept: list[tuple[int, int, int, float]] = []
+        for page, start, size, score in sorted(found, key=lambda candidate: -candidate[3]):
+            if not any(p == page and s < start + size and start < s + n for p, s, n, _ in kept):  # overlapping
+                kept.append((page, start, size, score))
+                if len(kept) == CITATIONS_PER_VALUE:
+                    break
+        return [(self.pages[page][start : start + size], score) for page, start, size, score in kept]
 
 
 def _number_text(value: float | int) -> str:
