@@ -79,6 +79,8 @@ def test_a_port_in_use_is_one_line_and_creates_nothing(env: dict[str, str]) -> N
         ("postgresql://quarry:s3cret@127.0.0.1:1/test", "Connection refused"),  # nothing listens on port 1
         ("postgresql://no_such_role_here@127.0.0.1:5432/test", 'role "no_such_role_here" does not exist'),
         ("postgresql://postgres@127.0.0.1:5432/no_such_database_here", "does not exist"),
+        ("not a url", "not a database Quarry runs on"),
+        ("mysql://quarry@127.0.0.1/quarry", "not a database Quarry runs on"),
     ],
 )
 @pytest.mark.parametrize("command", ["serve", "worker"])

@@ -11,6 +11,7 @@ from quarry.api.deps import Blobs, Links
 from quarry.api.errors import ApiError
 from quarry.documents.input_types import EXTENSION_MEDIA_TYPES, input_type_for
 from quarry.documents.rendering import page_image
+from quarry.lru import Lru
 
 router = APIRouter(tags=["files"])
 
@@ -42,14 +43,18 @@ def get_file(
     extension = PurePath(key).suffix.lstrip(".")
     media_type = EXTENSION_MEDIA_TYPES.get(extension, "application/octet-stream")
     if page is not None:
-        data, media_type = _page_image(input_type_for(key, None) or extension, data, page), "image/png"
+        data, media_type = _page_image(key, input_type_for(key, None) or extension, data, page), "image/png"
     return Response(data, media_type=media_type, headers={"cache-control": "private, max-age=300"})
 
 
-def _page_image(input_type: str, data: bytes, page: int) -> bytes:
+_RENDERED: Lru[tuple[str, int], bytes] = Lru(64)
+"""Pages rendered lately (a person pages back and forth; a page costs tens of ms of CPU)."""
+
+
+def _page_image(key: str, input_type: str, data: bytes, page: int) -> bytes:
     try:
-        return page_image(input_type, data, page)
+        return _RENDERED.get_or_load((key, page), lambda: page_image(input_type, data, page))
     except IndexError:
         raise ApiError(404, f"the file has no page {page}") from None
-    except ValueError as exc:  # DocumentError too: a file that cannot be rendered
+    except (ValueError, RuntimeError) as exc:  # DocumentError, PdfiumError: a page that cannot be rendered
         raise ApiError(400, f"page {page} cannot be shown: {exc}", {"field": "page", "reason": str(exc)}) from None

@@ -238,9 +238,7 @@ def keys_list() -> None:
             }
             for key, environment in list_api_keys(session, account_id)
         ]
-    show_table(
-        [("ID", "id"), *((field, field) for field in ("name", "environment", "prefix", "created", "revoked"))], keys
-    )
+    show_table(KEY_COLUMNS, keys)
 
 
 @keys_app.command("revoke")
@@ -285,5 +283,5 @@ def environments_create(name: str = typer.Argument(..., help="Name of the new en
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations (the server also does this when it starts)."""
-    _, db, _ = _open(create=True)
-    console.print(f"Database {db.url.split('@')[-1]} is up to date.")
+    settings, _, _ = _open(create=True)
+    console.print(f"Database {preflight.database_location(settings)} is up to date.")

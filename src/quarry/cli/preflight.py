@@ -16,10 +16,18 @@ from quarry.config import Settings
 from quarry.storage.blobs import BlobStore, BlobStoreUnavailable, open_blob_store
 from quarry.storage.db import has_schema, sqlalchemy_url
 
+_UNSUPPORTED = (
+    "QUARRY_DATABASE_URL is not a database Quarry runs on: use postgresql://user@host:5432/db,"
+    " or leave it unset for SQLite in QUARRY_DATA_DIR"
+)
+
 
 def database_location(settings: Settings) -> str:
     """The database as an operator wrote it, without a password."""
-    url = sa.engine.make_url(sqlalchemy_url(settings.database_url))
+    try:
+        url = sa.engine.make_url(sqlalchemy_url(settings.database_url))
+    except sqlalchemy.exc.ArgumentError:
+        raise Failure(_UNSUPPORTED) from None
     if url.drivername.startswith("sqlite"):
         return str(url.database)
     return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
@@ -61,6 +69,8 @@ def database_exists(settings: Settings) -> bool:
         return has_schema(settings.database_url)
     except sqlalchemy.exc.DBAPIError as exc:
         raise Failure(f"cannot open the database {where}: {_first_line(exc)}: check QUARRY_DATABASE_URL") from None
+    except (sqlalchemy.exc.NoSuchModuleError, ImportError):  # mysql://… and the like
+        raise Failure(_UNSUPPORTED) from None
     except OSError as exc:  # SQLite: a data directory out of reach
         raise not_writable(exc, "QUARRY_DATA_DIR (or QUARRY_DATABASE_URL)") from None
 

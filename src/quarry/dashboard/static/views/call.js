@@ -43,7 +43,7 @@ function eventCard(event, reload) {
       h("span", { class: "muted" }, " · ", when(event.createdAt), " · ", h("code", {}, event.eventID)),
     ),
     event.message ? errorBox(event.message) : null,
-    event.fieldBoundingBoxes && event.s3URL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
+    event.fieldBoundingBoxes && event.pagesURL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
     event.transformedContent !== undefined ? json(event.transformedContent) : null,
     event.correctedContent !== undefined ? h("div", {}, h("strong", {}, "Corrected"), json(event.correctedContent)) : null,
     event.transformationID && event.transformedContent ? reviewForm(event, reload) : null,

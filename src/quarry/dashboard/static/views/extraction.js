@@ -23,7 +23,7 @@ export function citedDocument(event) {
   const pages = [...new Set(Object.values(boxes).flat().map((box) => box.page))].sort((a, b) => a - b);
   const regions = [];
   const figures = pages.map((number) => {
-    const figure = h("figure", { class: "cited-page", "data-page": number }, h("img", { src: `${event.s3URL}&page=${number}`, alt: `Page ${number}`, loading: "lazy" }));
+    const figure = h("figure", { class: "cited-page", "data-page": number }, h("img", { src: `${event.pagesURL}&page=${number}`, alt: `Page ${number}`, loading: "lazy" }));
     for (const [pointer, cited] of Object.entries(boxes)) {
       for (const box of cited.filter((b) => b.page === number)) {
         const region = h("div", { class: "region", "data-pointer": pointer, title: `${pointer}: ${box.text}` });

@@ -48,7 +48,7 @@ export async function reviewView({ query, go, reload }) {
             " · ",
             h("a", { href: route("calls", event.callID) }, "its call"),
           ),
-          event.fieldBoundingBoxes && event.s3URL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
+          event.fieldBoundingBoxes && event.pagesURL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
           reviewForm({ ...event, needsReview: true }, reload),
         )
       : h("p", { class: "empty" }, "Nothing to review."),
