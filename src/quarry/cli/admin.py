@@ -90,7 +90,7 @@ def serve(
     from quarry.engine.supervisor import WorkerSupervisor
     from quarry.tenancy.service import create_api_key, has_active_key
 
-    sock = preflight.listening_socket(host, port)
+    sockets = preflight.listening_sockets(host, port)
     settings, db, account_id, blobs = _open_to_run()
     console.print(f"Quarry: {preflight.data_location(settings)}")
     if Path("quarry-data", "quarry.db").is_file() and settings.data_dir != Path("quarry-data").absolute():
@@ -140,7 +140,7 @@ def serve(
             stop_streams(app)  # open streams of call changes end, so that the server can stop
             super().handle_exit(sig, frame)
 
-    Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)).run(sockets=[sock])
+    Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)).run(sockets=sockets)
     _exit_now()
 
 

@@ -39,26 +39,39 @@ def data_location(settings: Settings) -> str:
     return f"database {database_location(settings)}, files in {files}"
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before anything else is done: a port in use is found out first."""
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """The server's sockets, one per address ``host`` names (``localhost``: IPv4 and IPv6; ``""``:
+    every interface, as asyncio reads it), bound before anything else is done: a port in use is
+    found out first."""
     try:
-        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        addresses = {
+            (family, kind, protocol, address)
+            for family, kind, protocol, _, address in socket.getaddrinfo(
+                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+        }
     except socket.gaierror as exc:
         raise Failure(f"cannot listen on {host}: {exc.strerror}: give --host an address of this machine") from None
-    sock = socket.socket(family, kind, protocol)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        reason = {errno.EADDRINUSE: "the port is in use", errno.EACCES: "permission denied"}.get(
-            exc.errno or 0, exc.strerror
-        )
-        raise Failure(
-            f"cannot listen on {host}:{port}: {reason}: stop what listens there or choose another port"
-            " with --port (make serve PORT=…)"
-        ) from None
-    return sock
+    sockets: list[socket.socket] = []
+    for family, kind, protocol, address in sorted(addresses, key=lambda a: a[0]):
+        sock = socket.socket(family, kind, protocol)
+        sockets.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # its IPv4 twin is bound apart
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            for bound in sockets:
+                bound.close()
+            reason = {errno.EADDRINUSE: "the port is in use", errno.EACCES: "permission denied"}.get(
+                exc.errno or 0, exc.strerror
+            )
+            raise Failure(
+                f"cannot listen on {host}:{port}: {reason}: stop what listens there or choose another port"
+                " with --port (make serve PORT=…)"
+            ) from None
+    return sockets
 
 
 def database_exists(settings: Settings) -> bool:
