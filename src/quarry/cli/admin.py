@@ -41,7 +41,7 @@ def _open_to_run():  # type: ignore[no-untyped-def]
     """What ``serve`` and ``worker`` run on: settings, database, account and blob store, each
     checked before the database is created or migrated."""
     settings = Settings.from_env()
-    preflight.database_exists(settings)
+    preflight.database_exists(settings)  # reached (a Failure if not), before the bucket and the schema
     blobs = preflight.blob_store(settings)
     return (settings, *_set_up(settings), blobs)
 
@@ -166,14 +166,13 @@ def worker(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import follow_parent
-    from quarry.storage.blobs import open_blob_store
     from quarry.storage.db import Database
 
     if supervised_by:  # the supervisor has migrated the database and made the account
         follow_parent(supervised_by, stopping.ask)
         settings = dataclasses.replace(Settings.from_env(), listen_url=listen_url)
         db = Database(settings.database_url, settings.db_pool_size)
-        blobs = open_blob_store(settings)
+        blobs = None  # checked by the supervisor: bootstrap opens it
     else:
         settings, db, _, blobs = _open_to_run()
     if concurrency:

@@ -71,13 +71,18 @@ class Document:
     @property
     def text(self) -> str:
         """All the text: pages, then each readable attachment under its name."""
-        parts = [page.text for page in self.pages if page.text]
+        return "\n\n".join(part for part, _ in self.text_parts())
+
+    def text_parts(self) -> list[tuple[str, Page | None]]:
+        """What ``text`` joins with a blank line, in order: each page's text with its page, then
+        each attachment's (under its name, or why it was not read), for offsets into ``text``."""
+        parts: list[tuple[str, Page | None]] = [(page.text, page) for page in self.pages if page.text]
         for attachment in self.attachments:
             if attachment.document is not None and attachment.document.text:
-                parts.append(f"Attachment: {attachment.filename}\n{attachment.document.text}")
+                parts.append((f"Attachment: {attachment.filename}\n{attachment.document.text}", None))
             elif attachment.error:
-                parts.append(f"Attachment: {attachment.filename} (not read: {attachment.error})")
-        return "\n\n".join(parts)
+                parts.append((f"Attachment: {attachment.filename} (not read: {attachment.error})", None))
+        return parts
 
     @property
     def all_tables(self) -> list[Table]:

@@ -68,6 +68,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from quarry.pointers import escape
+
 NUMBER_TOLERANCE = 1e-9
 MAX_SCORED_PAIRS = 250_000
 """Step 2 scores every (corrected, extracted) pair of one array left after step 1; beyond this
@@ -257,11 +259,6 @@ def equal(a: Any, b: Any) -> bool:
 def normalise(text: str) -> str:
     """NFC, trimmed, whitespace runs collapsed to one space; case kept."""
     return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def escape(key: str) -> str:
-    """A key as a JSON Pointer reference token (RFC 6901: ``~`` -> ``~0``, ``/`` -> ``~1``)."""
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _pointer_order(pointer: str) -> tuple[tuple[int, int | str], ...]:

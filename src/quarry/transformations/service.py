@@ -145,6 +145,13 @@ class Outcome:
         return result
 
 
+def _correction_update(extracted: Any, corrected: Any, order_matching: bool) -> dict[str, Any]:
+    """What a correction writes into an extraction's event: the right output and how the
+    extraction compares with it."""
+    comparison = metrics.compare(extracted, corrected, order_matching)
+    return {"correctedContent": corrected, "orderMatching": order_matching, "metrics": comparison.as_wire()}
+
+
 DUPLICATE = "transformationID already appears earlier in this request (only its first correction is considered)"
 
 
@@ -175,13 +182,7 @@ def check_corrections(session: Session, environment_id: str, corrections: list[C
         elif not isinstance(correction.corrected_json, dict):
             outcomes.append(Outcome(tid, "correctedJSON must be a JSON object"))
         else:
-            extracted = contents.get(found[tid])
-            comparison = metrics.compare(extracted, correction.corrected_json, correction.order_matching)
-            update = {
-                "correctedContent": correction.corrected_json,
-                "orderMatching": correction.order_matching,
-                "metrics": comparison.as_wire(),
-            }
+            update = _correction_update(contents.get(found[tid]), correction.corrected_json, correction.order_matching)
             outcomes.append(Outcome(tid, event_id=found[tid], update=update))
     return outcomes
 
@@ -284,8 +285,7 @@ def record_feedback(
     else:
         if not isinstance(correction, dict):
             raise bad_request("an extraction's correction is a JSON object of its output schema", "correction")
-        comparison = metrics.compare(event.body.get("transformedContent"), correction, order_matching)
-        update = {"correctedContent": correction, "orderMatching": order_matching, "metrics": comparison.as_wire()}
+        update = _correction_update(event.body.get("transformedContent"), correction, order_matching)
     event.body = event.body | update
     event.labelled_at = utcnow()
     return Feedback(event.id, function_type, correction, rfc3339(event.labelled_at))

@@ -14,6 +14,7 @@ from quarry.documents.model import Document, Page
 from quarry.engine.runners import Emission, FunctionError, RunInput
 from quarry.engine.runners.confidence import confidence_fields
 from quarry.ids import new_id
+from quarry.pointers import leaves
 from quarry.providers.llm import Extraction, ExtractionRequest, ProviderError, invalid_properties, provider_for
 
 MERGED_CONFIDENCE = 0.9  # a value carried over from an upstream output
@@ -30,7 +31,7 @@ def run(run_input: RunInput) -> list[Emission]:
     try:
         if not documents and provider_name == "builtin":
             merged = merge([content for _, content in contents], schema)
-            extraction = Extraction(merged, {pointer: MERGED_CONFIDENCE for pointer in _leaves(merged)})
+            extraction = Extraction(merged, {pointer: MERGED_CONFIDENCE for pointer, _ in leaves(merged)})
         else:
             parts = documents + [run_input.json_document(content) for _, content in contents]
             request = ExtractionRequest(_combined(parts), schema, config["outputSchemaName"], "join")
@@ -90,18 +91,6 @@ def merge(values: list[Any], schema: dict[str, Any]) -> Any:
                 merged[key] = value
         return merged
     return present[0]
-
-
-def _leaves(value: Any, pointer: str = "") -> list[str]:
-    if isinstance(value, dict):
-        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{pointer}/{_escape(key)}")]
-    if isinstance(value, list):
-        return [leaf for index, item in enumerate(value) for leaf in _leaves(item, f"{pointer}/{index}")]
-    return [pointer] if value is not None else []
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _combined(documents: list[Document]) -> Document:

@@ -25,6 +25,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from quarry.documents.model import Document
+from quarry.pointers import leaves
 from quarry.providers.llm.builtin.values import MONTHS, currency_in, fold, parse_date, parse_number
 
 MAX_RUN = 12
@@ -67,8 +68,8 @@ def ground(document: Document, content: dict[str, Any], schema: dict[str, Any] |
     a VISA slip) are not looked for."""
     index = _Index(_tokens(document))
     citations = Citations()
-    for pointer, value in _leaves(content, ""):
-        found = None if _enumerated(schema or {}, pointer) else index.find(value)
+    for pointer, value in leaves(content):
+        found = None if value == "" or _enumerated(schema or {}, pointer) else index.find(value)
         if found is None:
             continue
         if not found:
@@ -115,25 +116,13 @@ def _enumerated(schema: Any, pointer: str) -> bool:
     return _enumerated(schema.get("properties", {}).get(key), rest)
 
 
-def _leaves(value: Any, pointer: str) -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{pointer}/{_escape(str(key))}")]
-    if isinstance(value, list):
-        return [leaf for index, item in enumerate(value) for leaf in _leaves(item, f"{pointer}/{index}")]
-    return [] if value is None or value == "" else [(pointer, value)]
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
 def _tokens(document: Document) -> list[list[_Token]]:
-    """The document's words, one list per page in reading order: with their regions where the
-    reader measured them, else as spans of ``Document.text``; then each attachment's, as spans
-    (``Document.text`` joins pages and attachments with a blank line, as here)."""
+    """The document's words, one list per part of its text (``Document.text_parts``: pages, then
+    attachments) in reading order: with their regions where the reader measured them, else as
+    spans of ``Document.text``."""
     pages, offset = [], 0
-    for page in document.pages:
-        if page.words and page.width > 0 and page.height > 0:
+    for text, page in document.text_parts():
+        if page is not None and page.words and page.width > 0 and page.height > 0:
             w, h = page.width, page.height
             pages.append(
                 [
@@ -141,17 +130,9 @@ def _tokens(document: Document) -> list[list[_Token]]:
                     for word in page.words
                 ]
             )
-        elif page.text:
-            pages.append(_spans(page.text, offset, page.number))
-        if page.text:
-            offset += len(page.text) + 2
-    for attachment in document.attachments:
-        if attachment.document is not None and attachment.document.text:
-            header = f"Attachment: {attachment.filename}\n"
-            pages.append(_spans(attachment.document.text, offset + len(header), 0))
-            offset += len(header) + len(attachment.document.text) + 2
-        elif attachment.error:
-            offset += len(f"Attachment: {attachment.filename} (not read: {attachment.error})") + 2
+        else:
+            pages.append(_spans(text, offset, page.number if page is not None else 0))
+        offset += len(text) + 2  # the blank line between parts
     return pages
 
 

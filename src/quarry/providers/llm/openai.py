@@ -23,6 +23,7 @@ from quarry.config import Settings
 from quarry.documents.model import Document
 from quarry.documents.rendering import page_images
 from quarry.expressions import SchemaValidator
+from quarry.pointers import escape
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 
@@ -217,7 +218,7 @@ def _confidences(content: dict[str, Any], invalid: list[str]) -> dict[str, float
     def walk(value: Any, pointer: str, top: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                walk(item, f"{pointer}/{_escape(str(key))}", top or str(key))
+                walk(item, f"{pointer}/{escape(str(key))}", top or str(key))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 walk(item, f"{pointer}/{index}", top)
@@ -226,7 +227,3 @@ def _confidences(content: dict[str, Any], invalid: list[str]) -> dict[str, float
 
     walk(content, "", "")
     return confidences
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")

@@ -12,7 +12,8 @@ from typing import Any
 
 from quarry.documents.einvoice import EInvoice
 from quarry.documents.model import Document
-from quarry.providers.llm.builtin.schema import escape, is_date, schema_type
+from quarry.pointers import escape
+from quarry.providers.llm.builtin.schema import is_date, schema_type
 from quarry.providers.llm.builtin.values import fold
 from quarry.providers.llm.builtin.vocabulary import Concept, words
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from quarry.documents.model import Document
+from quarry.pointers import escape
 from quarry.providers.llm.builtin.einvoices import EInvoiceMixin, einvoice_of
 from quarry.providers.llm.builtin.parties import PartiesMixin
 from quarry.providers.llm.builtin.reader import GENERIC_KEY_WORDS, Reader
 from quarry.providers.llm.builtin.scalars import ScalarsMixin
-from quarry.providers.llm.builtin.schema import MAX_SCHEMA_DEPTH, escape, plain_schema, schema_type
+from quarry.providers.llm.builtin.schema import MAX_SCHEMA_DEPTH, plain_schema, schema_type
 from quarry.providers.llm.builtin.tables import TablesMixin
 from quarry.providers.llm.builtin.vocabulary import Concept, concept_for, words
 

@@ -62,10 +62,6 @@ def _is_null(spec: dict[str, Any]) -> bool:
     return kind == "null" or kind == ["null"] or ("const" in spec and spec["const"] is None)
 
 
-def escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
-
-
 def schema_type(spec: dict[str, Any]) -> str | None:
     kind = spec.get("type")
     if isinstance(kind, list):

@@ -12,9 +12,10 @@ import re
 from typing import Any
 
 from quarry.documents.layout import Cell
+from quarry.pointers import escape
 from quarry.providers.llm.builtin.labels import is_label
 from quarry.providers.llm.builtin.reader import SEPARATORS
-from quarry.providers.llm.builtin.schema import escape, schema_type
+from quarry.providers.llm.builtin.schema import schema_type
 from quarry.providers.llm.builtin.values import best_amount, fold, numbers_in, parse_number
 from quarry.providers.llm.builtin.vocabulary import words
 
