@@ -9,8 +9,9 @@ background services of a working process (webhook delivery).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
-from quarry.calls.jobs import CALL_JOB, CallExecution
+from quarry.calls.jobs import CALL_JOB, REVIEW_JOB, CallExecution, ReviewJob
 from quarry.collections.jobs import COLLECTION_JOB, CollectionIngest
 from quarry.config import Settings
 from quarry.engine.engine import Engine, Role
@@ -39,6 +40,10 @@ class Process:
     def enqueue_collection_requests(self, request_ids: list[str]) -> None:
         self.engine.enqueue(COLLECTION_JOB, request_ids)
 
+    def resume_reviewed(self, gate_ids: list[str]) -> None:
+        """Go on past review gates a person has just decided (``calls.reviews``)."""
+        self.engine.enqueue(REVIEW_JOB, gate_ids)
+
 
 def open_database(settings: Settings) -> Database:
     """Connect, migrate to the latest schema, refresh planner statistics and make sure the
@@ -64,6 +69,7 @@ def bootstrap(settings: Settings, role: Role, db: Database | None = None, blobs:
         links = FileLinks(FileUrlSigner(instance_secret(session, "file-urls")), blobs)
     engine = Engine(settings, db, blobs, role)
     engine.register(CALL_JOB, CallExecution)
+    engine.register(REVIEW_JOB, lambda runtime: ReviewJob(cast(CallExecution, runtime.job(CALL_JOB))))
     engine.register(COLLECTION_JOB, CollectionIngest)
     engine.add_service(lambda: DeliveryWorker(settings, db, links))
     return Process(settings, db, blobs, links, engine)

@@ -60,6 +60,10 @@ async def _request_queue(request: Request) -> Callable[[list[str]], None]:
     return process_of(request).enqueue_collection_requests
 
 
+async def _review_queue(request: Request) -> Callable[[list[str]], None]:
+    return process_of(request).resume_reviewed
+
+
 def limiter_of(request: Request) -> RateLimiter | None:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
@@ -95,5 +99,7 @@ CallQueue = Annotated[Callable[[list[str]], None], Depends(_call_queue)]
 """Hands stored calls to the engine: ``enqueue(call_ids)``."""
 RequestQueue = Annotated[Callable[[list[str]], None], Depends(_request_queue)]
 """Hands stored collection requests to the engine: ``enqueue(request_ids)``."""
+ReviewQueue = Annotated[Callable[[list[str]], None], Depends(_review_queue)]
+"""Hands review gates a person has just decided to the engine: ``resume(gate_ids)``."""
 Limiter = Annotated[RateLimiter | None, Depends(_rate_limiter)]
 BaseUrl = Annotated[str, Depends(base_url)]

@@ -11,6 +11,10 @@ A lone function call runs as a step of the call's workflow (the cheap path). Sev
 the branches of a split or a route's fan-out — run as child workflows on the branch queue, in
 parallel on any worker; a function call that asks a model always goes through the model queue,
 whose global concurrency and rate limit hold the provider's limits across every worker.
+
+A function call held by a review gate (``calls.reviews``) ends its branch there; once a person
+decided (or the deadline passed), ``resume_after_review`` — the review job, a workflow of its own —
+closes the gate and drives the call on from it, exactly as ``run_call`` would have.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session, undefer
 
-from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
+from quarry.calls import reviews
+from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall, ReviewGate
 from quarry.calls.plan import Plan
 from quarry.calls.progress import (
     activity_name,
@@ -52,6 +57,8 @@ log = logging.getLogger("quarry.engine")
 
 CALL_JOB = "calls"
 """The engine's name for running calls: ``engine.enqueue(CALL_JOB, call_ids)``."""
+REVIEW_JOB = "reviews"
+"""The engine's name for going on past decided review gates: ``engine.enqueue(REVIEW_JOB, gate_ids)``."""
 
 WITH_PLAN = [undefer(Call.plan_json)]
 """A call read to run it: its plan in the same statement (a deferred column costs a query of its own)."""
@@ -90,14 +97,28 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.workflow()
     def run_call(self, call_id: str) -> str:
+        return self._go_on(call_id, lambda: self.begin_call(call_id))
+
+    @DBOS.workflow()
+    def resume_after_review(self, gate_id: str) -> str:
+        """Close a decided (or expired) review gate and drive its call on from there."""
+        call_id = self.call_of_gate(gate_id)
+        return self._go_on(call_id, lambda: self.pass_review(gate_id))
+
+    def _go_on(self, call_id: str, first: Callable[[], Ran]) -> str:
+        """Run what the step ``first`` hands out and what that spawns, until nothing is left; then
+        release the joins (``first`` says ``joins: False`` when the call has none) and go on;
+        finally settle the call (unless a review gate still holds part of it)."""
         settled = None
         try:
-            begun = self.begin_call(call_id)
-            frontier, settled = begun["ready"], begun["settled"]
-            while frontier:
-                frontier, settled = self._run_all(frontier)
-                if not frontier and not settled and begun["joins"]:
+            ran = first()
+            frontier, settled = ran["ready"], ran["settled"]
+            while True:
+                if not frontier and not settled and ran.get("joins", True):
                     frontier = self.release_joins(call_id)
+                if not frontier:
+                    break
+                frontier, settled = self._run_all(frontier)
         except Exception as exc:  # the call must never stay "running": record why it stopped
             log.exception("call %s stopped", call_id)
             self.abandon_call(call_id, f"internal error: {type(exc).__name__}")
@@ -146,9 +167,48 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.step(**STEP_RETRIES)
     def release_joins(self, call_id: str) -> list[Ready]:
-        """Once nothing else is left to run, the joins that collected inputs from the call's branches."""
+        """Once nothing else is left to run, the joins that collected inputs from the call's
+        branches — none while a review gate holds a branch (the gate's job releases them later)."""
         with self.runtime.db.read() as session:
+            if reviews.is_holding(session, call_id):
+                return []
             return self._ready(session, _UNFINISHED_ALL, call_id=call_id)
+
+    @DBOS.step(**STEP_RETRIES)
+    def call_of_gate(self, gate_id: str) -> str:
+        with self.runtime.db.read() as session:
+            return session.get_one(ReviewGate, gate_id).call_id
+
+    @DBOS.step(**STEP_RETRIES)
+    def pass_review(self, gate_id: str) -> Ran:
+        """Close a review gate that is due: hand on what it held, with the person's corrections,
+        or fail its function call at the deadline; the call settles when that was its last.
+        Nothing when it is not due yet or was closed by an earlier attempt."""
+        with self.runtime.db.write() as session:
+            gate = session.get_one(ReviewGate, gate_id, with_for_update=True)
+            fc = session.get_one(FunctionCall, gate.function_call_id, with_for_update=True)
+            if fc.status in TERMINAL_STATUSES:  # closed by an earlier attempt, or the call was abandoned
+                if gate.closed_at is None:
+                    gate.closed_at, gate.outcome = utcnow(), fc.status
+                return {"ready": self._spawned_by(session, fc.id), "settled": None}
+            passing = reviews.passing(session, gate)
+            if passing is None:
+                return {"ready": [], "settled": None}
+            call = session.get_one(Call, fc.call_id, with_for_update=True, options=WITH_PLAN)
+            if passing.failed:
+                message = "no one reviewed the outputs of this function call before the review gate's deadline"
+                record_event(session, call, fc, Emission("error", {"message": message}))
+            spawned = [
+                child
+                for event_id, emission in passing.onward
+                if emission.flows
+                for child in spawn(session, call, call.plan, fc, event_id, emission)
+            ]
+            gate.closed_at, gate.outcome = utcnow(), passing.outcome
+            self._end(fc, failed=passing.failed)
+            if spawned:
+                return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None}
+            return {"ready": [], "settled": settle_if_done(session, call)}
 
     @DBOS.step(**STEP_RETRIES)
     def run_function_call(self, function_call_id: str) -> Ran:
@@ -167,6 +227,8 @@ class CallExecution(DBOSConfiguredInstance):
         fc = session.get_one(FunctionCall, function_call_id, with_for_update=True, options=WITH_PAYLOAD)
         if fc.status in TERMINAL_STATUSES:
             return {"ready": self._spawned_by(session, fc.id), "settled": None}
+        if fc.status == "running" and reviews.gate_of(session, fc.id):  # done, waiting for a person
+            return {"ready": [], "settled": None}
         fc.status = "running"
         fc.started_at = fc.started_at or utcnow()
         fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
@@ -216,14 +278,19 @@ class CallExecution(DBOSConfiguredInstance):
                 return {"ready": self._spawned_by(session, fc.id), "settled": None}
             # locked: branches finishing side by side feed joins and settle the call one at a time
             call = session.get_one(Call, fc.call_id, with_for_update=True)
-            spawned = []
-            for emission in emissions:
-                event = record_event(session, call, fc, emission)
-                if emission.flows and not failed:
-                    spawned += spawn(session, call, started.plan, fc, event, emission)
-            fc.status = "failed" if failed else "completed"
-            fc.finished_at = utcnow()
-            fc.activity = [{"displayName": activity_name(fc.function_type), "status": fc.status}]
+            recorded = [(record_event(session, call, fc, emission), emission) for emission in emissions]
+            review = started.plan.reviews.get(fc.function_id)
+            if not failed and reviews.holds(review, emissions):
+                assert review is not None
+                reviews.hold(session, call, fc, review, recorded)
+                return {"ready": [], "settled": None}
+            spawned = [
+                child
+                for event, emission in recorded
+                if emission.flows and not failed
+                for child in spawn(session, call, started.plan, fc, event.id, emission)
+            ]
+            self._end(fc, failed=failed)
             if spawned:
                 return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None}
             return {"ready": [], "settled": settle_if_done(session, call)}
@@ -245,13 +312,24 @@ class CallExecution(DBOSConfiguredInstance):
                 record_event(session, call, fc, Emission("error", {"message": message}))
                 fc.status, fc.finished_at = "failed", utcnow()
 
+    @staticmethod
+    def _end(fc: FunctionCall, *, failed: bool) -> None:
+        fc.status = "failed" if failed else "completed"
+        fc.finished_at = utcnow()
+        fc.activity = [{"displayName": activity_name(fc.function_type), "status": fc.status}]
+
     @DBOS.step(**SETTLE_RETRIES)
     def finish_call(self, call_id: str) -> str:
-        """Settle the call: failed if any of its function calls failed, else completed."""
+        """Settle the call: failed if any of its function calls failed, else completed. A call with
+        review gates settles only once none of its function calls is left: one part of it may go
+        on past a gate while another part's workflow ends (a held function call is unfinished)."""
         with self.runtime.db.write() as session:
             call = session.get_one(Call, call_id, with_for_update=True)
             if call.status not in TERMINAL_STATUSES:
-                settle(session, call)
+                if reviews.has_gates(session, call_id):
+                    settle_if_done(session, call)
+                else:
+                    settle(session, call)
             return call.status
 
     def sweep(self, older_than: timedelta) -> list[str]:
@@ -275,6 +353,22 @@ class CallExecution(DBOSConfiguredInstance):
 
     def _spawned_by(self, session: Session, function_call_id: str) -> list[Ready]:
         return self._ready(session, _SPAWNED_BY, function_call_id=function_call_id)
+
+
+@dataclass(frozen=True)
+class ReviewJob:
+    """The review job: the calls' ``resume_after_review`` for each review gate that is due."""
+
+    calls: CallExecution
+    queue_name: str = CALL_QUEUE
+
+    @property
+    def entry(self) -> Callable[[str], object]:
+        return self.calls.resume_after_review
+
+    def sweep(self, older_than: timedelta) -> list[str]:
+        with self.calls.runtime.db.read() as session:
+            return reviews.due(session, older_than)
 
 
 def _ready_where(where: sa.ColumnElement[bool]) -> sa.Select[Any]:

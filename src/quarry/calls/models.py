@@ -138,3 +138,32 @@ class CallCountCache(Base):
     filter_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     count: Mapped[int] = mapped_column(sa.BigInteger)
     counted_until: Mapped[datetime]
+
+
+class ReviewGate(Base):
+    """A function call held for a person before its outputs go on (a workflow node's review gate).
+
+    Opened when the function call finished its work (it stays ``running``, "Awaiting review");
+    *decided* once a person approved or corrected every event it holds; *closed* when the call went
+    on past it (``outcome``: ``approved``, ``corrected``, or after the deadline ``continued`` /
+    ``failed``). ``held`` is what the function call hands on, replayed with the corrections at the
+    close: ``[{"eventID", "review", "output", "files", "branch"}]`` (``review``: the event must be
+    decided before the gate opens)."""
+
+    __tablename__ = "review_gates"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    function_call_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("function_calls.id", ondelete="CASCADE"), unique=True
+    )
+    held: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    on_deadline: Mapped[str] = mapped_column(sa.String(16))
+    deadline_at: Mapped[datetime | None] = mapped_column(default=None)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+
+    __table_args__ = (sa.Index("ix_review_gates_due", "closed_at", "decided_at", "deadline_at"),)

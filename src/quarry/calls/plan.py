@@ -1,7 +1,8 @@
 """A call's plan: which function versions it runs and where each output goes next.
 
 The plan is fixed when the call is created (so a workflow or function changed afterwards does not
-change a call in flight) and stored with it as JSON: ``{"main", "versions", "edges", "targets"}``.
+change a call in flight) and stored with it as JSON: ``{"main", "versions", "edges", "targets",
+"reviews"?}``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,24 @@ class Plan:
     targets: dict[str, dict[str, str]] = field(default_factory=dict)
     """The route and split targets a function's own configuration names, pinned at creation:
     ``{functionID: {branch: targetFunctionID}}`` (branch :data:`EVERY_ITEM`: every output)."""
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The workflow's review gates: ``{functionID: ReviewSetting.stored}`` (``calls.reviews``)."""
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> Plan:
-        return cls(stored["main"], stored["versions"], stored.get("edges", []), stored.get("targets", {}))
+        return cls(
+            stored["main"],
+            stored["versions"],
+            stored.get("edges", []),
+            stored.get("targets", {}),
+            stored.get("reviews", {}),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"main": self.main, "versions": self.versions, "edges": self.edges, "targets": self.targets}
+        stored = {"main": self.main, "versions": self.versions, "edges": self.edges, "targets": self.targets}
+        if self.reviews:  # most workflows have none: their plans stay as they were
+            stored["reviews"] = self.reviews
+        return stored
 
     def destinations(self, function_id: str, branch: str | None) -> list[str]:
         """Where an output of ``function_id`` along ``branch`` goes next: the workflow's edges

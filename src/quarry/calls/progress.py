@@ -77,7 +77,7 @@ def _feed_join(
     call: Call,
     plan: Plan,
     fc: FunctionCall,
-    event: Event,
+    event_id: str,
     emission: Emission,
     join: Function,
     reference_id: str | None,
@@ -105,7 +105,7 @@ def _feed_join(
             inputs=[],
             payload={"items": []},
             source_function_call_id=fc.id,
-            source_event_id=event.id,
+            source_event_id=event_id,
         )
         session.add(collecting)
     if emission.files:
@@ -139,15 +139,16 @@ def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emiss
 
 
 def spawn(
-    session: Session, call: Call, plan: Plan, fc: FunctionCall, event: Event, emission: Emission
+    session: Session, call: Call, plan: Plan, fc: FunctionCall, event_id: str, emission: Emission
 ) -> list[FunctionCall]:
-    """Function calls for where ``emission`` goes next (``Plan.destinations``); a join is fed instead."""
+    """Function calls for where ``emission`` (recorded as event ``event_id``) goes next
+    (``Plan.destinations``); a join is fed instead."""
     children = []
     reference_id = _item_reference(emission) or fc.reference_id
     for function_id in plan.destinations(fc.function_id, emission.branch):
         function = functions.by_id(session, function_id)
         if function.type == "join":
-            _feed_join(session, call, plan, fc, event, emission, function, reference_id)
+            _feed_join(session, call, plan, fc, event_id, emission, function, reference_id)
             continue  # it runs once every branch is done (release_joins)
         child = FunctionCall(
             id=new_id("fc"),
@@ -163,7 +164,7 @@ def spawn(
             inputs=emission.files,
             payload=None if emission.files else emission.output,
             source_function_call_id=fc.id,
-            source_event_id=event.id,
+            source_event_id=event_id,
         )
         session.add(child)
         children.append(child)

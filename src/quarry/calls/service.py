@@ -95,7 +95,13 @@ def function_target(session: Session, function: Function) -> Plan:
     return with_targets(session, function.id, {function.id: function.current_version_num}, [])
 
 
-def with_targets(session: Session, main: str, versions: dict[str, int], edges: list[dict[str, Any]]) -> Plan:
+def with_targets(
+    session: Session,
+    main: str,
+    versions: dict[str, int],
+    edges: list[dict[str, Any]],
+    reviews: dict[str, dict[str, Any]] | None = None,
+) -> Plan:
     """The plan of these function versions and edges, with the route and split targets named in
     its functions pinned, transitively (``Plan.targets``). They run where the workflow has no
     edge for a branch."""
@@ -113,7 +119,7 @@ def with_targets(session: Session, main: str, versions: dict[str, int], edges: l
             if target.id not in versions:
                 versions[target.id] = target.current_version_num
                 pending.append((target.id, target.current_version_num))
-    return Plan(main, versions, edges, targets)
+    return Plan(main, versions, edges, targets, reviews or {})
 
 
 def resolve_target(session: Session, environment_id: str, *, field_prefix: str, **target: str | None) -> Target:
@@ -133,12 +139,12 @@ def resolve_target(session: Session, environment_id: str, *, field_prefix: str, 
     found = workflows.runnable(session, environment_id, id=target.get("workflow_id"), name=target.get("workflow_name"))
     if found is None:
         raise invalid([{"field": field_name, "reason": f"no workflow {value!r} in this environment"}])
-    workflow, version, versions = found
+    version = found.version
     return (
         "workflow",
         functions.by_id(session, version.main_function_id),
-        with_targets(session, version.main_function_id, versions, version.relationships),
-        workflow,
+        with_targets(session, version.main_function_id, found.versions, version.relationships, found.reviews),
+        found.workflow,
         version,
     )
 
@@ -197,7 +203,7 @@ def prepare_workflow_call(
     if found is None:
         raise not_found("workflow", workflow_name)
     return prepare_call(
-        reference_id, read_files, resolve_target(session, environment_id, field_prefix="", workflow_id=found[0].id)
+        reference_id, read_files, resolve_target(session, environment_id, field_prefix="", workflow_id=found.workflow.id)
     )
 
 

@@ -125,7 +125,7 @@ class Engine:
         return self._supervisor is None or self._supervisor.joined()
 
     def job(self, name: str) -> Job:
-        """The started instance of a registered job."""
+        """The started instance of a registered job (during ``start``: of one registered earlier)."""
         return self._jobs[name]
 
     # --- lifetime -----------------------------------------------------------------------------
@@ -133,7 +133,9 @@ class Engine:
     def start(self) -> None:
         """Launch DBOS, declare the queues and, in a working process, start working them."""
         self.membership.join()
-        self._jobs = {name: factory(self) for name, factory in self._factories.items()}
+        self._jobs = {}
+        for name, factory in self._factories.items():  # in order: a factory may ask for an earlier job
+            self._jobs[name] = factory(self)
         config: DBOSConfig = {
             "name": "quarry",
             **self._system_database(),

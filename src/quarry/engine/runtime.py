@@ -31,6 +31,10 @@ class Runtime(Protocol):
         """A DBOS queue of the deployment (``engine.queues``), for work a job fans out."""
         ...
 
+    def job(self, name: str) -> Job:
+        """A job registered before this one, started (a job may enqueue another's workflows)."""
+        ...
+
 
 class Job(Protocol):
     """Durable work of one kind: a DBOS-configured instance whose :attr:`entry` workflow takes the

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.deps import BaseUrl, Db, Links
+from quarry.api.deps import BaseUrl, Db, Links, ReviewQueue
+from quarry.calls import reviews
 from quarry.transformations import service
 from quarry.transformations.schemas import (
     CorrectionRequest,
@@ -34,13 +35,19 @@ PARTIAL = {207: {"description": "Some corrections failed: ``results`` says which
 
 
 @router.put("", responses=PARTIAL)
-def correct_transformations(principal: CurrentPrincipal, body: CorrectionRequest, db: Db) -> JSONResponse:
-    """Store corrections (1–100), each on its own: 200 when all succeed, 207 when some fail."""
+def correct_transformations(
+    principal: CurrentPrincipal, body: CorrectionRequest, db: Db, resume: ReviewQueue
+) -> JSONResponse:
+    """Store corrections (1–100), each on its own: 200 when all succeed, 207 when some fail. Calls
+    waiting at a review gate for these transformations go on (Quarry extension)."""
     with db.read() as session:
         outcomes = service.check_corrections(session, principal.environment_id, body.transformations)
     if any(outcome.update is not None for outcome in outcomes):
         with db.write() as session:
             service.store_corrections(session, principal.environment_id, outcomes)
+            stored = [outcome.event_id for outcome in outcomes if outcome.update is not None and outcome.event_id]
+            decided = reviews.note_decisions(session, stored)
+        resume(decided)
     successes = sum(1 for outcome in outcomes if outcome.error is None)
     content = {
         "results": [outcome.as_wire() for outcome in outcomes],
@@ -51,9 +58,11 @@ def correct_transformations(principal: CurrentPrincipal, body: CorrectionRequest
 
 
 @router.patch("", deprecated=True, responses=PARTIAL)
-def correct_transformations_patch(principal: CurrentPrincipal, body: CorrectionRequest, db: Db) -> JSONResponse:
+def correct_transformations_patch(
+    principal: CurrentPrincipal, body: CorrectionRequest, db: Db, resume: ReviewQueue
+) -> JSONResponse:
     """Deprecated alias of ``PUT``."""
-    return correct_transformations(principal, body, db)
+    return correct_transformations(principal, body, db, resume)
 
 
 @router.delete("")

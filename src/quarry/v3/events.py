@@ -20,9 +20,9 @@ from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
 
 from quarry.api.auth import CurrentPrincipal
-from quarry.api.deps import BaseUrl, Db, Links
+from quarry.api.deps import BaseUrl, Db, Links, ReviewQueue
 from quarry.api.responses import wire_response
-from quarry.calls import outputs
+from quarry.calls import outputs, reviews
 from quarry.events import service
 from quarry.events.models import Event
 from quarry.storage.blobs.urls import FileLinks
@@ -158,14 +158,19 @@ class FeedbackAnswer(WireModel):
 
 
 @router.post("/events/{eventID}/feedback", response_model=FeedbackAnswer)
-def submit_feedback(principal: CurrentPrincipal, eventID: Annotated[str, Path()], body: FeedbackBody, db: Db) -> Any:
+def submit_feedback(
+    principal: CurrentPrincipal, eventID: Annotated[str, Path()], body: FeedbackBody, db: Db, resume: ReviewQueue
+) -> Any:
     """A person's correction of an extract, classify or join event; sent again, it replaces the
     last. Stored as the event's ``correctedContent`` (an extraction's with its metrics, as
-    ``PUT /v1-beta/transformations`` does), so outputs, events and transformations show it."""
+    ``PUT /v1-beta/transformations`` does), so outputs, events and transformations show it. A call
+    waiting at a review gate for this event goes on (Quarry extension)."""
     with db.write() as session:
         feedback = transformations.record_feedback(
             session, principal.environment_id, eventID, body.correction, body.order_matching
         )
+        decided = reviews.note_decisions(session, [feedback.event_id])
+    resume(decided)
     return wire_response(
         FeedbackAnswer,
         {

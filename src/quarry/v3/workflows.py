@@ -25,10 +25,16 @@ from quarry.v3.fields import v3_fields
 from quarry.v3.functions import VersionQuery
 from quarry.wire import MAX_VERSION_NUM, WireModel, rfc3339
 from quarry.workflows import service
-from quarry.workflows.graph import Layout
+from quarry.workflows.graph import Layout, review_error
 from quarry.workflows.render import copied_function
 from quarry.workflows.routes import WorkflowListQuery
-from quarry.workflows.schemas import FunctionVersionIdentifier, WorkflowCopy, WorkflowCreate, WorkflowUpdate
+from quarry.workflows.schemas import (
+    FunctionVersionIdentifier,
+    ReviewSetting,
+    WorkflowCopy,
+    WorkflowCreate,
+    WorkflowUpdate,
+)
 
 router = APIRouter(prefix="/v3", tags=["v3 workflows"])
 
@@ -46,6 +52,9 @@ class WorkflowNode(WireModel):
     function: FunctionVersionIdentifier
     name: NodeName | None = Field(None, description="The call-site name; the function's name when omitted.")
     metadata: dict[str, Any] | None = Field(None, description="Stored and returned verbatim.")
+    review: ReviewSetting | None = Field(
+        None, description="Quarry extension: the node's outputs wait for a person's approval or correction."
+    )
 
 
 class WorkflowEdge(WireModel):
@@ -119,6 +128,8 @@ def _core_graph(
                     f"{node_of_function[function.id]!r}; a Quarry workflow has one node per function",
                 }
             )
+        elif node.review is not None and (why := review_error(function.name, function.type)) is not None:
+            errors.append({"field": f"nodes[{i}].review", "reason": why})
         else:
             by_name[name] = (function, node)
             node_of_function[function.id] = name
@@ -153,7 +164,12 @@ def _core_graph(
         metadata={function.id: node.metadata for function, node in by_name.values() if node.metadata is not None},
         edge_metadata=[edge.metadata for edge in edges],
     )
-    return {"mainFunction": main, "relationships": relationships}, layout
+    gates = [
+        {"function": {"id": function.id}, **node.review.stored()}
+        for function, node in by_name.values()
+        if node.review is not None
+    ]
+    return {"mainFunction": main, "relationships": relationships, "reviewGates": gates}, layout
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -195,6 +211,8 @@ def _node(node: service.NodeDetails) -> dict[str, Any]:
     out: dict[str, Any] = {"name": node.name, "function": function}
     if node.metadata is not None:
         out["metadata"] = node.metadata
+    if node.review is not None:
+        out["review"] = node.review
     return out
 
 

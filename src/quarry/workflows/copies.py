@@ -83,5 +83,6 @@ def copy_functions(
             metadata={id_map[fid]: metadata for fid, metadata in layout.metadata.items()},
             edge_metadata=layout.edge_metadata,
         ),
+        reviews={id_map[fid]: review for fid, review in graph.reviews.items()},
     )
     return new_graph, copied

@@ -129,11 +129,28 @@ class Layout:
     edge_metadata: list[Any] = field(default_factory=list)
 
 
+REVIEWABLE_TYPES = ("transform", "analyze", "join", "route")
+"""Functions whose events a person can approve or correct (``transformations.FEEDBACK_TYPES``):
+the only ones a review gate can hold."""
+
+
+def review_error(function_name: str, function_type: str) -> str | None:
+    """Why this function cannot be a review gate, if it cannot."""
+    if function_type in REVIEWABLE_TYPES:
+        return None
+    return (
+        f"{function_name!r} is a {function_type!r} function: a person can only approve or correct the events "
+        f"of {', '.join(REVIEWABLE_TYPES)} functions, so only those can wait for review"
+    )
+
+
 @dataclass
 class Graph:
-    """A validated graph: the main node, the edges, and each node's pinned version (or ``None``)."""
+    """A validated graph: the main node, the edges, each node's pinned version (or ``None``) and
+    the review settings of the nodes that wait for a person (``ReviewSetting.stored``)."""
 
     main: str
     edges: list[Edge]
     pins: dict[str, int | None]
     layout: Layout = field(default_factory=Layout)
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)

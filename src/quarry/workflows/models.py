@@ -42,7 +42,8 @@ class WorkflowVersion(Base):
 class WorkflowNode(Base):
     """A function used by a workflow version; ``function_version_num`` is NULL when the
     workflow follows the function's current version instead of pinning one. ``name`` and
-    ``node_metadata`` are v3's call-site name (NULL: the function's name) and its opaque metadata."""
+    ``node_metadata`` are v3's call-site name (NULL: the function's name) and its opaque metadata;
+    ``review`` the node's review gate (``workflows.schemas.ReviewSetting``; NULL: none)."""
 
     __tablename__ = "workflow_nodes"
 
@@ -53,3 +54,4 @@ class WorkflowNode(Base):
     function_version_num: Mapped[int | None]
     name: Mapped[str | None] = mapped_column(sa.String(128))
     node_metadata: Mapped[Any] = mapped_column(JSONDocument, nullable=True)
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, nullable=True)

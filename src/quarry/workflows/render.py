@@ -13,6 +13,7 @@ def _reference(node: NodeDetails) -> dict[str, Any]:
 
 def render(details: WorkflowDetails) -> dict[str, Any]:
     workflow, version, nodes = details.workflow, details.version, details.nodes
+    gates = [{"function": _reference(node), **node.review} for node in nodes.values() if node.review is not None]
     return {
         "id": workflow.id,
         "name": version.name,
@@ -29,6 +30,7 @@ def render(details: WorkflowDetails) -> dict[str, Any]:
             }
             for e in version.relationships
         ],
+        "reviewGates": gates or None,  # a Quarry extension: absent where there is none
         "createdAt": workflow.created_at,
         "updatedAt": version.created_at,
         "audit": {

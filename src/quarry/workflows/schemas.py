@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -34,6 +34,33 @@ class Relationship(WireModel):
 
 Relationships = Annotated[list[Relationship], Field(max_length=500)]
 
+MAX_REVIEW_DEADLINE_SECONDS = 366 * 24 * 3600
+
+
+class ReviewSetting(WireModel):
+    """Quarry extension: a node whose outputs wait for a person before they go on (a review gate).
+
+    ``when``: ``always``, or only when one of the node's events ``needsReview``. Without
+    ``deadlineSeconds`` the call waits until someone decides; with it, ``onDeadline`` says what
+    happens then: ``continue`` with the outputs as they are, or ``fail`` the function call."""
+
+    when: Literal["always", "needsReview"] = "always"
+    deadline_seconds: Annotated[int, Field(ge=1, le=MAX_REVIEW_DEADLINE_SECONDS)] | None = None
+    on_deadline: Literal["continue", "fail"] = "fail"
+
+    def stored(self) -> dict[str, Any]:
+        """As kept with the workflow version and pinned in a call's plan."""
+        return self.model_dump(by_alias=True, exclude_none=True, include=set(ReviewSetting.model_fields))
+
+
+class ReviewGate(ReviewSetting):
+    """The review setting of one function of a v2 workflow (v3 sets it on the node)."""
+
+    function: FunctionVersionIdentifier
+
+
+ReviewGates = Annotated[list[ReviewGate], Field(max_length=500)]
+
 
 class WorkflowCreate(WireModel):
     name: Name
@@ -41,17 +68,19 @@ class WorkflowCreate(WireModel):
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     main_function: FunctionVersionIdentifier
     relationships: Relationships | None = None
+    review_gates: ReviewGates | None = None
 
 
 class WorkflowUpdate(WireModel):
-    """Only the given fields change; ``mainFunction`` and ``relationships`` change together
-    (relationships without mainFunction are refused by the service, naming ``relationships``)."""
+    """Only the given fields change; ``mainFunction``, ``relationships`` and ``reviewGates`` change
+    together (the others without mainFunction are refused by the service, naming the field)."""
 
     name: Name | None = None
     display_name: Annotated[str, Field(max_length=512)] | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     main_function: FunctionVersionIdentifier | None = None
     relationships: Relationships | None = None
+    review_gates: ReviewGates | None = None
 
 
 class WorkflowCopy(WireModel):
@@ -81,6 +110,13 @@ class RelationshipOut(WireModel):
     destination_function: FunctionReference
 
 
+class ReviewGateOut(WireModel):
+    function: FunctionReference
+    when: str
+    deadline_seconds: int | None = None
+    on_deadline: str
+
+
 class Workflow(WireModel):
     id: str
     name: str
@@ -90,6 +126,7 @@ class Workflow(WireModel):
     tags: list[str]
     main_function: FunctionReference
     relationships: list[RelationshipOut]
+    review_gates: list[ReviewGateOut] | None = None  # only when the workflow has any
     created_at: Timestamp
     updated_at: Timestamp
     audit: WorkflowAudit

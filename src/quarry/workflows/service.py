@@ -26,11 +26,12 @@ from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions, find_live
 from quarry.tenancy.service import Principal, find_environment
 from quarry.workflows.copies import CopiedFunction, copy_functions
-from quarry.workflows.graph import Edge, Graph, Layout, Node, graph_errors
+from quarry.workflows.graph import Edge, Graph, Layout, Node, graph_errors, review_error
 from quarry.workflows.models import Workflow, WorkflowNode, WorkflowVersion
 from quarry.workflows.schemas import (
     FunctionVersionIdentifier,
     Relationship,
+    ReviewGate,
     WorkflowCopy,
     WorkflowCreate,
     WorkflowUpdate,
@@ -46,6 +47,7 @@ def _resolve_graph(
     main: FunctionVersionIdentifier,
     relationships: list[Relationship],
     layout: Layout | None = None,
+    review_gates: list[ReviewGate] | None = None,
 ) -> Graph:
     errors: list[dict[str, str]] = []
     found: dict[str, Function] = {}
@@ -92,9 +94,22 @@ def _resolve_graph(
         raise invalid(errors)
     nodes = _nodes(session, found, pins)
     errors = graph_errors(main_id, edges, nodes)
+    reviews: dict[str, dict[str, Any]] = {}
+    for i, gate in enumerate(review_gates or []):
+        field = f"reviewGates[{i}].function"
+        function = find_live(session, Function, environment_id, name=gate.function.name, id=gate.function.id)
+        if function is None or function.id not in nodes:
+            reason = f"function {gate.function.id or gate.function.name!r} is not a node of this workflow"
+            errors.append({"field": field, "reason": reason})
+        elif function.id in reviews:
+            errors.append({"field": field, "reason": f"function {function.name!r} has a review gate already"})
+        elif (why := review_error(function.name, function.type)) is not None:
+            errors.append({"field": field, "reason": why})
+        else:
+            reviews[function.id] = gate.stored()
     if errors:
         raise invalid(errors)
-    return Graph(main_id, edges, pins, layout or Layout())
+    return Graph(main_id, edges, pins, layout or Layout(), reviews)
 
 
 def _nodes(session: Session, found: dict[str, Function], pins: dict[str, int | None]) -> dict[str, Node]:
@@ -115,7 +130,8 @@ def _graph_of(session: Session, version: WorkflowVersion) -> Graph:
         edge_metadata=[e.get("metadata") for e in version.relationships],
     )
     pins = {node.function_id: node.function_version_num for node in nodes}
-    return Graph(version.main_function_id, edges, pins, layout)
+    reviews = {node.function_id: node.review for node in nodes if node.review is not None}
+    return Graph(version.main_function_id, edges, pins, layout, reviews)
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -161,6 +177,7 @@ def _add_version(
             function_version_num=pin,
             name=graph.layout.names.get(fid),
             node_metadata=graph.layout.metadata.get(fid),
+            review=graph.reviews.get(fid),
         )
         for fid, pin in graph.pins.items()
     )
@@ -226,7 +243,9 @@ def _new_workflow(
 def create_workflow(
     session: Session, principal: Principal, body: WorkflowCreate, email_domain: str, layout: Layout | None = None
 ) -> WorkflowDetails:
-    graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [], layout)
+    graph = _resolve_graph(
+        session, principal.environment_id, body.main_function, body.relationships or [], layout, body.review_gates
+    )
     workflow, version = _new_workflow(
         session,
         principal,
@@ -247,13 +266,16 @@ def update_workflow(
     workflow = _get_live(session, principal.environment_id, name, for_update=True)
     current = _version(session, workflow, workflow.current_version_num)
     given = body.model_fields_set
-    if body.relationships is not None and body.main_function is None:
-        raise bad_request("relationships can only be given together with mainFunction", field="relationships")
+    for name, value in (("relationships", body.relationships), ("reviewGates", body.review_gates)):
+        if value is not None and body.main_function is None:
+            raise bad_request(f"{name} can only be given together with mainFunction", field=name)
     new_name = body.name if body.name is not None else current.name
     if new_name != workflow.name:
         _ensure_name_free(session, principal.environment_id, new_name)
     if body.main_function is not None:
-        graph = _resolve_graph(session, principal.environment_id, body.main_function, body.relationships or [], layout)
+        graph = _resolve_graph(
+            session, principal.environment_id, body.main_function, body.relationships or [], layout, body.review_gates
+        )
     else:
         graph = _graph_of(session, current)
     version = _add_version(
@@ -315,21 +337,36 @@ def copy_workflow(session: Session, principal: Principal, body: WorkflowCopy, em
     return WorkflowCopyResult(environment_name, describe(session, workflow, new_version), copied)
 
 
-def runnable(
-    session: Session, environment_id: str, *, id: str | None = None, name: str | None = None
-) -> tuple[Workflow, WorkflowVersion, dict[str, int]] | None:
-    """A live workflow's current version and the function version each of its nodes runs — the
-    version the node pins, else the function's current one — or None when there is no such workflow."""
+@dataclass(frozen=True)
+class Runnable:
+    """What a call of a workflow runs: its current version, the function version each node runs
+    (the one the node pins, else the function's current one), and the nodes' review gates."""
+
+    workflow: Workflow
+    version: WorkflowVersion
+    versions: dict[str, int]
+    reviews: dict[str, dict[str, Any]]
+
+
+def runnable(session: Session, environment_id: str, *, id: str | None = None, name: str | None = None) -> Runnable | None:
+    """A live workflow as a call runs it, or None when there is no such workflow."""
     workflow = find_live(session, Workflow, environment_id, id=id, name=name)
     if workflow is None:
         return None
     version = _version(session, workflow, workflow.current_version_num)
     nodes = session.execute(
-        sa.select(WorkflowNode.function_id, WorkflowNode.function_version_num, Function.current_version_num)
+        sa.select(
+            WorkflowNode.function_id, WorkflowNode.function_version_num, WorkflowNode.review, Function.current_version_num
+        )
         .join(Function, Function.id == WorkflowNode.function_id)
         .where(WorkflowNode.workflow_version_id == version.id)
     ).all()
-    return workflow, version, {fid: pinned or current for fid, pinned, current in nodes}
+    return Runnable(
+        workflow,
+        version,
+        {node.function_id: node.function_version_num or node.current_version_num for node in nodes},
+        {node.function_id: node.review for node in nodes if node.review is not None},
+    )
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -366,6 +403,7 @@ class NodeDetails:
     version_num: int | None
     name: str  # the call-site name: the stored one, else the function's name
     metadata: Any
+    review: dict[str, Any] | None  # the node's review gate (``ReviewSetting.stored``), if any
 
 
 @dataclass(frozen=True)
@@ -402,7 +440,12 @@ def describe_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]
     nodes: dict[str, dict[str, NodeDetails]] = {vid: {} for vid in version_ids}
     for node, function_name in rows:
         nodes[node.workflow_version_id][node.function_id] = NodeDetails(
-            node.function_id, function_name, node.function_version_num, node.name or function_name, node.node_metadata
+            node.function_id,
+            function_name,
+            node.function_version_num,
+            node.name or function_name,
+            node.node_metadata,
+            node.review,
         )
     older = [workflow for workflow, version in pairs if version.version_num != workflow.current_version_num]
     current = current_versions(session, WorkflowVersion, WorkflowVersion.workflow_id, older)
