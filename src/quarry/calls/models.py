@@ -155,9 +155,7 @@ class ReviewGate(Base):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     environment_id: Mapped[str] = mapped_column(sa.ForeignKey("environments.id", ondelete="CASCADE"))
     call_id: Mapped[str] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), index=True)
-    function_call_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("function_calls.id", ondelete="CASCADE"), unique=True
-    )
+    function_call_id: Mapped[str] = mapped_column(sa.ForeignKey("function_calls.id", ondelete="CASCADE"))
     held: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     on_deadline: Mapped[str] = mapped_column(sa.String(16))
     deadline_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -166,4 +164,7 @@ class ReviewGate(Base):
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(sa.String(16), default=None)
 
-    __table_args__ = (sa.Index("ix_review_gates_due", "closed_at", "decided_at", "deadline_at"),)
+    __table_args__ = (
+        sa.Index("ix_review_gates_function_call", "function_call_id", unique=True),  # one gate per function call
+        sa.Index("ix_review_gates_due", "closed_at", "decided_at", "deadline_at"),
+    )

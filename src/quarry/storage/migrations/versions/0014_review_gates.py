@@ -42,14 +42,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["call_id"], ["calls.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["function_call_id"], ["function_calls.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("function_call_id"),
     )
     op.create_index("ix_review_gates_call_id", "review_gates", ["call_id"])
+    op.create_index("ix_review_gates_function_call", "review_gates", ["function_call_id"], unique=True)
     op.create_index("ix_review_gates_due", "review_gates", ["closed_at", "decided_at", "deadline_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_review_gates_due", table_name="review_gates")
+    op.drop_index("ix_review_gates_function_call", table_name="review_gates")
     op.drop_index("ix_review_gates_call_id", table_name="review_gates")
     op.drop_table("review_gates")
     with op.batch_alter_table("workflow_nodes", schema=None) as batch_op:
