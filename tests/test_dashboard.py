@@ -409,3 +409,34 @@ def test_the_review_queue_moves_on_after_each_decision(dashboard: Dashboard, api
     expect(page.locator("p.empty")).to_have_text("Nothing to review.")
     for event in events:
         assert api.get(f"/v1-alpha/events/{event['eventID']}").json()["correctedContent"] == event["transformedContent"]
+
+
+def test_a_call_held_for_review_goes_on_when_approved_in_the_queue(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    create_function(api, transform("gate-x"))
+    create_function(api, {"functionName": "gate-s", "type": "payload_shaping", "shapingSchema": "{n: invoiceNumber}"})
+    workflow = {
+        "name": "gate",
+        "mainFunction": {"name": "gate-x"},
+        "relationships": [{"sourceFunction": {"name": "gate-x"}, "destinationFunction": {"name": "gate-s"}}],
+        "reviewGates": [{"function": {"name": "gate-x"}}],
+    }
+    assert api.post("/v2/workflows", json=workflow).status_code == 200
+    [created] = submit(api, {"workflowName": "gate", "input": single(invoice("G-1", "5.00"))})
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+    expect(page.locator("body")).to_contain_text("Awaiting review", timeout=30_000)
+
+    dashboard.open("#/review?workflowNames=gate&olderThan=3600")
+    expect(page.locator("p.empty")).to_have_text("Nothing to review.")  # it waits for less than an hour
+    page.get_by_label("Age").select_option("")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("article.to-review")).to_contain_text("gate-x")
+    page.get_by_role("button", name="Approve as extracted").click()
+    expect(page.locator("p.empty")).to_have_text("Nothing to review.")
+    call = wait_for(api, created["callID"])
+    assert [fc["functionName"] for fc in call["functionCalls"]] == ["gate-x", "gate-s"]
+    assert call["status"] == "completed"

@@ -49,6 +49,7 @@ EXPECTED = {
     "client.calls.retrieve(call_id)": "completed",
     "answer.call.outputs[0].transformed_content": "invoiceNumber",
     'field_bounding_boxes["/invoiceNumber"]': "'text': 'HF06422'",
+    '"review": {"when": "always"': "{'number': 'HF06422', 'total': 365.44}",
 }
 
 

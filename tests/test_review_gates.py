@@ -93,6 +93,9 @@ def test_a_gated_call_waits_and_goes_on_with_the_correction(sdk: bem.Bem, api: h
     event = _held_event(api, call_id)
     assert event["needsReview"] is True  # so the review queue lists it
     assert event["eventID"] in _review_queue(sdk)
+    long_ago = sdk.outputs.list(extra_query={"needsReview": "true", "createdBefore": "2020-01-01T00:00:00Z"})
+    assert list(long_ago) == []  # the queue's age filter
+    assert_error(api.get("/v3/outputs", params={"createdBefore": "2020-01-01T00:00:00"}), 400, "createdBefore")
     time.sleep(1)  # the engine keeps nothing of the call running meanwhile: it is still waiting
     assert get_call(api, call_id)["status"] == "running"
 

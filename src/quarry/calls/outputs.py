@@ -106,8 +106,9 @@ def of_calls(session: Session, call_ids: list[str]) -> dict[str, list[Event]]:
 
 
 def page_of_outputs(session: Session, environment_id: str, query: Any) -> list[Event]:
-    """A page of outputs; the query may ask for intermediate events too, for v3 types and for
-    regression outputs (Quarry runs no regression tests: none is one)."""
+    """A page of outputs; the query may ask for intermediate events too, for v3 types, for
+    regression outputs (Quarry runs no regression tests: none is one), and — Quarry's own filters
+    — for outputs that need review or were created before an instant."""
     conditions = [Event.event_type != "error", Event.call_id.is_not(None)]
     if not query.include_intermediate:
         conditions.append(sa.not_(intermediate()))
@@ -118,6 +119,8 @@ def page_of_outputs(session: Session, environment_id: str, query: Any) -> list[E
     if query.needs_review is not None:
         flagged = Event.body["needsReview"].as_boolean().is_(True)
         conditions.append(flagged if query.needs_review else sa.not_(sa.func.coalesce(flagged, False)))
+    if query.created_before is not None:
+        conditions.append(Event.created_at < query.created_before)
     return page_of_events(session, environment_id, query.model_copy(update={"event_types": None}), conditions)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BeforeValidator, Field
+from pydantic import AwareDatetime, BeforeValidator, Field
 from sqlalchemy.orm import Session
 
 from quarry.api.auth import CurrentPrincipal
@@ -85,7 +85,11 @@ class OutputListQuery(ErrorListQuery):
     transformation_ids: CsvList = None
     needs_review: bool | None = Field(
         None,
-        description="Quarry extension. true: only outputs with a field under the review confidence or found nowhere.",
+        description="Quarry extension. true: only outputs with a field under the review confidence or found "
+        "nowhere, or held by a review gate.",
+    )
+    created_before: AwareDatetime | None = Field(
+        None, description="Quarry extension: only outputs created before this instant (RFC 3339, with its offset)."
     )
 
 

@@ -1,10 +1,12 @@
-// The review queue: the extractions that need a person (a field under the review confidence, or
-// found nowhere in the document) and that nobody reviewed yet, oldest first, one at a time —
-// each decision (approve or correct) moves on to the next.
+// The review queue: the extractions that need a person (a field under the review confidence,
+// found nowhere in the document, or held by a workflow's review gate) and that nobody reviewed
+// yet, oldest first, one at a time — each decision (approve or correct) moves on to the next.
 
 import { get } from "../api.js";
 import { h, route } from "../dom.js";
 import { citedDocument, PAGED, reviewForm } from "./extraction.js";
+
+const AGES = { "": "any", 3600: "older than an hour", 86400: "older than a day", 604800: "older than a week" }; // seconds
 
 function filterForm(query, go) {
   const input = (name, label) => h("label", {}, `${label} `, h("input", { name, value: query.get(name) ?? "", placeholder: "name, name…" }));
@@ -21,12 +23,24 @@ function filterForm(query, go) {
     },
     input("functionNames", "Function"),
     input("workflowNames", "Workflow"),
+    h(
+      "label",
+      {},
+      "Age ",
+      h(
+        "select",
+        { name: "olderThan" },
+        Object.entries(AGES).map(([value, label]) => h("option", { value, selected: (query.get("olderThan") ?? "") === value }, label)),
+      ),
+    ),
     h("button", { type: "submit" }, "Apply"),
   );
 }
 
 export async function reviewView({ query, go, reload }) {
   const filters = Object.fromEntries(["functionNames", "workflowNames"].map((name) => [name, query.get(name)]));
+  const age = Number(query.get("olderThan"));
+  if (age > 0) filters.createdBefore = new Date(Date.now() - age * 1000).toISOString();
   const waiting = { ...filters, needsReview: true, isLabelled: false, sortOrder: "asc" };
   const { outputs } = await get("/v3/outputs", { ...waiting, limit: 1 });
   const [event] = outputs;
@@ -34,7 +48,7 @@ export async function reviewView({ query, go, reload }) {
     "div",
     {},
     h("h1", {}, "Review"),
-    h("p", { class: "muted" }, "Extractions that need a person and that nobody reviewed yet, oldest first."),
+    h("p", { class: "muted" }, "Extractions that need a person and that nobody reviewed yet, oldest first. A call held by a review gate goes on once its extraction is approved or corrected."),
     filterForm(query, go),
     event
       ? h(
