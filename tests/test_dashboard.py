@@ -357,6 +357,28 @@ def test_an_extraction_is_shown_beside_its_document(dashboard: Dashboard, api: h
     dashboard.screenshot("cited")
 
 
+def test_a_text_extraction_is_shown_beside_its_text(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    create_function(api, transform("cited-text", enableBoundingBoxes=True))
+    text = invoice("INV-T9", "42.50") + b"Thank you for your business.\n"
+    [created] = submit(api, {"functionName": "cited-text", "input": single(text)})
+    wait_for(api, created["callID"])
+    [event] = api.get("/v1-alpha/events", params={"callIDs": created["callID"], "eventTypes": "transform"}).json()[
+        "events"
+    ]
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+
+    expect(page.locator("pre.cited-text")).to_contain_text("Thank you for your business.")  # the input, as text
+    marks = page.locator("pre.cited-text mark")
+    expect(marks).to_have_count(sum(len(spans) for spans in event["fieldTextSpans"].values()))
+    page.locator('.cited-fields button[data-pointer="/invoiceNumber"]').click()
+    selected = page.locator("pre.cited-text mark.selected")
+    expect(selected).to_have_count(1)
+    expect(selected).to_have_text("INV-T9")  # the span the API cites, in the file
+
+
 def test_a_person_approves_then_corrects_an_extraction(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
     create_function(api, transform("reviewed"))
     [created] = submit(api, {"functionName": "reviewed", "input": single(invoice("INV-77", "12.00"))})

@@ -40,9 +40,10 @@ def _with_urls(value: Any, links: FileLinks, base_url: str) -> Any:
 def with_urls(body: dict[str, Any], links: FileLinks, base_url: str) -> dict[str, Any]:
     """An event body with its blob keys as signed ``s3URL`` fields; a cited extraction's also with
     ``pagesURL``, Quarry's own signed URL of its input (whatever the store: an S3 presigned URL
-    cannot take a parameter more), which renders page N as an image with ``&page=N``."""
+    cannot take a parameter more, nor be fetched by the dashboard from another origin), which
+    renders page N as an image with ``&page=N``."""
     out = _with_urls(body, links, base_url)
-    if body.get("fieldBoundingBoxes") and BLOB_KEY_FIELD in body:
+    if (body.get("fieldBoundingBoxes") or body.get("fieldTextSpans")) and BLOB_KEY_FIELD in body:
         out["pagesURL"] = links.signer.url(base_url, body[BLOB_KEY_FIELD])
     return out
 

@@ -4,7 +4,7 @@
 
 import { follow, get, getAll } from "../api.js";
 import { badge, duration, errorBox, fields, h, json, route, section, when } from "../dom.js";
-import { citedDocument, PAGED, reviewForm } from "./extraction.js";
+import { citedDocument, reviewForm } from "./extraction.js";
 
 const TERMINAL = ["completed", "failed"];
 // Shown in an event's heading, or as its output: the rest of its fields go under "Details".
@@ -43,7 +43,7 @@ function eventCard(event, reload) {
       h("span", { class: "muted" }, " · ", when(event.createdAt), " · ", h("code", {}, event.eventID)),
     ),
     event.message ? errorBox(event.message) : null,
-    event.fieldBoundingBoxes && event.pagesURL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
+    citedDocument(event),
     event.transformedContent !== undefined ? json(event.transformedContent) : null,
     event.correctedContent !== undefined ? h("div", {}, h("strong", {}, "Corrected"), json(event.correctedContent)) : null,
     event.transformationID && event.transformedContent ? reviewForm(event, reload) : null,

@@ -4,7 +4,8 @@
 import { post } from "../api.js";
 import { errorBox, h } from "../dom.js";
 
-export const PAGED = ["pdf", "png", "jpeg", "webp", "heic", "heif"]; // inputs whose pages Quarry renders as images
+const PAGED = ["pdf", "png", "jpeg", "webp", "heic", "heif"]; // inputs whose pages Quarry renders as images
+const TEXT = ["text"]; // inputs whose text is the file itself
 
 /** The value at an RFC 6901 pointer. */
 function at(value, pointer) {
@@ -12,14 +13,41 @@ function at(value, pointer) {
   return value;
 }
 
-/** An extraction beside its document: each cited page (an image Quarry renders, loaded lazily)
- * with the regions its fields were read from; selecting a field highlights its regions. Fields
- * under the review confidence, and those written nowhere in the document, are marked. */
-export function citedDocument(event) {
-  const boxes = event.fieldBoundingBoxes;
+/** The fields of an extraction as buttons (selecting one calls ``select`` with its pointer), each
+ * with its value and confidence; fields under the review confidence, and those written nowhere in
+ * the document, are marked. */
+function fieldList(event, cited, select) {
   const doubtful = new Set(event.fieldsNeedingReview ?? []);
   const ungrounded = new Set(event.ungroundedFields ?? []);
-  const pointers = [...new Set([...Object.keys(event.fieldConfidences ?? {}), ...Object.keys(boxes), ...ungrounded])].sort();
+  const pointers = [...new Set([...Object.keys(event.fieldConfidences ?? {}), ...Object.keys(cited), ...ungrounded])].sort();
+  const rows = pointers.map((pointer) => {
+    const confidence = event.fieldConfidences?.[pointer];
+    const marks = [ungrounded.has(pointer) ? "not found in the document" : null, doubtful.has(pointer) ? "needs review" : null].filter(Boolean);
+    return h(
+      "li",
+      { class: [ungrounded.has(pointer) ? "ungrounded" : "", doubtful.has(pointer) ? "doubtful" : ""].join(" ").trim() },
+      h("button", { type: "button", "data-pointer": pointer, onclick: () => select(pointer) }, h("code", {}, pointer)),
+      " ",
+      JSON.stringify(at(event.transformedContent, pointer)),
+      confidence === undefined ? "" : h("span", { class: "muted" }, ` ${Math.round(confidence * 100)} %`),
+      marks.length ? h("span", { class: "mark" }, ` ${marks.join(", ")}`) : null,
+    );
+  });
+  return h("ul", { class: "cited-fields", "aria-label": "Fields" }, rows);
+}
+
+/** Mark the places (elements with ``data-pointer``) of one field, and bring the first into view. */
+function selecting(places) {
+  return (pointer) => {
+    for (const place of places) place.classList.toggle("selected", place.dataset.pointer === pointer);
+    places.find((place) => place.dataset.pointer === pointer)?.scrollIntoView({ block: "center", behavior: "smooth" });
+  };
+}
+
+/** An extraction beside its document: each cited page (an image Quarry renders, loaded lazily)
+ * with the regions its fields were read from; selecting a field highlights its regions. */
+function citedPages(event) {
+  const boxes = event.fieldBoundingBoxes;
   const pages = [...new Set(Object.values(boxes).flat().map((box) => box.page))].sort((a, b) => a - b);
   const regions = [];
   const figures = pages.map((number) => {
@@ -34,24 +62,46 @@ export function citedDocument(event) {
     }
     return figure;
   });
-  function select(pointer) {
-    for (const region of regions) region.classList.toggle("selected", region.dataset.pointer === pointer);
-    regions.find((region) => region.dataset.pointer === pointer)?.scrollIntoView({ block: "center", behavior: "smooth" });
-  }
-  const rows = pointers.map((pointer) => {
-    const confidence = event.fieldConfidences?.[pointer];
-    const marks = [ungrounded.has(pointer) ? "not found in the document" : null, doubtful.has(pointer) ? "needs review" : null].filter(Boolean);
-    return h(
-      "li",
-      { class: [ungrounded.has(pointer) ? "ungrounded" : "", doubtful.has(pointer) ? "doubtful" : ""].join(" ").trim() },
-      h("button", { type: "button", "data-pointer": pointer, onclick: () => select(pointer) }, h("code", {}, pointer)),
-      " ",
-      JSON.stringify(at(event.transformedContent, pointer)),
-      confidence === undefined ? "" : h("span", { class: "muted" }, ` ${Math.round(confidence * 100)} %`),
-      marks.length ? h("span", { class: "mark" }, ` ${marks.join(", ")}`) : null,
-    );
-  });
-  return h("div", { class: "cited" }, h("ul", { class: "cited-fields", "aria-label": "Fields" }, rows), h("div", { class: "cited-pages" }, figures));
+  return h("div", { class: "cited" }, fieldList(event, boxes, selecting(regions)), h("div", { class: "cited-pages" }, figures));
+}
+
+/** An extraction beside its text input: the text as Quarry read it, each cited span marked. A
+ * span whose text is not where it says (a file Quarry normalised while reading) is left unmarked. */
+function citedText(event) {
+  const spans = event.fieldTextSpans;
+  const holder = h("div", { class: "cited" }, fieldList(event, spans, () => {}), h("pre", { class: "cited-text" }, "…"));
+  fetch(event.pagesURL)
+    .then((response) => (response.ok ? response.text() : Promise.reject(new Error(response.statusText))))
+    .then((text) => {
+      const found = Object.entries(spans)
+        .flatMap(([pointer, cited]) => cited.map((span) => ({ pointer, ...span })))
+        .filter((span) => text.slice(span.start, span.end) === span.text)
+        .sort((a, b) => a.start - b.start || b.end - a.end);
+      const parts = [];
+      const marks = [];
+      let at = 0;
+      for (const span of found) {
+        if (span.start < at) continue; // overlaps one marked already
+        parts.push(text.slice(at, span.start));
+        const mark = h("mark", { "data-pointer": span.pointer, title: span.pointer }, text.slice(span.start, span.end));
+        parts.push(mark);
+        marks.push(mark);
+        at = span.end;
+      }
+      parts.push(text.slice(at));
+      holder.replaceChildren(fieldList(event, spans, selecting(marks)), h("pre", { class: "cited-text" }, parts));
+    })
+    .catch((error) => holder.lastChild.replaceChildren(`The input could not be loaded: ${error.message}`));
+  return holder;
+}
+
+/** The extraction beside its document, where Quarry cited its fields: pages for PDFs and images,
+ * the text for text inputs; nothing otherwise. */
+export function citedDocument(event) {
+  if (!event.pagesURL) return null;
+  if (event.fieldBoundingBoxes && Object.keys(event.fieldBoundingBoxes).length && PAGED.includes(event.inputType)) return citedPages(event);
+  if (event.fieldTextSpans && Object.keys(event.fieldTextSpans).length && TEXT.includes(event.inputType)) return citedText(event);
+  return null;
 }
 
 /** Every leaf of a JSON value: [pointer, value]. */

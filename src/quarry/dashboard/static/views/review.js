@@ -4,7 +4,7 @@
 
 import { get } from "../api.js";
 import { h, route } from "../dom.js";
-import { citedDocument, PAGED, reviewForm } from "./extraction.js";
+import { citedDocument, reviewForm } from "./extraction.js";
 
 const AGES = { "": "any", 3600: "older than an hour", 86400: "older than a day", 604800: "older than a week" }; // seconds
 
@@ -62,7 +62,7 @@ export async function reviewView({ query, go, reload }) {
             " · ",
             h("a", { href: route("calls", event.callID) }, "its call"),
           ),
-          event.fieldBoundingBoxes && event.pagesURL && PAGED.includes(event.inputType) ? citedDocument(event) : null,
+          citedDocument(event),
           reviewForm({ ...event, needsReview: true }, reload),
         )
       : h("p", { class: "empty" }, "Nothing to review."),
