@@ -181,3 +181,77 @@ def test_a_value_written_in_an_attachment_is_cited_as_a_span_of_the_text() -> No
 
 def test_a_huge_integer_is_not_found_without_failing() -> None:
     assert ground(parse("text", TEXT.encode()), {"n": 10**400}).ungrounded == ["/n"]
+
+
+def _workbook() -> bytes:
+    """An invoice as a two-sheet workbook: the values sit on the second sheet, not at A1."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active["A1"] = "Prepared by accounts"
+    sheet = book.create_sheet("Invoice")
+    sheet["B2"], sheet["C2"] = "Invoice Number:", "INV-3307"
+    sheet["B4"], sheet["D4"] = "Total Amount:", 1290.5
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_spreadsheet_extraction_cites_the_cell_of_every_value(api: httpx.Client) -> None:
+    """Each span names its sheet and cell; the cell, read with openpyxl, holds the value."""
+    import io
+
+    import openpyxl
+
+    data = _workbook()
+    create_function(api, transform("cited-sheet", enableBoundingBoxes=True))
+    event = _extract(api, "cited-sheet", data, "xlsx")
+    assert event["transformedContent"] == {"invoiceNumber": "INV-3307", "totalAmount": 1290.5}
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    for pointer, value in event["transformedContent"].items():
+        [span, *_] = event["fieldTextSpans"][f"/{pointer}"]
+        assert span["sheet"] == "Invoice"
+        assert book[span["sheet"]][span["cell"]].value == value, (pointer, span)
+
+
+def test_a_csv_extraction_cites_cells_without_a_sheet(api: httpx.Client) -> None:
+    data = b"field,value\nInvoice Number,INV-88\nTotal Amount,17.25\n"
+    create_function(api, transform("cited-csv", enableBoundingBoxes=True))
+    event = _extract(api, "cited-csv", data, "csv")
+    rows = [line.split(",") for line in data.decode().splitlines()]
+    for pointer, value in event["transformedContent"].items():
+        [span, *_] = event["fieldTextSpans"][f"/{pointer}"]
+        assert "sheet" not in span
+        column, row = ord(span["cell"][0]) - ord("A"), int(span["cell"][1:]) - 1
+        assert rows[row][column] == str(value), (pointer, span)
+
+
+@pytest.mark.parametrize(
+    ("rows", "offset", "cell"),
+    [
+        ([["a", "bb"]], 0, (0, 0)),
+        ([["a", "bb"]], 5, (0, 1)),  # "a" + gap of four + "bb"
+        ([["a", "bb"]], 2, None),  # in the gap
+        ([["", "x"], ["", ""], ["y", ""]], 0, (0, 1)),  # empty cells and rows are not written
+        ([["", "x"], ["", ""], ["y", ""]], 2, (2, 0)),
+    ],
+)
+def test_a_sheets_text_offset_maps_to_its_cell(rows: list[list[str]], offset: int, cell: Any) -> None:
+    from quarry.documents.readers.tabular import cell_at, table_lines
+
+    text = "\n".join(table_lines(rows))
+    assert cell_at(rows, offset) == cell
+    if cell is not None:
+        assert text[offset] in rows[cell[0]][cell[1]]
+
+
+@pytest.mark.parametrize(("row", "column", "name"), [(0, 0, "A1"), (2, 1, "B3"), (9, 25, "Z10"), (0, 26, "AA1"), (0, 701, "ZZ1"), (0, 702, "AAA1")])
+def test_cells_are_named_as_spreadsheets_name_them(row: int, column: int, name: str) -> None:
+    from openpyxl.utils import get_column_letter
+
+    from quarry.documents.readers.tabular import cell_name
+
+    assert cell_name(row, column) == name == f"{get_column_letter(column + 1)}{row + 1}"

@@ -379,6 +379,25 @@ def test_a_text_extraction_is_shown_beside_its_text(dashboard: Dashboard, api: h
     expect(selected).to_have_text("INV-T9")  # the span the API cites, in the file
 
 
+def test_a_spreadsheet_extraction_names_the_cell_of_each_field(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    create_function(api, transform("cited-csv", enableBoundingBoxes=True))
+    [created] = submit(api, {"functionName": "cited-csv", "input": single(b"Invoice Number,INV-C4\n", "csv")})
+    wait_for(api, created["callID"])
+    [event] = api.get("/v1-alpha/events", params={"callIDs": created["callID"], "eventTypes": "transform"}).json()[
+        "events"
+    ]
+    [span] = event["fieldTextSpans"]["/invoiceNumber"]
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+    row = page.locator('.cited-fields li:has(button[data-pointer="/invoiceNumber"])')
+    expect(row.locator(".cell")).to_have_text(f" {span['cell']}")
+    assert span["cell"] == "B1"  # where the test wrote it
+
+
 def test_a_person_approves_then_corrects_an_extraction(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
     create_function(api, transform("reviewed"))
     [created] = submit(api, {"functionName": "reviewed", "input": single(invoice("INV-77", "12.00"))})

@@ -18,6 +18,39 @@ def table_lines(rows: list[list[str]]) -> list[str]:
     return [COLUMN_GAP.join(cell for cell in row if cell) for row in rows if any(row)]
 
 
+SPREADSHEETS = ("csv", "xlsx", "xls")
+"""Input types read as one table per sheet, each sheet a page of ``table_lines`` from cell A1."""
+
+
+def cell_at(rows: list[list[str]], offset: int) -> tuple[int, int] | None:
+    """The cell (row and column, from 0) whose text holds character ``offset`` of the sheet's page
+    text (``table_lines`` joined by newlines), or None between cells."""
+    at = 0
+    for r, row in enumerate(rows):
+        if not any(row):
+            continue
+        gap = 0
+        for c, cell in enumerate(row):
+            if not cell:
+                continue
+            at += gap
+            if at <= offset < at + len(cell):
+                return r, c
+            at, gap = at + len(cell), len(COLUMN_GAP)
+        at += 1  # the newline
+    return None
+
+
+def cell_name(row: int, column: int) -> str:
+    """``(2, 1)`` -> ``B3``: a cell as spreadsheets name it."""
+    letters = ""
+    column += 1
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"{letters}{row + 1}"
+
+
 def cell_text(value: object) -> str:
     if value is None:
         return ""

@@ -10,8 +10,9 @@ same number (``1.234,50`` is 1234.5), the same date (``05.03.2024`` is ``2024-03
 strings of four characters or more — nearly the same words (OCR misreads), scored by similarity.
 A word run with geometry is cited as a region of its page, ``{page, left, top, width, height}``
 normalised to [0, 1] from the page's top left (bem's ``fieldBoundingBoxes``); text without
-geometry as a span of the document's text, ``{start, end}`` (Quarry's ``fieldTextSpans``). Both
-carry the ``text`` found there and a ``score`` (1 exact, less when fuzzy).
+geometry as a span of the document's text, ``{start, end}`` (Quarry's ``fieldTextSpans``; in a
+spreadsheet with its ``cell`` and ``sheet``). Both carry the ``text`` found there and a ``score``
+(1 exact, less when fuzzy).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from quarry.documents.model import Document
+from quarry.documents.readers.tabular import SPREADSHEETS, cell_at, cell_name
 from quarry.pointers import leaves
 from quarry.providers.llm.builtin.values import MONTHS, currency_in, fold, parse_date, parse_number
 
@@ -65,8 +67,9 @@ class Citations:
 def ground(document: Document, content: dict[str, Any], schema: dict[str, Any] | None = None) -> Citations:
     """The citations of every leaf of ``content``. Booleans, which documents rarely spell out, and
     values of an ``enum`` of ``schema`` (a category named by the schema, not quoted: ``card`` for
-    a VISA slip) are not looked for."""
+    a VISA slip) are not looked for. A spreadsheet's spans also name their cells."""
     index = _Index(_tokens(document))
+    cells = _Cells(document) if document.input_type in SPREADSHEETS else None
     citations = Citations()
     for pointer, value in leaves(content):
         found = None if value == "" or _enumerated(schema or {}, pointer) else index.find(value)
@@ -80,8 +83,34 @@ def ground(document: Document, content: dict[str, Any], schema: dict[str, Any] |
                 citations.boxes.setdefault(pointer, []).append(_region(run) | cited)
             else:
                 span = {"start": run[0].span[0], "end": run[-1].span[1]}  # type: ignore[index]
+                if cells is not None:
+                    span |= cells.of(run[0].page, span["start"], span["end"])
                 citations.spans.setdefault(pointer, []).append(span | cited)
     return citations
+
+
+class _Cells:
+    """Where a span of a spreadsheet's text is: ``{sheet?, cell}`` — its cell (``B3``), or the
+    cells it spans (``B3:C3``); the sheet's name for workbooks (a CSV file has one, unnamed)."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.page_offsets, offset = {}, 0
+        for text, page in document.text_parts():
+            if page is not None:
+                self.page_offsets[page.number] = offset
+            offset += len(text) + 2
+
+    def of(self, page: int, start: int, end: int) -> dict[str, str]:
+        if page not in self.page_offsets or page > len(self.document.tables):
+            return {}
+        table = self.document.tables[page - 1]  # a spreadsheet's pages are its sheets' tables
+        first = cell_at(table.rows, start - self.page_offsets[page])
+        last = cell_at(table.rows, end - 1 - self.page_offsets[page])
+        if first is None or last is None:
+            return {}
+        cell = cell_name(*first) if first == last else f"{cell_name(*first)}:{cell_name(*last)}"
+        return {"cell": cell} if self.document.input_type == "csv" else {"sheet": table.name or "", "cell": cell}
 
 
 def _region(run: list[_Token]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ function fieldList(event, cited, select) {
   const rows = pointers.map((pointer) => {
     const confidence = event.fieldConfidences?.[pointer];
     const marks = [ungrounded.has(pointer) ? "not found in the document" : null, doubtful.has(pointer) ? "needs review" : null].filter(Boolean);
+    const cell = (cited[pointer] ?? []).find((place) => place.cell); // a spreadsheet's cell: Invoice!B3
     return h(
       "li",
       { class: [ungrounded.has(pointer) ? "ungrounded" : "", doubtful.has(pointer) ? "doubtful" : ""].join(" ").trim() },
@@ -30,6 +31,7 @@ function fieldList(event, cited, select) {
       " ",
       JSON.stringify(at(event.transformedContent, pointer)),
       confidence === undefined ? "" : h("span", { class: "muted" }, ` ${Math.round(confidence * 100)} %`),
+      cell ? h("span", { class: "cell muted" }, ` ${cell.sheet ? `${cell.sheet}!` : ""}${cell.cell}`) : null,
       marks.length ? h("span", { class: "mark" }, ` ${marks.join(", ")}`) : null,
     );
   });
@@ -96,12 +98,15 @@ function citedText(event) {
 }
 
 /** The extraction beside its document, where Quarry cited its fields: pages for PDFs and images,
- * the text for text inputs; nothing otherwise. */
+ * the text for text inputs, the fields with their cells for spreadsheets (and the fields alone
+ * for other inputs cited by spans); nothing otherwise. */
 export function citedDocument(event) {
   if (!event.pagesURL) return null;
   if (event.fieldBoundingBoxes && Object.keys(event.fieldBoundingBoxes).length && PAGED.includes(event.inputType)) return citedPages(event);
-  if (event.fieldTextSpans && Object.keys(event.fieldTextSpans).length && TEXT.includes(event.inputType)) return citedText(event);
-  return null;
+  const spans = event.fieldTextSpans ?? {};
+  if (!Object.keys(spans).length) return null;
+  if (TEXT.includes(event.inputType)) return citedText(event);
+  return h("div", { class: "cited" }, fieldList(event, spans, () => {}));
 }
 
 /** Every leaf of a JSON value: [pointer, value]. */
