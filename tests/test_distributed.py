@@ -156,3 +156,31 @@ def test_api_processes_and_workers_share_the_work_and_survive_a_killed_worker(en
     finally:
         for process in [*apis, *workers]:
             process.stop()
+
+
+def test_cited_pages_render_from_an_s3_store(env: dict[str, str]) -> None:
+    """The dashboard's page images come through Quarry's own signed URL whatever the store: here the
+    input lives in S3 (its s3URL is presigned by S3), and ``pagesURL&page=1`` is still a PNG."""
+    pdf = (Path(__file__).resolve().parent.parent / "examples" / "corpus" / "invoice-harrow-finch-uk.pdf").read_bytes()
+    server = ServerProcess(env)
+    try:
+        with _client(server) as api:
+            function = {
+                "functionName": "cited", "type": "transform", "enableBoundingBoxes": True,
+                "outputSchemaName": "Invoice", "outputSchema": {"type": "object", "properties": {"invoiceNumber": {"type": "string"}}},
+            }  # fmt: skip
+            assert api.post("/v2/functions", json=function).status_code == 200
+            document = {"singleFile": {"inputType": "pdf", "inputContent": base64.b64encode(pdf).decode()}}
+            [call] = api.post("/v2/calls", json={"calls": [{"functionName": "cited", "input": document}]}).json()["calls"]
+            deadline = time.monotonic() + 60
+            while not (events := api.get("/v1-alpha/events", params={"callIDs": call["callID"]}).json()["events"]):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            [event] = events
+            assert event["fieldBoundingBoxes"]["/invoiceNumber"]
+            assert not event["s3URL"].startswith(server.url)  # the store's own presigned URL
+            assert event["pagesURL"].startswith(server.url)
+            page = httpx.get(f"{event['pagesURL']}&page=1")
+            assert page.status_code == 200 and page.content.startswith(b"\x89PNG\r\n\x1a\n")
+    finally:
+        server.stop()
