@@ -255,3 +255,44 @@ def test_cells_are_named_as_spreadsheets_name_them(row: int, column: int, name: 
     from quarry.documents.readers.tabular import cell_name
 
     assert cell_name(row, column) == name == f"{get_column_letter(column + 1)}{row + 1}"
+
+
+def _drawn_box(printed: str) -> tuple[float, float, float, float]:
+    """Where ``tests.documents`` drew ``printed`` on its picture of the invoice (left, top, right,
+    bottom, normalised): measured with Pillow's own font metrics, independently of any OCR."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests import documents
+
+    font = ImageFont.load_default(size=30)
+    lines = [line.replace("    ", "      ") for line in documents.text_lines()]
+    width, height = 1300, 60 * len(lines) + 80
+    draw = ImageDraw.Draw(Image.new("RGB", (width, height)))
+    index = next(i for i, line in enumerate(lines) if printed in line)
+    x = 50 + draw.textlength(lines[index][: lines[index].index(printed)], font=font)
+    left, top, right, bottom = draw.textbbox((x, 40 + 60 * index), printed, font=font)
+    return left / width, top / height, right / width, bottom / height
+
+
+def test_a_scanned_image_extraction_cites_where_each_value_was_drawn(api: httpx.Client) -> None:
+    """OCR'd words cited as regions: each region covers the spot where the picture's maker drew
+    the value (the regions are the recogniser's word boxes, so they may be a little larger)."""
+    from tests import documents
+
+    create_function(
+        api,
+        {
+            "functionName": "cited-scan", "type": "transform", "enableBoundingBoxes": True,
+            "outputSchemaName": "Invoice", "outputSchema": documents.SCHEMA,
+        },
+    )  # fmt: skip
+    event = _extract(api, "cited-scan", documents.image("PNG"), "png")
+    assert event["transformedContent"]["invoiceNumber"] == documents.NUMBER
+    assert event["transformedContent"]["totalAmount"] == documents.TOTAL
+    for pointer, printed in (("/invoiceNumber", documents.NUMBER), ("/totalAmount", "1,234.56")):
+        [region, *_] = event["fieldBoundingBoxes"][pointer]
+        left, top, right, bottom = _drawn_box(printed)
+        middle = (region["left"] + region["width"] / 2, region["top"] + region["height"] / 2)
+        assert left <= middle[0] <= right and top <= middle[1] <= bottom, (pointer, region, (left, top, right, bottom))
+        overlap = min(right, region["left"] + region["width"]) - max(left, region["left"])
+        assert overlap >= 0.8 * (right - left), (pointer, region)  # it covers the value, not a neighbour

@@ -43,8 +43,8 @@ def recognise(image: Any) -> tuple[list[Word], float, float]:
     for box, text, score in zip(
         result.boxes if result.boxes is not None else [], result.txts or (), result.scores or ()
     ):
-        xs = [point[0] / scale for point in box]
-        ys = [point[1] / scale for point in box]
+        xs = [float(point[0]) / scale for point in box]  # numpy's float32 would reach the JSON of events
+        ys = [float(point[1]) / scale for point in box]
         words.extend(_split_span(text, min(xs), min(ys), max(xs), max(ys), float(score)))
     return words, float(width), float(height)
 
