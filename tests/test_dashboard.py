@@ -476,6 +476,7 @@ def test_a_call_held_for_review_goes_on_when_approved_in_the_queue(
     page.get_by_label("Age").select_option("")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("article.to-review")).to_contain_text("gate-x")
+    dashboard.screenshot("review")
     page.get_by_role("button", name="Approve as extracted").click()
     expect(page.locator("p.empty")).to_have_text("Nothing to review.")
     call = wait_for(api, created["callID"])
