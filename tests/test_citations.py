@@ -217,6 +217,22 @@ def test_a_spreadsheet_extraction_cites_the_cell_of_every_value(api: httpx.Clien
         assert book[span["sheet"]][span["cell"]].value == value, (pointer, span)
 
 
+def test_chunked_sheet_rows_are_cited_by_their_own_cells(api: httpx.Client) -> None:
+    """With tabularChunkingEnabled every 50 rows are an item of their own; a value in row 120
+    is still cited at its cell in the sheet, not at its place in the chunk."""
+    lines = ["Invoice Number,Total Amount"] + [f"INV-{n:04d},{n}.50" for n in range(1, 130)]
+    create_function(api, transform("cited-chunks", enableBoundingBoxes=True, tabularChunkingEnabled=True))
+    [created] = submit(api, {"functionName": "cited-chunks", "input": single("\n".join(lines).encode(), "csv")})
+    wait_for(api, created["callID"])
+    events = events_of(api, created["callID"], "transform")
+    assert len(events) == 3
+    for event in events:
+        number = event["transformedContent"]["invoiceNumber"]
+        [span, *_] = event["fieldTextSpans"]["/invoiceNumber"]
+        column, row = ord(span["cell"][0]) - ord("A"), int(span["cell"][1:]) - 1
+        assert lines[row].split(",")[column] == number, (event["itemOffset"], span)
+
+
 def test_a_csv_extraction_cites_cells_without_a_sheet(api: httpx.Client) -> None:
     data = b"field,value\nInvoice Number,INV-88\nTotal Amount,17.25\n"
     create_function(api, transform("cited-csv", enableBoundingBoxes=True))

@@ -23,12 +23,14 @@ from tests.calls_client import (
     events_of,
     get_call,
     invoice,
+    parse_time,
     shaping,
     single,
     submit,
     wait_for,
 )
 from tests.conftest import BACKENDS, Server
+from tests.harness.fake_model import SlowModel
 from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import assert_error, create_function, route, transform
 
@@ -95,6 +97,8 @@ def test_a_gated_call_waits_and_goes_on_with_the_correction(sdk: bem.Bem, api: h
     assert event["eventID"] in _review_queue(sdk)
     long_ago = sdk.outputs.list(extra_query={"needsReview": "true", "createdBefore": "2020-01-01T00:00:00Z"})
     assert list(long_ago) == []  # the queue's age filter
+    soon = sdk.outputs.list(extra_query={"needsReview": "true", "createdBefore": "2099-01-01T00:00:00+02:00"})
+    assert event["eventID"] in [output.event_id for output in soon]
     assert_error(api.get("/v3/outputs", params={"createdBefore": "2020-01-01T00:00:00"}), 400, "createdBefore")
     time.sleep(1)  # the engine keeps nothing of the call running meanwhile: it is still waiting
     assert get_call(api, call_id)["status"] == "running"
@@ -161,6 +165,19 @@ def test_a_gate_for_doubtful_events_holds_only_those(sdk: bem.Bem, api: httpx.Cl
     assert [fc["functionName"] for fc in call["functionCalls"]] == ["doubt-sorter", "doubt-x"]
 
 
+def test_deleting_a_held_transformation_lets_the_call_go_on_as_it_was(sdk: bem.Bem, api: httpx.Client) -> None:
+    _gated_workflow(sdk, api, "deleted", {"when": "always"})
+    call_id = _call(api, "deleted", "INV-D")
+    _held(api, call_id)
+    event = _held_event(api, call_id)
+    response = api.delete("/v1-beta/transformations", params={"transformationIDs": event["transformationID"]})
+    assert response.json() == {"deleteCount": 1}
+    call = wait_for(api, call_id)
+    assert call["status"] == "completed"
+    [shaped] = events_of(api, call_id, "payload_shaping")
+    assert shaped["transformedContent"]["number"] == event["transformedContent"]["invoiceNumber"]
+
+
 def test_a_classification_corrected_at_the_gate_takes_the_corrected_route(sdk: bem.Bem, api: httpx.Client) -> None:
     create_function(api, route("sorter", ["invoice", "other"]))
     create_function(api, shaping("on-invoice", "{went: 'invoice'}"))
@@ -194,8 +211,13 @@ def test_the_deadline_decides_for_no_one(sdk: bem.Bem, api: httpx.Client, server
     call_id = _call(api, name)
     _held(api, call_id)
     time.sleep(1.2)
+    event = _held_event(api, call_id)
     server.engine.sweep(timedelta(minutes=1))  # what the engine's sweeper does every 30 s
     call = wait_for(api, call_id)
+    # no gate waits on it any more: it stays in the queue only if it is doubtful of its own accord
+    # (and still an output: continued, it was handed on)
+    doubtful = bool(event["fieldsNeedingReview"]) and on_deadline == "fail"
+    assert (event["eventID"] in _review_queue(sdk)) == doubtful
     if on_deadline == "fail":
         assert call["status"] == "failed"
         assert [fc["functionName"] for fc in call["functionCalls"]] == [f"{name}-x"]
@@ -205,6 +227,27 @@ def test_the_deadline_decides_for_no_one(sdk: bem.Bem, api: httpx.Client, server
         assert call["status"] == "completed"
         assert [fc["functionName"] for fc in call["functionCalls"]] == [f"{name}-x", f"{name}-s"]
     assert len(events_of(api, call_id, "transform")) == 1
+
+
+def test_a_gate_closed_at_its_deadline_takes_its_mark_off_the_queue(
+    sdk: bem.Bem, api: httpx.Client, server: Server
+) -> None:
+    """A classification is never doubtful: it is in the review queue only because the gate holds it."""
+    create_function(api, route("timed-sorter", ["invoice", "other"]))
+    sdk.workflows.create(
+        name="timed",
+        main_node_name="sorter",
+        nodes=[{"name": "sorter", "function": {"name": "timed-sorter"}, "review": {"deadlineSeconds": 1}}],  # type: ignore[typeddict-unknown-key]
+    )
+    [created] = submit(api, {"workflowName": "timed", "input": single(invoice("INV-T"))})
+    _held(api, created["callID"])
+    [event] = events_of(api, created["callID"], "route")
+    assert event["eventID"] in _review_queue(sdk)
+    time.sleep(1.2)
+    server.engine.sweep(timedelta(minutes=1))
+    assert wait_for(api, created["callID"])["status"] == "failed"  # onDeadline: fail by default
+    assert event["eventID"] not in _review_queue(sdk)
+    assert "needsReview" not in api.get(f"/v1-alpha/events/{event['eventID']}").json()
 
 
 def test_a_gate_on_one_branch_holds_the_join_until_it_is_decided(sdk: bem.Bem, api: httpx.Client) -> None:
@@ -287,6 +330,8 @@ def test_v2_review_gates_are_set_read_and_checked(api: httpx.Client) -> None:
     assert_error(api.post("/v2/workflows", json=stranger), 400, "reviewGates[0].function")
     twice = body | {"name": "v2-bad", "reviewGates": [{"function": {"name": "v2-x"}}] * 2}
     assert_error(api.post("/v2/workflows", json=twice), 400, "reviewGates[1].function")
+    pinned = body | {"name": "v2-bad", "reviewGates": [{"function": {"name": "v2-x", "versionNum": 1}}]}
+    assert_error(api.post("/v2/workflows", json=pinned), 400, "reviewGates[0].function.versionNum")
     for bad in ({"when": "sometimes"}, {"deadlineSeconds": 0}, {"onDeadline": "retry"}, {"who": "me"}):
         gate = {"function": {"name": "v2-x"}} | bad
         assert api.post("/v2/workflows", json=body | {"name": "v2-bad", "reviewGates": [gate]}).status_code == 400
@@ -360,3 +405,60 @@ def _clients(server: ServerProcess) -> Iterator[tuple[httpx.Client, bem.Bem]]:
         bem.Bem(api_key=KEY, base_url=server.url, _strict_response_validation=True, max_retries=0) as sdk,
     ):
         yield api, sdk
+
+
+def test_a_decision_while_a_sibling_branch_runs_leaves_the_join_to_the_last_branch(
+    served: dict[str, str],
+) -> None:
+    """split -> {page-x (gated), slow-x (a model that answers after seconds)} -> join: the pages are
+    approved while the model still works; the join then runs once, after the model's branches,
+    and nothing runs twice."""
+    model = SlowModel({"invoiceNumber": "SLOW"}, delay=8)
+    llm = {"QUARRY_LLM_BASE_URL": model.url, "QUARRY_LLM_MODEL": "patient", "QUARRY_LLM_TIMEOUT_SECONDS": "60"}
+    server = ServerProcess(served | llm)
+    try:
+        with _clients(server) as (api, sdk):
+            create_function(api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}})
+            create_function(api, transform("page-x"))
+            create_function(api, transform("slow-x", provider="openai"))
+            create_function(api, transform("all-pages", type="join", joinType="standard", description="Both pages"))
+            sdk.workflows.create(
+                name="raced",
+                main_node_name="pages",
+                nodes=[
+                    {"name": "pages", "function": {"name": "pages"}},
+                    {"name": "page-x", "function": {"name": "page-x"}, "review": {"when": "always"}},  # type: ignore[typeddict-unknown-key]
+                    {"name": "slow-x", "function": {"name": "slow-x"}},
+                    {"name": "all-pages", "function": {"name": "all-pages"}},
+                ],
+                edges=[
+                    {"source_node_name": "pages", "destination_node_name": "page-x"},
+                    {"source_node_name": "pages", "destination_node_name": "slow-x"},
+                    {"source_node_name": "page-x", "destination_node_name": "all-pages"},
+                    {"source_node_name": "slow-x", "destination_node_name": "all-pages"},
+                ],
+            )
+            [created] = submit(api, {"workflowName": "raced", "input": single(_two_page_pdf(), "pdf")})
+            call_id = created["callID"]
+            deadline = time.monotonic() + 60
+            while len(held := events_of(api, call_id, "transform")) < 2:
+                assert time.monotonic() < deadline, get_call(api, call_id)
+                time.sleep(0.1)
+            for event in held:
+                sdk.events.submit_feedback(event["eventID"], correction=event["transformedContent"])
+            slow = [fc for fc in get_call(api, call_id)["functionCalls"] if fc["functionName"] == "slow-x"]
+            assert {fc["status"] for fc in slow} <= {"pending", "running"}, "the model answered first: this proves nothing"
+
+            call = wait_for(api, call_id, seconds=120)
+            assert call["status"] == "completed", call
+            fcs = call["functionCalls"]
+            names = sorted(fc["functionName"] for fc in fcs)
+            assert names == ["all-pages", "page-x", "page-x", "pages", "slow-x", "slow-x"]
+            [join] = [fc for fc in fcs if fc["functionName"] == "all-pages"]
+            last_branch = max(parse_time(fc["finishedAt"]) for fc in fcs if fc["functionName"] in ("page-x", "slow-x"))
+            assert parse_time(join["startedAt"]) >= last_branch  # it waited for every branch
+            assert len(events_of(api, call_id, "transform")) == 4  # two pages, two branches each: no rerun
+            assert model.requests == 2
+    finally:
+        server.stop()
+        model.close()

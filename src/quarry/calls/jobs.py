@@ -101,24 +101,34 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.workflow()
     def resume_after_review(self, gate_id: str) -> str:
-        """Close a decided (or expired) review gate and drive its call on from there."""
+        """Close a decided (or expired) review gate and drive its call on from there. The call's own
+        workflow, or another gate's, may drive other parts of the call meanwhile: they share
+        nothing but the joins, which ``release_joins`` hands to one of them only."""
         call_id = self.call_of_gate(gate_id)
-        return self._go_on(call_id, lambda: self.pass_review(gate_id))
+        return self._go_on(call_id, lambda: self._through_gate(gate_id), release_first=True)
 
-    def _go_on(self, call_id: str, first: Callable[[], Ran]) -> str:
+    def _through_gate(self, gate_id: str) -> Ran:
+        """Close the gate; a gate whose deadline this process's clock has not reached yet (the
+        sweeper's may run ahead) is waited for, durably, rather than left open for good."""
+        while "wait" in (ran := self.pass_review(gate_id)):
+            DBOS.sleep(ran["wait"])
+        return ran
+
+    def _go_on(self, call_id: str, first: Callable[[], Ran], *, release_first: bool = False) -> str:
         """Run what the step ``first`` hands out and what that spawns, until nothing is left; then
         release the joins (``first`` says ``joins: False`` when the call has none) and go on;
-        finally settle the call (unless a review gate still holds part of it)."""
+        finally settle the call (unless part of it is still unfinished, e.g. held by a review
+        gate). With ``release_first``, joins are released even when ``first`` handed out nothing."""
         settled = None
         try:
             ran = first()
             frontier, settled = ran["ready"], ran["settled"]
-            while True:
-                if not frontier and not settled and ran.get("joins", True):
-                    frontier = self.release_joins(call_id)
-                if not frontier:
-                    break
+            if release_first and not frontier and not settled and ran["joins"]:
+                frontier = self.release_joins(call_id)
+            while frontier:
                 frontier, settled = self._run_all(frontier)
+                if not frontier and not settled and ran["joins"]:
+                    frontier = self.release_joins(call_id)
         except Exception as exc:  # the call must never stay "running": record why it stopped
             log.exception("call %s stopped", call_id)
             self.abandon_call(call_id, f"internal error: {type(exc).__name__}")
@@ -167,14 +177,23 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.step(**STEP_RETRIES)
     def release_joins(self, call_id: str) -> list[Ready]:
-        """Once nothing else is left to run, the joins that collected inputs from the call's
-        branches — none while a review gate holds a branch (the gate's job releases them later)."""
-        with self.runtime.db.read() as session:
-            if reviews.is_holding(session, call_id):
+        """Once nothing else of the call is unfinished, the joins that collected inputs from its
+        branches, claimed by this workflow (``released_by``; a retry of this step finds its own
+        claim). Nothing while anything else is unfinished — a branch another workflow still runs, a
+        function call held by a review gate, a join another workflow released: the last workflow
+        to finish releases them, once, with every input in."""
+        me = DBOS.workflow_id
+        with self.runtime.db.write() as session:
+            session.get_one(Call, call_id, with_for_update=True)  # releasers take turns
+            if session.execute(_BLOCKING_RELEASE, {"call_id": call_id, "me": me}).scalar():
                 return []
-            return self._ready(session, _UNFINISHED_ALL, call_id=call_id)
+            ready = self._ready(session, _RELEASABLE, call_id=call_id, me=me)
+            session.execute(
+                sa.update(FunctionCall).where(FunctionCall.id.in_([fc_id for fc_id, _ in ready])).values(released_by=me)
+            )
+            return ready
 
-    @DBOS.step(**STEP_RETRIES)
+    @DBOS.step(**SETTLE_RETRIES)
     def call_of_gate(self, gate_id: str) -> str:
         with self.runtime.db.read() as session:
             return session.get_one(ReviewGate, gate_id).call_id
@@ -182,19 +201,22 @@ class CallExecution(DBOSConfiguredInstance):
     @DBOS.step(**STEP_RETRIES)
     def pass_review(self, gate_id: str) -> Ran:
         """Close a review gate that is due: hand on what it held, with the person's corrections,
-        or fail its function call at the deadline; the call settles when that was its last.
-        Nothing when it is not due yet or was closed by an earlier attempt."""
+        or fail its function call at the deadline; the call settles when that was its last. When
+        an earlier attempt closed it: what that handed on. When its deadline is not reached yet:
+        ``{"wait": seconds}``."""
         with self.runtime.db.write() as session:
             gate = session.get_one(ReviewGate, gate_id, with_for_update=True)
             fc = session.get_one(FunctionCall, gate.function_call_id, with_for_update=True)
             if fc.status in TERMINAL_STATUSES:  # closed by an earlier attempt, or the call was abandoned
                 if gate.closed_at is None:
-                    gate.closed_at, gate.outcome = utcnow(), fc.status
-                return {"ready": self._spawned_by(session, fc.id), "settled": None}
-            passing = reviews.passing(session, gate)
-            if passing is None:
-                return {"ready": [], "settled": None}
+                    reviews.close(session, gate, fc.status)
+                return {"ready": self._spawned_by(session, fc.id), "settled": None, "joins": True}
             call = session.get_one(Call, fc.call_id, with_for_update=True, options=WITH_PLAN)
+            joins = bool(functions.count_of_type(session, list(call.plan.versions), "join"))
+            passing = reviews.passing(session, gate)
+            if passing is None:  # not due by this process's clock
+                wait = reviews.seconds_to_deadline(gate)
+                return {"wait": wait} if wait is not None else {"ready": [], "settled": None, "joins": joins}
             if passing.failed:
                 message = "no one reviewed the outputs of this function call before the review gate's deadline"
                 record_event(session, call, fc, Emission("error", {"message": message}))
@@ -204,11 +226,11 @@ class CallExecution(DBOSConfiguredInstance):
                 if emission.flows
                 for child in spawn(session, call, call.plan, fc, event_id, emission)
             ]
-            gate.closed_at, gate.outcome = utcnow(), passing.outcome
+            reviews.close(session, gate, passing.outcome)
             self._end(fc, failed=passing.failed)
             if spawned:
-                return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None}
-            return {"ready": [], "settled": settle_if_done(session, call)}
+                return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None, "joins": joins}
+            return {"ready": [], "settled": settle_if_done(session, call), "joins": joins}
 
     @DBOS.step(**STEP_RETRIES)
     def run_function_call(self, function_call_id: str) -> Ran:
@@ -311,6 +333,7 @@ class CallExecution(DBOSConfiguredInstance):
             ):
                 record_event(session, call, fc, Emission("error", {"message": message}))
                 fc.status, fc.finished_at = "failed", utcnow()
+            reviews.close_all(session, call_id, "failed")
 
     @staticmethod
     def _end(fc: FunctionCall, *, failed: bool) -> None:
@@ -391,7 +414,15 @@ def _ready_where(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
 _UNFINISHED = sa.and_(FunctionCall.call_id == sa.bindparam("call_id"), FunctionCall.status.not_in(TERMINAL_STATUSES))
 _STARTING = _ready_where(sa.and_(_UNFINISHED, sa.not_(collecting_join())))
 """What a call starts with: its unfinished function calls, but joins still collecting inputs."""
-_UNFINISHED_ALL = _ready_where(_UNFINISHED)
+_RELEASE_MINE = sa.and_(
+    collecting_join(),
+    FunctionCall.status == "pending",
+    sa.func.coalesce(FunctionCall.released_by, sa.bindparam("me")) == sa.bindparam("me"),
+)
+_RELEASABLE = _ready_where(sa.and_(_UNFINISHED, _RELEASE_MINE))
+"""The joins a workflow releases: collecting, not started, released by no other workflow."""
+_BLOCKING_RELEASE = sa.select(sa.literal(True)).where(_UNFINISHED, sa.not_(_RELEASE_MINE)).limit(1)
+"""Anything else of the call unfinished: then no join may run yet."""
 _SPAWNED_BY = _ready_where(FunctionCall.source_function_call_id == sa.bindparam("function_call_id"))
 _AMONG = _ready_where(FunctionCall.id.in_(sa.bindparam("ids", expanding=True)))
 

@@ -102,6 +102,8 @@ class FunctionCall(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    released_by: Mapped[str | None] = mapped_column(sa.String(128), default=None)
+    """A collecting join: the DBOS workflow that released it to run (``CallExecution.release_joins``)."""
 
     __table_args__ = (sa.Index("ix_function_calls_call_id_created", "call_id", "created_at", "id"),)
 
@@ -147,8 +149,8 @@ class ReviewGate(Base):
     *decided* once a person approved or corrected every event it holds; *closed* when the call went
     on past it (``outcome``: ``approved``, ``corrected``, or after the deadline ``continued`` /
     ``failed``). ``held`` is what the function call hands on, replayed with the corrections at the
-    close: ``[{"eventID", "review", "output", "files", "branch"}]`` (``review``: the event must be
-    decided before the gate opens)."""
+    close: ``[{"eventID", "review", "flagged", "output", "files", "branch"}]`` (``review``: the
+    event must be decided before the call goes on; ``flagged``: marked ``needsReview`` by the gate)."""
 
     __tablename__ = "review_gates"
 

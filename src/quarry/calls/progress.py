@@ -87,7 +87,12 @@ def _feed_join(
     caller holds the call's row lock, so "find or make" is atomic among parallel branches."""
     collecting = session.scalars(
         sa.select(FunctionCall)
-        .where(FunctionCall.call_id == call.id, FunctionCall.function_id == join.id, FunctionCall.status == "pending")
+        .where(
+            FunctionCall.call_id == call.id,
+            FunctionCall.function_id == join.id,
+            FunctionCall.status == "pending",
+            FunctionCall.released_by.is_(None),
+        )
         .with_for_update()
     ).first()
     if collecting is None:

@@ -4,8 +4,8 @@ When such a node's function call has done its work, ``hold`` records its events 
 nothing on: a gate row keeps what it would hand on, the function call stays ``running`` with the
 activity "Awaiting review", and the call's workflow ends there without settling — a waiting call
 holds no worker and no queue slot, however long it waits. A person approves or corrects each held
-event (v3 feedback, transformation corrections); the last decision marks the gate decided
-(``note_decisions``, in the transaction that stores it) and the API enqueues the review job, whose
+event (v3 feedback, transformation corrections) or deletes it; the last decision marks the gate
+decided (``note_changes``, in the transaction that stores it) and the API enqueues the review job, whose
 workflow closes the gate (``passing``) and drives the call on from there with the corrected
 outputs. A deadline that passes first closes it as the node says (continue or fail); the engine's
 sweeper finds those (``due``), and decided gates whose enqueue was lost. The gate row is the
@@ -33,7 +33,7 @@ AWAITING_REVIEW = "Awaiting review"
 
 def holds(setting: dict[str, Any] | None, emissions: list[Emission]) -> bool:
     """Whether a node with this review setting holds these outputs of a successful function call."""
-    if setting is None:
+    if setting is None or not emissions:  # no event: nothing a person could decide on
         return False
     return setting["when"] == "always" or any(emission.body.get("needsReview") for emission in emissions)
 
@@ -49,12 +49,14 @@ def hold(
     held = []
     for event, emission in recorded:
         review = setting["when"] == "always" or bool(event.body.get("needsReview"))
-        if review and not event.body.get("needsReview"):
+        flagged = review and not event.body.get("needsReview")
+        if flagged:
             event.body = event.body | {"needsReview": True}
         held.append(
             {
                 "eventID": event.id,
                 "review": review,
+                "flagged": flagged,
                 "output": emission.output,
                 "files": emission.files,
                 "branch": emission.branch,
@@ -81,11 +83,29 @@ def gate_of(session: Session, function_call_id: str) -> str | None:
     return session.scalar(sa.select(ReviewGate.id).where(ReviewGate.function_call_id == function_call_id))
 
 
-def is_holding(session: Session, call_id: str) -> bool:
-    """Whether a gate of this call still waits (then nothing that waits for every branch may run)."""
-    return session.scalar(
-        sa.select(sa.literal(True)).where(ReviewGate.call_id == call_id, ReviewGate.closed_at.is_(None)).limit(1)
-    ) is not None
+def seconds_to_deadline(gate: ReviewGate) -> float | None:
+    """How long until the gate's deadline (at least a second), by this process's clock."""
+    if gate.deadline_at is None:
+        return None
+    return max(1.0, (gate.deadline_at - utcnow()).total_seconds())
+
+
+def close(session: Session, gate: ReviewGate, outcome: str) -> None:
+    """Close the gate. Closed undecided (deadline, abandoned call), the events it marked
+    ``needsReview`` only for the gate's sake leave the review queue: nothing waits on them now."""
+    gate.closed_at, gate.outcome = utcnow(), outcome
+    if gate.decided_at is not None:
+        return
+    flagged = [item["eventID"] for item in gate.held if item.get("flagged")]
+    for event in session.scalars(sa.select(Event).where(Event.id.in_(flagged), Event.labelled_at.is_(None))):
+        event.body = {key: value for key, value in event.body.items() if key != "needsReview"}
+
+
+def close_all(session: Session, call_id: str, outcome: str) -> None:
+    """Close every open gate of a call that cannot go on."""
+    open_gates = sa.select(ReviewGate).where(ReviewGate.call_id == call_id, ReviewGate.closed_at.is_(None))
+    for gate in session.scalars(open_gates.order_by(ReviewGate.id).with_for_update()):
+        close(session, gate, outcome)
 
 
 def has_gates(session: Session, call_id: str) -> bool:
@@ -95,10 +115,16 @@ def has_gates(session: Session, call_id: str) -> bool:
 def note_decisions(session: Session, event_ids: list[str]) -> list[str]:
     """Mark decided the open gates whose last undecided event is among these (just approved or
     corrected, in this transaction); their IDs, for the review job."""
+    return note_changes(session, sa.select(Event.function_call_id).where(Event.id.in_(event_ids)))
+
+
+def note_changes(session: Session, function_call_ids: sa.Select[Any] | list[str]) -> list[str]:
+    """Mark decided the open gates of these function calls that wait on no event any more (each
+    approved, corrected or deleted); their IDs, for the review job."""
     gates = session.scalars(
         sa.select(ReviewGate)
         .where(
-            ReviewGate.function_call_id.in_(sa.select(Event.function_call_id).where(Event.id.in_(event_ids))),
+            ReviewGate.function_call_id.in_(function_call_ids),
             ReviewGate.closed_at.is_(None),
             ReviewGate.decided_at.is_(None),
         )

@@ -48,6 +48,7 @@ class Page:
 class Table:
     rows: list[list[str]]  # the first row is the header when the format has one
     name: str | None = None  # sheet name, or where the table was found
+    sheet_rows: list[int] | None = None  # each row's place in its sheet (from 0), for a part of one; else in order
 
 
 @dataclass

@@ -67,12 +67,15 @@ def correct_transformations_patch(
 
 @router.delete("")
 def delete_transformations(
-    principal: CurrentPrincipal, query: Annotated[TransformationDeleteQuery, Query()], db: Db
+    principal: CurrentPrincipal, query: Annotated[TransformationDeleteQuery, Query()], db: Db, resume: ReviewQueue
 ) -> dict[str, int]:
-    """Delete the transformations matching all the given filters (at least one naming them)."""
+    """Delete the transformations matching all the given filters (at least one naming them). A
+    call waiting at a review gate for a deleted transformation goes on with it as it was held."""
     with db.write() as session:
-        count = service.delete_transformations(session, principal.environment_id, query)
-    return {"deleteCount": count}
+        deleted = service.delete_transformations(session, principal.environment_id, query)
+        decided = reviews.note_changes(session, [fc_id for fc_id in set(deleted) if fc_id is not None])
+    resume(decided)
+    return {"deleteCount": len(deleted)}
 
 
 @router.get("/errors")

@@ -112,10 +112,11 @@ def list_transformations(
     return page, total_count(session, stmt, query, page)
 
 
-def delete_transformations(session: Session, environment_id: str, query: TransformationFilters) -> int:
-    """Delete the transform/join events matching every given filter; at least one of the filters
-    that name transformations (referenceIDs, transformationIDs, eventIDs, functionIDs,
-    functionNames) is required, so that no request deletes everything by accident."""
+def delete_transformations(session: Session, environment_id: str, query: TransformationFilters) -> list[str | None]:
+    """Delete the transform/join events matching every given filter; the function call of each
+    (a review gate may have waited on it). At least one of the filters that name transformations
+    (referenceIDs, transformationIDs, eventIDs, functionIDs, functionNames) is required, so that
+    no request deletes everything by accident."""
     filters = _filters(query)
     if all(getattr(query, name) is None for name in SELECTING_FILTERS):
         raise bad_request(
@@ -123,10 +124,8 @@ def delete_transformations(session: Session, environment_id: str, query: Transfo
             "eventIDs, functionIDs or functionNames",
             field="transformationIDs",
         )
-    result = session.execute(
-        sa.delete(Event).where(*_scope(environment_id), *filters).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    deleted = sa.delete(Event).where(*_scope(environment_id), *filters).returning(Event.function_call_id)
+    return list(session.scalars(deleted.execution_options(synchronize_session=False)))
 
 
 @dataclass

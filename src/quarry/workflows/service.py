@@ -98,7 +98,10 @@ def _resolve_graph(
     for i, gate in enumerate(review_gates or []):
         field = f"reviewGates[{i}].function"
         function = find_live(session, Function, environment_id, name=gate.function.name, id=gate.function.id)
-        if function is None or function.id not in nodes:
+        if gate.function.version_num is not None:
+            reason = "a review gate names a function, not a version (relationships pin versions)"
+            errors.append({"field": f"{field}.versionNum", "reason": reason})
+        elif function is None or function.id not in nodes:
             reason = f"function {gate.function.id or gate.function.name!r} is not a node of this workflow"
             errors.append({"field": field, "reason": reason})
         elif function.id in reviews:
@@ -266,9 +269,9 @@ def update_workflow(
     workflow = _get_live(session, principal.environment_id, name, for_update=True)
     current = _version(session, workflow, workflow.current_version_num)
     given = body.model_fields_set
-    for name, value in (("relationships", body.relationships), ("reviewGates", body.review_gates)):
+    for field, value in (("relationships", body.relationships), ("reviewGates", body.review_gates)):
         if value is not None and body.main_function is None:
-            raise bad_request(f"{name} can only be given together with mainFunction", field=name)
+            raise bad_request(f"{field} can only be given together with mainFunction", field=field)
     new_name = body.name if body.name is not None else current.name
     if new_name != workflow.name:
         _ensure_name_free(session, principal.environment_id, new_name)

@@ -106,8 +106,11 @@ def _row_chunks(document: Document) -> Iterator[tuple[int, int, Document]]:
         header, rows = table.rows[0], table.rows[1:]
         for start in range(0, len(rows), CHUNK_ROWS):
             chunk = [header, *rows[start : start + CHUNK_ROWS]]
+            sheet_rows = [0, *range(1 + start, 1 + start + len(chunk) - 1)]  # cited cells name the sheet's rows
             part = Document(
-                document.input_type, pages=[Page(1, "\n".join(table_lines(chunk)))], tables=[Table(chunk, table.name)]
+                document.input_type,
+                pages=[Page(1, "\n".join(table_lines(chunk)))],
+                tables=[Table(chunk, table.name, sheet_rows)],
             )
             yield offset + start, len(chunk) - 1, part
         offset += len(rows)

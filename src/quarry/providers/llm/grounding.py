@@ -109,6 +109,8 @@ class _Cells:
         last = cell_at(table.rows, end - 1 - self.page_offsets[page])
         if first is None or last is None:
             return {}
+        if table.sheet_rows is not None:  # a chunk of the sheet's rows
+            first, last = (table.sheet_rows[first[0]], first[1]), (table.sheet_rows[last[0]], last[1])
         cell = cell_name(*first) if first == last else f"{cell_name(*first)}:{cell_name(*last)}"
         return {"cell": cell} if self.document.input_type == "csv" else {"sheet": table.name or "", "cell": cell}
 

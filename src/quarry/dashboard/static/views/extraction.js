@@ -67,30 +67,36 @@ function citedPages(event) {
   return h("div", { class: "cited" }, fieldList(event, boxes, selecting(regions)), h("div", { class: "cited-pages" }, figures));
 }
 
-/** An extraction beside its text input: the text as Quarry read it, each cited span marked. A
- * span whose text is not where it says (a file Quarry normalised while reading) is left unmarked. */
+/** Words as the citations join them: runs of white space as one space. */
+const words = (text) => text.split(/\s+/).filter(Boolean).join(" ");
+
+/** An extraction beside its text input: the text as Quarry read it (line ends as \n; offsets
+ * count characters, as Python does, not UTF-16 units), each cited span marked. A span whose words
+ * are not where it says is left unmarked rather than drawn in the wrong place. */
 function citedText(event) {
   const spans = event.fieldTextSpans;
   const holder = h("div", { class: "cited" }, fieldList(event, spans, () => {}), h("pre", { class: "cited-text" }, "…"));
   fetch(event.pagesURL)
     .then((response) => (response.ok ? response.text() : Promise.reject(new Error(response.statusText))))
-    .then((text) => {
+    .then((file) => {
+      const chars = Array.from(file.replaceAll("\r\n", "\n"));
+      const slice = (start, end) => chars.slice(start, end).join("");
       const found = Object.entries(spans)
         .flatMap(([pointer, cited]) => cited.map((span) => ({ pointer, ...span })))
-        .filter((span) => text.slice(span.start, span.end) === span.text)
+        .filter((span) => words(slice(span.start, span.end)) === words(span.text))
         .sort((a, b) => a.start - b.start || b.end - a.end);
       const parts = [];
       const marks = [];
       let at = 0;
       for (const span of found) {
         if (span.start < at) continue; // overlaps one marked already
-        parts.push(text.slice(at, span.start));
-        const mark = h("mark", { "data-pointer": span.pointer, title: span.pointer }, text.slice(span.start, span.end));
+        parts.push(slice(at, span.start));
+        const mark = h("mark", { "data-pointer": span.pointer, title: span.pointer }, slice(span.start, span.end));
         parts.push(mark);
         marks.push(mark);
         at = span.end;
       }
-      parts.push(text.slice(at));
+      parts.push(slice(at));
       holder.replaceChildren(fieldList(event, spans, selecting(marks)), h("pre", { class: "cited-text" }, parts));
     })
     .catch((error) => holder.lastChild.replaceChildren(`The input could not be loaded: ${error.message}`));

@@ -6,7 +6,7 @@ import { get } from "../api.js";
 import { h, route } from "../dom.js";
 import { citedDocument, reviewForm } from "./extraction.js";
 
-const AGES = { "": "any", 3600: "older than an hour", 86400: "older than a day", 604800: "older than a week" }; // seconds
+const AGES = [["", "any"], ["3600", "older than an hour"], ["86400", "older than a day"], ["604800", "older than a week"]]; // seconds
 
 function filterForm(query, go) {
   const input = (name, label) => h("label", {}, `${label} `, h("input", { name, value: query.get(name) ?? "", placeholder: "name, name…" }));
@@ -30,7 +30,7 @@ function filterForm(query, go) {
       h(
         "select",
         { name: "olderThan" },
-        Object.entries(AGES).map(([value, label]) => h("option", { value, selected: (query.get("olderThan") ?? "") === value }, label)),
+        AGES.map(([value, label]) => h("option", { value, selected: (query.get("olderThan") ?? "") === value }, label)),
       ),
     ),
     h("button", { type: "submit" }, "Apply"),

@@ -1,11 +1,12 @@
-"""review gates: workflow nodes that wait for a person, and the function calls held by them
+"""review gates: workflow nodes that wait for a person, the function calls held by them, joins' releasers
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2027-02-20 09:00:00
 
 ``workflow_nodes.review`` keeps a node's review setting; ``review_gates`` one row per function
-call held for review (quarry/calls/reviews.py).
+call held for review (quarry/calls/reviews.py); ``function_calls.released_by`` the workflow that
+released a collecting join (several workflows may drive one call once a gate lets it go on).
 """
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 def upgrade() -> None:
     with op.batch_alter_table("workflow_nodes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review", JSON, nullable=True))
+    with op.batch_alter_table("function_calls", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("released_by", sa.String(length=128), nullable=True))
     op.create_table(
         "review_gates",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -53,5 +56,7 @@ def downgrade() -> None:
     op.drop_index("ix_review_gates_function_call", table_name="review_gates")
     op.drop_index("ix_review_gates_call_id", table_name="review_gates")
     op.drop_table("review_gates")
+    with op.batch_alter_table("function_calls", schema=None) as batch_op:
+        batch_op.drop_column("released_by")
     with op.batch_alter_table("workflow_nodes", schema=None) as batch_op:
         batch_op.drop_column("review")
