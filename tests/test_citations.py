@@ -264,7 +264,10 @@ def test_a_sheets_text_offset_maps_to_its_cell(rows: list[list[str]], offset: in
         assert text[offset] in rows[cell[0]][cell[1]]
 
 
-@pytest.mark.parametrize(("row", "column", "name"), [(0, 0, "A1"), (2, 1, "B3"), (9, 25, "Z10"), (0, 26, "AA1"), (0, 701, "ZZ1"), (0, 702, "AAA1")])
+@pytest.mark.parametrize(
+    ("row", "column", "name"),
+    [(0, 0, "A1"), (2, 1, "B3"), (9, 25, "Z10"), (0, 26, "AA1"), (0, 701, "ZZ1"), (0, 702, "AAA1")],
+)
 def test_cells_are_named_as_spreadsheets_name_them(row: int, column: int, name: str) -> None:
     from openpyxl.utils import get_column_letter
 

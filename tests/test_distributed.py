@@ -165,13 +165,16 @@ def test_cited_pages_render_from_an_s3_store(env: dict[str, str]) -> None:
     server = ServerProcess(env)
     try:
         with _client(server) as api:
+            schema = {"type": "object", "properties": {"invoiceNumber": {"type": "string"}}}
             function = {
                 "functionName": "cited", "type": "transform", "enableBoundingBoxes": True,
-                "outputSchemaName": "Invoice", "outputSchema": {"type": "object", "properties": {"invoiceNumber": {"type": "string"}}},
+                "outputSchemaName": "Invoice", "outputSchema": schema,
             }  # fmt: skip
             assert api.post("/v2/functions", json=function).status_code == 200
             document = {"singleFile": {"inputType": "pdf", "inputContent": base64.b64encode(pdf).decode()}}
-            [call] = api.post("/v2/calls", json={"calls": [{"functionName": "cited", "input": document}]}).json()["calls"]
+            [call] = api.post("/v2/calls", json={"calls": [{"functionName": "cited", "input": document}]}).json()[
+                "calls"
+            ]
             deadline = time.monotonic() + 60
             while not (events := api.get("/v1-alpha/events", params={"callIDs": call["callID"]}).json()["events"]):
                 assert time.monotonic() < deadline

@@ -253,7 +253,9 @@ def test_a_gate_closed_at_its_deadline_takes_its_mark_off_the_queue(
 def test_a_gate_on_one_branch_holds_the_join_until_it_is_decided(sdk: bem.Bem, api: httpx.Client) -> None:
     """A split's items each go through a gated extraction into a join: the join runs once, after
     every item was approved."""
-    create_function(api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}})
+    create_function(
+        api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}}
+    )
     create_function(api, transform("page-x"))
     create_function(api, transform("all-pages", type="join", joinType="standard", description="Both pages"))
     sdk.workflows.create(
@@ -337,7 +339,9 @@ def test_v2_review_gates_are_set_read_and_checked(api: httpx.Client) -> None:
         assert api.post("/v2/workflows", json=body | {"name": "v2-bad", "reviewGates": [gate]}).status_code == 400
     alone = api.patch("/v2/workflows/v2-gated", json={"reviewGates": []})
     assert_error(alone, 400, "reviewGates")
-    ungated = api.patch("/v2/workflows/v2-gated", json={"mainFunction": {"name": "v2-x"}, "relationships": body["relationships"]})
+    ungated = api.patch(
+        "/v2/workflows/v2-gated", json={"mainFunction": {"name": "v2-x"}, "relationships": body["relationships"]}
+    )
     assert "reviewGates" not in ungated.json()["workflow"]  # the graph changes as a whole
 
 
@@ -418,7 +422,9 @@ def test_a_decision_while_a_sibling_branch_runs_leaves_the_join_to_the_last_bran
     server = ServerProcess(served | llm)
     try:
         with _clients(server) as (api, sdk):
-            create_function(api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}})
+            create_function(
+                api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}}
+            )
             create_function(api, transform("page-x"))
             create_function(api, transform("slow-x", provider="openai"))
             create_function(api, transform("all-pages", type="join", joinType="standard", description="Both pages"))
@@ -447,7 +453,9 @@ def test_a_decision_while_a_sibling_branch_runs_leaves_the_join_to_the_last_bran
             for event in held:
                 sdk.events.submit_feedback(event["eventID"], correction=event["transformedContent"])
             slow = [fc for fc in get_call(api, call_id)["functionCalls"] if fc["functionName"] == "slow-x"]
-            assert {fc["status"] for fc in slow} <= {"pending", "running"}, "the model answered first: this proves nothing"
+            assert {fc["status"] for fc in slow} <= {"pending", "running"}, (
+                "the model answered first: this proves nothing"
+            )
 
             call = wait_for(api, call_id, seconds=120)
             assert call["status"] == "completed", call

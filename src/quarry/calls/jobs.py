@@ -229,7 +229,11 @@ class CallExecution(DBOSConfiguredInstance):
             reviews.close(session, gate, passing.outcome)
             self._end(fc, failed=passing.failed)
             if spawned:
-                return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None, "joins": joins}
+                return {
+                    "ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]),
+                    "settled": None,
+                    "joins": joins,
+                }
             return {"ready": [], "settled": settle_if_done(session, call), "joins": joins}
 
     @DBOS.step(**STEP_RETRIES)

@@ -203,7 +203,9 @@ def prepare_workflow_call(
     if found is None:
         raise not_found("workflow", workflow_name)
     return prepare_call(
-        reference_id, read_files, resolve_target(session, environment_id, field_prefix="", workflow_id=found.workflow.id)
+        reference_id,
+        read_files,
+        resolve_target(session, environment_id, field_prefix="", workflow_id=found.workflow.id),
     )
 
 

@@ -351,7 +351,9 @@ class Runnable:
     reviews: dict[str, dict[str, Any]]
 
 
-def runnable(session: Session, environment_id: str, *, id: str | None = None, name: str | None = None) -> Runnable | None:
+def runnable(
+    session: Session, environment_id: str, *, id: str | None = None, name: str | None = None
+) -> Runnable | None:
     """A live workflow as a call runs it, or None when there is no such workflow."""
     workflow = find_live(session, Workflow, environment_id, id=id, name=name)
     if workflow is None:
@@ -359,7 +361,10 @@ def runnable(session: Session, environment_id: str, *, id: str | None = None, na
     version = _version(session, workflow, workflow.current_version_num)
     nodes = session.execute(
         sa.select(
-            WorkflowNode.function_id, WorkflowNode.function_version_num, WorkflowNode.review, Function.current_version_num
+            WorkflowNode.function_id,
+            WorkflowNode.function_version_num,
+            WorkflowNode.review,
+            Function.current_version_num,
         )
         .join(Function, Function.id == WorkflowNode.function_id)
         .where(WorkflowNode.workflow_version_id == version.id)
