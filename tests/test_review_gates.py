@@ -253,11 +253,7 @@ def test_a_gate_closed_at_its_deadline_takes_its_mark_off_the_queue(
 def test_a_gate_on_one_branch_holds_the_join_until_it_is_decided(sdk: bem.Bem, api: httpx.Client) -> None:
     """A split's items each go through a gated extraction into a join: the join runs once, after
     every item was approved."""
-    create_function(
-        api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}}
-    )
-    create_function(api, transform("page-x"))
-    create_function(api, transform("all-pages", type="join", joinType="standard", description="Both pages"))
+    _paged_functions(api)
     sdk.workflows.create(
         name="paged",
         main_node_name="pages",
@@ -290,6 +286,14 @@ def test_a_gate_on_one_branch_holds_the_join_until_it_is_decided(sdk: bem.Bem, a
     assert call["status"] == "completed", call
     assert [fc["functionName"] for fc in call["functionCalls"]].count("all-pages") == 1
     assert len(events_of(api, call_id, "transform")) == 2
+
+
+def _paged_functions(api: httpx.Client) -> None:
+    """A page split, an extraction of a page (``page-x``) and a join of the pages (``all-pages``)."""
+    split = {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}}
+    create_function(api, split)
+    create_function(api, transform("page-x"))
+    create_function(api, transform("all-pages", type="join", joinType="standard", description="Both pages"))
 
 
 def _two_page_pdf() -> bytes:
@@ -422,12 +426,8 @@ def test_a_decision_while_a_sibling_branch_runs_leaves_the_join_to_the_last_bran
     server = ServerProcess(served | llm)
     try:
         with _clients(server) as (api, sdk):
-            create_function(
-                api, {"functionName": "pages", "type": "split", "splitType": "print_page", "printPageSplitConfig": {}}
-            )
-            create_function(api, transform("page-x"))
+            _paged_functions(api)
             create_function(api, transform("slow-x", provider="openai"))
-            create_function(api, transform("all-pages", type="join", joinType="standard", description="Both pages"))
             sdk.workflows.create(
                 name="raced",
                 main_node_name="pages",

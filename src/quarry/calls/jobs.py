@@ -168,7 +168,7 @@ class CallExecution(DBOSConfiguredInstance):
             if call.status == "pending":
                 set_status(session, call, "running")
                 call.started_at = utcnow()
-            joins = bool(functions.count_of_type(session, list(call.plan.versions), "join"))
+            joins = _has_joins(session, call)
             ready = self._ready(session, _STARTING, call_id=call_id)
             if len(ready) != 1 or ready[0][1]:
                 return {"ready": ready, "joins": joins, "settled": None}
@@ -212,7 +212,7 @@ class CallExecution(DBOSConfiguredInstance):
                     reviews.close(session, gate, fc.status)
                 return {"ready": self._spawned_by(session, fc.id), "settled": None, "joins": True}
             call = session.get_one(Call, fc.call_id, with_for_update=True, options=WITH_PLAN)
-            joins = bool(functions.count_of_type(session, list(call.plan.versions), "join"))
+            joins = _has_joins(session, call)
             passing = reviews.passing(session, gate)
             if passing is None:  # not due by this process's clock
                 wait = reviews.seconds_to_deadline(gate)
@@ -220,21 +220,8 @@ class CallExecution(DBOSConfiguredInstance):
             if passing.failed:
                 message = "no one reviewed the outputs of this function call before the review gate's deadline"
                 record_event(session, call, fc, Emission("error", {"message": message}))
-            spawned = [
-                child
-                for event_id, emission in passing.onward
-                if emission.flows
-                for child in spawn(session, call, call.plan, fc, event_id, emission)
-            ]
             reviews.close(session, gate, passing.outcome)
-            self._end(fc, failed=passing.failed)
-            if spawned:
-                return {
-                    "ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]),
-                    "settled": None,
-                    "joins": joins,
-                }
-            return {"ready": [], "settled": settle_if_done(session, call), "joins": joins}
+            return self._hand_on(session, call, call.plan, fc, passing.onward, failed=passing.failed) | {"joins": joins}
 
     @DBOS.step(**STEP_RETRIES)
     def run_function_call(self, function_call_id: str) -> Ran:
@@ -310,16 +297,8 @@ class CallExecution(DBOSConfiguredInstance):
                 assert review is not None
                 reviews.hold(session, call, fc, review, recorded)
                 return {"ready": [], "settled": None}
-            spawned = [
-                child
-                for event, emission in recorded
-                if emission.flows and not failed
-                for child in spawn(session, call, started.plan, fc, event.id, emission)
-            ]
-            self._end(fc, failed=failed)
-            if spawned:
-                return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None}
-            return {"ready": [], "settled": settle_if_done(session, call)}
+            onward = [(event.id, emission) for event, emission in recorded]
+            return self._hand_on(session, call, started.plan, fc, onward, failed=failed)
 
     @DBOS.step(**SETTLE_RETRIES)
     def abandon_call(self, call_id: str, message: str) -> None:
@@ -339,11 +318,30 @@ class CallExecution(DBOSConfiguredInstance):
                 fc.status, fc.finished_at = "failed", utcnow()
             reviews.close_all(session, call_id, "failed")
 
-    @staticmethod
-    def _end(fc: FunctionCall, *, failed: bool) -> None:
+    def _hand_on(
+        self,
+        session: Session,
+        call: Call,
+        plan: Plan,
+        fc: FunctionCall,
+        onward: list[tuple[str, Emission]],
+        *,
+        failed: bool,
+    ) -> Ran:
+        """End a function call (the call's row locked): what its outputs (``(eventID, emission)``)
+        spawn along the plan, unless it failed; the call settled when it was the last."""
+        spawned = [
+            child
+            for event_id, emission in onward
+            if emission.flows and not failed
+            for child in spawn(session, call, plan, fc, event_id, emission)
+        ]
         fc.status = "failed" if failed else "completed"
         fc.finished_at = utcnow()
         fc.activity = [{"displayName": activity_name(fc.function_type), "status": fc.status}]
+        if spawned:
+            return {"ready": self._ready(session, _AMONG, ids=[c.id for c in spawned]), "settled": None}
+        return {"ready": [], "settled": settle_if_done(session, call)}
 
     @DBOS.step(**SETTLE_RETRIES)
     def finish_call(self, call_id: str) -> str:
@@ -396,6 +394,11 @@ class ReviewJob:
     def sweep(self, older_than: timedelta) -> list[str]:
         with self.calls.runtime.db.read() as session:
             return reviews.due(session, older_than)
+
+
+def _has_joins(session: Session, call: Call) -> bool:
+    """Whether the call's plan has joins (else no step need look for joins to release)."""
+    return bool(functions.count_of_type(session, list(call.plan.versions), "join"))
 
 
 def _ready_where(where: sa.ColumnElement[bool]) -> sa.Select[Any]:

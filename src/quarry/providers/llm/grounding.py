@@ -25,7 +25,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from quarry.documents.model import Document
+from quarry.documents.model import Document, Page
 from quarry.documents.readers.tabular import SPREADSHEETS, cell_at, cell_name
 from quarry.pointers import leaves
 from quarry.providers.llm.builtin.values import MONTHS, currency_in, fold, parse_date, parse_number
@@ -95,11 +95,7 @@ class _Cells:
 
     def __init__(self, document: Document) -> None:
         self.document = document
-        self.page_offsets, offset = {}, 0
-        for text, page in document.text_parts():
-            if page is not None:
-                self.page_offsets[page.number] = offset
-            offset += len(text) + 2
+        self.page_offsets = {page.number: offset for _, page, offset in _parts(document) if page is not None}
 
     def of(self, page: int, start: int, end: int) -> dict[str, str]:
         if page not in self.page_offsets or page > len(self.document.tables):
@@ -151,8 +147,8 @@ def _tokens(document: Document) -> list[list[_Token]]:
     """The document's words, one list per part of its text (``Document.text_parts``: pages, then
     attachments) in reading order: with their regions where the reader measured them, else as
     spans of ``Document.text``."""
-    pages, offset = [], 0
-    for text, page in document.text_parts():
+    pages = []
+    for text, page, offset in _parts(document):
         if page is not None and page.words and page.width > 0 and page.height > 0:
             w, h = page.width, page.height
             pages.append(
@@ -163,8 +159,16 @@ def _tokens(document: Document) -> list[list[_Token]]:
             )
         else:
             pages.append(_spans(text, offset, page.number if page is not None else 0))
-        offset += len(text) + 2  # the blank line between parts
     return pages
+
+
+def _parts(document: Document) -> list[tuple[str, Page | None, int]]:
+    """``Document.text_parts`` with the offset where each starts in ``Document.text``."""
+    parts, offset = [], 0
+    for text, page in document.text_parts():
+        parts.append((text, page, offset))
+        offset += len(text) + 2  # the blank line between parts
+    return parts
 
 
 def _spans(text: str, offset: int, page: int) -> list[_Token]:
