@@ -205,3 +205,74 @@ def test_a_join_happens_exactly_once_after_a_kill_between_fan_out_and_fan_in(env
                 assert sorted(joined["transformedContent"]["pages"]) == list(range(1, PAGES + 1))
     finally:
         server.stop()
+
+
+LONE_CALLS = 120
+
+
+def _count(api: httpx.Client, **filters: str) -> int:
+    return api.get("/v2/calls", params={"limit": 1, **filters}).json()["totalCount"]
+
+
+def test_lone_calls_run_at_once_survive_a_kill_each_ended_once(env: dict[str, str]) -> None:
+    """Calls of one payload_shaping function run at once, outside DBOS's steps: killed among
+    them, each still ends once — one function call, one event, counted once under its status."""
+    server = ServerProcess(env)
+    try:
+        with _client(server) as api:
+            body = {"functionName": "total", "type": "payload_shaping", "shapingSchema": "{total: abs(amount)}"}
+            assert api.post("/v2/functions", json=body).status_code == 200
+            workflow = {"name": "lone", "mainFunction": {"name": "total"}}
+            assert api.post("/v2/workflows", json=workflow).status_code == 200
+            items = [  # every third has no amount: abs() of null fails its call
+                {
+                    "workflowName": "lone",
+                    "callReferenceID": f"doc-{n}",
+                    "input": {
+                        "singleFile": {
+                            "inputType": "json",
+                            "inputContent": base64.b64encode(
+                                json.dumps({} if n % 3 == 0 else {"amount": -n}).encode()
+                            ).decode(),
+                        }
+                    },
+                }
+                for n in range(LONE_CALLS)
+            ]
+            for first in range(0, LONE_CALLS, 100):  # batches of at most 100
+                assert api.post("/v2/calls", json={"calls": items[first : first + 100]}).status_code == 200
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # kill once some have ended, but not all
+                ended = _count(api, statuses="completed,failed")
+                if ended >= 10:
+                    break
+                time.sleep(0.005)
+    finally:
+        server.kill()
+    assert 10 <= ended < LONE_CALLS, f"not killed mid-work, the test proves nothing: {ended} ended"
+
+    server = ServerProcess(env)
+    try:
+        with _client(server) as api:
+            deadline = time.monotonic() + 180
+            while _count(api, statuses="pending,running") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            failing = len(range(0, LONE_CALLS, 3))
+            assert _count(api) == LONE_CALLS
+            assert _count(api, statuses="failed") == failing
+            assert _count(api, statuses="completed") == LONE_CALLS - failing
+            events = api.get("/v1-alpha/events", params={"limit": 1}).json()["totalCount"]
+            assert events == LONE_CALLS
+            calls = api.get("/v2/calls", params={"limit": 100, "referenceIDs": "doc-7,doc-9"}).json()["calls"]
+            for call in calls:
+                [fc] = call["functionCalls"]
+                doc = int(call["callReferenceID"].removeprefix("doc-"))
+                assert (call["status"], fc["status"]) == (("failed",) * 2 if doc % 3 == 0 else ("completed",) * 2)
+                assert fc["startedAt"] <= fc["finishedAt"] == call["finishedAt"]
+                [event] = api.get("/v1-alpha/events", params={"callIDs": call["callID"]}).json()["events"]
+                if doc % 3:
+                    assert event["transformedContent"] == {"total": doc}
+                else:
+                    assert event["eventType"] == "error" and "abs" in event["message"]
+    finally:
+        server.stop()

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session, undefer
 
-from quarry.calls import reviews
+from quarry.calls import counts, reviews
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall, ReviewGate
 from quarry.calls.plan import Plan
 from quarry.calls.progress import (
@@ -44,7 +44,7 @@ from quarry.calls.progress import (
 from quarry.collections.search import CollectionError, search
 from quarry.documents.input_types import MEDIA_TYPES
 from quarry.engine.queues import BRANCH_QUEUE, CALL_QUEUE, MODEL_QUEUE, SETTLE_RETRIES, STEP_RETRIES
-from quarry.engine.runners import Emission, FunctionError, InputFile, RunInput, Search, runner_for
+from quarry.engine.runners import INSTANT_TYPES, Emission, FunctionError, InputFile, RunInput, Search, runner_for
 from quarry.engine.runtime import Runtime
 from quarry.functions import service as functions
 from quarry.functions.models import FunctionVersion
@@ -77,6 +77,8 @@ class _Started:
     fc: FunctionCall
     config: dict[str, Any]
     plan: Plan
+    call: Call | None = None
+    """The call, when it was read with the function call (``run_at_once``)."""
 
 
 @DBOS.dbos_class()
@@ -97,7 +99,60 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.workflow()
     def run_call(self, call_id: str) -> str:
-        return self._go_on(call_id, lambda: self.begin_call(call_id))
+        return self.run_at_once(call_id) or self._go_on(call_id, lambda: self.begin_call(call_id))
+
+    def run_at_once(self, call_id: str) -> str | None:
+        """Run a call of one instant function call that hands nothing on (a lone payload_shaping,
+        ``INSTANT_TYPES``) with one read and one write transaction, outside any DBOS step: a step's
+        two records in DBOS's own tables cost more than Quarry's own work for such a call. The call
+        goes from ``pending`` to its end in one commit. Its status if it ran; ``None`` — nothing
+        written — for any other call, and for one that another attempt started meanwhile or whose
+        attempt failed: the durable steps then take it from where it is.
+
+        Safe outside a step: it records nothing in DBOS, so a re-run after a crash may take either
+        path — a call is ``pending`` only while no step of its workflow has run."""
+        try:
+            started = self._start_at_once(call_id)
+            if started is None:
+                return None
+            call, fc = started.call, started.fc
+            started_at = utcnow()
+            emissions, failed = self._run(started)
+            status = "failed" if failed else "completed"
+            ended = {
+                "call_id": call_id,
+                "fc_id": fc.id,
+                "to_status": status,
+                "at_start": started_at,
+                "at_end": utcnow(),
+                "to_activity": [{"displayName": activity_name(fc.function_type), "status": status}],
+            }
+            with self.runtime.db.write() as session:
+                connection = session.connection()
+                if not connection.execute(_END_PENDING_CALL, ended).rowcount:
+                    return None  # started meanwhile by another attempt: its steps go on
+                connection.execute(_END_FUNCTION_CALL, ended)
+                for emission in emissions:
+                    record_event(session, call, fc, emission)
+                counts.status_changed(session, call, call.status, status)
+            return status
+        except Exception:
+            log.warning("call %s: running it at once failed; its steps take it on", call_id, exc_info=True)
+            return None
+
+    def _start_at_once(self, call_id: str) -> _Started | None:
+        """The call's lone function call and what running it needs, when the call can run at once."""
+        with self.runtime.db.read() as session:
+            rows = session.execute(_CALL_AND_FUNCTION_CALLS, {"call_id": call_id}).all()
+            if len(rows) != 1:
+                return None
+            call, fc = rows[0]
+            if call.status != "pending" or fc.status != "pending" or fc.function_type not in INSTANT_TYPES:
+                return None
+            if not call.plan.single:
+                return None
+            config = functions.config_of(session, fc.function_id, fc.function_version_num)
+            return _Started(fc, config, call.plan, call)
 
     @DBOS.workflow()
     def resume_after_review(self, gate_id: str) -> str:
@@ -253,6 +308,17 @@ class CallExecution(DBOSConfiguredInstance):
         """Run a started function call and record its end (outside any transaction: it may take long)."""
         if not isinstance(started, _Started):
             return started
+        emissions, failed = self._run(started)
+        with self.runtime.db.write() as session:
+            fc = session.get_one(FunctionCall, started.fc.id, with_for_update=True)
+            if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
+                return {"ready": self._spawned_by(session, fc.id), "settled": None}
+            # locked: branches finishing side by side feed joins and settle the call one at a time
+            call = session.get_one(Call, fc.call_id, with_for_update=True)
+            return self._record(session, call, fc, started.plan, emissions, failed)
+
+    def _run(self, started: _Started) -> tuple[list[Emission], bool]:
+        """Run a started function call: what it emitted, and whether it failed."""
         runtime, fc, function_call_id = self.runtime, started.fc, started.fc.id
         try:
             files = [
@@ -277,28 +343,26 @@ class CallExecution(DBOSConfiguredInstance):
                 fc.reference_id,
                 _collection_search(runtime, fc.environment_id),
             )
-            emissions = runner_for(fc.function_type)(run_input)
-            failed = False
+            return runner_for(fc.function_type)(run_input), False
         except FunctionError as exc:
-            emissions, failed = [Emission("error", {"message": str(exc)})], True
+            return [Emission("error", {"message": str(exc)})], True
         except Exception as exc:  # a bug or a hostile input must fail this call, not the worker
             log.exception("function call %s failed unexpectedly", function_call_id)
-            emissions, failed = [Emission("error", {"message": f"internal error: {type(exc).__name__}: {exc}"})], True
+            return [Emission("error", {"message": f"internal error: {type(exc).__name__}: {exc}"})], True
 
-        with runtime.db.write() as session:
-            fc = session.get_one(FunctionCall, function_call_id, with_for_update=True)
-            if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
-                return {"ready": self._spawned_by(session, fc.id), "settled": None}
-            # locked: branches finishing side by side feed joins and settle the call one at a time
-            call = session.get_one(Call, fc.call_id, with_for_update=True)
-            recorded = [(record_event(session, call, fc, emission), emission) for emission in emissions]
-            review = started.plan.reviews.get(fc.function_id)
-            if not failed and reviews.holds(review, emissions):
-                assert review is not None
-                reviews.hold(session, call, fc, review, recorded)
-                return {"ready": [], "settled": None}
-            onward = [(event.id, emission) for event, emission in recorded]
-            return self._hand_on(session, call, started.plan, fc, onward, failed=failed)
+    def _record(
+        self, session: Session, call: Call, fc: FunctionCall, plan: Plan, emissions: list[Emission], failed: bool
+    ) -> Ran:
+        """Record a function call's end (its row and its call's locked): its events; then it waits
+        for a person at a review gate, or hands on its outputs."""
+        recorded = [(record_event(session, call, fc, emission), emission) for emission in emissions]
+        review = plan.reviews.get(fc.function_id)
+        if not failed and reviews.holds(review, emissions):
+            assert review is not None
+            reviews.hold(session, call, fc, review, recorded)
+            return {"ready": [], "settled": None}
+        onward = [(event.id, emission) for event, emission in recorded]
+        return self._hand_on(session, call, plan, fc, onward, failed=failed)
 
     @DBOS.step(**SETTLE_RETRIES)
     def abandon_call(self, call_id: str, message: str) -> None:
@@ -432,6 +496,34 @@ _BLOCKING_RELEASE = sa.select(sa.literal(True)).where(_UNFINISHED, sa.not_(_RELE
 """Anything else of the call unfinished: then no join may run yet."""
 _SPAWNED_BY = _ready_where(FunctionCall.source_function_call_id == sa.bindparam("function_call_id"))
 _AMONG = _ready_where(FunctionCall.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+_CALL_AND_FUNCTION_CALLS = (
+    sa.select(Call, FunctionCall)
+    .join(FunctionCall, FunctionCall.call_id == Call.id)
+    .where(Call.id == sa.bindparam("call_id"))
+    .options(*WITH_PLAN, *WITH_PAYLOAD)
+)
+_STATUS = sa.bindparam("to_status")
+_START = sa.bindparam("at_start", type_=Call.started_at.type)
+_END = sa.bindparam("at_end", type_=Call.finished_at.type)
+_END_PENDING_CALL = (
+    sa.update(Call)
+    .where(Call.id == sa.bindparam("call_id"), Call.status == "pending")
+    .values(status=_STATUS, started_at=_START, finished_at=_END, updated_at=_END)
+)
+_END_FUNCTION_CALL = (
+    sa.update(FunctionCall)
+    .where(FunctionCall.id == sa.bindparam("fc_id"))
+    .values(
+        status=_STATUS,
+        started_at=_START,
+        finished_at=_END,
+        activity=sa.bindparam("to_activity", type_=FunctionCall.activity.type),
+    )
+)
+"""A call run at once (``run_at_once``): read with its function calls in one statement, ended with
+two (the call's only if still pending), built once."""
 
 
 def _collection_search(runtime: Runtime, environment_id: str) -> Search:

@@ -44,6 +44,11 @@ class Plan:
             stored["reviews"] = self.reviews
         return stored
 
+    @property
+    def single(self) -> bool:
+        """A plan of one function that hands nothing on and has no review gate."""
+        return len(self.versions) == 1 and not self.edges and not self.targets and not self.reviews
+
     def destinations(self, function_id: str, branch: str | None) -> list[str]:
         """Where an output of ``function_id`` along ``branch`` goes next: the workflow's edges
         leaving that node for that branch; where it has none, the target the function's own

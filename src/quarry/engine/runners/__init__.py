@@ -107,6 +107,10 @@ class Emission:
 
 Runner = Callable[[RunInput], list[Emission]]
 
+INSTANT_TYPES = frozenset({"payload_shaping"})
+"""Function types whose runs take a moment of CPU (JSON in, JSON out, nothing to wait for): a call
+of one of them alone runs at once (``calls.jobs``), without the steps that let long work resume."""
+
 
 def runner_for(function_type: str) -> Runner:
     from quarry.engine.runners import enrich, join, payload_shaping, route, split, transform
