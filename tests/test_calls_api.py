@@ -10,6 +10,7 @@ Calls run in the background; tests poll with a bounded loop and never assert on 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -284,6 +285,18 @@ def test_json_only_function_refuses_a_document_input(api: httpx.Client) -> None:
     assert wait_for(api, created["callID"])["status"] == "completed"
     [shaped] = events_of(api, created["callID"], "payload_shaping")
     assert shaped["transformedContent"] == {"id": "J-5"}
+
+
+def test_json_read_back_keeps_every_number_as_written(api: httpx.Client) -> None:
+    """JSON columns are parsed by orjson where it agrees with json: an integer beyond 64 bits
+    stays an exact integer, a float keeps its digits."""
+    create_function(api, shaping("echo", "@"))
+    document = {"big": 2**70 + 1, "negative": -(2**64), "small": 7, "ratio": 0.1234567890123456789, "text": "é"}
+    [created] = submit(api, {"functionName": "echo", "input": single(json.dumps(document).encode(), "json")})
+    assert wait_for(api, created["callID"])["status"] == "completed"
+    [shaped] = events_of(api, created["callID"], "payload_shaping")
+    assert shaped["transformedContent"] == document
+    assert json.loads(json.dumps(shaped["transformedContent"]))["big"] == 2**70 + 1
 
 
 def test_input_over_the_size_limit_is_413_and_creates_nothing(
