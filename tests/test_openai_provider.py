@@ -6,7 +6,7 @@ fails the call and the test). End-to-end tests run a Quarry server as a separate
 engine is one per process, and the suite's in-process server is not configured for a model) with
 ``QUARRY_LLM_*`` pointing at the fake, once per database backend, and go through the public API.
 Unit tests drive ``OpenAIProvider`` directly for the finer cases (backoff delays, timeouts,
-images of an image input, truncation).
+images of an image input); long documents have tests/test_long_documents.py.
 
 Expected values come from what the tests sent and scripted: the schema given to the function,
 the answers put in the queue, hand-written schema names, pointers and validation messages.
@@ -561,17 +561,6 @@ def test_long_schema_names_are_cut_to_64_characters(fake: FakeOpenAI) -> None:
     provider(fake).extract(ExtractionRequest(document, SCHEMA, "Lieferschein-" + "x" * 100, "transform"))
     [sent] = fake.requests
     assert sent.body["response_format"]["json_schema"]["name"] == "Lieferschein-" + "x" * 51
-
-
-def test_a_very_long_document_is_cut(fake: FakeOpenAI) -> None:
-    text = "HEAD-OF-DOCUMENT\n" + "lorem ipsum " * 20_000 + "\nTAIL-OF-DOCUMENT"  # about 240,000 characters
-    fake.script(answer({"invoiceNumber": "L-1"}))
-    provider(fake).extract(extraction_request(text))
-    [sent] = fake.requests
-    assert "HEAD-OF-DOCUMENT" in sent.user_content
-    assert "TAIL-OF-DOCUMENT" not in sent.user_content
-    assert "cut for length" in sent.user_content
-    assert len(sent.user_content) < 201_000
 
 
 def test_confidence_pointers_escape_keys_and_flag_invalid_properties(fake: FakeOpenAI) -> None:

@@ -43,6 +43,7 @@ class Settings:
     llm_timeout_seconds: float = 120.0
     llm_max_attempts: int = 5
     llm_send_images: bool = True
+    llm_context_tokens: int = 32_768  # the model's context: a longer document is read in chunks
     llm_max_concurrency: int | None = None  # model requests in flight across every worker
     llm_rpm: int | None = None  # model requests started per minute across every worker
     transcription_base_url: str | None = None
@@ -90,6 +91,7 @@ class Settings:
             llm_timeout_seconds=float(env.get("QUARRY_LLM_TIMEOUT_SECONDS") or 120),
             llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
+            llm_context_tokens=int(env.get("QUARRY_LLM_CONTEXT_TOKENS") or 32_768),
             llm_max_concurrency=_optional_int(env.get("QUARRY_LLM_MAX_CONCURRENCY")),
             llm_rpm=_optional_int(env.get("QUARRY_LLM_RPM")),
             transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,

@@ -2,6 +2,8 @@
 ``QUARRY_LLM_BASE_URL``: real HTTP, so what is checked or measured is what goes over the wire.
 
 - ``FakeOpenAI`` answers from a script and records every request: what a test expects to be sent.
+- ``ReadingModel`` answers what the document text it was sent states (found by patterns the test
+  gives) and records every request: what a long document's chunks carried, and what came of it.
 - ``SlowModel`` answers every chat completion alike after a delay, or as soon as enough requests
   keep it company, and counts the requests open at once: how many model calls Quarry runs side by
   side, asserted by tests (without timing) and measured by ``bench/throughput.py --mode model``.
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -68,6 +71,26 @@ class FakeOpenAI(LocalEndpoint):
     def unanswered(self) -> int:
         with self._lock:
             return len(self._queue)
+
+
+class ReadingModel(LocalEndpoint):
+    """A model that reads what it is sent: each chat completion is answered with ``{property: value}``
+    for each of ``patterns`` (``{property: regex with one group}``) found in the user message's text,
+    and nothing for the others. Records every request."""
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self.patterns = {name: re.compile(pattern) for name, pattern in patterns.items()}
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        super().__init__()
+
+    def answer(self, request: Received) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+        content = request.user_content
+        text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+        found = {name: match.group(1) for name, pattern in self.patterns.items() if (match := pattern.search(text))}
+        return answer(found)
 
 
 class SlowModel(LocalEndpoint):

@@ -59,6 +59,8 @@ def run(run_input: RunInput) -> list[Emission]:
             "itemOffset": item.offset,
             "itemCount": item.count,
         }
+        if extraction.chunks:  # a long document, read in parts: which, and where they disagreed
+            body |= {"documentChunks": extraction.chunks, "chunkConflicts": extraction.conflicts}
         if item.file is not None:
             body |= {"inputType": item.file.input_type, "s3BlobKey": item.file.blob_key}
         emissions.append(Emission("transform", body, output=extraction.content))

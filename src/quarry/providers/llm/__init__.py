@@ -41,6 +41,10 @@ class ExtractionRequest:
 class Extraction:
     content: dict[str, Any]
     confidences: dict[str, float] = field(default_factory=dict)  # JSON Pointer -> [0, 1]
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    """The parts a long document was read in (``{"pages": [first, last]}``); none when read whole."""
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    """Fields the parts disagreed on, with each part's value (``providers.llm.chunks.merge``)."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Extraction by any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama, llama.cpp…).
 
 The output schema goes as JSON-Schema structured output; the document as text, plus page images
-for ``analyze`` (dropped once if the endpoint refuses images). Rate limits and server errors
+for ``analyze`` (dropped once if the endpoint refuses images). A document that does not fit the
+model's context (``QUARRY_LLM_CONTEXT_TOKENS``) is read in page-aligned chunks, each extracted
+against the schema with nothing required, and the answers merged (``chunks``). Rate limits and server errors
 are retried with exponential backoff (``Retry-After`` is honoured), each wait stretched by a
 random share of up to ``jitter`` so that clients refused together do not come back together; an
 answer that does not validate against the schema gets one repair round with the validation
@@ -26,8 +28,13 @@ from quarry.expressions import SchemaValidator
 from quarry.pointers import escape
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
+from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge
 
-MAX_DOCUMENT_CHARS = 200_000
+DEFAULT_CONTEXT_TOKENS = 32_768
+ANSWER_TOKENS = 4_096  # room kept for the answer (a quarter of the context, if that is less)
+PROMPT_TOKENS = 64  # the user message's own words around the document
+IMAGE_TOKENS = 1_000  # what a page image costs a request, about (OpenAI counts 85-1,105 for a page)
+MIN_DOCUMENT_TOKENS = 256  # less room than this for the document: the context is too small for the schema
 MAX_CLASSIFY_CHARS = 20_000  # the start of a document tells its class
 VALID_CONFIDENCE = 0.9
 INVALID_CONFIDENCE = 0.4
@@ -43,6 +50,7 @@ SYSTEM_PROMPT = (
 @dataclass
 class OpenAIProvider(ModelEndpoint):
     send_images: bool = True
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
     jitter: float = 0.0  # from_settings sets JITTER; 0 keeps waits exact (tests give their own ``sleep``)
 
     @classmethod
@@ -56,6 +64,7 @@ class OpenAIProvider(ModelEndpoint):
             **endpoint_settings(settings, settings.llm_base_url, settings.llm_api_key),
             model=settings.llm_model,
             send_images=settings.llm_send_images,
+            context_tokens=settings.llm_context_tokens,
             jitter=JITTER,
         )
 
@@ -63,13 +72,50 @@ class OpenAIProvider(ModelEndpoint):
         images = []
         if request.function_type == "analyze" and self.send_images and request.data is not None:
             images = page_images(request.document.input_type, request.data)
+        document = request.document
+        imaged = {number: IMAGE_TOKENS for number in range(1, len(images) + 1)}  # the first pages have images
+        chunks = chunk_document(document, self._document_budget(request), imaged)
+        if len(chunks) == 1:
+            return self._extract_part(request, request.schema, document.text, images, "")
+        loose = _without_required(request.schema)  # a chunk states what it sees; the merge is checked
+        answers = []
+        for chunk in chunks:
+            part_images = [images[number - 1] for number in chunk.pages if number in imaged]
+            label = f", {chunk.label} of {len(document.pages)}" if chunk.pages else ", its attachments"
+            part = self._extract_part(request, loose, chunk.text, part_images, label)
+            answers.append((part.content, part.confidences))
+        content, confidences, conflicts = merge(answers, chunks)
+        invalid = set(invalid_properties(content, request.schema))
+        confidences = {
+            pointer: min(confidence, INVALID_CONFIDENCE) if _top(pointer) in invalid else confidence
+            for pointer, confidence in confidences.items()
+        }
+        return Extraction(content, confidences, chunks=[chunk.wire for chunk in chunks], conflicts=conflicts)
+
+    def _document_budget(self, request: ExtractionRequest) -> int:
+        """Tokens of document text one request may carry: the context less the instructions, the
+        schema and room for the answer."""
+        fixed = estimate_tokens(SYSTEM_PROMPT + json.dumps(request.schema) + request.schema_name) + PROMPT_TOKENS
+        budget = self.context_tokens - fixed - min(ANSWER_TOKENS, self.context_tokens // 4)
+        if budget < MIN_DOCUMENT_TOKENS:
+            raise ProviderError(
+                f"the output schema leaves no room for the document in the model's context of {self.context_tokens} "
+                "tokens (QUARRY_LLM_CONTEXT_TOKENS): use a model with a larger context, or a smaller schema"
+            )
+        return budget
+
+    def _extract_part(
+        self, request: ExtractionRequest, schema: dict[str, Any], text: str, images: list[bytes], label: str
+    ) -> Extraction:
+        """One request (and its repair round): the document's ``text`` (all of it, or a chunk
+        named by ``label``) against ``schema``."""
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": _user_content(request, images)},
+            {"role": "user", "content": _user_content(request, text, label, images)},
         ]
-        validator = SchemaValidator(request.schema)
+        validator = SchemaValidator(schema)
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer, messages = self._complete(client, messages, request, with_images=bool(images))
+            answer, messages = self._complete(client, messages, request, schema, with_images=bool(images))
             content = _json_object(answer)
             errors = _errors(validator, content)
             if errors:  # one repair round: the model sees what did not validate
@@ -79,7 +125,7 @@ class OpenAIProvider(ModelEndpoint):
                     {"role": "user", "content": _repair_prompt(errors, content is None)},
                 ]
                 try:
-                    answer, _ = self._complete(client, messages, request, with_images=_has_images(messages))
+                    answer, _ = self._complete(client, messages, request, schema, with_images=_has_images(messages))
                 except ProviderError:
                     # The repair request can fail where the first did not ("context too long" once the
                     # answer and the errors are added): the first answer stands, its faults listed.
@@ -89,7 +135,7 @@ class OpenAIProvider(ModelEndpoint):
                     content = _json_object(answer)
         if content is None:
             raise ProviderError("the model's answer is not a JSON object, even after a repair round")
-        return Extraction(content, _confidences(content, invalid_properties(content, request.schema)))
+        return Extraction(content, _confidences(content, invalid_properties(content, schema)))
 
     def classify(self, document: Document, choices: list[Choice], context: str | None = None) -> str | None:
         """The model picks one of the choices (or ``none``), constrained by an enum in the schema."""
@@ -113,12 +159,18 @@ class OpenAIProvider(ModelEndpoint):
         ]
         request = ExtractionRequest(document, schema, "classification", "classify")
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer, _ = self._complete(client, messages, request, with_images=False)
+            answer, _ = self._complete(client, messages, request, schema, with_images=False)
         choice = (_json_object(answer) or {}).get("choice")
         return choice if choice in names else None
 
     def _complete(
-        self, client: httpx.Client, messages: list[dict[str, Any]], request: ExtractionRequest, *, with_images: bool
+        self,
+        client: httpx.Client,
+        messages: list[dict[str, Any]],
+        request: ExtractionRequest,
+        schema: dict[str, Any],
+        *,
+        with_images: bool,
     ) -> tuple[str, list[dict[str, Any]]]:
         """The model's answer, and the messages that got it (without images if the model refused them)."""
         body = {
@@ -127,7 +179,7 @@ class OpenAIProvider(ModelEndpoint):
             "messages": messages,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": _schema_name(request.schema_name), "schema": request.schema, "strict": False},
+                "json_schema": {"name": _schema_name(request.schema_name), "schema": schema, "strict": False},
             },
         }
         response = self._post(client, body)
@@ -157,11 +209,13 @@ class OpenAIProvider(ModelEndpoint):
         self.sleep(seconds * random.uniform(1.0, 1.0 + self.jitter) if self.jitter > 0 else seconds)
 
 
-def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list[dict[str, Any]]:
-    text = request.document.text
-    if len(text) > MAX_DOCUMENT_CHARS:
-        text = text[:MAX_DOCUMENT_CHARS] + "\n[… the document continues; cut for length]"
-    prompt = f"Output schema name: {request.schema_name}\n\nDocument ({request.document.input_type}):\n{text}"
+def _user_content(request: ExtractionRequest, text: str, label: str, images: list[bytes]) -> str | list[dict[str, Any]]:
+    prompt = f"Output schema name: {request.schema_name}\n\nDocument ({request.document.input_type}{label}):\n{text}"
+    if label:
+        prompt = (
+            "This is one part of a longer document, read part by part: give what this part states, and leave out "
+            f"what it does not.\n\n{prompt}"
+        )
     if not images:
         return prompt
     parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
@@ -169,6 +223,31 @@ def _user_content(request: ExtractionRequest, images: list[bytes]) -> str | list
         url = "data:image/png;base64," + base64.b64encode(image).decode()
         parts.append({"type": "image_url", "image_url": {"url": url}})
     return parts
+
+
+def _without_required(schema: Any) -> Any:
+    """The schema with no property required anywhere: for a part of a document, which may hold none
+    of them. Property names are kept as they are (a property may be called ``required``)."""
+    if isinstance(schema, list):
+        return [_without_required(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    loose = {}
+    for key, value in schema.items():
+        if key in ("required", "dependentRequired", "minItems", "minProperties"):
+            continue
+        if key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+            loose[key] = (
+                {name: _without_required(item) for name, item in value.items()} if isinstance(value, dict) else value
+            )
+        else:
+            loose[key] = _without_required(value)
+    return loose
+
+
+def _top(pointer: str) -> str:
+    """The top-level property a JSON Pointer is under (unescaped)."""
+    return pointer.split("/")[1].replace("~1", "/").replace("~0", "~") if pointer.count("/") else ""
 
 
 def _has_images(messages: list[dict[str, Any]]) -> bool:
