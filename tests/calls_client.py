@@ -24,11 +24,13 @@ CALL_KEYS = {
     "callID", "callType", "status", "createdAt", "finishedAt", "workflowID", "workflowName",
     "workflowVersionNum", "functionID", "functionName", "functionType", "functionVersionNum",
     "callReferenceID", "functionCalls", "input",
+    "usage",  # Quarry: model usage, where a function call asked a model
 }  # fmt: skip
 FUNCTION_CALL_KEYS = {
     "functionCallID", "functionID", "functionName", "type", "referenceID", "status",
     "functionVersionNum", "activity", "startedAt", "finishedAt", "sourceFunctionCallID",
     "sourceEventID", "workflowCallID", "inputType", "s3URL", "inputs",
+    "usage",  # Quarry: model usage, where it asked a model
 }  # fmt: skip
 
 

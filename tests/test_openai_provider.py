@@ -34,7 +34,7 @@ from quarry.providers.llm.openai import OpenAIProvider
 from tests.calls_client import events_of, single, submit, wait_for, wait_for_function_call
 from tests.conftest import BACKENDS
 from tests.harness.endpoints import Reply
-from tests.harness.fake_model import FakeOpenAI, answer, failure
+from tests.harness.fake_model import FakeOpenAI, answer, chat_completion, failure
 from tests.harness.ports import free_port
 from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import create_function, transform
@@ -80,7 +80,8 @@ ANSWER_POINTERS = {
     "/lineItems/1/sku",
     "/lineItems/1/qty",
 }
-MARKER = "QUOKKA-5513-ZEBULON"  # a string only the test's documents contain
+MARKER = "QUOKKA-5513-ZEBULON"
+PRICE_INPUT, PRICE_OUTPUT = 2.5, 10.0  # per million tokens  # a string only the test's documents contain
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -143,6 +144,8 @@ def quarry(
         "QUARRY_LLM_TIMEOUT_SECONDS": "10",
         "QUARRY_TRANSCRIPTION_BASE_URL": fake.url + "/v1",
         "QUARRY_TRANSCRIPTION_MODEL": "whisper-test",
+        "QUARRY_LLM_PRICE_INPUT": str(PRICE_INPUT),
+        "QUARRY_LLM_PRICE_OUTPUT": str(PRICE_OUTPUT),
     }
     data_dir = tmp_path_factory.mktemp(f"quarry-openai-{request.param}")
     with quarry_env(request.param, data_dir, "quarry_openai", **settings) as environ:
@@ -197,6 +200,47 @@ def provider(fake: FakeOpenAI, sleeps: list[float] | None = None, **kwargs: Any)
 
 
 # === end to end, through the public API =======================================================
+
+
+def answer_using(content: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> Reply:
+    """A chat completion that states its usage, answered by a model named otherwise than asked."""
+    body = chat_completion(content, model="served-model-7")
+    return Reply(body=body | {"usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}})
+
+
+def test_tokens_and_estimated_cost_are_shown_per_function_call_and_per_call(
+    quarry: httpx.Client, fake: FakeOpenAI
+) -> None:
+    name = openai_function(quarry)
+    # the first answer misses the required invoiceNumber: a repair round, a second request
+    fake.script(answer_using({"totalAmount": 5}, 1_000, 50), answer_using(ANSWER, 1_200, 40))
+    call, call_id = run(quarry, name, text_invoice())
+    assert call["status"] == "completed"
+    [fc] = call["functionCalls"]
+    cost = round((2_200 * PRICE_INPUT + 90 * PRICE_OUTPUT) / 1_000_000, 6)
+    expected = {
+        "requests": 2,
+        "promptTokens": 2_200,
+        "completionTokens": 90,
+        "models": ["served-model-7"],
+        "estimatedCost": cost,
+    }
+    assert fc["usage"] == expected
+    assert call["usage"] == expected  # one function call: the call's sum is its
+    trace = quarry.get(f"/v3/calls/{call_id}/trace").json()["trace"]
+    assert trace["functionCalls"][0]["usage"] == expected
+    listed = quarry.get("/v2/calls", params={"callIDs": call_id}).json()["calls"]
+    assert listed[0]["usage"] == expected
+
+
+def test_a_function_call_that_asks_no_model_states_no_usage(quarry: httpx.Client) -> None:
+    create_function(
+        quarry, {"functionName": f"shape-{uuid.uuid4().hex[:6]}", "type": "payload_shaping", "shapingSchema": "@"}
+    )
+    name = quarry.get("/v2/functions", params={"types": "payload_shaping"}).json()["functions"][-1]["functionName"]
+    call, _ = run(quarry, name, b'{"a": 1}', "json")
+    assert call["status"] == "completed"
+    assert "usage" not in call and "usage" not in call["functionCalls"][0]
 
 
 def test_request_on_the_wire_and_answer_become_the_transform_event(quarry: httpx.Client, fake: FakeOpenAI) -> None:

@@ -44,6 +44,8 @@ class Settings:
     llm_max_attempts: int = 5
     llm_send_images: bool = True
     llm_context_tokens: int = 32_768  # the model's context: a longer document is read in chunks
+    llm_price_input: float | None = None  # per million prompt tokens, for function calls' estimated cost
+    llm_price_output: float | None = None  # per million completion tokens
     llm_max_concurrency: int | None = None  # model requests in flight across every worker
     llm_rpm: int | None = None  # model requests started per minute across every worker
     transcription_base_url: str | None = None
@@ -92,6 +94,8 @@ class Settings:
             llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
             llm_context_tokens=int(env.get("QUARRY_LLM_CONTEXT_TOKENS") or 32_768),
+            llm_price_input=_optional_float(env.get("QUARRY_LLM_PRICE_INPUT")),
+            llm_price_output=_optional_float(env.get("QUARRY_LLM_PRICE_OUTPUT")),
             llm_max_concurrency=_optional_int(env.get("QUARRY_LLM_MAX_CONCURRENCY")),
             llm_rpm=_optional_int(env.get("QUARRY_LLM_RPM")),
             transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,
@@ -135,3 +139,7 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 
 def _optional_int(value: str | None) -> int | None:
     return int(value) if value else None
+
+
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value else None

@@ -48,7 +48,7 @@ from quarry.engine.runners import INSTANT_TYPES, Emission, FunctionError, InputF
 from quarry.engine.runtime import Runtime
 from quarry.functions import service as functions
 from quarry.functions.models import FunctionVersion
-from quarry.providers import ProviderError
+from quarry.providers import ProviderError, usage
 from quarry.providers.embeddings import embedder_from_settings
 from quarry.providers.llm import uses_model
 from quarry.storage.base import utcnow
@@ -117,7 +117,7 @@ class CallExecution(DBOSConfiguredInstance):
                 return None
             call, fc = started.call, started.fc
             started_at = utcnow()
-            emissions, failed = self._run(started)
+            emissions, failed, spent = self._run(started)
             status = "failed" if failed else "completed"
             ended = {
                 "call_id": call_id,
@@ -126,6 +126,7 @@ class CallExecution(DBOSConfiguredInstance):
                 "at_start": started_at,
                 "at_end": utcnow(),
                 "to_activity": [{"displayName": activity_name(fc.function_type), "status": status}],
+                "to_usage": spent,
             }
             with self.runtime.db.write() as session:
                 connection = session.connection()
@@ -308,17 +309,25 @@ class CallExecution(DBOSConfiguredInstance):
         """Run a started function call and record its end (outside any transaction: it may take long)."""
         if not isinstance(started, _Started):
             return started
-        emissions, failed = self._run(started)
+        emissions, failed, spent = self._run(started)
         with self.runtime.db.write() as session:
             fc = session.get_one(FunctionCall, started.fc.id, with_for_update=True)
             if fc.status in TERMINAL_STATUSES:  # finished by an earlier attempt of this step
                 return {"ready": self._spawned_by(session, fc.id), "settled": None}
             # locked: branches finishing side by side feed joins and settle the call one at a time
             call = session.get_one(Call, fc.call_id, with_for_update=True)
+            fc.usage = spent
             return self._record(session, call, fc, started.plan, emissions, failed)
 
-    def _run(self, started: _Started) -> tuple[list[Emission], bool]:
-        """Run a started function call: what it emitted, and whether it failed."""
+    def _run(self, started: _Started) -> tuple[list[Emission], bool, dict[str, Any] | None]:
+        """Run a started function call: what it emitted, whether it failed, and what its model
+        requests used (``providers.usage``; ``None`` when it asked no model)."""
+        settings = self.runtime.settings
+        with usage.metering() as meter:
+            emissions, failed = self._emissions(started)
+        return emissions, failed, meter.wire(settings.llm_price_input, settings.llm_price_output)
+
+    def _emissions(self, started: _Started) -> tuple[list[Emission], bool]:
         runtime, fc, function_call_id = self.runtime, started.fc, started.fc.id
         try:
             files = [
@@ -520,6 +529,7 @@ _END_FUNCTION_CALL = (
         started_at=_START,
         finished_at=_END,
         activity=sa.bindparam("to_activity", type_=FunctionCall.activity.type),
+        usage=sa.bindparam("to_usage", type_=FunctionCall.usage.type),
     )
 )
 """A call run at once (``run_at_once``): read with its function calls in one statement, ended with

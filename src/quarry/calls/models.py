@@ -104,6 +104,8 @@ class FunctionCall(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     released_by: Mapped[str | None] = mapped_column(sa.String(128), default=None)
     """A collecting join: the DBOS workflow that released it to run (``CallExecution.release_joins``)."""
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
+    """What its model requests used (``providers.usage``); ``None`` when it asked no model."""
 
     __table_args__ = (sa.Index("ix_function_calls_call_id_created", "call_id", "created_at", "id"),)
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from quarry.calls.models import TERMINAL_STATUSES
 from quarry.calls.service import with_function_calls
 from quarry.lru import Lru
+from quarry.providers import usage
 from quarry.storage.blobs.urls import FileLinks
 from quarry.wire import rfc3339, rfc3339_or_none, without_none
 
@@ -69,6 +70,7 @@ class Renderer:
                 "inputType": single.get("inputType"),
                 "s3URL": single.get("s3URL"),
                 "inputs": files,
+                "usage": fc.usage,
             }
         )
 
@@ -96,6 +98,7 @@ class Renderer:
                 "callReferenceID": call.call_reference_id,
                 "functionCalls": [self.function_call(fc) for fc in function_calls],
                 "input": self.call_input(call),
+                "usage": usage.total(fc.usage for fc in function_calls),
             }
         )
 

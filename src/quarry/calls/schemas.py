@@ -83,6 +83,19 @@ class Activity(WireModel):
     status: CallStatus
 
 
+class ModelUsage(WireModel):
+    """What model requests used (a Quarry extension): answers counted, tokens from each answer's
+    ``usage``, the models that answered, and the cost estimated at the configured prices."""
+
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    models: list[str]
+    estimated_cost: float | None = Field(
+        None, description="At QUARRY_LLM_PRICE_INPUT / _OUTPUT per million tokens when the function call ended."
+    )
+
+
 class FunctionCallOut(WireModel):
     function_call_id: str
     function_id: str
@@ -100,6 +113,7 @@ class FunctionCallOut(WireModel):
     input_type: str | None = None
     s3_url: str | None = None
     inputs: list[FileInfo]
+    usage: ModelUsage | None = Field(None, description="Quarry: what its model requests used; absent when none.")
 
 
 class CallOut(WireModel):
@@ -118,6 +132,7 @@ class CallOut(WireModel):
     call_reference_id: str | None = None
     function_calls: list[FunctionCallOut]
     input: CallInputInfo
+    usage: ModelUsage | None = Field(None, description="Quarry: its function calls' model usage, summed.")
 
 
 class CallsCreated(WireModel):

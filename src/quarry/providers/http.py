@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from quarry.providers import ProviderError
+from quarry.providers import ProviderError, usage
 
 if TYPE_CHECKING:
     from quarry.config import Settings
@@ -80,9 +80,11 @@ class ModelEndpoint:
     def post(self, client: httpx.Client, path: str, **request: Any) -> httpx.Response:
         """POST ``request`` to ``path`` under the base URL, with retries (:func:`post_with_retries`)."""
         url = self.url(path)
-        return post_with_retries(
+        response = post_with_retries(
             client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.wait, **request
         )
+        usage.record(self.model, response)  # the function call's tokens (``providers.usage``)
+        return response
 
     def wait(self, seconds: float) -> None:
         self.sleep(seconds)

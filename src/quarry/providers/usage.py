@@ -1,0 +1,98 @@
+"""What a function call's model requests used: requests, prompt and completion tokens, the models
+that answered, and an estimated cost at the configured prices.
+
+A meter runs for the run of one function call (``metering``: a context variable, since the
+runner and its providers work in that one thread); every answer of a model endpoint
+(``ModelEndpoint.post``) adds its ``usage`` to it. Prices are per million tokens
+(``QUARRY_LLM_PRICE_INPUT`` / ``_OUTPUT``, in whatever currency the operator reads them in); the
+cost is estimated when the function call ends, at the prices of that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    models: list[str] = field(default_factory=list)
+
+    def add(self, model: str, response: httpx.Response) -> None:
+        """Count one answer (its ``usage`` when it states one; ``model``: the one asked)."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        usage = body.get("usage") if isinstance(body, dict) else None
+        usage = usage if isinstance(usage, dict) else {}
+        self.requests += 1
+        self.prompt_tokens += _tokens(usage.get("prompt_tokens"))
+        self.completion_tokens += _tokens(usage.get("completion_tokens"))
+        answered_by = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else model
+        if answered_by not in self.models:
+            self.models.append(answered_by)
+
+    def wire(self, price_input: float | None, price_output: float | None) -> dict[str, Any] | None:
+        """The ``usage`` of a function call: ``None`` when it asked no model."""
+        if not self.requests:
+            return None
+        wire: dict[str, Any] = {
+            "requests": self.requests,
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "models": self.models,
+        }
+        if price_input is not None or price_output is not None:
+            cost = self.prompt_tokens * (price_input or 0) + self.completion_tokens * (price_output or 0)
+            wire["estimatedCost"] = round(cost / 1_000_000, 6)
+        return wire
+
+
+def _tokens(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+_METER: ContextVar[Usage | None] = ContextVar("quarry_usage_meter", default=None)
+
+
+@contextmanager
+def metering() -> Iterator[Usage]:
+    """Count the model answers received in this context (one function call's run)."""
+    meter = Usage()
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+def record(model: str, response: httpx.Response) -> None:
+    meter = _METER.get()
+    if meter is not None and response.status_code < 400:
+        meter.add(model, response)
+
+
+def total(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """A call's ``usage``: its function calls' summed (``None`` when none asked a model)."""
+    stated = [u for u in usages if u]
+    if not stated:
+        return None
+    summed: dict[str, Any] = {
+        "requests": sum(u["requests"] for u in stated),
+        "promptTokens": sum(u["promptTokens"] for u in stated),
+        "completionTokens": sum(u["completionTokens"] for u in stated),
+        "models": list(dict.fromkeys(m for u in stated for m in u["models"])),
+    }
+    costs = [u["estimatedCost"] for u in stated if "estimatedCost" in u]
+    if costs:
+        summed["estimatedCost"] = round(sum(costs), 6)
+    return summed
