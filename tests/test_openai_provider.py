@@ -61,6 +61,30 @@ SCHEMA = {
     },
     "required": ["invoiceNumber"],
 }
+STRICT_SCHEMA = {  # SCHEMA in the strict subset, by hand: all required, the optional ones nullable, no others
+    "type": "object",
+    "properties": {
+        "invoiceNumber": {"type": "string"},
+        "totalAmount": {"type": ["number", "null"]},
+        "vendor": {
+            "type": ["object", "null"],
+            "properties": {"name": {"type": "string"}, "country": {"type": ["string", "null"]}},
+            "required": ["name", "country"],
+            "additionalProperties": False,
+        },
+        "lineItems": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "properties": {"sku": {"type": ["string", "null"]}, "qty": {"type": ["integer", "null"]}},
+                "required": ["sku", "qty"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["invoiceNumber", "totalAmount", "vendor", "lineItems"],
+    "additionalProperties": False,
+}
 SCHEMA_NAME = "Invoice (v2)/ÄÜ"
 SANITIZED_NAME = "Invoice__v2____"  # by hand: each character outside [a-zA-Z0-9_-] becomes "_"
 
@@ -98,6 +122,14 @@ def pdf(*pages: str) -> bytes:
         document.add_page()
         document.cell(text=text)
     return bytes(document.output())
+
+
+def with_sorted_required(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: sorted(v) if k == "required" else with_sorted_required(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_sorted_required(item) for item in value]
+    return value
 
 
 def png(width: int, height: int) -> bytes:
@@ -194,6 +226,8 @@ def extraction_request(
 
 
 def provider(fake: FakeOpenAI, sleeps: list[float] | None = None, **kwargs: Any) -> OpenAIProvider:
+    """The provider against the fake; loose (no strict schema) unless asked: the strict path has tests of its own."""
+    kwargs.setdefault("strict", False)
     return OpenAIProvider(
         base_url=fake.url, model=MODEL, sleep=(sleeps.append if sleeps is not None else lambda s: None), **kwargs
     )
@@ -256,9 +290,9 @@ def test_request_on_the_wire_and_answer_become_the_transform_event(quarry: httpx
     assert set(sent.body) == {"model", "temperature", "messages", "response_format"}
     assert sent.body["model"] == MODEL
     assert sent.body["temperature"] == 0
-    assert sent.body["response_format"] == {
+    assert with_sorted_required(sent.body["response_format"]) == {  # PostgreSQL's JSONB keeps keys in its own order
         "type": "json_schema",
-        "json_schema": {"name": SANITIZED_NAME, "schema": SCHEMA, "strict": False},
+        "json_schema": {"name": SANITIZED_NAME, "schema": with_sorted_required(STRICT_SCHEMA), "strict": True},
     }
     assert [m["role"] for m in sent.messages] == ["system", "user"]
     assert isinstance(sent.messages[0]["content"], str) and "JSON" in sent.messages[0]["content"]
@@ -427,12 +461,15 @@ def test_analyze_pdf_sends_page_images_and_falls_back_to_text_when_refused(
     [event] = events_of(quarry, call_id, "transform")
     assert event["transformedContent"] == ANSWER
 
-    fake.script(failure(400, "this model does not take image input"), answer({"invoiceNumber": "TEXT-ONLY"}))
+    refused = failure(400, "this model does not take image input")
+    fake.script(refused, refused, answer({"invoiceNumber": "TEXT-ONLY"}))  # strict, loose, loose without images
     call, call_id = run(quarry, name, document, "pdf")
     assert call["status"] == "completed", events_of(quarry, call_id)
-    assert len(fake.requests) == 2
-    with_images, text_only = fake.requests
-    assert len(image_urls(with_images.user_content)) == 2
+    assert len(fake.requests) == 3
+    strict, with_images, text_only = fake.requests
+    assert strict.body["response_format"]["json_schema"]["strict"] is True
+    assert with_images.body["response_format"]["json_schema"]["strict"] is False
+    assert len(image_urls(strict.user_content)) == len(image_urls(with_images.user_content)) == 2
     assert "image_url" not in json.dumps(text_only.body)
     assert isinstance(text_only.user_content, str) and f"First page {MARKER}" in text_only.user_content
     assert text_only.messages[0] == with_images.messages[0]

@@ -44,6 +44,7 @@ class Settings:
     llm_max_attempts: int = 5
     llm_send_images: bool = True
     llm_context_tokens: int = 32_768  # the model's context: a longer document is read in chunks
+    llm_strict: bool = True  # strict structured output where the schema allows (loose where refused)
     llm_price_input: float | None = None  # per million prompt tokens, for function calls' estimated cost
     llm_price_output: float | None = None  # per million completion tokens
     llm_max_concurrency: int | None = None  # model requests in flight across every worker
@@ -94,6 +95,7 @@ class Settings:
             llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
             llm_context_tokens=int(env.get("QUARRY_LLM_CONTEXT_TOKENS") or 32_768),
+            llm_strict=(env.get("QUARRY_LLM_STRICT") or "true").lower() not in ("0", "false", "no"),
             llm_price_input=_optional_float(env.get("QUARRY_LLM_PRICE_INPUT")),
             llm_price_output=_optional_float(env.get("QUARRY_LLM_PRICE_OUTPUT")),
             llm_max_concurrency=_optional_int(env.get("QUARRY_LLM_MAX_CONCURRENCY")),

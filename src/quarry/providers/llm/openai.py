@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import random
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from quarry.pointers import escape
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge
+from quarry.providers.llm.strict import strict_schema, without_unstated
 
 DEFAULT_CONTEXT_TOKENS = 32_768
 ANSWER_TOKENS = 4_096  # room kept for the answer (a quarter of the context, if that is less)
@@ -40,6 +42,11 @@ VALID_CONFIDENCE = 0.9
 INVALID_CONFIDENCE = 0.4
 JITTER = 0.25  # a retry waits its backoff (or Retry-After) times a random factor in [1, 1.25]
 
+log = logging.getLogger("quarry.providers")
+
+_REFUSE_STRICT: set[tuple[str, str]] = set()
+"""Endpoints (base URL, model) that refused a strict schema and took it loose: asked loose from then on."""
+
 SYSTEM_PROMPT = (
     "You extract structured data from documents. Answer with one JSON object that matches the given JSON Schema. "
     "Use only what the document states; leave a property out when the document does not give it. Write dates as "
@@ -50,6 +57,7 @@ SYSTEM_PROMPT = (
 @dataclass
 class OpenAIProvider(ModelEndpoint):
     send_images: bool = True
+    strict: bool = True  # ask for strict structured output where the schema allows it
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     jitter: float = 0.0  # from_settings sets JITTER; 0 keeps waits exact (tests give their own ``sleep``)
 
@@ -65,6 +73,7 @@ class OpenAIProvider(ModelEndpoint):
             model=settings.llm_model,
             send_images=settings.llm_send_images,
             context_tokens=settings.llm_context_tokens,
+            strict=settings.llm_strict,
             jitter=JITTER,
         )
 
@@ -116,7 +125,7 @@ class OpenAIProvider(ModelEndpoint):
         validator = SchemaValidator(schema)
         with httpx.Client(timeout=self.timeout_seconds) as client:
             answer, messages = self._complete(client, messages, request, schema, with_images=bool(images))
-            content = _json_object(answer)
+            content = _json_object(answer, schema)
             errors = _errors(validator, content)
             if errors:  # one repair round: the model sees what did not validate
                 messages = [
@@ -132,7 +141,7 @@ class OpenAIProvider(ModelEndpoint):
                     if content is None:
                         raise
                 else:
-                    content = _json_object(answer)
+                    content = _json_object(answer, schema)
         if content is None:
             raise ProviderError("the model's answer is not a JSON object, even after a repair round")
         return Extraction(content, _confidences(content, invalid_properties(content, schema)))
@@ -173,16 +182,31 @@ class OpenAIProvider(ModelEndpoint):
         with_images: bool,
     ) -> tuple[str, list[dict[str, Any]]]:
         """The model's answer, and the messages that got it (without images if the model refused them)."""
+        strict = self._strict_form(schema)
+        response_format = {
+            "name": _schema_name(request.schema_name),
+            "schema": strict or schema,
+            "strict": bool(strict),
+        }
         body = {
             "model": self.model,
             "temperature": 0,
             "messages": messages,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": _schema_name(request.schema_name), "schema": schema, "strict": False},
-            },
+            "response_format": {"type": "json_schema", "json_schema": response_format},
         }
         response = self._post(client, body)
+        if response.status_code == 400 and strict:  # the server may not take strict schemas: as before, loose
+            body = {
+                **body,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {**response_format, "schema": schema, "strict": False},
+                },
+            }
+            response = self._post(client, body)
+            if response.status_code < 400:
+                log.info("the model endpoint refused a strict schema and took it loose: asking it loose from now on")
+                _REFUSE_STRICT.add((self.base_url, self.model))
         if response.status_code == 400 and with_images:  # the model may not take images: once more, text only
             messages = _without_images(messages)
             response = self._post(client, {**body, "messages": messages})
@@ -201,6 +225,12 @@ class OpenAIProvider(ModelEndpoint):
             raise ProviderError(
                 f"the model endpoint's answer is not a chat completion: {response.text[:200]}"
             ) from None
+
+    def _strict_form(self, schema: dict[str, Any]) -> dict[str, Any] | None:
+        """The schema as strict structured output asks it, where this endpoint and the schema allow."""
+        if not self.strict or (self.base_url, self.model) in _REFUSE_STRICT:
+            return None
+        return strict_schema(schema)
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
         return self.post(client, "/chat/completions", json=body)
@@ -268,14 +298,18 @@ def _schema_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "output"
 
 
-def _json_object(answer: str) -> dict[str, Any] | None:
+def _json_object(answer: str, schema: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The answer's JSON object; with ``schema``, without the ``null`` of optional properties that
+    allow none (a strict schema makes the model state every property)."""
     text = answer.strip()
     fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.S)  # some models wrap JSON in a code fence
     try:
         value = json.loads(fenced.group(1) if fenced else text)
     except (json.JSONDecodeError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    return without_unstated(value, schema) if schema is not None else value
 
 
 def _errors(validator: SchemaValidator, content: dict[str, Any] | None) -> list[str]:
