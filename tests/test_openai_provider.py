@@ -226,8 +226,10 @@ def extraction_request(
 
 
 def provider(fake: FakeOpenAI, sleeps: list[float] | None = None, **kwargs: Any) -> OpenAIProvider:
-    """The provider against the fake; loose (no strict schema) unless asked: the strict path has tests of its own."""
+    """The provider against the fake, asking plainly (no strict schema, no logprobs) unless a test
+    asks: those have tests of their own."""
     kwargs.setdefault("strict", False)
+    kwargs.setdefault("logprobs", False)
     return OpenAIProvider(
         base_url=fake.url, model=MODEL, sleep=(sleeps.append if sleeps is not None else lambda s: None), **kwargs
     )
@@ -287,7 +289,8 @@ def test_request_on_the_wire_and_answer_become_the_transform_event(quarry: httpx
     assert (sent.method, sent.path) == ("POST", "/v1/chat/completions")
     assert sent.headers["authorization"] == f"Bearer {LLM_KEY}"
     assert sent.headers["content-type"].startswith("application/json")
-    assert set(sent.body) == {"model", "temperature", "messages", "response_format"}
+    assert set(sent.body) == {"model", "temperature", "messages", "response_format", "logprobs"}
+    assert sent.body["logprobs"] is True
     assert sent.body["model"] == MODEL
     assert sent.body["temperature"] == 0
     assert with_sorted_required(sent.body["response_format"]) == {  # PostgreSQL's JSONB keeps keys in its own order

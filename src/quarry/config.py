@@ -45,6 +45,7 @@ class Settings:
     llm_send_images: bool = True
     llm_context_tokens: int = 32_768  # the model's context: a longer document is read in chunks
     llm_strict: bool = True  # strict structured output where the schema allows (loose where refused)
+    llm_logprobs: bool = True  # ask for token log-probabilities: field confidences from the model
     llm_price_input: float | None = None  # per million prompt tokens, for function calls' estimated cost
     llm_price_output: float | None = None  # per million completion tokens
     llm_max_concurrency: int | None = None  # model requests in flight across every worker
@@ -96,6 +97,7 @@ class Settings:
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
             llm_context_tokens=int(env.get("QUARRY_LLM_CONTEXT_TOKENS") or 32_768),
             llm_strict=(env.get("QUARRY_LLM_STRICT") or "true").lower() not in ("0", "false", "no"),
+            llm_logprobs=(env.get("QUARRY_LLM_LOGPROBS") or "true").lower() not in ("0", "false", "no"),
             llm_price_input=_optional_float(env.get("QUARRY_LLM_PRICE_INPUT")),
             llm_price_output=_optional_float(env.get("QUARRY_LLM_PRICE_OUTPUT")),
             llm_max_concurrency=_optional_int(env.get("QUARRY_LLM_MAX_CONCURRENCY")),

@@ -30,6 +30,7 @@ from quarry.pointers import escape
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge
+from quarry.providers.llm.logprobs import Tokens, field_confidences, tokens_of
 from quarry.providers.llm.strict import strict_schema, without_unstated
 
 DEFAULT_CONTEXT_TOKENS = 32_768
@@ -44,8 +45,9 @@ JITTER = 0.25  # a retry waits its backoff (or Retry-After) times a random facto
 
 log = logging.getLogger("quarry.providers")
 
-_REFUSE_STRICT: set[tuple[str, str]] = set()
-"""Endpoints (base URL, model) that refused a strict schema and took it loose: asked loose from then on."""
+_PLAIN_ONLY: set[tuple[str, str]] = set()
+"""Endpoints (base URL, model) that refused a request with a strict schema or logprobs and took it
+plain (as before either existed): asked plainly from then on."""
 
 SYSTEM_PROMPT = (
     "You extract structured data from documents. Answer with one JSON object that matches the given JSON Schema. "
@@ -58,6 +60,7 @@ SYSTEM_PROMPT = (
 class OpenAIProvider(ModelEndpoint):
     send_images: bool = True
     strict: bool = True  # ask for strict structured output where the schema allows it
+    logprobs: bool = True  # ask for token log-probabilities: field confidences from the model
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     jitter: float = 0.0  # from_settings sets JITTER; 0 keeps waits exact (tests give their own ``sleep``)
 
@@ -74,6 +77,7 @@ class OpenAIProvider(ModelEndpoint):
             send_images=settings.llm_send_images,
             context_tokens=settings.llm_context_tokens,
             strict=settings.llm_strict,
+            logprobs=settings.llm_logprobs,
             jitter=JITTER,
         )
 
@@ -124,7 +128,7 @@ class OpenAIProvider(ModelEndpoint):
         ]
         validator = SchemaValidator(schema)
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer, messages = self._complete(client, messages, request, schema, with_images=bool(images))
+            answer, messages, tokens = self._complete(client, messages, request, schema, with_images=bool(images))
             content = _json_object(answer, schema)
             errors = _errors(validator, content)
             if errors:  # one repair round: the model sees what did not validate
@@ -134,17 +138,20 @@ class OpenAIProvider(ModelEndpoint):
                     {"role": "user", "content": _repair_prompt(errors, content is None)},
                 ]
                 try:
-                    answer, _ = self._complete(client, messages, request, schema, with_images=_has_images(messages))
+                    repaired, _, repaired_tokens = self._complete(
+                        client, messages, request, schema, with_images=_has_images(messages)
+                    )
                 except ProviderError:
                     # The repair request can fail where the first did not ("context too long" once the
                     # answer and the errors are added): the first answer stands, its faults listed.
                     if content is None:
                         raise
                 else:
-                    content = _json_object(answer, schema)
+                    answer, tokens, content = repaired, repaired_tokens, _json_object(repaired, schema)
         if content is None:
             raise ProviderError("the model's answer is not a JSON object, even after a repair round")
-        return Extraction(content, _confidences(content, invalid_properties(content, schema)))
+        from_model = field_confidences(answer, tokens) if tokens else None
+        return Extraction(content, _confidences(content, invalid_properties(content, schema), from_model))
 
     def classify(self, document: Document, choices: list[Choice], context: str | None = None) -> str | None:
         """The model picks one of the choices (or ``none``), constrained by an enum in the schema."""
@@ -168,7 +175,7 @@ class OpenAIProvider(ModelEndpoint):
         ]
         request = ExtractionRequest(document, schema, "classification", "classify")
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer, _ = self._complete(client, messages, request, schema, with_images=False)
+            answer, _, _ = self._complete(client, messages, request, schema, with_images=False)
         choice = (_json_object(answer) or {}).get("choice")
         return choice if choice in names else None
 
@@ -180,9 +187,12 @@ class OpenAIProvider(ModelEndpoint):
         schema: dict[str, Any],
         *,
         with_images: bool,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        """The model's answer, and the messages that got it (without images if the model refused them)."""
-        strict = self._strict_form(schema)
+    ) -> tuple[str, list[dict[str, Any]], Tokens | None]:
+        """The model's answer, the messages that got it (without images if the model refused
+        them), and the answer's tokens with their log-probabilities when the endpoint gave them."""
+        plain = (self.base_url, self.model) in _PLAIN_ONLY
+        strict = None if plain else self._strict_form(schema)
+        richer = {"logprobs": True} if self.logprobs and not plain else {}
         response_format = {
             "name": _schema_name(request.schema_name),
             "schema": strict or schema,
@@ -193,11 +203,12 @@ class OpenAIProvider(ModelEndpoint):
             "temperature": 0,
             "messages": messages,
             "response_format": {"type": "json_schema", "json_schema": response_format},
+            **richer,
         }
         response = self._post(client, body)
-        if response.status_code == 400 and strict:  # the server may not take strict schemas: as before, loose
+        if response.status_code == 400 and (strict or richer):  # it may take neither: ask plainly, as before
             body = {
-                **body,
+                **{k: v for k, v in body.items() if k not in richer},
                 "response_format": {
                     "type": "json_schema",
                     "json_schema": {**response_format, "schema": schema, "strict": False},
@@ -205,8 +216,8 @@ class OpenAIProvider(ModelEndpoint):
             }
             response = self._post(client, body)
             if response.status_code < 400:
-                log.info("the model endpoint refused a strict schema and took it loose: asking it loose from now on")
-                _REFUSE_STRICT.add((self.base_url, self.model))
+                log.info("the model endpoint took plainly what it refused with a strict schema or logprobs")
+                _PLAIN_ONLY.add((self.base_url, self.model))
         if response.status_code == 400 and with_images:  # the model may not take images: once more, text only
             messages = _without_images(messages)
             response = self._post(client, {**body, "messages": messages})
@@ -215,22 +226,21 @@ class OpenAIProvider(ModelEndpoint):
                 f"the model endpoint refused the request: HTTP {response.status_code}: {error_detail(response)}"
             )
         try:
-            content = response.json()["choices"][0]["message"]["content"] or ""
+            choice = response.json()["choices"][0]
+            content = choice["message"]["content"] or ""
             if isinstance(content, list):  # some servers answer in content parts
                 content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
             if not isinstance(content, str):
                 raise TypeError(content)
-            return content, messages
+            return content, messages, tokens_of(choice)
         except (ValueError, KeyError, IndexError, TypeError):
             raise ProviderError(
                 f"the model endpoint's answer is not a chat completion: {response.text[:200]}"
             ) from None
 
     def _strict_form(self, schema: dict[str, Any]) -> dict[str, Any] | None:
-        """The schema as strict structured output asks it, where this endpoint and the schema allow."""
-        if not self.strict or (self.base_url, self.model) in _REFUSE_STRICT:
-            return None
-        return strict_schema(schema)
+        """The schema as strict structured output asks it, where the schema allows."""
+        return strict_schema(schema) if self.strict else None
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
         return self.post(client, "/chat/completions", json=body)
@@ -324,8 +334,12 @@ def _repair_prompt(errors: list[str], not_json: bool) -> str:
     return "Your answer does not validate against the schema:\n- " + "\n- ".join(errors) + "\nAnswer again, corrected."
 
 
-def _confidences(content: dict[str, Any], invalid: list[str]) -> dict[str, float]:
-    """The model states no confidence: each leaf gets a high one when its property validates, a low one when not."""
+def _confidences(
+    content: dict[str, Any], invalid: list[str], from_model: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Each stated leaf's confidence: the model's probability of it where the endpoint gave token
+    log-probabilities (``providers.llm.logprobs``), else a high one; at most a low one when its
+    top-level property does not validate."""
     confidences: dict[str, float] = {}
 
     def walk(value: Any, pointer: str, top: str) -> None:
@@ -336,7 +350,8 @@ def _confidences(content: dict[str, Any], invalid: list[str]) -> dict[str, float
             for index, item in enumerate(value):
                 walk(item, f"{pointer}/{index}", top)
         elif value is not None:
-            confidences[pointer] = INVALID_CONFIDENCE if top in invalid else VALID_CONFIDENCE
+            stated = (from_model or {}).get(pointer, VALID_CONFIDENCE)
+            confidences[pointer] = min(stated, INVALID_CONFIDENCE) if top in invalid else stated
 
     walk(content, "", "")
     return confidences
