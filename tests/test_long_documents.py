@@ -26,7 +26,7 @@ from quarry.providers.llm.strict import allows_null
 from tests.calls_client import events_of, single, submit, wait_for
 from tests.conftest import BACKENDS
 from tests.harness.fake_model import FakeOpenAI, ReadingModel, answer
-from tests.harness.processes import ServerProcess, quarry_env
+from tests.harness.processes import quarry_client
 from tests.helpers import create_function
 
 QUARRY_KEY = "long-documents-test-key"
@@ -201,20 +201,12 @@ def reader() -> Iterator[ReadingModel]:
 def quarry(
     request: pytest.FixtureRequest, reader: ReadingModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx.Client]:
-    settings = {
-        "QUARRY_API_KEY": QUARRY_KEY,
-        "QUARRY_LLM_BASE_URL": reader.url + "/v1",
-        "QUARRY_LLM_MODEL": "reading-model",
-        "QUARRY_LLM_CONTEXT_TOKENS": str(CONTEXT),
-    }
     data_dir = tmp_path_factory.mktemp(f"quarry-long-{request.param}")
-    with quarry_env(request.param, data_dir, "quarry_long", **settings) as environ:
-        server = ServerProcess(environ)
-        try:
-            with httpx.Client(base_url=server.url, headers={"x-api-key": QUARRY_KEY}, timeout=30) as client:
-                yield client
-        finally:
-            server.stop()
+    settings = {"QUARRY_LLM_BASE_URL": reader.url + "/v1", "QUARRY_LLM_MODEL": "reading-model"}
+    with quarry_client(
+        request.param, data_dir, "quarry_long", QUARRY_KEY, **settings, QUARRY_LLM_CONTEXT_TOKENS=str(CONTEXT)
+    ) as client:
+        yield client
 
 
 def test_a_400_page_pdf_is_extracted_whole_through_a_small_context(quarry: httpx.Client, reader: ReadingModel) -> None:

@@ -36,7 +36,7 @@ from tests.conftest import BACKENDS
 from tests.harness.endpoints import Reply
 from tests.harness.fake_model import FakeOpenAI, answer, chat_completion, failure
 from tests.harness.ports import free_port
-from tests.harness.processes import ServerProcess, quarry_env
+from tests.harness.processes import quarry_client
 from tests.helpers import create_function, transform
 
 MODEL = "fake-gpt-test"
@@ -168,7 +168,6 @@ def quarry(
 ) -> Iterator[httpx.Client]:
     """A client of a Quarry process whose model endpoint is the fake (with a trailing slash on the URL)."""
     settings = {
-        "QUARRY_API_KEY": QUARRY_KEY,
         "QUARRY_LLM_BASE_URL": fake.url + "/v1/",
         "QUARRY_LLM_MODEL": MODEL,
         "QUARRY_LLM_API_KEY": LLM_KEY,
@@ -180,13 +179,8 @@ def quarry(
         "QUARRY_LLM_PRICE_OUTPUT": str(PRICE_OUTPUT),
     }
     data_dir = tmp_path_factory.mktemp(f"quarry-openai-{request.param}")
-    with quarry_env(request.param, data_dir, "quarry_openai", **settings) as environ:
-        server = ServerProcess(environ)
-        try:
-            with httpx.Client(base_url=server.url, headers={"x-api-key": QUARRY_KEY}, timeout=30) as client:
-                yield client
-        finally:
-            server.stop()
+    with quarry_client(request.param, data_dir, "quarry_openai", QUARRY_KEY, **settings) as client:
+        yield client
 
 
 def openai_function(api: httpx.Client, function_type: str = "transform", **extra: Any) -> str:

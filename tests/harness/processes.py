@@ -50,6 +50,18 @@ def quarry_env(backend: str, data_dir: Path, name: str, **settings: str) -> Iter
             drop_postgres_database(database)
 
 
+@contextmanager
+def quarry_client(backend: str, data_dir: Path, name: str, key: str, **settings: str) -> Iterator[httpx.Client]:
+    """A client (API key ``key``) of a ``quarry serve`` process with these settings (``quarry_env``)."""
+    with quarry_env(backend, data_dir, name, QUARRY_API_KEY=key, **settings) as environ:
+        server = ServerProcess(environ)
+        try:
+            with httpx.Client(base_url=server.url, headers={"x-api-key": key}, timeout=30) as client:
+                yield client
+        finally:
+            server.stop()
+
+
 class StartError(RuntimeError):
     """A ``quarry`` process exited, or did not become ready in time; the message ends with its log."""
 
