@@ -275,6 +275,11 @@ def fake():
     server.close()
 
 
+PLAIN = {"strict": False, "logprobs": False}
+"""Requests as plain as before strict schemas and logprobs (a 400 to those is asked again plainly,
+one request more: tests/test_strict_outputs.py)."""
+
+
 def request() -> ExtractionRequest:
     return ExtractionRequest(text_document("text", "Total 5"), SCHEMA, "Totals", "transform")
 
@@ -282,7 +287,7 @@ def request() -> ExtractionRequest:
 def test_a_failed_repair_request_leaves_the_first_answer(fake: FakeOpenAI) -> None:
     fake.script(answer({"total": "5"}), failure(400, "This model's maximum context length is 8192 tokens"))
     sleeps: list[float] = []
-    extraction = OpenAIProvider(fake.url, "m", sleep=sleeps.append).extract(request())
+    extraction = OpenAIProvider(fake.url, "m", sleep=sleeps.append, **PLAIN).extract(request())
     assert extraction.content == {"total": "5"}
     assert invalid_properties(extraction.content, SCHEMA) == ["total"]
     assert extraction.confidences == {"/total": 0.4}
@@ -292,7 +297,7 @@ def test_a_failed_repair_request_leaves_the_first_answer(fake: FakeOpenAI) -> No
 def test_a_failed_repair_of_an_answer_that_is_no_json_still_fails(fake: FakeOpenAI) -> None:
     fake.script(answer("sure, here it is"), failure(400, "context too long"))
     with pytest.raises(ProviderError) as raised:
-        OpenAIProvider(fake.url, "m", sleep=lambda s: None).extract(request())
+        OpenAIProvider(fake.url, "m", sleep=lambda s: None, **PLAIN).extract(request())
     assert "context too long" in str(raised.value)
 
 

@@ -77,8 +77,6 @@ class _Started:
     fc: FunctionCall
     config: dict[str, Any]
     plan: Plan
-    call: Call | None = None
-    """The call, when it was read with the function call (``run_at_once``)."""
 
 
 @DBOS.dbos_class()
@@ -112,10 +110,11 @@ class CallExecution(DBOSConfiguredInstance):
         Safe outside a step: it records nothing in DBOS, so a re-run after a crash may take either
         path — a call is ``pending`` only while no step of its workflow has run."""
         try:
-            started = self._start_at_once(call_id)
-            if started is None:
+            at_once = self._start_at_once(call_id)
+            if at_once is None:
                 return None
-            call, fc = started.call, started.fc
+            call, started = at_once
+            fc = started.fc
             started_at = utcnow()
             emissions, failed, spent = self._run(started)
             status = "failed" if failed else "completed"
@@ -141,8 +140,8 @@ class CallExecution(DBOSConfiguredInstance):
             log.warning("call %s: running it at once failed; its steps take it on", call_id, exc_info=True)
             return None
 
-    def _start_at_once(self, call_id: str) -> _Started | None:
-        """The call's lone function call and what running it needs, when the call can run at once."""
+    def _start_at_once(self, call_id: str) -> tuple[Call, _Started] | None:
+        """The call, and its lone function call with what running it needs, when it can run at once."""
         with self.runtime.db.read() as session:
             rows = session.execute(_CALL_AND_FUNCTION_CALLS, {"call_id": call_id}).all()
             if len(rows) != 1:
@@ -153,7 +152,7 @@ class CallExecution(DBOSConfiguredInstance):
             if not call.plan.single:
                 return None
             config = functions.config_of(session, fc.function_id, fc.function_version_num)
-            return _Started(fc, config, call.plan, call)
+            return call, _Started(fc, config, call.plan)
 
     @DBOS.workflow()
     def resume_after_review(self, gate_id: str) -> str:
