@@ -46,20 +46,33 @@ def failure(status: int, message: str, retry_after: str | None = "0") -> Reply:
     return Reply(status, {"error": {"message": message, "type": "test_error", "code": None}}, headers)
 
 
-class FakeOpenAI(LocalEndpoint):
-    """Records every request it receives and answers from a scripted queue (an unscripted request
-    gets a 418, which fails the call and the test)."""
+class RecordingEndpoint(LocalEndpoint):
+    """An endpoint that keeps every request it receives (``requests``)."""
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
-        self._queue: list[Reply] = []
         self._lock = threading.Lock()
         super().__init__()
 
     def answer(self, request: Received) -> Reply:
         with self._lock:
             self.requests.append(request)
-            return self._queue.pop(0) if self._queue else failure(418, "unscripted request")
+            return self.reply(request)
+
+    def reply(self, request: Received) -> Reply:
+        raise NotImplementedError
+
+
+class FakeOpenAI(RecordingEndpoint):
+    """Records every request it receives and answers from a scripted queue (an unscripted request
+    gets a 418, which fails the call and the test)."""
+
+    def __init__(self) -> None:
+        self._queue: list[Reply] = []
+        super().__init__()
+
+    def reply(self, request: Received) -> Reply:  # under the lock: the queue is popped in order
+        return self._queue.pop(0) if self._queue else failure(418, "unscripted request")
 
     def script(self, *replies: Reply) -> None:
         """Forget earlier requests; answer the next requests with ``replies``, in order."""
@@ -73,20 +86,16 @@ class FakeOpenAI(LocalEndpoint):
             return len(self._queue)
 
 
-class ReadingModel(LocalEndpoint):
+class ReadingModel(RecordingEndpoint):
     """A model that reads what it is sent: each chat completion is answered with ``{property: value}``
     for each of ``patterns`` (``{property: regex with one group}``) found in the user message's text,
     and nothing for the others. Records every request."""
 
     def __init__(self, patterns: dict[str, str]) -> None:
         self.patterns = {name: re.compile(pattern) for name, pattern in patterns.items()}
-        self.requests: list[Received] = []
-        self._lock = threading.Lock()
         super().__init__()
 
-    def answer(self, request: Received) -> Reply:
-        with self._lock:
-            self.requests.append(request)
+    def reply(self, request: Received) -> Reply:
         content = request.user_content
         text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
         found = {name: match.group(1) for name, pattern in self.patterns.items() if (match := pattern.search(text))}

@@ -72,7 +72,8 @@ Ran = dict[str, Any]
 
 @dataclass(frozen=True)
 class _Started:
-    """A function call marked running, with what running it needs (read in that transaction)."""
+    """A function call to run, with what running it needs: marked running in the transaction that
+    read it, or (``run_at_once``) read while its call is pending, to be ended in one commit."""
 
     fc: FunctionCall
     config: dict[str, Any]
@@ -147,7 +148,7 @@ class CallExecution(DBOSConfiguredInstance):
             if len(rows) != 1:
                 return None
             call, fc = rows[0]
-            if call.status != "pending" or fc.status != "pending" or fc.function_type not in INSTANT_TYPES:
+            if call.status != "pending" or fc.status != "pending":
                 return None
             if not call.plan.single:
                 return None
@@ -509,7 +510,7 @@ _AMONG = _ready_where(FunctionCall.id.in_(sa.bindparam("ids", expanding=True)))
 _CALL_AND_FUNCTION_CALLS = (
     sa.select(Call, FunctionCall)
     .join(FunctionCall, FunctionCall.call_id == Call.id)
-    .where(Call.id == sa.bindparam("call_id"))
+    .where(Call.id == sa.bindparam("call_id"), FunctionCall.function_type.in_(INSTANT_TYPES))
     .options(*WITH_PLAN, *WITH_PAYLOAD)
 )
 _STATUS = sa.bindparam("to_status")
@@ -531,8 +532,10 @@ _END_FUNCTION_CALL = (
         usage=sa.bindparam("to_usage", type_=FunctionCall.usage.type),
     )
 )
-"""A call run at once (``run_at_once``): read with its function calls in one statement, ended with
-two (the call's only if still pending), built once."""
+"""A call run at once (``run_at_once``): read with its function calls in one statement — none for
+a call of another type (its roots are all of its main function's type), so that nothing is read
+in vain for it, plan and payload included — and ended with two (the call's only if still
+pending), built once."""
 
 
 def _collection_search(runtime: Runtime, environment_id: str) -> Search:

@@ -29,6 +29,25 @@ CONFLICT_CONFIDENCE = 0.5
 PART_SEPARATOR = "\n\n"
 
 
+def part_schema(schema: Any) -> Any:
+    """The schema with nothing required anywhere, for a part of a document, which may hold none of
+    it (the merged answer is checked against the real schema). Property names are kept as they are
+    (a property may be called ``required``)."""
+    if isinstance(schema, list):
+        return [part_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    loose = {}
+    for key, value in schema.items():
+        if key in ("required", "dependentRequired", "minItems", "minProperties"):
+            continue
+        if key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+            loose[key] = {name: part_schema(item) for name, item in value.items()} if isinstance(value, dict) else value
+        else:
+            loose[key] = part_schema(value)
+    return loose
+
+
 def estimate_tokens(text: str) -> int:
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
 
@@ -43,7 +62,7 @@ class Chunk:
     @property
     def label(self) -> str:
         if not self.pages:
-            return "attachments"
+            return "its attachments"
         first, last = self.pages[0], self.pages[-1]
         return f"page {first}" if first == last else f"pages {first}-{last}"
 
@@ -129,11 +148,8 @@ def merge(
     "confidence"?}]}``)."""
     trees = [_annotate(content, confidences, "", index) for index, (content, confidences) in enumerate(answers)]
     conflicts: list[dict[str, Any]] = []
-    merged = _merge(trees, "", chunks, conflicts)
-    content: dict[str, Any] = {}
     confidences: dict[str, float] = {}
-    if isinstance(merged, dict):
-        content = _plain(merged, "", confidences)
+    content = _plain(_merge(trees, "", chunks, conflicts), "", confidences)  # dicts merge into a dict
     return content, confidences, conflicts
 
 
@@ -164,14 +180,14 @@ def _merge(values: list[Any], pointer: str, chunks: list[Chunk], conflicts: list
                     seen.add(key)
                     items.append(item)
         return items
-    chosen = max(stated, key=_confidence_of)  # max keeps the first of equals: the earliest chunk
+    chosen = max(stated, key=lambda v: _confidence_of(v) or 0.0)  # the first of equals: the earliest chunk
     if len({_canonical(v) for v in stated}) > 1:
         conflicts.append(
             {
                 "field": pointer,
                 "values": [
-                    {"value": _canonical_value(v), "pages": chunks[_chunk_of(v)].wire["pages"]}
-                    | ({"confidence": c} if (c := _own_confidence(v)) is not None else {})
+                    {"value": _plain(v, "", {}), "pages": chunks[_chunk_of(v)].wire["pages"]}
+                    | ({"confidence": c} if (c := _confidence_of(v)) is not None else {})
                     for v in stated
                 ],
             }
@@ -196,13 +212,8 @@ def _leaves(value: Any) -> list[_Leaf]:
     return [leaf for item in items for leaf in _leaves(item)]
 
 
-def _confidence_of(value: Any) -> float:
-    """A value's confidence: a scalar's own, an object's or array's lowest (unknown counts as 0)."""
-    known = [leaf.confidence for leaf in _leaves(value) if leaf.confidence is not None]
-    return min(known) if known else 0.0
-
-
-def _own_confidence(value: Any) -> float | None:
+def _confidence_of(value: Any) -> float | None:
+    """A value's confidence: a scalar's own, an object's or array's lowest; ``None`` when unknown."""
     known = [leaf.confidence for leaf in _leaves(value) if leaf.confidence is not None]
     return min(known) if known else None
 
@@ -212,20 +223,13 @@ def _chunk_of(value: Any) -> int:
     return leaves[0].chunk if leaves else 0
 
 
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, _Leaf):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _canonical_value(v) for k, v in value.items()}
-    return [_canonical_value(v) for v in value]
-
-
 def _canonical(value: Any) -> str:
-    return json.dumps(_canonical_value(value), sort_keys=True, ensure_ascii=False)
+    return json.dumps(_plain(value, "", {}), sort_keys=True, ensure_ascii=False)
 
 
 def _plain(value: Any, pointer: str, confidences: dict[str, float]) -> Any:
-    """The merged value without its annotations; each stated scalar's confidence under its new pointer."""
+    """The value without its annotations; each stated scalar's confidence in ``confidences``, under
+    its pointer in this value."""
     if isinstance(value, _Leaf):
         if value.value is not None and value.confidence is not None:
             confidences[pointer] = value.confidence

@@ -13,6 +13,8 @@ answer is not the JSON object the tokens spelled, there are no confidences from 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 from typing import Any
@@ -25,7 +27,8 @@ Tokens = list[tuple[str, float]]
 
 def tokens_of(choice: dict[str, Any]) -> Tokens | None:
     """The ``(token, logprob)`` pairs of a chat completion choice, if it has them."""
-    content = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
     if not isinstance(content, list) or not content:
         return None
     tokens = []
@@ -52,17 +55,13 @@ def field_confidences(answer: str, tokens: Tokens) -> dict[str, float] | None:
         _Scanner(answer, spans).value(start, "")
     except (IndexError, ValueError):
         return None
-    ends, position = [], 0
-    for token, _ in tokens:
-        position += len(token)
-        ends.append(position)
+    ends = list(itertools.accumulate(len(token) for token, _ in tokens))
     confidences = {}
     for pointer, (first, last) in spans.items():
-        total = 0.0
-        for (token, logprob), end in zip(tokens, ends):
-            begin = end - len(token)
-            if end > first and begin < last:
-                total += logprob
+        total, index = 0.0, bisect.bisect_right(ends, first)  # the first token that ends inside the value
+        while index < len(tokens) and ends[index] - len(tokens[index][0]) < last:
+            total += tokens[index][1]
+            index += 1
         confidences[pointer] = round(math.exp(total), 4)
     return confidences
 

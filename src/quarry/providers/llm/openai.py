@@ -26,10 +26,10 @@ from quarry.config import Settings
 from quarry.documents.model import Document
 from quarry.documents.rendering import page_images
 from quarry.expressions import SchemaValidator
-from quarry.pointers import escape
+from quarry.pointers import leaves
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
-from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge
+from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge, part_schema
 from quarry.providers.llm.logprobs import Tokens, field_confidences, tokens_of
 from quarry.providers.llm.strict import strict_schema, without_unstated
 
@@ -90,19 +90,15 @@ class OpenAIProvider(ModelEndpoint):
         chunks = chunk_document(document, self._document_budget(request), imaged)
         if len(chunks) == 1:
             return self._extract_part(request, request.schema, document.text, images, "")
-        loose = _without_required(request.schema)  # a chunk states what it sees; the merge is checked
+        loose = part_schema(request.schema)  # a chunk states what it sees; the merge is checked
         answers = []
         for chunk in chunks:
             part_images = [images[number - 1] for number in chunk.pages if number in imaged]
-            label = f", {chunk.label} of {len(document.pages)}" if chunk.pages else ", its attachments"
+            label = f", {chunk.label}" + (f" of {len(document.pages)}" if chunk.pages else "")
             part = self._extract_part(request, loose, chunk.text, part_images, label)
             answers.append((part.content, part.confidences))
         content, confidences, conflicts = merge(answers, chunks)
-        invalid = set(invalid_properties(content, request.schema))
-        confidences = {
-            pointer: min(confidence, INVALID_CONFIDENCE) if _top(pointer) in invalid else confidence
-            for pointer, confidence in confidences.items()
-        }
+        confidences = _capped(confidences, invalid_properties(content, request.schema))
         return Extraction(content, confidences, chunks=[chunk.wire for chunk in chunks], conflicts=conflicts)
 
     def _document_budget(self, request: ExtractionRequest) -> int:
@@ -265,26 +261,6 @@ def _user_content(request: ExtractionRequest, text: str, label: str, images: lis
     return parts
 
 
-def _without_required(schema: Any) -> Any:
-    """The schema with no property required anywhere: for a part of a document, which may hold none
-    of them. Property names are kept as they are (a property may be called ``required``)."""
-    if isinstance(schema, list):
-        return [_without_required(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    loose = {}
-    for key, value in schema.items():
-        if key in ("required", "dependentRequired", "minItems", "minProperties"):
-            continue
-        if key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
-            loose[key] = (
-                {name: _without_required(item) for name, item in value.items()} if isinstance(value, dict) else value
-            )
-        else:
-            loose[key] = _without_required(value)
-    return loose
-
-
 def _top(pointer: str) -> str:
     """The top-level property a JSON Pointer is under (unescaped)."""
     return pointer.split("/")[1].replace("~1", "/").replace("~0", "~") if pointer.count("/") else ""
@@ -340,18 +316,13 @@ def _confidences(
     """Each stated leaf's confidence: the model's probability of it where the endpoint gave token
     log-probabilities (``providers.llm.logprobs``), else a high one; at most a low one when its
     top-level property does not validate."""
-    confidences: dict[str, float] = {}
+    stated = {pointer: (from_model or {}).get(pointer, VALID_CONFIDENCE) for pointer, _ in leaves(content)}
+    return _capped(stated, invalid)
 
-    def walk(value: Any, pointer: str, top: str) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, f"{pointer}/{escape(str(key))}", top or str(key))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, f"{pointer}/{index}", top)
-        elif value is not None:
-            stated = (from_model or {}).get(pointer, VALID_CONFIDENCE)
-            confidences[pointer] = min(stated, INVALID_CONFIDENCE) if top in invalid else stated
 
-    walk(content, "", "")
-    return confidences
+def _capped(confidences: dict[str, float], invalid: list[str]) -> dict[str, float]:
+    """Confidences at most ``INVALID_CONFIDENCE`` under the top-level properties that do not validate."""
+    return {
+        pointer: min(confidence, INVALID_CONFIDENCE) if _top(pointer) in invalid else confidence
+        for pointer, confidence in confidences.items()
+    }
