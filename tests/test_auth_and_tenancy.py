@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.conftest import Server, Tenant, make_tenant
@@ -18,16 +20,32 @@ def test_unknown_key_is_401(anonymous: httpx.Client) -> None:
     assert_error(anonymous.get("/v2/functions", headers={"x-api-key": "qk_not-a-real-key"}), 401)
 
 
-def test_revoked_key_is_401(server: Server, tenant: Tenant) -> None:
+def _revoke(server: Server, tenant: Tenant, environment_name: str) -> None:
     from quarry.tenancy.service import list_api_keys, revoke_api_key
 
-    assert tenant.production.get("/v2/functions").status_code == 200
     with server.db.write() as session:
         for key, environment in list_api_keys(session, tenant.account_id):
-            if environment.name == "production":
+            if environment.name == environment_name:
                 revoke_api_key(session, tenant.account_id, key.id)
-    assert_error(tenant.production.get("/v2/functions"), 401)
+
+
+def test_revoked_key_is_401_once_no_longer_trusted(server: Server, tenant: Tenant) -> None:
+    """A key this process checked a moment ago is trusted for QUARRY_API_KEY_CACHE_SECONDS; once
+    revoked, it is refused when that has passed, and not much later."""
+    assert tenant.production.get("/v2/functions").status_code == 200
+    _revoke(server, tenant, "production")
+    deadline = time.monotonic() + server.settings.api_key_cache_seconds + 3
+    while (response := tenant.production.get("/v2/functions")).status_code == 200:
+        assert time.monotonic() < deadline, "a revoked key was still accepted after the cache time"
+        time.sleep(0.2)
+    assert_error(response, 401)
     assert tenant.sandbox.get("/v2/functions").status_code == 200
+
+
+def test_key_revoked_before_its_first_use_is_401_at_once(server: Server, tenant: Tenant) -> None:
+    _revoke(server, tenant, "sandbox")
+    assert_error(tenant.sandbox.get("/v2/functions"), 401)
+    assert tenant.production.get("/v2/functions").status_code == 200
 
 
 def test_environments_are_isolated(tenant: Tenant) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from quarry import __version__
+from quarry.api.auth import CheckedKeys
 from quarry.api.errors import install_error_handlers
 from quarry.api.files import router as files_router
 from quarry.api.guard import RequestGuard
@@ -41,6 +43,9 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # few threads: under a burst of requests, forty threads (anyio's default) take turns at the
+        # GIL at every database call, and the switching cost more than the requests themselves
+        to_thread.current_default_thread_limiter().total_tokens = process.settings.api_threads
         if not start_engine:
             yield
             app.state.call_watcher.close()
@@ -60,6 +65,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     )
     app.state.process = process
     app.state.rate_limiter = RateLimiter.from_settings(process.settings)
+    app.state.checked_keys = CheckedKeys(process.settings.api_key_cache_seconds)
     app.state.finished_calls = FinishedCalls(FINISHED_CALLS_KEPT)
     app.state.finished_v3_calls = FinishedV3Calls(FINISHED_V3_CALLS_KEPT)
     app.state.call_watcher = CallWatcher(process.db)

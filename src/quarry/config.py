@@ -27,6 +27,8 @@ class Settings:
     max_input_bytes: int = 50 * 1024 * 1024
     rate_limit_per_second: float | None = None  # requests a second per API key (average); None: unlimited
     rate_limit_burst: int = 0  # requests at once per API key; 0: twice the rate, at least 10
+    api_key_cache_seconds: float = 5.0  # how long a process trusts a key it checked (a revocation's delay)
+    api_threads: int = 8  # requests an API process works on at once (database reads, rendering)
     blob_url: str | None = None  # s3://bucket/prefix for an S3-compatible store; local files otherwise
     workers: int = 256  # function calls one worker process has in flight at once (mostly waiting on I/O)
     cpu_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # documents parsed at once
@@ -79,6 +81,8 @@ class Settings:
             if env.get("QUARRY_RATE_LIMIT_PER_SECOND")
             else None,
             rate_limit_burst=int(env.get("QUARRY_RATE_LIMIT_BURST") or 0),
+            api_key_cache_seconds=float(env.get("QUARRY_API_KEY_CACHE_SECONDS") or 5),
+            api_threads=int(env.get("QUARRY_API_THREADS") or 8),
             blob_url=env.get("QUARRY_BLOB_URL") or None,
             workers=int(env.get("QUARRY_WORKERS") or 256),
             cpu_workers=int(env.get("QUARRY_CPU_WORKERS") or os.cpu_count() or 1),

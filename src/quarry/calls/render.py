@@ -29,9 +29,10 @@ WireValue = dict[str, Any] | orjson.Fragment
 """A rendered call: its fields, or its JSON already encoded (``orjson.dumps`` writes both)."""
 
 
-FinishedCalls = Lru[tuple[str, str, int], bytes]
-"""The encoded wire form of finished calls (about 1.5 kB each), keyed by call, base URL and the
-expiry of the URLs signed now."""
+FinishedCalls = Lru[tuple[str, str, str, int], bytes]
+"""The encoded wire form of finished calls (about 1.5 kB each), keyed by environment, call, base
+URL and the expiry of the URLs signed now: a poll of a finished call is answered from here
+without reading the database (the environment in the key keeps it from other environments)."""
 FINISHED_CALLS_KEPT = 20_000
 
 
@@ -102,24 +103,28 @@ class Renderer:
             }
         )
 
+    def kept(self, environment_id: str, call_id: str) -> orjson.Fragment | None:
+        """The wire form of a finished call of this environment, if one was rendered a moment ago."""
+        if self.finished is None:
+            return None
+        encoded = self.finished.get((environment_id, call_id, self.base_url, self.links.signer.expiry()))
+        return None if encoded is None else orjson.Fragment(encoded)
+
     def calls(self, session: Session, calls: list[Any]) -> list[WireValue]:
         """The wire form of each call; finished ones from ``finished`` where they were rendered
         before (their function calls are not read again)."""
         out: list[WireValue | None] = [None] * len(calls)
-        expiry = self.links.signer.expiry()
-        kept = self.finished
         for i, call in enumerate(calls):
-            if kept is not None and call.status in TERMINAL_STATUSES:
-                encoded = kept.get((call.id, self.base_url, expiry))
-                if encoded is not None:
-                    out[i] = orjson.Fragment(encoded)
+            if call.status in TERMINAL_STATUSES:
+                out[i] = self.kept(call.environment_id, call.id)
         missing = [i for i, value in enumerate(out) if value is None]
         current, by_call = with_function_calls(session, [calls[i] for i in missing])
+        expiry = self.links.signer.expiry()
         for i, call in zip(missing, current, strict=True):
             rendered = self.call(call, by_call[call.id])
             out[i] = rendered
-            if kept is not None and call.status in TERMINAL_STATUSES:
+            if self.finished is not None and call.status in TERMINAL_STATUSES:
                 encoded = orjson.dumps(rendered)
-                kept.put((call.id, self.base_url, expiry), encoded)
+                self.finished.put((call.environment_id, call.id, self.base_url, expiry), encoded)
                 out[i] = orjson.Fragment(encoded)
         return out  # type: ignore[return-value]

@@ -173,6 +173,9 @@ async def get_call(
             call = service.find_call(session, principal.environment_id, callID)
             return call, json_response({"call": render.calls(session, [call])[0]})
 
+    kept = render.kept(principal.environment_id, callID)
+    if kept is not None:  # finished, and rendered a moment ago: no database, no thread
+        return json_response({"call": kept})
     if wait_seconds == 0:
         return (await run_in_threadpool(read))[1]
     watcher = watcher_of(request)

@@ -50,6 +50,24 @@ SWEEP_EVERY_SECONDS = 30.0
 STATISTICS_EVERY_SWEEPS = 120  # hourly: the tables grow, the planner's picture must follow
 
 
+def _insert_rows_in_one_compiled_statement(system: Any) -> None:
+    """Make DBOS's batch inserts (a batch of enqueued calls above all) one statement compiled once
+    and executed for every row, instead of a multi-row ``VALUES`` compiled anew for each batch:
+    compiling the 100 rows × 30 columns of a batch of calls took two thirds of the API's time to
+    submit it. ``_insert_rows`` is the hook DBOS keeps for its subclasses to insert otherwise;
+    every caller builds ``insert(…).values(batch)`` of rows of one shape, so the statement built
+    for the first row, run with all of them (SQLAlchemy's "insertmanyvalues", RETURNING
+    included), inserts the same rows and skips the same conflicts."""
+
+    def insert_rows(conn: Any, build: Any, rows: list[dict[str, Any]], *, returning: bool = False) -> list[Any]:
+        if not rows:
+            return []
+        result = conn.execute(build(rows[0]), rows)
+        return list(result) if returning else []
+
+    system._insert_rows = insert_rows
+
+
 def _sqlite_system_database(path: Path) -> sa.Engine:
     """DBOS's SQLite set-up (implicit ``BEGIN IMMEDIATE`` before writes, a long busy timeout),
     plus WAL so that its readers never wait for its writer, on one pooled connection."""
@@ -148,6 +166,7 @@ class Engine:
         if not self.runs_work:
             DBOS.listen_queues([])  # an API-only process enqueues, and never dequeues
         DBOS.launch()
+        _insert_rows_in_one_compiled_statement(self._dbos._sys_db)
         for name, limits in queue_limits(self.settings).items():
             conflict = "always_update" if self.runs_work else "never_update"
             self._queues[name] = DBOS.register_queue(
