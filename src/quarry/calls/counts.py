@@ -159,11 +159,17 @@ def calls_matching(session: Session, environment_id: str, conditions: list[sa.Co
     return count
 
 
+_CACHED = sa.select(CallCountCache.count, CallCountCache.counted_until).where(
+    CallCountCache.environment_id == sa.bindparam("environment_id"),
+    CallCountCache.filter_key == sa.bindparam("filter_key"),
+)
+
+
 def cached_count(session: Session, db: Database, environment_id: str, key: str, matching: Counter) -> int:
     """The number of calls ``matching`` counts — which must only test fields that never change —
     counting in full only once: later, only the calls created since are counted and added. The
     first count (and any refresh) is stored in the background."""
-    entry = session.get(CallCountCache, (environment_id, key))
+    entry = session.connection().execute(_CACHED, {"environment_id": environment_id, "filter_key": key}).first()
     if entry is not None:
         tail = matching(entry.counted_until, None)
         if tail > REFRESH_AFTER_ROWS:

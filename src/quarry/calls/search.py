@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from quarry.calls import counts
 from quarry.calls.counts import Counter
 from quarry.calls.models import Call
+from quarry.lru import Lru
 
 SQLITE_TABLE = "call_reference_search"
 SQLITE_TOKENS = "call_reference_search_environments"
@@ -92,13 +93,24 @@ def environment_token(number: int) -> str:
     return "".join(chr(0x4E00 + digit) for digit in digits)
 
 
+_FIND_TOKEN = sa.text(f"SELECT token FROM {SQLITE_TOKENS} WHERE environment_id = :e")
+_TOKENS: Lru[str, str] = Lru(10_000)
+"""Tokens found, by environment: an environment's token never changes once given (each search
+read it before its page and its count)."""
+
+
 def _token(session: Session, environment_id: str, *, create: bool = False) -> str | None:
-    find = sa.text(f"SELECT token FROM {SQLITE_TOKENS} WHERE environment_id = :e")
-    token = session.scalar(find, {"e": environment_id})
+    token = _TOKENS.get(environment_id)
+    if token is not None:
+        return token
+    token = session.scalar(_FIND_TOKEN, {"e": environment_id})
     if token is None and create:  # writers take turns on SQLite: numbers cannot collide
         token = environment_token(session.scalar(sa.text(f"SELECT count(*) FROM {SQLITE_TOKENS}")) or 0)
         insert = sa.text(f"INSERT INTO {SQLITE_TOKENS} (environment_id, token) VALUES (:e, :t)")
         session.execute(insert, {"e": environment_id, "t": token})
+        return token  # kept once read: the transaction that gives it may yet roll back
+    if token is not None:
+        _TOKENS.put(environment_id, token)
     return token
 
 
