@@ -101,6 +101,7 @@ import repo_root  # puts the repository root on sys.path, for bench.* and tests.
 
 from bench import floor, open_loop
 from bench.process_cpu import tree_cpu_seconds
+from tests.harness.databases import database_url as postgres_url
 from tests.harness.databases import drop_postgres_database, postgres_database
 from tests.harness.fake_model import SlowModel
 from tests.harness.processes import QuarryProcess, ServerProcess, WorkerProcess, quarry_environ, stop_all
@@ -190,6 +191,14 @@ def base_env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     return quarry_environ(data_dir, **(settings | extra))
+
+
+def analyze_postgres() -> None:
+    """Give PostgreSQL's planner statistics of the tables just filled, as autovacuum does within
+    a deployment's first minute: before, it takes the new tables for nearly empty and sorts a whole
+    environment's calls for each page (2 ms instead of 0.1 ms at 1,000 calls, growing with them)."""
+    with psycopg.connect(postgres_url(PG_NAME), autocommit=True) as connection:
+        connection.execute("ANALYZE")
 
 
 def drop_database() -> None:
@@ -1036,6 +1045,8 @@ def polling(shape: str, args: argparse.Namespace) -> PollingRun:
             workflow = shaping_workflow(api)
             log(f"  queueing {args.backlog} calls")
             submit(dep.urls, workflow, json_input, args.backlog, args.submit_threads)
+            if shape == "distributed":
+                analyze_postgres()
             feeder = Feeder(dep, workflow, args.backlog, args.backlog)
             feeder.start()
             try:

@@ -19,7 +19,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(engine: ProcessEngine) -> dict[str, Any]:
+async def healthz(engine: ProcessEngine) -> dict[str, Any]:  # nothing to wait for: no thread
     return {"status": "ok", "executorID": engine.executor_id, "role": engine.role.value}
 
 
