@@ -743,7 +743,7 @@ def test_calls_are_scoped_to_their_environment(server: Server, tenant: Tenant, e
     assert_error(sandbox.get(f"/v2/calls/{call['callID']}"), 404)
     assert_error(sandbox.get(f"/v2/functions/calls/{fc_id}"), 404)
     [event] = events_of(production, wait_for(production, call["callID"])["callID"], "transform")
-    assert get_call(production, call["callID"]) == get_call(production, call["callID"])  # finished: kept rendered
+    assert without_urls(get_call(production, call["callID"])) == without_urls(get_call(production, call["callID"]))
     assert_error(sandbox.get(f"/v2/calls/{call['callID']}"), 404)  # and not from the other environment
     assert sandbox.get("/v1-alpha/events", params={"callIDs": call["callID"]}).json()["events"] == []
     assert_error(sandbox.get(f"/v1-alpha/events/{event['eventID']}"), 404)

@@ -106,6 +106,23 @@ def test_an_unsupported_blob_url_is_one_line(env: dict[str, str]) -> None:
     assert not Path(env["QUARRY_DATA_DIR"]).exists()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("QUARRY_WORKERS", "many", "a whole number"),
+        ("QUARRY_API_THREADS", "0", "at least 1"),
+        ("QUARRY_DRAIN_SECONDS", "30s", "a number"),
+        ("QUARRY_RATE_LIMIT_PER_SECOND", "fast", "a number"),
+    ],
+)
+def test_a_setting_that_is_not_a_usable_number_is_one_line(
+    env: dict[str, str], variable: str, value: str, said: str
+) -> None:
+    env[variable] = value
+    _refused(_start(env, "serve", "--port", str(free_port())), variable, said, repr(value))
+    assert not Path(env["QUARRY_DATA_DIR"]).exists()
+
+
 @pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs the test PostgreSQL server")
 def test_a_missing_bucket_creates_no_schema(env: dict[str, str], s3_server: S3Server, empty_postgres: str) -> None:
     env |= s3_server.env | {"QUARRY_DATABASE_URL": empty_postgres, "QUARRY_BLOB_URL": "s3://no-such-bucket/prod"}

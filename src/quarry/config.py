@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -76,46 +77,44 @@ class Settings:
             api_key=env.get("QUARRY_API_KEY") or None,
             email_domain=env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost",
             public_url=env.get("QUARRY_PUBLIC_URL") or None,
-            max_input_bytes=int(env.get("QUARRY_MAX_INPUT_BYTES") or 50 * 1024 * 1024),
-            rate_limit_per_second=float(env["QUARRY_RATE_LIMIT_PER_SECOND"])
-            if env.get("QUARRY_RATE_LIMIT_PER_SECOND")
-            else None,
-            rate_limit_burst=int(env.get("QUARRY_RATE_LIMIT_BURST") or 0),
-            api_key_cache_seconds=float(env.get("QUARRY_API_KEY_CACHE_SECONDS") or 5),
-            api_threads=int(env.get("QUARRY_API_THREADS") or 8),
+            max_input_bytes=_number(env, "QUARRY_MAX_INPUT_BYTES", 50 * 1024 * 1024, int),
+            rate_limit_per_second=_number(env, "QUARRY_RATE_LIMIT_PER_SECOND", None, float),
+            rate_limit_burst=_number(env, "QUARRY_RATE_LIMIT_BURST", 0, int),
+            api_key_cache_seconds=_number(env, "QUARRY_API_KEY_CACHE_SECONDS", 5, float),
+            api_threads=_number(env, "QUARRY_API_THREADS", 8, int, minimum=1),
             blob_url=env.get("QUARRY_BLOB_URL") or None,
-            workers=int(env.get("QUARRY_WORKERS") or 256),
-            cpu_workers=int(env.get("QUARRY_CPU_WORKERS") or os.cpu_count() or 1),
-            parse_memory_mb=int(env.get("QUARRY_PARSE_MEMORY_MB") or 2048),
-            parse_timeout_seconds=float(env.get("QUARRY_PARSE_TIMEOUT_SECONDS") or 300),
-            review_confidence=float(env.get("QUARRY_REVIEW_CONFIDENCE") or 0.9),
+            workers=_number(env, "QUARRY_WORKERS", 256, int, minimum=1),
+            cpu_workers=_number(env, "QUARRY_CPU_WORKERS", os.cpu_count() or 1, int, minimum=1),
+            parse_memory_mb=_number(env, "QUARRY_PARSE_MEMORY_MB", 2048, int),
+            parse_timeout_seconds=_number(env, "QUARRY_PARSE_TIMEOUT_SECONDS", 300, float),
+            review_confidence=_number(env, "QUARRY_REVIEW_CONFIDENCE", 0.9, float),
             executor_id=env.get("QUARRY_EXECUTOR_ID") or None,
-            db_pool_size=int(env.get("QUARRY_DB_POOL_SIZE") or 10),
-            drain_seconds=float(env.get("QUARRY_DRAIN_SECONDS") or 30),
+            db_pool_size=_number(env, "QUARRY_DB_POOL_SIZE", 10, int, minimum=1),
+            drain_seconds=_number(env, "QUARRY_DRAIN_SECONDS", 30, float),
             llm_provider=(env.get("QUARRY_LLM_PROVIDER") or "builtin").lower(),
             llm_base_url=env.get("QUARRY_LLM_BASE_URL") or None,
             llm_api_key=env.get("QUARRY_LLM_API_KEY") or None,
             llm_model=env.get("QUARRY_LLM_MODEL") or None,
-            llm_timeout_seconds=float(env.get("QUARRY_LLM_TIMEOUT_SECONDS") or 120),
-            llm_max_attempts=int(env.get("QUARRY_LLM_MAX_ATTEMPTS") or 5),
+            llm_timeout_seconds=_number(env, "QUARRY_LLM_TIMEOUT_SECONDS", 120, float),
+            llm_max_attempts=_number(env, "QUARRY_LLM_MAX_ATTEMPTS", 5, int, minimum=1),
             llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
-            llm_context_tokens=int(env.get("QUARRY_LLM_CONTEXT_TOKENS") or 32_768),
+            llm_context_tokens=_number(env, "QUARRY_LLM_CONTEXT_TOKENS", 32_768, int),
             llm_strict=(env.get("QUARRY_LLM_STRICT") or "true").lower() not in ("0", "false", "no"),
             llm_logprobs=(env.get("QUARRY_LLM_LOGPROBS") or "true").lower() not in ("0", "false", "no"),
-            llm_price_input=_optional_float(env.get("QUARRY_LLM_PRICE_INPUT")),
-            llm_price_output=_optional_float(env.get("QUARRY_LLM_PRICE_OUTPUT")),
-            llm_max_concurrency=_optional_int(env.get("QUARRY_LLM_MAX_CONCURRENCY")),
-            llm_rpm=_optional_int(env.get("QUARRY_LLM_RPM")),
+            llm_price_input=_number(env, "QUARRY_LLM_PRICE_INPUT", None, float),
+            llm_price_output=_number(env, "QUARRY_LLM_PRICE_OUTPUT", None, float),
+            llm_max_concurrency=_number(env, "QUARRY_LLM_MAX_CONCURRENCY", None, int),
+            llm_rpm=_number(env, "QUARRY_LLM_RPM", None, int),
             transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,
             transcription_model=env.get("QUARRY_TRANSCRIPTION_MODEL") or "whisper-1",
             transcription_api_key=env.get("QUARRY_TRANSCRIPTION_API_KEY") or None,
             embeddings_base_url=env.get("QUARRY_EMBEDDINGS_BASE_URL") or None,
             embeddings_model=env.get("QUARRY_EMBEDDINGS_MODEL") or None,
             embeddings_api_key=env.get("QUARRY_EMBEDDINGS_API_KEY") or None,
-            webhook_backoff_base=float(env.get("QUARRY_WEBHOOK_BACKOFF_BASE") or 5),
-            webhook_max_backoff_seconds=float(env.get("QUARRY_WEBHOOK_MAX_BACKOFF_SECONDS") or 6 * 3600),
-            webhook_max_attempts=int(env.get("QUARRY_WEBHOOK_MAX_ATTEMPTS") or 15),
-            webhook_timeout_seconds=float(env.get("QUARRY_WEBHOOK_TIMEOUT_SECONDS") or 10),
+            webhook_backoff_base=_number(env, "QUARRY_WEBHOOK_BACKOFF_BASE", 5, float),
+            webhook_max_backoff_seconds=_number(env, "QUARRY_WEBHOOK_MAX_BACKOFF_SECONDS", 6 * 3600, float),
+            webhook_max_attempts=_number(env, "QUARRY_WEBHOOK_MAX_ATTEMPTS", 15, int),
+            webhook_timeout_seconds=_number(env, "QUARRY_WEBHOOK_TIMEOUT_SECONDS", 10, float),
             webhook_allowed_networks=env.get("QUARRY_WEBHOOK_ALLOWED_NETWORKS") or None,
         )
 
@@ -145,9 +144,21 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return base / "quarry"
 
 
-def _optional_int(value: str | None) -> int | None:
-    return int(value) if value else None
+class SettingsError(ValueError):
+    """A setting cannot be used; the message names its variable (``quarry`` prints it as one line)."""
 
 
-def _optional_float(value: str | None) -> float | None:
-    return float(value) if value else None
+def _number(
+    env: Mapping[str, str], name: str, default: Any, kind: type[int] | type[float], minimum: int | None = None
+) -> Any:
+    """The number in ``name`` (``default`` when unset or empty), else a ``SettingsError`` naming it."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {'a whole number' if kind is int else 'a number'}, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value

@@ -11,6 +11,7 @@ import typer
 from quarry.cli import admin, calls, events
 from quarry.cli.definitions import FUNCTIONS, WORKFLOWS, commands
 from quarry.cli.failure import EXIT_FAILURE, Failure
+from quarry.config import SettingsError
 
 app = typer.Typer(
     help="Quarry: documents in, structured JSON out, through the bem v2 API.\n\n"
@@ -34,7 +35,7 @@ app.add_typer(events.app, name="events", rich_help_panel=USER)
 def main() -> None:
     try:
         app()
-    except Failure as failure:
+    except (Failure, SettingsError) as failure:
         print(f"quarry: {failure}", file=sys.stderr)
         sys.exit(EXIT_FAILURE)
     except OSError as exc:  # a file that cannot be read or written

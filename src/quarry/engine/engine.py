@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._core import prepare_enqueued_workflow
 from dbos._dbos import _get_or_create_dbos_registry
-from dbos._sys_db import db_retry
+from dbos._sys_db import SystemDatabase
 
 from quarry.config import Settings
 from quarry.engine.executors import Membership, new_executor_id
@@ -50,6 +51,24 @@ SWEEP_EVERY_SECONDS = 30.0
 STATISTICS_EVERY_SWEEPS = 120  # hourly: the tables grow, the planner's picture must follow
 
 
+ENQUEUE_RETRY_SECONDS = (0.1, 0.3, 0.9)
+
+
+def _a_few_times(insert: Any, statuses: list[Any]) -> None:
+    """``insert(statuses)``, tried again after each of ``ENQUEUE_RETRY_SECONDS`` (a busy SQLite, a
+    dropped connection), then given up to the sweeper. Not DBOS's ``db_retry``, which waits as long
+    as the database is away: enqueuing runs in a request's thread, and a few requests waiting out
+    an outage would hold every thread of the API."""
+    for pause in (*ENQUEUE_RETRY_SECONDS, None):
+        try:
+            insert(statuses)
+            return
+        except Exception:
+            if pause is None:
+                raise
+            time.sleep(pause)
+
+
 def _insert_rows_in_one_compiled_statement(system: Any) -> None:
     """Make DBOS's batch inserts (a batch of enqueued calls above all) one statement compiled once
     and executed for every row, instead of a multi-row ``VALUES`` compiled anew for each batch:
@@ -59,9 +78,15 @@ def _insert_rows_in_one_compiled_statement(system: Any) -> None:
     for the first row, run with all of them (SQLAlchemy's "insertmanyvalues", RETURNING
     included), inserts the same rows and skips the same conflicts."""
 
+    if type(system)._insert_rows is not SystemDatabase._insert_rows:
+        return  # a subclass that inserts its own way (DBOS's sharded one) is left to it
+    insert_as_dbos_does = system._insert_rows
+
     def insert_rows(conn: Any, build: Any, rows: list[dict[str, Any]], *, returning: bool = False) -> list[Any]:
         if not rows:
             return []
+        if any(row.keys() != rows[0].keys() for row in rows):  # never today: a row's own columns
+            return insert_as_dbos_does(conn, build, rows, returning=returning)  # type: ignore[no-any-return]
         result = conn.execute(build(rows[0]), rows)
         return list(result) if returning else []
 
@@ -220,16 +245,14 @@ class Engine:
                 raise RuntimeError("the engine is not started")
             # one transaction for the lot (a batch of 100 calls cost the API 100 of them, 40 % of its
             # time): DBOS's own batch enqueue, as its Kafka consumer uses it; rows already there are
-            # left as they are, as a second ``Queue.enqueue`` of one ID would; retried through a lost
-            # connection or a busy database as ``Queue.enqueue`` is (``db_retry``)
+            # left as they are, as a second ``Queue.enqueue`` of one ID would
             statuses = [
                 prepare_enqueued_workflow(
                     self._dbos, job.entry, (workflow_id,), {}, queue_name=job.queue_name, workflow_id=workflow_id
                 )
                 for workflow_id in ids
             ]
-            system = self._dbos._sys_db
-            db_retry()(system.init_workflows)(statuses)
+            _a_few_times(self._dbos._sys_db.init_workflows, statuses)
         except Exception:
             log.warning("%s not enqueued on %s; the sweeper will", ids, job.queue_name, exc_info=True)
 
