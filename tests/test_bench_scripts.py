@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,19 @@ def test_extraction_bench_scores_a_document_it_reads(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "third-party: 5/5 = 100.0%" in result.stdout, result.stdout
     assert "pdf" in result.stdout.split("Parsing speed per input type")[1]
+
+
+def test_calibration_bench_tells_a_calibrated_model_from_an_over_confident_one() -> None:
+    """Scripted answers over real HTTP: the calibrated model's buckets agree with the share right
+    (a small error), the over-confident one's do not — the table can show a miscalibration."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "calibration.py"), "--cases", "200"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    errors = dict(re.findall(r"== ([\w-]+) model: .*expected calibration error ([\d.]+)", result.stdout))
+    assert set(errors) == {"calibrated", "over-confident"}, result.stdout
+    assert float(errors["calibrated"]) < 0.1 < float(errors["over-confident"]), result.stdout
 
 
 def test_hostile_bench_reports_every_scenario() -> None:

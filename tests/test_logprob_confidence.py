@@ -16,7 +16,7 @@ from quarry.providers.llm import ExtractionRequest
 from quarry.providers.llm.logprobs import field_confidences
 from quarry.providers.llm.openai import OpenAIProvider
 from tests.harness.endpoints import Reply
-from tests.harness.fake_model import FakeOpenAI, chat_completion, failure
+from tests.harness.fake_model import FakeOpenAI, answer_with_logprobs, chat_completion, failure
 
 # an answer cut into tokens by hand, each with the log-probability the "model" gave it
 TOKENS = [
@@ -61,14 +61,6 @@ def fake() -> Iterator[FakeOpenAI]:
     server.close()
 
 
-def with_logprobs(tokens: list[tuple[str, float]]) -> Reply:
-    body = chat_completion("".join(token for token, _ in tokens))
-    body["choices"][0]["logprobs"] = {
-        "content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []} for t, lp in tokens]
-    }
-    return Reply(body=body)
-
-
 def extract(fake: FakeOpenAI) -> dict[str, float]:
     provider = OpenAIProvider(base_url=fake.url, model="m", strict=False, sleep=lambda s: None)
     request = ExtractionRequest(text_document("text", "Invoice INV-8842, 1234.50"), SCHEMA, "Invoice", "transform")
@@ -77,7 +69,7 @@ def extract(fake: FakeOpenAI) -> dict[str, float]:
 
 def test_the_provider_asks_for_logprobs_and_grades_each_field_with_them(fake: FakeOpenAI) -> None:
     # totalAmount breaks the schema (maximum 1000): the repair answer is the same, and stands
-    fake.script(with_logprobs(TOKENS), with_logprobs(TOKENS))
+    fake.script(answer_with_logprobs(TOKENS), answer_with_logprobs(TOKENS))
     confidences = extract(fake)
     assert fake.requests[0].body["logprobs"] is True
     assert confidences == {"/invoiceNumber": round(math.exp(-0.04), 4), "/totalAmount": 0.4}  # invalid: at most 0.4

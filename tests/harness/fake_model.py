@@ -41,6 +41,15 @@ def answer(content: str | dict[str, Any]) -> Reply:
     return Reply(body=chat_completion(content))
 
 
+def answer_with_logprobs(tokens: list[tuple[str, float]]) -> Reply:
+    """A chat completion whose message is the ``tokens`` written in turn, each with its log-probability."""
+    body = chat_completion("".join(token for token, _ in tokens))
+    body["choices"][0]["logprobs"] = {
+        "content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []} for t, lp in tokens]
+    }
+    return Reply(body=body)
+
+
 def failure(status: int, message: str, retry_after: str | None = "0") -> Reply:
     headers = {} if retry_after is None else {"Retry-After": retry_after}
     return Reply(status, {"error": {"message": message, "type": "test_error", "code": None}}, headers)
