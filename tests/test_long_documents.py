@@ -171,10 +171,10 @@ PAGES = 400
 CONTEXT = 4_000
 
 
-def long_pdf() -> bytes:
+def long_pdf(pages: int = PAGES) -> bytes:
     document = FPDF()
     document.set_font("Helvetica", size=10)
-    for number in range(1, PAGES + 1):
+    for number in range(1, pages + 1):
         document.add_page()
         document.multi_cell(
             0,
@@ -185,7 +185,7 @@ def long_pdf() -> bytes:
         )
         if number == 1:
             document.multi_cell(0, 5, "Invoice number: INV-20931", new_x="LMARGIN", new_y="NEXT")
-        if number == 380:
+        if number == min(380, pages):
             document.multi_cell(0, 5, "Total due: 48,112.70 EUR", new_x="LMARGIN", new_y="NEXT")
     return bytes(document.output())
 
@@ -233,6 +233,25 @@ def test_a_400_page_pdf_is_extracted_whole_through_a_small_context(quarry: httpx
     assert all(request_tokens(r.body) <= CONTEXT for r in reader.requests)
     pages_sent = [int(n) for r in reader.requests for n in re.findall(r"Page (\d+) of the delivery", r.user_content)]
     assert sorted(set(pages_sent)) == list(range(1, PAGES + 1))  # every page reached the model
+
+
+def test_pre_count_reads_a_long_document_in_parts_half_as_long(quarry: httpx.Client, reader: ReadingModel) -> None:
+    """bem's ``preCount`` (v3; a Quarry extension on v2): the same document, more and smaller parts,
+    the same whole answer."""
+    parts = {}
+    for pre_count in (False, True):
+        name = f"records-pre-count-{pre_count}".lower()
+        body = {"functionName": name, "type": "transform", "outputSchemaName": "Invoice", "outputSchema": SCHEMA,
+                "provider": "openai", "preCount": pre_count}  # fmt: skip
+        assert create_function(quarry, body).get("preCount", False) is pre_count
+        reader.requests.clear()
+        [created] = submit(quarry, {"functionName": name, "input": single(long_pdf(60), "pdf")})
+        assert wait_for(quarry, created["callID"], seconds=120)["status"] == "completed"
+        [event] = events_of(quarry, created["callID"], "transform")
+        assert event["transformedContent"] == {"invoiceNumber": "INV-20931", "totalDue": "48,112.70 EUR"}
+        parts[pre_count] = len(event["documentChunks"])
+        assert len(reader.requests) == parts[pre_count]
+    assert parts[True] >= 2 * parts[False] - 1 > 1, parts
 
 
 def test_analyze_sends_each_part_the_images_of_its_own_pages(fake: FakeOpenAI) -> None:

@@ -82,6 +82,15 @@ def test_extract_function_round_trip(sdk: bem.Bem) -> None:
     assert got.output_schema == INVOICE_SCHEMA
 
 
+def test_pre_count_is_kept_as_set(sdk: bem.Bem, api: httpx.Client) -> None:
+    created = sdk.functions.create(
+        function_name="counted", type="extract", output_schema=INVOICE_SCHEMA, pre_count=True
+    ).function
+    assert created.pre_count is True
+    assert sdk.functions.retrieve("counted").function.pre_count is True
+    assert api.get("/v2/functions/counted").json()["preCount"] is True
+
+
 def test_extract_defaults_schema_name_to_the_function_name(sdk: bem.Bem) -> None:
     created = sdk.functions.create(function_name="bare", type="extract", output_schema=INVOICE_SCHEMA).function
     assert created.output_schema_name == "bare"

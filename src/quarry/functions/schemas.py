@@ -87,6 +87,14 @@ class CitedExtractionConfig(ExtractionConfig):
             "(fieldBoundingBoxes, fieldTextSpans) and list the values found nowhere (ungroundedFields)."
         ),
     ] = None
+    pre_count: Annotated[
+        bool | None,
+        Field(
+            description="Quarry extension on v2 (as bem's v3): a document too long for one model request is read"
+            " in parts half as long, so that the model is asked for less at a time (fewer values lost to a model"
+            " that stops early), at the price of more requests. No effect with the builtin provider."
+        ),
+    ] = None
 
 
 class TransformConfig(CitedExtractionConfig):

@@ -106,9 +106,9 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
     if type_ not in CORE_TYPES:
         raise bad_request(f"type must be one of {', '.join(CORE_TYPES)}", field="type")
     if type_ == "extract":
-        if "enableBoundingBoxes" in body:
-            body["enableBoundingBoxes"] = _flag(body, "enableBoundingBoxes")
-        _flag(body, "preCount")  # a model hint Quarry has no use for
+        for flag in ("enableBoundingBoxes", "preCount"):
+            if flag in body:
+                body[flag] = _flag(body, flag)
     elif type_ == "classify":
         _flag(body, "nativeVisualInput")  # Quarry reads every input as text
         if "classifications" in body:
@@ -139,7 +139,10 @@ def render(details: FunctionDetails, *, as_version: bool = False) -> dict[str, A
     config = dict(version.config)
     if function.type in ("transform", "analyze"):
         config.pop("independentDocumentProcessingEnabled", None)
-        config |= {"enableBoundingBoxes": config.get("enableBoundingBoxes", False), "preCount": False}
+        config |= {
+            "enableBoundingBoxes": config.get("enableBoundingBoxes", False),
+            "preCount": config.get("preCount", False),
+        }
         if function.type == "transform":
             config.setdefault("tabularChunkingEnabled", False)
     elif function.type == "route":

@@ -41,7 +41,12 @@ def run(run_input: RunInput) -> list[Emission]:
     emissions = []
     for item in _items(run_input):
         request = ExtractionRequest(
-            item.document, schema, config["outputSchemaName"], run_input.function_type, item.file and item.file.data
+            item.document,
+            schema,
+            config["outputSchemaName"],
+            run_input.function_type,
+            item.file and item.file.data,
+            pre_count=bool(config.get("preCount")),
         )
         try:
             extraction = provider.extract(request)

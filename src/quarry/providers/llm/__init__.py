@@ -35,6 +35,7 @@ class ExtractionRequest:
     schema_name: str
     function_type: str  # transform | analyze | join
     data: bytes | None = None  # the original file, for providers that look at page images
+    pre_count: bool = False  # bem's ``preCount``: a long document in parts half as long (more requests)
 
 
 @dataclass
