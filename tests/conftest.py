@@ -28,11 +28,16 @@ from quarry.engine.engine import Engine, Role
 from quarry.storage.db import Database
 from quarry.tenancy.service import create_account, create_api_key
 from tests.harness.databases import PostgresUnavailable, drop_postgres_database, postgres_database
+from tests.harness.fake_model import ReadingModel
 from tests.harness.ports import free_port
 
 pytest_plugins = ["tests.s3"]  # the `s3_server` fixture: a moto S3 server process, started only when a test asks
 
 BACKENDS = [b.strip() for b in os.environ.get("QUARRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+
+
+READ_BY_THE_MODEL = {"invoiceNumber": r"(?i)invoice (?:number|no)[.:]?\s*(\S+)"}
+"""What the test server's model (a function with ``"provider": "openai"``) reads in a document."""
 
 
 @dataclass
@@ -66,7 +71,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             pytest.fail(str(exc), pytrace=False)
     else:
         url = f"sqlite:///{data_dir / 'quarry.db'}"
-    settings = Settings(data_dir=data_dir, database_url=url)
+    model = ReadingModel(READ_BY_THE_MODEL)
+    settings = Settings(data_dir=data_dir, database_url=url, llm_base_url=model.url, llm_model="reading-model")
     db = open_database(settings)
     port = free_port()
     process = bootstrap(settings, Role.ALL, db)
@@ -82,6 +88,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield Server(backend, f"http://127.0.0.1:{port}", db, settings, process.engine)
     uv.should_exit = True
     thread.join(timeout=10)
+    model.close()
     db.dispose()
     if backend == "postgresql":
         drop_postgres_database(pg_name)

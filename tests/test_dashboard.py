@@ -272,6 +272,25 @@ def test_a_call_shows_its_graph_activity_inputs_and_results(
     dashboard.expected_errors.append("status of 404")  # Chromium logs the API's 404 itself
 
 
+def test_a_call_that_asked_a_model_shows_what_it_used(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    """The test server's model answers with ``usage`` of 1 prompt and 1 completion token, as
+    ``fake-model`` (tests/harness/fake_model.py); the page says so per function call and per call."""
+    create_function(api, {**transform("read-by-model"), "provider": "openai"})
+    [created] = submit(api, {"functionName": "read-by-model", "input": single(invoice("INV-77"))})
+    call = wait_for(api, created["callID"])
+    assert call["status"] == "completed", call
+    [fc] = call["functionCalls"]
+    assert fc["usage"] == {"requests": 1, "promptTokens": 1, "completionTokens": 1, "models": ["fake-model"]}
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{call['callID']}")
+    used = "1 model request, 1 + 1 tokens (fake-model)"
+    expect(page.locator(f'li[data-function-call="{fc["functionCallID"]}"] .usage')).to_have_text(used)
+    expect(page.locator("dl.fields")).to_contain_text(f"Model usage{used}")
+    expect(page.locator("pre.json").first).to_contain_text('"invoiceNumber": "INV-77"')  # read by the model
+
+
 def test_functions_and_a_workflows_versions(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
     seed(api)
     page = dashboard.page

@@ -25,6 +25,17 @@ function fileLinks(inputs) {
   );
 }
 
+/** What a function call's (or a call's) model requests used: "2 requests, 1,234 + 56 tokens (gpt-4o), est. cost 0.0042". */
+function usageText(usage) {
+  const count = (n) => n.toLocaleString("en");
+  const parts = [
+    `${count(usage.requests)} model ${usage.requests === 1 ? "request" : "requests"}`,
+    `${count(usage.promptTokens)} + ${count(usage.completionTokens)} tokens` + (usage.models.length ? ` (${usage.models.join(", ")})` : ""),
+  ];
+  if (usage.estimatedCost !== undefined) parts.push(`est. cost ${usage.estimatedCost}`);
+  return parts.join(", ");
+}
+
 function callInputs(call) {
   if (call.input.singleFile) return [call.input.singleFile];
   return call.input.batchFiles.inputs;
@@ -70,6 +81,7 @@ function functionCallNode(fc, childrenOf, eventsOf, card) {
         h("span", { class: "muted" }, ` ${fc.type} v${fc.functionVersionNum} · `, h("code", {}, fc.functionCallID)),
         fc.startedAt ? h("span", { class: "muted" }, " · started ", when(fc.startedAt), fc.finishedAt ? `, took ${duration(fc.startedAt, fc.finishedAt)}` : "") : null,
       ),
+      fc.usage ? h("p", { class: "muted usage" }, usageText(fc.usage)) : null,
       fc.activity.length
         ? h("ol", { class: "activity", "aria-label": "Activity" }, fc.activity.map((step) => h("li", {}, badge(step.status), " ", step.displayName)))
         : null,
@@ -126,6 +138,7 @@ export async function callView({ args: [callID], reload, signal }) {
       ["Created", when(call.createdAt)],
       ["Finished", call.finishedAt ? [when(call.finishedAt), ` (took ${duration(call.createdAt, call.finishedAt)})`] : finished ? "" : "not yet — following"],
       ["Results", `${events.length} ${events.length === 1 ? "event" : "events"}${errors ? `, ${errors} ${errors === 1 ? "error" : "errors"}` : ""}`],
+      ["Model usage", call.usage ? usageText(call.usage) : undefined],
     ]),
     section("Inputs", fileLinks(callInputs(call))),
     section("Function calls and results", graph(call, events, reload)),
