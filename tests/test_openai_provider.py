@@ -19,6 +19,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -261,6 +262,9 @@ def test_tokens_and_estimated_cost_are_shown_per_function_call_and_per_call(
     assert trace["functionCalls"][0]["usage"] == expected
     listed = quarry.get("/v2/calls", params={"callIDs": call_id}).json()["calls"]
     assert listed[0]["usage"] == expected
+    assert quarry.get(f"/v3/calls/{call_id}").json()["call"]["usage"] == expected
+    [v3_listed] = quarry.get("/v3/calls", params={"callIDs": call_id}).json()["calls"]
+    assert v3_listed["usage"] == expected
 
 
 def test_a_function_call_that_asks_no_model_states_no_usage(quarry: httpx.Client) -> None:
@@ -268,9 +272,10 @@ def test_a_function_call_that_asks_no_model_states_no_usage(quarry: httpx.Client
         quarry, {"functionName": f"shape-{uuid.uuid4().hex[:6]}", "type": "payload_shaping", "shapingSchema": "@"}
     )
     name = quarry.get("/v2/functions", params={"types": "payload_shaping"}).json()["functions"][-1]["functionName"]
-    call, _ = run(quarry, name, b'{"a": 1}', "json")
+    call, call_id = run(quarry, name, b'{"a": 1}', "json")
     assert call["status"] == "completed"
     assert "usage" not in call and "usage" not in call["functionCalls"][0]
+    assert "usage" not in quarry.get(f"/v3/calls/{call_id}").json()["call"]
 
 
 def test_request_on_the_wire_and_answer_become_the_transform_event(quarry: httpx.Client, fake: FakeOpenAI) -> None:
@@ -485,8 +490,13 @@ def test_function_without_provider_does_not_ask_the_model(quarry: httpx.Client, 
     assert fake.requests == []
 
 
-def test_openai_function_on_a_server_without_a_model_fails_saying_what_to_set(api: httpx.Client) -> None:
-    """The suite's shared server has no QUARRY_LLM_* settings."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_openai_function_on_a_server_without_a_model_fails_saying_what_to_set(backend: str, tmp_path: Path) -> None:
+    with quarry_client(backend, tmp_path, "quarry_no_model", QUARRY_KEY) as api:  # no QUARRY_LLM_* settings
+        _fails_saying_what_to_set(api)
+
+
+def _fails_saying_what_to_set(api: httpx.Client) -> None:
     name = openai_function(api)
     call, call_id = run(api, name, text_invoice())
     message = only_error(api, call, call_id)

@@ -29,6 +29,7 @@ from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.functions.service import get_live
 from quarry.ids import new_id
+from quarry.providers import usage
 from quarry.storage.base import utcnow
 from quarry.storage.blobs import BlobStore
 from quarry.storage.db import Database
@@ -393,6 +394,20 @@ def function_calls_of(session: Session, calls: list[Any]) -> dict[str, list[Any]
         for fc in session.connection().execute(_FUNCTION_CALLS_OF, {"call_ids": list(by_call)}):
             by_call[fc.call_id].append(fc)
     return by_call
+
+
+_USAGE_OF = sa.select(FunctionCall.call_id, FunctionCall.usage).where(
+    FunctionCall.call_id.in_(sa.bindparam("call_ids", expanding=True)), FunctionCall.usage.is_not(None)
+)
+
+
+def usage_of_calls(session: Session, call_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Each call's ``usage``: its function calls' model usage, summed (``None`` when none asked a model)."""
+    by_call: dict[str, list[dict[str, Any]]] = {call_id: [] for call_id in call_ids}
+    if call_ids:
+        for call_id, used in session.connection().execute(_USAGE_OF, {"call_ids": call_ids}):
+            by_call[call_id].append(used)
+    return {call_id: usage.total(used) for call_id, used in by_call.items()}
 
 
 READ_AGAIN_TIMES = 5

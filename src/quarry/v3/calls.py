@@ -28,7 +28,7 @@ from quarry.api.submission import Submit
 from quarry.calls import outputs, service
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.render import Renderer
-from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionCallOut, ReferenceID
+from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionCallOut, ModelUsage, ReferenceID
 from quarry.calls.submission import Created
 from quarry.errors import from_validation_error, invalid
 from quarry.events.models import Event
@@ -75,6 +75,7 @@ class V3Call(WireModel):
     errors: list[dict[str, Any]] = Field(description="The call's error events.")
     url: str = Field(description="GET /v3/calls/{callID}, as an absolute URL.")
     trace_url: str = Field(alias="traceUrl", description="GET /v3/calls/{callID}/trace, as an absolute URL.")
+    usage: ModelUsage | None = Field(None, description="Quarry: its function calls' model usage, summed.")
 
 
 class CallAnswer(WireModel):
@@ -178,7 +179,9 @@ class CallRenderer:
     v2: Renderer
     finished: FinishedV3Calls | None = None
 
-    def call(self, call: Call, results: list[Event], function_types: dict[str, str]) -> dict[str, Any]:
+    def call(
+        self, call: Call, results: list[Event], function_types: dict[str, str], usage: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         base = self.v2.base_url.rstrip("/")
         rendered = [
             events.render(e, function_types.get(e.function_call_id or ""), self.v2.links, self.v2.base_url)
@@ -203,12 +206,14 @@ class CallRenderer:
             "errors": [event for event in rendered if event["eventType"] == "error"],
             "url": f"{base}/v3/calls/{call.id}",
             "traceUrl": f"{base}/v3/calls/{call.id}/trace",
+            "usage": usage,
         }
 
     def calls(self, session: Session, calls: list[Any]) -> list[dict[str, Any]]:
         by_call = outputs.of_calls(session, [call.id for call in calls])
         types = outputs.function_types(session, [e for results in by_call.values() for e in results])
-        return [self.call(call, by_call[call.id], types) for call in calls]
+        usages = service.usage_of_calls(session, [call.id for call in calls])
+        return [self.call(call, by_call[call.id], types, usages[call.id]) for call in calls]
 
     def encoded(self, session: Session, calls: list[Any]) -> list[orjson.Fragment]:
         """Each call's wire form, encoded; finished calls from ``finished`` while their events'
