@@ -108,7 +108,7 @@ def _token(session: Session, environment_id: str, *, create: bool = False) -> st
         token = environment_token(session.scalar(sa.text(f"SELECT count(*) FROM {SQLITE_TOKENS}")) or 0)
         insert = sa.text(f"INSERT INTO {SQLITE_TOKENS} (environment_id, token) VALUES (:e, :t)")
         session.execute(insert, {"e": environment_id, "t": token})
-        return token  # kept once read: the transaction that gives it may yet roll back
+        return token  # not kept yet: the transaction that gives it may roll back (a later read keeps it)
     if token is not None:
         _TOKENS.put(environment_id, token)
     return token

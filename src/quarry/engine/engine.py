@@ -77,7 +77,6 @@ def _insert_rows_in_one_compiled_statement(system: Any) -> None:
     every caller builds ``insert(…).values(batch)`` of rows of one shape, so the statement built
     for the first row, run with all of them (SQLAlchemy's "insertmanyvalues", RETURNING
     included), inserts the same rows and skips the same conflicts."""
-
     if type(system)._insert_rows is not SystemDatabase._insert_rows:
         return  # a subclass that inserts its own way (DBOS's sharded one) is left to it
     insert_as_dbos_does = system._insert_rows
