@@ -59,7 +59,8 @@ def test_keys_create_list_revoke(env: dict[str, str]) -> None:
     assert key_id in listed.stdout and "sandbox" in listed.stdout
     assert secret not in listed.stdout
 
-    server = ServerProcess(env)
+    # no key trusted from memory (QUARRY_API_KEY_CACHE_SECONDS=0): refused on the next request once revoked
+    server = ServerProcess(env | {"QUARRY_API_KEY_CACHE_SECONDS": "0"})
     try:
         sandbox = {"x-api-key": secret}
         made = httpx.post(
