@@ -28,7 +28,7 @@ from quarry.engine.engine import Engine, Role
 from quarry.storage.db import Database
 from quarry.tenancy.service import create_account, create_api_key
 from tests.harness.databases import PostgresUnavailable, drop_postgres_database, postgres_database
-from tests.harness.fake_model import ReadingModel
+from tests.harness.fake_model import FakeOpenAI, ReadingModel
 from tests.harness.ports import free_port
 
 pytest_plugins = ["tests.s3"]  # the `s3_server` fixture: a moto S3 server process, started only when a test asks
@@ -131,3 +131,12 @@ def sdk(server: Server, tenant: Tenant) -> Iterator[bem.Bem]:
 def anonymous(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A scripted OpenAI-compatible endpoint of its own per test (the provider remembers, per base
+    URL, an endpoint that refused strict schemas or logprobs: a fresh URL keeps tests apart)."""
+    server = FakeOpenAI()
+    yield server
+    server.close()

@@ -6,10 +6,7 @@ probabilities of the tokens written over it (docs/decisions.md, "Confidence from
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from quarry.documents.model import text_document
 from quarry.providers.llm import ExtractionRequest
@@ -52,13 +49,6 @@ def test_nested_values_and_escaped_keys_have_their_pointers() -> None:
     text = '{"a/b": {"c~d": ["x", 2]}}'
     tokens = [('{"a/b": {"c~d": ["', 0.0), ("x", -0.7), ('", ', 0.0), ("2", -0.1), ("]}}", 0.0)]
     assert field_confidences(text, tokens) == {"/a~1b/c~0d/0": round(math.exp(-0.7), 4), "/a~1b/c~0d/1": 0.9048}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.close()
 
 
 def extract(fake: FakeOpenAI) -> dict[str, float]:

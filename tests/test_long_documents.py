@@ -127,13 +127,6 @@ def test_agreeing_chunks_make_no_conflict_and_the_earliest_of_equals_wins() -> N
 # --- the provider: what each request carries ---------------------------------------------------
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.close()
-
-
 def request_tokens(body: dict[str, Any]) -> int:
     """A request's size in the estimate's units: its messages and its schema."""
     return estimate_tokens(json.dumps(body["messages"], ensure_ascii=False)) + estimate_tokens(

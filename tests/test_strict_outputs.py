@@ -3,7 +3,6 @@ answer mapped back, and endpoints that refuse strict schemas asked loose (docs/d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -70,13 +69,6 @@ def test_a_null_for_an_optional_property_that_allows_none_means_not_stated() -> 
     answer_ = {"number": "INV-1", "currency": None, "total": None, "note": None, "lines": [{"sku": "A"}]}
     assert without_unstated(answer_, SCHEMA) == {"number": "INV-1", "note": None, "lines": [{"sku": "A"}]}
     assert allows_null({"type": ["string", "null"]}) and not allows_null({"type": "string"})
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.close()
 
 
 def extract(provider: OpenAIProvider) -> dict[str, Any]:

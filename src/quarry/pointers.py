@@ -11,6 +11,11 @@ def escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+def unescape(token: str) -> str:
+    """A reference token as the key it names: ``~1`` -> ``/``, ``~0`` -> ``~``."""
+    return token.replace("~1", "/").replace("~0", "~")
+
+
 def leaves(value: Any, pointer: str = "") -> list[tuple[str, Any]]:
     """``(pointer, value)`` of every leaf, in document order; nulls, ``{}`` and ``[]`` have none."""
     if isinstance(value, dict):

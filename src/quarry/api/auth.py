@@ -11,7 +11,6 @@ The price is that a revoked key keeps working that long on the processes that ch
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Annotated
 
@@ -24,7 +23,7 @@ from quarry.api.errors import ApiError
 from quarry.api.query import refuse_undeclared_query
 from quarry.bootstrap import Process
 from quarry.lru import Lru
-from quarry.tenancy.service import Principal, authenticate
+from quarry.tenancy.service import Principal, authenticate, hash_key
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="An API key of one environment.")
 
@@ -37,21 +36,17 @@ class CheckedKeys:
 
     def __init__(self, seconds: float, size: int = CHECKED_KEYS_KEPT) -> None:
         self.seconds = seconds
-        self._found: Lru[bytes, tuple[Principal, float]] = Lru(size)
+        self._found: Lru[str, tuple[Principal, float]] = Lru(size)  # by the key's hash: the secret is not kept
 
     def get(self, api_key: str) -> Principal | None:
-        found = self._found.get(_digest(api_key))
+        found = self._found.get(hash_key(api_key))
         if found is None or found[1] <= time.monotonic():
             return None
         return found[0]
 
     def put(self, api_key: str, principal: Principal) -> None:
         if self.seconds > 0:
-            self._found.put(_digest(api_key), (principal, time.monotonic() + self.seconds))
-
-
-def _digest(api_key: str) -> bytes:
-    return hashlib.sha256(api_key.encode()).digest()  # the secret itself is not kept
+            self._found.put(hash_key(api_key), (principal, time.monotonic() + self.seconds))
 
 
 def checked_keys_of(request: Request) -> CheckedKeys:

@@ -27,7 +27,7 @@ from rapidfuzz import fuzz
 
 from quarry.documents.model import Document, Page
 from quarry.documents.readers.tabular import SPREADSHEETS, cell_at, cell_name
-from quarry.pointers import leaves
+from quarry.pointers import leaves, unescape
 from quarry.providers.llm.builtin.values import MONTHS, currency_in, fold, parse_date, parse_number
 
 MAX_RUN = 12
@@ -139,8 +139,7 @@ def _enumerated(schema: Any, pointer: str) -> bool:
     rest = f"/{rest}" if rest else ""
     if part.isdigit() and "items" in schema:
         return _enumerated(schema["items"], rest)
-    key = part.replace("~1", "/").replace("~0", "~")
-    return _enumerated(schema.get("properties", {}).get(key), rest)
+    return _enumerated(schema.get("properties", {}).get(unescape(part)), rest)
 
 
 def _tokens(document: Document) -> list[list[_Token]]:

@@ -26,7 +26,7 @@ from quarry.config import Settings
 from quarry.documents.model import Document
 from quarry.documents.rendering import page_images
 from quarry.expressions import SchemaValidator
-from quarry.pointers import leaves
+from quarry.pointers import leaves, unescape
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
 from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
 from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge, part_schema
@@ -265,7 +265,7 @@ def _user_content(request: ExtractionRequest, text: str, label: str, images: lis
 
 def _top(pointer: str) -> str:
     """The top-level property a JSON Pointer is under (unescaped)."""
-    return pointer.split("/")[1].replace("~1", "/").replace("~0", "~") if pointer.count("/") else ""
+    return unescape(pointer.split("/")[1]) if pointer.count("/") else ""
 
 
 def _has_images(messages: list[dict[str, Any]]) -> bool:

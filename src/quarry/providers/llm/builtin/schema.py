@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from quarry.pointers import unescape
 from quarry.providers.llm.builtin.vocabulary import Concept
 
 MAX_SCHEMA_DEPTH = 8  # objects in objects that are filled in: a recursive schema ($ref to itself) stops here
@@ -20,7 +21,7 @@ def _pointer_to(root: Any, ref: str) -> Any:
         return None
     node = root
     for part in [p for p in unquote(ref[1:]).split("/") if p][:32]:
-        part = part.replace("~1", "/").replace("~0", "~")
+        part = unescape(part)
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
