@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
+from quarry.api.responses import wire_response
 from quarry.catalog import functions as catalog
 from quarry.functions.render import render, render_list, render_versions
 from quarry.functions.schemas import (
@@ -38,6 +39,8 @@ class FunctionListQuery(PageQuery):
     workflow_name_version_nums: CsvList = None
 
 
+_FUNCTION = TypeAdapter(Function)  # a union over the function types: not a model of its own
+
 FunctionName = Annotated[str, Path(description="The function's current name.")]
 
 
@@ -52,10 +55,12 @@ def create_function(
 
 
 @router.get("", response_model=FunctionList, response_model_exclude_none=True)
-def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()], db: Db) -> dict[str, Any]:
+def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()], db: Db) -> Response:
     """List the environment's functions; filters combine with AND, values within one filter with OR."""
     with db.read() as session:
-        return render_list(catalog.list_functions(session, principal.environment_id, query))
+        return wire_response(
+            FunctionList, render_list(catalog.list_functions(session, principal.environment_id, query))
+        )
 
 
 @router.post("/copy", response_model=Function, response_model_exclude_none=True)
@@ -69,9 +74,9 @@ def copy_function(
 
 
 @router.get("/{functionName}", response_model=Function, response_model_exclude_none=True)
-def get_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> dict[str, Any]:
+def get_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
     with db.read() as session:
-        return render(catalog.get_function(session, principal.environment_id, functionName))
+        return wire_response(_FUNCTION, render(catalog.get_function(session, principal.environment_id, functionName)))
 
 
 @router.put("/{functionName}", response_model=Function, response_model_exclude_none=True)
@@ -97,9 +102,12 @@ def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db:
 @router.get("/{functionName}/versions", response_model=FunctionVersionList, response_model_exclude_none=True)
 def list_function_versions(
     principal: CurrentPrincipal, functionName: FunctionName, query: Annotated[VersionPageQuery, Query()], db: Db
-) -> dict[str, Any]:
+) -> Response:
     with db.read() as session:
-        return render_versions(catalog.list_versions(session, principal.environment_id, functionName, query))
+        return wire_response(
+            FunctionVersionList,
+            render_versions(catalog.list_versions(session, principal.environment_id, functionName, query)),
+        )
 
 
 @router.get("/{functionName}/versions/{versionNum}", response_model=Function, response_model_exclude_none=True)
@@ -108,8 +116,12 @@ def get_function_version(
     functionName: FunctionName,
     db: Db,
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
-) -> dict[str, Any]:
+) -> Response:
     with db.read() as session:
-        return render(
-            catalog.get_function_version(session, principal.environment_id, functionName, versionNum), as_version=True
+        return wire_response(
+            _FUNCTION,
+            render(
+                catalog.get_function_version(session, principal.environment_id, functionName, versionNum),
+                as_version=True,
+            ),
         )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, Db
 from quarry.api.idempotency import Idempotency
+from quarry.api.responses import wire_response
 from quarry.storage.pages import PageQuery, VersionPageQuery
 from quarry.wire import MAX_VERSION_NUM, CsvList
 from quarry.workflows import service
@@ -51,10 +52,12 @@ def create_workflow(
 
 
 @router.get("", response_model=WorkflowList, response_model_exclude_none=True)
-def list_workflows(principal: CurrentPrincipal, query: Annotated[WorkflowListQuery, Query()], db: Db) -> dict[str, Any]:
+def list_workflows(principal: CurrentPrincipal, query: Annotated[WorkflowListQuery, Query()], db: Db) -> Response:
     """List the environment's workflows; filters combine with AND, values within one filter with OR."""
     with db.read() as session:
-        return render_list(service.list_workflows(session, principal.environment_id, query))
+        return wire_response(
+            WorkflowList, render_list(service.list_workflows(session, principal.environment_id, query))
+        )
 
 
 @router.post("/copy", response_model=WorkflowCopyResult, response_model_exclude_none=True)
@@ -68,9 +71,12 @@ def copy_workflow(
 
 
 @router.get("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
-def get_workflow(principal: CurrentPrincipal, workflowName: WorkflowName, db: Db) -> dict[str, Any]:
+def get_workflow(principal: CurrentPrincipal, workflowName: WorkflowName, db: Db) -> Response:
     with db.read() as session:
-        return {"workflow": render(service.get_workflow(session, principal.environment_id, workflowName))}
+        return wire_response(
+            WorkflowEnvelope,
+            {"workflow": render(service.get_workflow(session, principal.environment_id, workflowName))},
+        )
 
 
 @router.patch("/{workflowName}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
@@ -92,9 +98,12 @@ def delete_workflow(principal: CurrentPrincipal, workflowName: WorkflowName, db:
 @router.get("/{workflowName}/versions", response_model=WorkflowVersionList, response_model_exclude_none=True)
 def list_workflow_versions(
     principal: CurrentPrincipal, workflowName: WorkflowName, query: Annotated[VersionPageQuery, Query()], db: Db
-) -> dict[str, Any]:
+) -> Response:
     with db.read() as session:
-        return render_list(service.list_versions(session, principal.environment_id, workflowName, query), "versions")
+        return wire_response(
+            WorkflowVersionList,
+            render_list(service.list_versions(session, principal.environment_id, workflowName, query), "versions"),
+        )
 
 
 @router.get("/{workflowName}/versions/{versionNum}", response_model=WorkflowEnvelope, response_model_exclude_none=True)
@@ -103,7 +112,7 @@ def get_workflow_version(
     workflowName: WorkflowName,
     db: Db,
     versionNum: Annotated[int, Path(ge=1, le=MAX_VERSION_NUM)],
-) -> dict[str, Any]:
+) -> Response:
     with db.read() as session:
         details = service.get_workflow_version(session, principal.environment_id, workflowName, versionNum)
-        return {"workflow": render(details)}
+        return wire_response(WorkflowEnvelope, {"workflow": render(details)})

@@ -436,15 +436,18 @@ def describe(session: Session, workflow: Workflow, version: WorkflowVersion) -> 
     return describe_many(session, [(workflow, version)])[0]
 
 
+_NODES_OF_VERSIONS = (  # built once: composing it per request cost more than running it
+    sa.select(WorkflowNode, Function.name)
+    .join(Function, Function.id == WorkflowNode.function_id)
+    .where(WorkflowNode.workflow_version_id.in_(sa.bindparam("version_ids", expanding=True)))
+)
+
+
 def describe_many(session: Session, pairs: list[tuple[Workflow, WorkflowVersion]]) -> list[WorkflowDetails]:
     if not pairs:
         return []
     version_ids = [v.id for _, v in pairs]
-    rows = session.execute(
-        sa.select(WorkflowNode, Function.name)
-        .join(Function, Function.id == WorkflowNode.function_id)
-        .where(WorkflowNode.workflow_version_id.in_(version_ids))
-    ).all()
+    rows = session.execute(_NODES_OF_VERSIONS, {"version_ids": version_ids}).all()
     nodes: dict[str, dict[str, NodeDetails]] = {vid: {} for vid in version_ids}
     for node, function_name in rows:
         nodes[node.workflow_version_id][node.function_id] = NodeDetails(

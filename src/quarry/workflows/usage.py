@@ -112,6 +112,22 @@ def workflows_using(
     return conditions
 
 
+_USAGE_OF_FUNCTIONS = (  # built once: composing it cost more than running it, on every list of functions
+    sa.select(
+        WorkflowNode.function_id,
+        WorkflowNode.function_version_num,
+        Workflow.id,
+        Workflow.name,
+        Workflow.current_version_num,
+        WorkflowVersion.version_num,
+    )
+    .join(WorkflowVersion, WorkflowVersion.id == WorkflowNode.workflow_version_id)
+    .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+    .where(Workflow.deleted_at.is_(None), WorkflowNode.function_id.in_(sa.bindparam("function_ids", expanding=True)))
+    .order_by(Workflow.created_at, Workflow.id, WorkflowVersion.version_num)
+)
+
+
 def usage_of(session: Session, versions: Iterable[tuple[Function, int]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """``usedInWorkflows`` for each ``(function, versionNum)``: the live workflows whose versions use it."""
     wanted = list(versions)
@@ -119,20 +135,7 @@ def usage_of(session: Session, versions: Iterable[tuple[Function, int]]) -> dict
     result: dict[tuple[str, int], list[dict[str, Any]]] = {(f.id, num): [] for f, num in wanted}
     if not wanted:
         return result
-    rows = session.execute(
-        sa.select(
-            WorkflowNode.function_id,
-            WorkflowNode.function_version_num,
-            Workflow.id,
-            Workflow.name,
-            Workflow.current_version_num,
-            WorkflowVersion.version_num,
-        )
-        .join(WorkflowVersion, WorkflowVersion.id == WorkflowNode.workflow_version_id)
-        .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
-        .where(Workflow.deleted_at.is_(None), WorkflowNode.function_id.in_(list(current)))
-        .order_by(Workflow.created_at, Workflow.id, WorkflowVersion.version_num)
-    )
+    rows = session.execute(_USAGE_OF_FUNCTIONS, {"function_ids": list(current)})
     grouped: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
     for function_id, pinned, workflow_id, workflow_name, workflow_current, workflow_version in rows:
         used_version = pinned if pinned is not None else current[function_id]
