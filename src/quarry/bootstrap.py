@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from quarry.calls.jobs import CALL_JOB, REVIEW_JOB, CallExecution, ReviewJob
+from quarry.calls.parts import PARTS_JOB, PartReading
 from quarry.collections.jobs import COLLECTION_JOB, CollectionIngest
 from quarry.config import Settings
 from quarry.engine.engine import Engine, Role
@@ -71,5 +72,6 @@ def bootstrap(settings: Settings, role: Role, db: Database | None = None, blobs:
     engine.register(CALL_JOB, CallExecution)
     engine.register(REVIEW_JOB, lambda runtime: ReviewJob(cast(CallExecution, runtime.job(CALL_JOB))))
     engine.register(COLLECTION_JOB, CollectionIngest)
+    engine.register(PARTS_JOB, PartReading)
     engine.add_service(lambda: DeliveryWorker(settings, db, links))
     return Process(settings, db, blobs, links, engine)

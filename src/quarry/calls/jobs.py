@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, undefer
 
 from quarry.calls import counts, reviews
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall, ReviewGate
+from quarry.calls.parts import SharedParts
 from quarry.calls.plan import Plan
 from quarry.calls.progress import (
     activity_name,
@@ -351,6 +352,7 @@ class CallExecution(DBOSConfiguredInstance):
                 _blob_writer(runtime, fc.environment_id, fc.call_id, function_call_id),
                 fc.reference_id,
                 _collection_search(runtime, fc.environment_id),
+                SharedParts(runtime, function_call_id, started.config.get("provider")),
             )
             return runner_for(fc.function_type)(run_input), False
         except FunctionError as exc:

@@ -172,3 +172,20 @@ class ReviewGate(Base):
         sa.Index("ix_review_gates_function_call", "function_call_id", unique=True),  # one gate per function call
         sa.Index("ix_review_gates_due", "closed_at", "decided_at", "deadline_at"),
     )
+
+
+class DocumentPart(Base):
+    """One part of a long document a function call reads, while it reads it (``calls.parts``)."""
+
+    __tablename__ = "document_parts"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # also the helper's workflow ID
+    function_call_id: Mapped[str] = mapped_column(sa.ForeignKey("function_calls.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    part: Mapped[dict[str, Any]] = mapped_column(JSONDocument)  # ``Part.wire``
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(128), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
+    spent: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)  # ``usage.Usage``
+    error: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -35,6 +35,10 @@ class Runtime(Protocol):
         """A job registered before this one, started (a job may enqueue another's workflows)."""
         ...
 
+    def enqueue(self, name: str, ids: list[str]) -> None:
+        """Hand stored work to job ``name``'s queue, each ID as its workflow ID (never fails)."""
+        ...
+
 
 class Job(Protocol):
     """Durable work of one kind: a DBOS-configured instance whose :attr:`entry` workflow takes the

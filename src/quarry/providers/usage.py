@@ -41,6 +41,12 @@ class Usage:
         if answered_by not in self.models:
             self.models.append(answered_by)
 
+    def merge(self, other: Usage) -> None:
+        self.requests += other.requests
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.models.extend(model for model in other.models if model not in self.models)
+
     def wire(self, price_input: float | None, price_output: float | None) -> dict[str, Any] | None:
         """The ``usage`` of a function call: ``None`` when it asked no model."""
         if not self.requests:
@@ -79,6 +85,14 @@ def record(model: str, response: httpx.Response) -> None:
     meter = _METER.get()
     if meter is not None and response.status_code < 400:
         meter.add(model, response)
+
+
+def absorb(spent: Usage) -> None:
+    """Count here what was used elsewhere: in a nested meter, or by another process asking a
+    part of the same document (``calls.parts``)."""
+    meter = _METER.get()
+    if meter is not None:
+        meter.merge(spent)
 
 
 def total(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from quarry.config import Settings
 from quarry.documents.model import Document, DocumentError
 from quarry.engine.readers import DocumentReaders
 from quarry.providers import ProviderError
+from quarry.providers.llm import ONE_BY_ONE, PartReader
 
 Search = Callable[..., list[tuple[Any, float | None]]]
 """``(collectionName, query, *, top_k, mode, score_threshold, include_subcollections) -> [(item data, distance)]``"""
@@ -62,6 +63,7 @@ class RunInput:
     store: Callable[[bytes, str], str] | None = None  # (data, inputType) -> blob key, for files a runner makes
     reference_id: str | None = None  # the function call's referenceID
     search: Search | None = None  # collection look-ups, for enrich
+    parts: PartReader = ONE_BY_ONE  # how the parts of a long document are asked (``calls.parts``)
 
     def documents(self) -> list[Document]:
         """Each input file read (in a reader process), audio transcribed by the deployment's transcriber."""

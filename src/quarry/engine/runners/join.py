@@ -34,7 +34,9 @@ def run(run_input: RunInput) -> list[Emission]:
             extraction = Extraction(merged, {pointer: MERGED_CONFIDENCE for pointer, _ in leaves(merged)})
         else:
             parts = documents + [run_input.json_document(content) for _, content in contents]
-            request = ExtractionRequest(_combined(parts), schema, config["outputSchemaName"], "join")
+            request = ExtractionRequest(
+                _combined(parts), schema, config["outputSchemaName"], "join", parts=run_input.parts
+            )
             extraction = provider_for(config.get("provider"), run_input.settings).extract(request)
     except ProviderError as exc:
         raise FunctionError(str(exc)) from None

@@ -47,6 +47,7 @@ def run(run_input: RunInput) -> list[Emission]:
             run_input.function_type,
             item.file and item.file.data,
             pre_count=bool(config.get("preCount")),
+            parts=run_input.parts,
         )
         try:
             extraction = provider.extract(request)

@@ -7,6 +7,7 @@ pick another with its ``provider`` field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,11 +22,54 @@ __all__ = [
     "Choice",
     "Extraction",
     "ExtractionRequest",
+    "ONE_BY_ONE",
+    "Part",
+    "PartReader",
     "Provider",
     "ProviderError",
     "invalid_properties",
     "provider_for",
 ]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One request's worth of a long document: all any process needs to ask a model for it."""
+
+    text: str
+    label: str  # what the prompt calls it (", pages 3-4 of 9")
+    schema: dict[str, Any]  # the loose schema parts are asked against (``chunks.part_schema``)
+    schema_name: str
+    input_type: str
+    images: tuple[bytes, ...] = ()  # page images (``analyze``): such a part is asked where it was cut
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The part as JSON (a part with images is never handed to another process)."""
+        return {
+            "text": self.text,
+            "label": self.label,
+            "schema": self.schema,
+            "schema_name": self.schema_name,
+            "input_type": self.input_type,
+        }
+
+
+class PartReader(Protocol):
+    """How the parts of a long document get asked: ``read(parts, ask)`` returns each part's
+    extraction, in order, by calling ``ask`` for each — or, in the engine, by sharing them out
+    among the deployment's model slots (``calls.parts``)."""
+
+    def read(self, parts: list[Part], ask: Callable[[Part], Extraction]) -> list[Extraction]: ...
+
+
+class _OneByOne:
+    def read(self, parts: list[Part], ask: Callable[[Part], Extraction]) -> list[Extraction]:
+        return [ask(part) for part in parts]
+
+
+ONE_BY_ONE: PartReader = _OneByOne()
+"""Parts asked one after another, here (outside the engine: tests, scripts)."""
 
 
 @dataclass
@@ -36,6 +80,7 @@ class ExtractionRequest:
     function_type: str  # transform | analyze | join
     data: bytes | None = None  # the original file, for providers that look at page images
     pre_count: bool = False  # bem's ``preCount``: a long document in parts half as long (more requests)
+    parts: PartReader = ONE_BY_ONE
 
 
 @dataclass

@@ -3,8 +3,9 @@
 The output schema goes as JSON-Schema structured output; the document as text, plus page images
 for ``analyze`` (dropped once if the endpoint refuses images). A document that does not fit the
 model's context (``QUARRY_LLM_CONTEXT_TOKENS``) is read in page-aligned chunks, each extracted
-against the schema with nothing required, and the answers merged (``chunks``). Rate limits and server errors
-are retried with exponential backoff (``Retry-After`` is honoured), each wait stretched by a
+against the schema with nothing required (each part asked as the request's ``parts`` reader
+decides: side by side in the engine), and the answers merged (``chunks``). Rate limits and server
+errors are retried with exponential backoff (``Retry-After`` is honoured), each wait stretched by a
 random share of up to ``jitter`` so that clients refused together do not come back together; an
 answer that does not validate against the schema gets one repair round with the validation
 errors — and when the repair request itself fails, the first answer stands.
@@ -28,7 +29,7 @@ from quarry.documents.rendering import page_images
 from quarry.expressions import SchemaValidator
 from quarry.pointers import leaves, unescape
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
-from quarry.providers.llm import Choice, Extraction, ExtractionRequest, ProviderError, invalid_properties
+from quarry.providers.llm import Choice, Extraction, ExtractionRequest, Part, ProviderError, invalid_properties
 from quarry.providers.llm.chunks import chunk_document, estimate_tokens, merge, part_schema
 from quarry.providers.llm.logprobs import Tokens, field_confidences, tokens_of
 from quarry.providers.llm.strict import strict_schema, without_unstated
@@ -89,14 +90,22 @@ class OpenAIProvider(ModelEndpoint):
         imaged = {number: IMAGE_TOKENS for number in range(1, len(images) + 1)}  # the first pages have images
         chunks = chunk_document(document, self._document_budget(request), imaged)
         if len(chunks) == 1:
-            return self._extract_part(request, request.schema, document.text, images, "")
+            return self.extract_part(
+                Part(document.text, "", request.schema, request.schema_name, document.input_type, tuple(images))
+            )
         loose = part_schema(request.schema)  # a chunk states what it sees; the merge is checked
-        answers = []
-        for chunk in chunks:
-            part_images = [images[number - 1] for number in chunk.pages if number in imaged]
-            label = f", {chunk.label}" + (f" of {len(document.pages)}" if chunk.pages else "")
-            part = self._extract_part(request, loose, chunk.text, part_images, label)
-            answers.append((part.content, part.confidences))
+        parts = [
+            Part(
+                chunk.text,
+                f", {chunk.label}" + (f" of {len(document.pages)}" if chunk.pages else ""),
+                loose,
+                request.schema_name,
+                document.input_type,
+                tuple(images[number - 1] for number in chunk.pages if number in imaged),
+            )
+            for chunk in chunks
+        ]
+        answers = [(answer.content, answer.confidences) for answer in request.parts.read(parts, self.extract_part)]
         content, confidences, conflicts = merge(answers, chunks)
         confidences = _capped(confidences, invalid_properties(content, request.schema))
         return Extraction(content, confidences, chunks=[chunk.wire for chunk in chunks], conflicts=conflicts)
@@ -115,18 +124,18 @@ class OpenAIProvider(ModelEndpoint):
             return max(MIN_DOCUMENT_TOKENS, budget // 2)
         return budget
 
-    def _extract_part(
-        self, request: ExtractionRequest, schema: dict[str, Any], text: str, images: list[bytes], label: str
-    ) -> Extraction:
-        """One request (and its repair round): the document's ``text`` (all of it, or a chunk
-        named by ``label``) against ``schema``."""
+    def extract_part(self, part: Part) -> Extraction:
+        """One request (and its repair round): a whole document, or one part of a long one."""
+        schema, images = part.schema, list(part.images)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": _user_content(request, text, label, images)},
+            {"role": "user", "content": _user_content(part, images)},
         ]
         validator = SchemaValidator(schema)
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer, messages, tokens = self._complete(client, messages, request, schema, with_images=bool(images))
+            answer, messages, tokens = self._complete(
+                client, messages, part.schema_name, schema, with_images=bool(images)
+            )
             content = _json_object(answer, schema)
             errors = _errors(validator, content)
             if errors:  # one repair round: the model sees what did not validate
@@ -137,7 +146,7 @@ class OpenAIProvider(ModelEndpoint):
                 ]
                 try:
                     repaired, _, repaired_tokens = self._complete(
-                        client, messages, request, schema, with_images=_has_images(messages)
+                        client, messages, part.schema_name, schema, with_images=_has_images(messages)
                     )
                 except ProviderError:
                     # The repair request can fail where the first did not ("context too long" once the
@@ -171,9 +180,8 @@ class OpenAIProvider(ModelEndpoint):
             {"role": "system", "content": "You classify documents. Answer with JSON only."},
             {"role": "user", "content": prompt},
         ]
-        request = ExtractionRequest(document, schema, "classification", "classify")
         with httpx.Client(timeout=self.timeout_seconds) as client:
-            answer, _, _ = self._complete(client, messages, request, schema, with_images=False)
+            answer, _, _ = self._complete(client, messages, "classification", schema, with_images=False)
         choice = (_json_object(answer) or {}).get("choice")
         return choice if choice in names else None
 
@@ -181,7 +189,7 @@ class OpenAIProvider(ModelEndpoint):
         self,
         client: httpx.Client,
         messages: list[dict[str, Any]],
-        request: ExtractionRequest,
+        schema_name: str,
         schema: dict[str, Any],
         *,
         with_images: bool,
@@ -192,7 +200,7 @@ class OpenAIProvider(ModelEndpoint):
         strict = None if plain else self._strict_form(schema)
         richer = {"logprobs": True} if self.logprobs and not plain else {}
         response_format = {
-            "name": _schema_name(request.schema_name),
+            "name": _schema_name(schema_name),
             "schema": strict or schema,
             "strict": bool(strict),
         }
@@ -247,9 +255,9 @@ class OpenAIProvider(ModelEndpoint):
         self.sleep(seconds * random.uniform(1.0, 1.0 + self.jitter) if self.jitter > 0 else seconds)
 
 
-def _user_content(request: ExtractionRequest, text: str, label: str, images: list[bytes]) -> str | list[dict[str, Any]]:
-    prompt = f"Output schema name: {request.schema_name}\n\nDocument ({request.document.input_type}{label}):\n{text}"
-    if label:
+def _user_content(part: Part, images: list[bytes]) -> str | list[dict[str, Any]]:
+    prompt = f"Output schema name: {part.schema_name}\n\nDocument ({part.input_type}{part.label}):\n{part.text}"
+    if part.label:
         prompt = (
             "This is one part of a longer document, read part by part: give what this part states, and leave out "
             f"what it does not.\n\n{prompt}"
