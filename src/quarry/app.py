@@ -17,6 +17,7 @@ from quarry.api.files import router as files_router
 from quarry.api.guard import RequestGuard
 from quarry.api.health import router as health_router
 from quarry.api.idempotency import install_idempotency
+from quarry.api.metrics import router as metrics_router
 from quarry.api.openapi import install_openapi
 from quarry.api.rate_limit import RateLimiter
 from quarry.api.timing import ServerTiming
@@ -74,6 +75,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     app.add_middleware(RequestGuard, max_body_bytes=process.settings.max_request_bytes)
     app.add_middleware(ServerTiming)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(calls_router)
     app.include_router(collections_router)
     app.include_router(subscriptions_router)

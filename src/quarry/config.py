@@ -65,6 +65,9 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_allowed_networks: str | None = None
     listen_url: str | None = None  # where `quarry serve` listens: the base of file URLs in webhooks
+    metrics: bool = True  # GET /metrics (Prometheus)
+    metrics_token: str | None = None  # a bearer token /metrics asks scrapers for
+    metrics_port: int | None = None  # where a `quarry worker` of a distributed deployment serves its metrics
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,10 +100,10 @@ class Settings:
             llm_model=env.get("QUARRY_LLM_MODEL") or None,
             llm_timeout_seconds=_number(env, "QUARRY_LLM_TIMEOUT_SECONDS", 120, float),
             llm_max_attempts=_number(env, "QUARRY_LLM_MAX_ATTEMPTS", 5, int, minimum=1),
-            llm_send_images=(env.get("QUARRY_LLM_SEND_IMAGES") or "true").lower() not in ("0", "false", "no"),
+            llm_send_images=_flag(env, "QUARRY_LLM_SEND_IMAGES", True),
             llm_context_tokens=_number(env, "QUARRY_LLM_CONTEXT_TOKENS", 32_768, int),
-            llm_strict=(env.get("QUARRY_LLM_STRICT") or "true").lower() not in ("0", "false", "no"),
-            llm_logprobs=(env.get("QUARRY_LLM_LOGPROBS") or "true").lower() not in ("0", "false", "no"),
+            llm_strict=_flag(env, "QUARRY_LLM_STRICT", True),
+            llm_logprobs=_flag(env, "QUARRY_LLM_LOGPROBS", True),
             llm_price_input=_number(env, "QUARRY_LLM_PRICE_INPUT", None, float),
             llm_price_output=_number(env, "QUARRY_LLM_PRICE_OUTPUT", None, float),
             llm_max_concurrency=_number(env, "QUARRY_LLM_MAX_CONCURRENCY", None, int),
@@ -116,6 +119,9 @@ class Settings:
             webhook_max_attempts=_number(env, "QUARRY_WEBHOOK_MAX_ATTEMPTS", 15, int),
             webhook_timeout_seconds=_number(env, "QUARRY_WEBHOOK_TIMEOUT_SECONDS", 10, float),
             webhook_allowed_networks=env.get("QUARRY_WEBHOOK_ALLOWED_NETWORKS") or None,
+            metrics=_flag(env, "QUARRY_METRICS", True),
+            metrics_token=env.get("QUARRY_METRICS_TOKEN") or None,
+            metrics_port=_number(env, "QUARRY_METRICS_PORT", None, int, minimum=1),
         )
 
     @property
@@ -162,3 +168,11 @@ def _number(
     if minimum is not None and value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no setting: ``0``, ``false``, ``no`` and ``off`` say no; anything else set says yes."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")

@@ -136,6 +136,20 @@ def lookup(session: Session, environment_id: str, dimension: str, values: list[s
     return int(session.connection().execute(_LOOKUP, parameters).scalar() or 0)
 
 
+def calls_by_status_and_type(session: Session) -> list[tuple[str, str, int]]:
+    """``(status, callType, calls)`` over every environment (``GET /metrics``): the counters summed."""
+    rows = session.execute(
+        sa.select(CallCount.value, sa.func.sum(CallCount.count))
+        .where(CallCount.dimension == _by_status("callType"))
+        .group_by(CallCount.value)
+    )
+    found = []
+    for value, total in rows:
+        status, _, call_type = value.partition(":")
+        found.append((status, call_type, int(total or 0)))
+    return found
+
+
 def filter_key(filters: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()
 

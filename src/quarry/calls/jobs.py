@@ -20,6 +20,7 @@ closes the gate and drives the call on from it, exactly as ``run_call`` would ha
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +50,7 @@ from quarry.engine.runners import INSTANT_TYPES, Emission, FunctionError, InputF
 from quarry.engine.runtime import Runtime
 from quarry.functions import service as functions
 from quarry.functions.models import FunctionVersion
+from quarry.metrics import FUNCTION_CALL_DURATION, FUNCTION_CALLS
 from quarry.providers import ProviderError, usage
 from quarry.providers.embeddings import embedder_from_settings
 from quarry.providers.llm import uses_model
@@ -323,9 +325,12 @@ class CallExecution(DBOSConfiguredInstance):
     def _run(self, started: _Started) -> tuple[list[Emission], bool, dict[str, Any] | None]:
         """Run a started function call: what it emitted, whether it failed, and what its model
         requests used (``providers.usage``; ``None`` when it asked no model)."""
-        settings = self.runtime.settings
+        settings, began = self.runtime.settings, time.perf_counter()
         with usage.metering() as meter:
             emissions, failed = self._emissions(started)
+        function_type = started.fc.function_type
+        FUNCTION_CALLS.labels(function_type, "failed" if failed else "completed").inc()
+        FUNCTION_CALL_DURATION.labels(function_type).observe(time.perf_counter() - began)
         return emissions, failed, meter.wire(settings.llm_price_input, settings.llm_price_output)
 
     def _emissions(self, started: _Started) -> tuple[list[Emission], bool]:

@@ -88,6 +88,7 @@ def serve(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import WorkerSupervisor
+    from quarry.metrics import share_between_processes
     from quarry.tenancy.service import create_api_key, has_active_key
 
     sockets = preflight.listening_sockets(host, port)
@@ -124,6 +125,8 @@ def serve(
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
     process = bootstrap(settings, Role.API, db, blobs)
     if workers:
+        # before any child starts: the API process's /metrics adds up what its workers count
+        share_between_processes(settings.data_dir / "metrics")
         command = [sys.executable, "-m", "quarry", "worker", "--supervised-by", str(os.getpid())]
         command += ["--listen-url", settings.listen_url]
         supervisor = WorkerSupervisor(db, process.engine.executor_id, command, os.environ, worker_processes)
@@ -183,6 +186,11 @@ def worker(
     engine.start()
     where = preflight.data_location(settings)
     console.print(f"Quarry worker {engine.executor_id}: {where}, {settings.workers} function calls at once")
+    if settings.metrics and settings.metrics_port and not supervised_by:  # a child's count in its serve's /metrics
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+        console.print(f"Metrics: http://0.0.0.0:{settings.metrics_port}/metrics")
     stopping.wait()
     console.print(f"Draining (up to {settings.drain_seconds:g} s)…")
     engine.stop(settings.drain_seconds)

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._core import prepare_enqueued_workflow
 from dbos._dbos import _get_or_create_dbos_registry
+from dbos._schemas.system_database import SystemSchema
 from dbos._sys_db import SystemDatabase
 
 from quarry.config import Settings
@@ -254,6 +255,27 @@ class Engine:
             _a_few_times(self._dbos._sys_db.init_workflows, statuses)
         except Exception:
             log.warning("%s not enqueued on %s; the sweeper will", ids, job.queue_name, exc_info=True)
+
+    def queue_figures(self) -> list[tuple[str, str, int, float | None]]:
+        """``(queue, "enqueued" | "running", workflows, oldest creation in epoch ms)`` for each
+        of the deployment's queues (``GET /metrics``): zero where none waits or runs."""
+        if self._dbos is None:
+            return []
+        status = SystemSchema.workflow_status
+        states = {"ENQUEUED": "enqueued", "PENDING": "running"}
+        statement = (
+            sa.select(status.c.queue_name, status.c.status, sa.func.count(), sa.func.min(status.c.created_at))
+            .where(status.c.status.in_(list(states)), status.c.queue_name.is_not(None))
+            .group_by(status.c.queue_name, status.c.status)
+        )
+        with self._dbos._sys_db.engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        found = {(queue, states[state]): (count, first) for queue, state, count, first in rows}
+        return [
+            (queue, state, *found.get((queue, state), (0, None)))
+            for queue in sorted({*self._queues, *(queue for queue, _ in found)})
+            for state in states.values()
+        ]
 
     def sweep(self, older_than: timedelta) -> None:
         """Enqueue the stored work of every job that is older than ``older_than``."""

@@ -32,6 +32,7 @@ from typing import Any
 
 from quarry.config import Settings
 from quarry.documents.model import Document, DocumentError
+from quarry.metrics import DOCUMENT_PAGES, DOCUMENT_READS, OCR_PAGES, READER_RESTARTS
 
 log = logging.getLogger("quarry.documents")
 
@@ -135,6 +136,18 @@ class DocumentReaders:
 
     def read(self, input_type: str, data: bytes) -> Document:
         """``input_type`` data as a ``Document``; ``DocumentError`` when it cannot be read within the limits."""
+        try:
+            document = self._read(input_type, data)
+        except DocumentError:
+            DOCUMENT_READS.labels(input_type, "failed").inc()
+            raise
+        DOCUMENT_READS.labels(input_type, "read").inc()
+        DOCUMENT_PAGES.labels(input_type).inc(len(document.pages))
+        if ocr := sum(page.ocr for page in document.pages):
+            OCR_PAGES.labels(input_type).inc(ocr)
+        return document
+
+    def _read(self, input_type: str, data: bytes) -> Document:
         with self._slots:
             for _attempt in range(2):
                 worker = self._take()
@@ -170,6 +183,7 @@ class DocumentReaders:
             worker.connection.send((input_type, data))
             if not worker.connection.poll(self.limits.timeout_seconds):
                 worker.kill()
+                READER_RESTARTS.labels("time limit").inc()
                 raise DocumentError(
                     f"reading the {input_type} file took longer than {self.limits.timeout_seconds:g} s "
                     "(QUARRY_PARSE_TIMEOUT_SECONDS)"
@@ -187,6 +201,7 @@ class DocumentReaders:
         return value
 
     def _death(self, input_type: str, code: int | None) -> str:
+        READER_RESTARTS.labels("died").inc()
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         log.warning("a reader process died on a %s file (%s)", input_type, how)
         return (

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from quarry.metrics import MODEL_DURATION, MODEL_REQUESTS
 from quarry.providers import ProviderError, usage
 
 if TYPE_CHECKING:
@@ -79,11 +80,18 @@ class ModelEndpoint:
 
     def post(self, client: httpx.Client, path: str, **request: Any) -> httpx.Response:
         """POST ``request`` to ``path`` under the base URL, with retries (:func:`post_with_retries`)."""
-        url = self.url(path)
-        response = post_with_retries(
-            client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.wait, **request
-        )
-        usage.record(self.model, response)  # the function call's tokens (``providers.usage``)
+        url, began = self.url(path), time.perf_counter()
+        try:
+            response = post_with_retries(
+                client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.wait, **request
+            )
+        except ProviderError:
+            MODEL_REQUESTS.labels(self.model, "failed").inc()
+            raise
+        finally:
+            MODEL_DURATION.labels(self.model).observe(time.perf_counter() - began)
+        MODEL_REQUESTS.labels(self.model, "answered" if response.status_code < 400 else "refused").inc()
+        usage.record(self.model, response)  # the function call's tokens (``providers.usage``), and the metrics'
         return response
 
     def wait(self, seconds: float) -> None:

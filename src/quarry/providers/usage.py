@@ -18,6 +18,29 @@ from typing import Any
 
 import httpx
 
+from quarry.metrics import MODEL_TOKENS
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one model answer says it used (``usage``), and which model gave it."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    @classmethod
+    def of(cls, model: str, response: httpx.Response) -> Answer:
+        """``model``: the one asked, when the answer does not name the one that answered."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        stated = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        answered_by = body.get("model") if isinstance(body.get("model"), str) else model
+        return cls(answered_by, _tokens(stated.get("prompt_tokens")), _tokens(stated.get("completion_tokens")))
+
 
 @dataclass
 class Usage:
@@ -26,20 +49,12 @@ class Usage:
     completion_tokens: int = 0
     models: list[str] = field(default_factory=list)
 
-    def add(self, model: str, response: httpx.Response) -> None:
-        """Count one answer (its ``usage`` when it states one; ``model``: the one asked)."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        usage = body.get("usage") if isinstance(body, dict) else None
-        usage = usage if isinstance(usage, dict) else {}
+    def add(self, answer: Answer) -> None:
         self.requests += 1
-        self.prompt_tokens += _tokens(usage.get("prompt_tokens"))
-        self.completion_tokens += _tokens(usage.get("completion_tokens"))
-        answered_by = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else model
-        if answered_by not in self.models:
-            self.models.append(answered_by)
+        self.prompt_tokens += answer.prompt_tokens
+        self.completion_tokens += answer.completion_tokens
+        if answer.model not in self.models:
+            self.models.append(answer.model)
 
     def merge(self, other: Usage) -> None:
         self.requests += other.requests
@@ -82,9 +97,15 @@ def metering() -> Iterator[Usage]:
 
 
 def record(model: str, response: httpx.Response) -> None:
+    """Count an answer of a model endpoint: in the function call's meter, and in the metrics."""
+    if response.status_code >= 400:
+        return
+    answer = Answer.of(model, response)
+    MODEL_TOKENS.labels(model, "prompt").inc(answer.prompt_tokens)  # by the model asked, as its requests
+    MODEL_TOKENS.labels(model, "completion").inc(answer.completion_tokens)
     meter = _METER.get()
-    if meter is not None and response.status_code < 400:
-        meter.add(model, response)
+    if meter is not None:
+        meter.add(answer)
 
 
 def absorb(spent: Usage) -> None:

@@ -25,6 +25,7 @@ from quarry.config import Settings
 from quarry.events import service as events
 from quarry.events.models import Event
 from quarry.ids import new_id
+from quarry.metrics import WEBHOOK_DELIVERIES
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
@@ -171,13 +172,16 @@ class DeliveryWorker:
                 None,
             )
             if outcome.ok:
+                WEBHOOK_DELIVERIES.labels("delivered").inc()
                 delivery.status, delivery.delivered_at = "delivered", now
                 _published(session, delivery.event_id, published_at=now, last_publish_error_at=None)
                 return
             _published(session, delivery.event_id, last_publish_error_at=now)
             if outcome.final or delivery.attempts >= self.settings.webhook_max_attempts:
+                WEBHOOK_DELIVERIES.labels("given up").inc()
                 delivery.status = "failed"
                 return
+            WEBHOOK_DELIVERIES.labels("to retry").inc()
             wait = backoff_seconds(
                 delivery.attempts,
                 self.settings.webhook_backoff_base,
