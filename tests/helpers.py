@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 INVOICE_SCHEMA = {
     "type": "object",
@@ -83,3 +84,23 @@ def probing(api: httpx.Client) -> Iterator[list[int]]:
     finally:
         done.set()
         thread.join()
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(client: httpx.Client, **headers: str) -> Samples:
+    """``GET /metrics``, read by prometheus-client's own parser: each sample's value by name and labels."""
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """A sample's value; 0 for one not there (a counter that never counted)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -17,7 +17,9 @@ import pytest
 
 from tests.conftest import BACKENDS
 from tests.harness.databases import drop_postgres_database, postgres_database
+from tests.harness.ports import free_port
 from tests.harness.processes import ServerProcess, WorkerProcess, quarry_environ
+from tests.helpers import scrape, value
 from tests.s3 import S3Server
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="the distributed shape needs PostgreSQL")
@@ -106,7 +108,8 @@ def _recovered_workflows(database_url: str) -> int:
 
 def test_api_processes_and_workers_share_the_work_and_survive_a_killed_worker(env: dict[str, str]) -> None:
     apis = [ServerProcess(env, "--no-workers"), ServerProcess(env, "--no-workers")]
-    workers = [WorkerProcess(env), WorkerProcess(env)]
+    metrics_port = free_port()  # the surviving worker serves its own metrics
+    workers = [WorkerProcess(env), WorkerProcess(env | {"QUARRY_METRICS_PORT": str(metrics_port)})]
     try:
         with _client(apis[0]) as first, _client(apis[1]) as second:
             api_executors = {c.get("/healthz").json()["executorID"] for c in (first, second)}
@@ -142,6 +145,15 @@ def test_api_processes_and_workers_share_the_work_and_survive_a_killed_worker(en
                 url = detail["functionCalls"][0]["inputs"][0]["s3URL"]
                 assert url.startswith(env["AWS_ENDPOINT_URL"])  # a presigned URL of the bucket, not Quarry's
                 assert json.loads(httpx.get(url, timeout=30).content) == {"n": n}
+
+            # the deployment's calls from any API process; the work from the worker that did it
+            deployment = scrape(first)
+            assert value(deployment, "quarry_calls", status="completed", type="workflow") == CALLS
+            assert value(deployment, "quarry_queue_workflows", queue="quarry-calls", state="enqueued") == 0
+            with httpx.Client(base_url=f"http://127.0.0.1:{metrics_port}", timeout=30) as worker_metrics:
+                worked = scrape(worker_metrics)
+            finished = value(worked, "quarry_function_calls_finished_total", type="payload_shaping", status="completed")
+            assert 0 < finished <= CALLS
 
         # the API-only processes ran nothing; the killed worker's unfinished calls went elsewhere
         ran = _executors_of_workflows(env["QUARRY_DATABASE_URL"])

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from quarry.app import create_app
 from quarry.bootstrap import bootstrap
@@ -23,25 +22,8 @@ from quarry.engine.engine import Role
 from tests.calls_client import get_call, shaping, single, submit, wait_for
 from tests.harness.fake_model import ReadingModel
 from tests.harness.processes import ServerProcess, quarry_environ
-from tests.helpers import assert_error, create_function
+from tests.helpers import assert_error, create_function, scrape, value
 from tests.test_composition_api import pdf
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(client: httpx.Client | TestClient, **headers: str) -> Samples:
-    response = client.get("/metrics", headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def test_metrics_follow_requests_calls_and_their_work(api: httpx.Client, anonymous: httpx.Client) -> None:
