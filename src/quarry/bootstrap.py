@@ -13,6 +13,7 @@ from typing import cast
 
 from quarry.calls.jobs import CALL_JOB, REVIEW_JOB, CallExecution, ReviewJob
 from quarry.calls.parts import PARTS_JOB, PartReading
+from quarry.calls.retention import Retention
 from quarry.collections.jobs import COLLECTION_JOB, CollectionIngest
 from quarry.config import Settings
 from quarry.engine.engine import Engine, Role
@@ -74,4 +75,6 @@ def bootstrap(settings: Settings, role: Role, db: Database | None = None, blobs:
     engine.register(COLLECTION_JOB, CollectionIngest)
     engine.register(PARTS_JOB, PartReading)
     engine.add_service(lambda: DeliveryWorker(settings, db, links))
+    if settings.retention_seconds is not None:
+        engine.add_service(lambda: Retention(settings, db, blobs, engine.forget_finished_workflows))
     return Process(settings, db, blobs, links, engine)

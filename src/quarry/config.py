@@ -65,6 +65,7 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_allowed_networks: str | None = None
     listen_url: str | None = None  # where `quarry serve` listens: the base of file URLs in webhooks
+    retention_seconds: float | None = None  # finished calls older than this are removed; None: kept for good
     metrics: bool = True  # GET /metrics (Prometheus)
     metrics_token: str | None = None  # a bearer token /metrics asks scrapers for
     metrics_port: int | None = None  # where a `quarry worker` of a distributed deployment serves its metrics
@@ -119,6 +120,7 @@ class Settings:
             webhook_max_attempts=_number(env, "QUARRY_WEBHOOK_MAX_ATTEMPTS", 15, int),
             webhook_timeout_seconds=_number(env, "QUARRY_WEBHOOK_TIMEOUT_SECONDS", 10, float),
             webhook_allowed_networks=env.get("QUARRY_WEBHOOK_ALLOWED_NETWORKS") or None,
+            retention_seconds=_duration(env, "QUARRY_RETENTION"),
             metrics=_flag(env, "QUARRY_METRICS", True),
             metrics_token=env.get("QUARRY_METRICS_TOKEN") or None,
             metrics_port=_number(env, "QUARRY_METRICS_PORT", None, int, minimum=1),
@@ -176,3 +178,21 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if not raw:
         return default
     return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _duration(env: Mapping[str, str], name: str) -> float | None:
+    """A duration such as ``90s``, ``45m``, ``12h``, ``30d`` or ``2w`` in seconds; ``None`` when unset."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return None
+    number, unit = raw[:-1], raw[-1]
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except (KeyError, ValueError):
+        raise SettingsError(f"{name} must be a duration such as 90s, 45m, 12h or 30d, not {raw!r}") from None
+    if seconds <= 0:
+        raise SettingsError(f"{name} must be longer than nothing, not {raw!r}")
+    return seconds

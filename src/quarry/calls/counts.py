@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,18 @@ def dimensions_of(call: Call, status: str | None = None) -> list[tuple[str, str]
         if value is not None and dimension != "status":
             pairs += [(dimension, value), (_by_status(dimension), f"{status}:{value}")]
     return pairs
+
+
+def calls_removed(session: Session, calls: Sequence[Call]) -> None:
+    """Uncount removed calls (retention), and forget the remembered counts of substring searches
+    in their environments: they may have counted them (the next search counts anew)."""
+    by_environment: dict[str, list[tuple[str, str, int]]] = {}
+    for call in calls:
+        by_environment.setdefault(call.environment_id, []).extend((d, v, -1) for d, v in dimensions_of(call))
+    for environment_id, deltas in by_environment.items():
+        add(session, environment_id, deltas)
+    if by_environment:
+        session.execute(sa.delete(CallCountCache).where(CallCountCache.environment_id.in_(list(by_environment))))
 
 
 def status_changed(session: Session, call: Call, old: str, new: str) -> None:

@@ -56,6 +56,7 @@ class Call(Base):
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),
         sa.Index("ix_calls_env_updated", "environment_id", "updated_at"),
+        sa.Index("ix_calls_finished", "finished_at"),  # retention: the longest finished first
         *(
             _listing_index("calls", column)
             for column in (

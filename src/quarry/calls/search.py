@@ -142,6 +142,16 @@ def index_references(session: Session, calls: Sequence[Call]) -> None:
     session.execute(sa.text(f"{insert} VALUES (:rowid, :reference, :environment, :call_id)"), rows)
 
 
+def forget_references(session: Session, calls: Sequence[Call]) -> None:
+    """Take removed calls out of the index (SQLite only): each is in its microsecond's slots."""
+    calls = [c for c in calls if c.call_reference_id]
+    if not calls or session.get_bind().dialect.name != "sqlite":
+        return
+    delete = f"DELETE FROM {SQLITE_TABLE} WHERE rowid >= :lo AND rowid < :hi AND call_id = :call_id"
+    rows = [{"lo": _key(c.created_at), "hi": _key(c.created_at) + (1 << SLOT_BITS), "call_id": c.id} for c in calls]
+    session.execute(sa.text(delete), rows)
+
+
 def _match(token: str, text: str) -> str:
     """The FTS5 query: the substring as a phrase in the reference, in the environment's rows."""
     phrase = '"' + text.lower().replace('"', '""') + '"'

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from quarry.storage.db import Database
 
 log = logging.getLogger("quarry.engine")
 
+_ENDED_WORKFLOWS = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
 APPLICATION_VERSION = "quarry-engine-3"
 """DBOS recovers only workflows of the same application version; bump it when the shape of
 ``run_call`` changes in a way a half-finished call cannot replay."""
@@ -276,6 +277,30 @@ class Engine:
             for queue in sorted({*self._queues, *(queue for queue, _ in found)})
             for state in states.values()
         ]
+
+    def forget_finished_workflows(self, created_before: datetime, limit: int) -> int:
+        """Delete from DBOS's tables up to ``limit`` top-level workflows that ended and were created
+        before ``created_before``, with the workflows they started (retention); how many went.
+
+        Only top-level ones: a child that ended may still be waited for by a parent that has not
+        (DBOS re-reads a child's outcome when it recovers the parent), and a parent ends last."""
+        if self._dbos is None:
+            return 0
+        status = SystemSchema.workflow_status
+        statement = (
+            sa.select(status.c.workflow_uuid)
+            .where(
+                status.c.status.in_(_ENDED_WORKFLOWS),
+                status.c.created_at < created_before.timestamp() * 1000,
+                status.c.parent_workflow_id.is_(None),
+            )
+            .limit(limit)
+        )
+        with self._dbos._sys_db.engine.connect() as connection:
+            ids = list(connection.execute(statement).scalars())
+        if ids:
+            self._dbos._sys_db.delete_workflows(ids, delete_children=True)
+        return len(ids)
 
     def sweep(self, older_than: timedelta) -> None:
         """Enqueue the stored work of every job that is older than ``older_than``."""

@@ -30,6 +30,10 @@ class BlobStore(Protocol):
         """The stored bytes; ``KeyError`` if there are none."""
         ...
 
+    def delete_under(self, prefix: str) -> None:
+        """Delete every blob whose key starts with ``prefix/`` (a call's files); none there is fine."""
+        ...
+
     def presigned_url(self, key: str, ttl_seconds: int) -> str | None:
         """A URL anyone may GET the bytes from for ``ttl_seconds``, served by the store itself; ``None`` when
         the store cannot serve files, and Quarry serves them instead (see ``urls.FileLinks``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -37,6 +38,9 @@ class LocalBlobStore:
             return self._path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             raise KeyError(key) from None
+
+    def delete_under(self, prefix: str) -> None:
+        shutil.rmtree(self._path(prefix), ignore_errors=True)
 
     def presigned_url(self, key: str, ttl_seconds: int) -> str | None:
         """None: a local file has no URL of its own; Quarry serves it through ``FileUrlSigner``."""

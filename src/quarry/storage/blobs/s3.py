@@ -88,6 +88,15 @@ class S3BlobStore:
         with closing(response["Body"]) as body:
             return body.read()
 
+    def delete_under(self, prefix: str) -> None:
+        """A page of keys at a time (S3 lists and deletes at most 1,000 at once)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._object_key(prefix) + "/"
+        )
+        for page in pages:
+            if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+
     def presigned_url(self, key: str, ttl_seconds: int) -> str:
         """A GET URL signed with the store's credentials: clients download straight from the bucket."""
         if not 0 < ttl_seconds <= MAX_PRESIGNED_TTL_SECONDS:
