@@ -113,6 +113,9 @@ def test_an_unsupported_blob_url_is_one_line(env: dict[str, str]) -> None:
         ("QUARRY_API_THREADS", "0", "at least 1"),
         ("QUARRY_DRAIN_SECONDS", "30s", "a number"),
         ("QUARRY_RATE_LIMIT_PER_SECOND", "fast", "a number"),
+        ("QUARRY_RETENTION", "30", "a duration"),
+        ("QUARRY_LOG_FORMAT", "xml", "one of text, json"),
+        ("QUARRY_METRICS_PORT", "ninety", "a whole number"),
     ],
 )
 def test_a_setting_that_is_not_a_usable_number_is_one_line(

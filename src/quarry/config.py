@@ -66,6 +66,8 @@ class Settings:
     webhook_allowed_networks: str | None = None
     listen_url: str | None = None  # where `quarry serve` listens: the base of file URLs in webhooks
     retention_seconds: float | None = None  # finished calls older than this are removed; None: kept for good
+    log_format: str = "text"  # or "json": one object per line, with the IDs of the call a line is about
+    log_level: str = "info"
     metrics: bool = True  # GET /metrics (Prometheus)
     metrics_token: str | None = None  # a bearer token /metrics asks scrapers for
     metrics_port: int | None = None  # where a `quarry worker` of a distributed deployment serves its metrics
@@ -121,6 +123,8 @@ class Settings:
             webhook_timeout_seconds=_number(env, "QUARRY_WEBHOOK_TIMEOUT_SECONDS", 10, float),
             webhook_allowed_networks=env.get("QUARRY_WEBHOOK_ALLOWED_NETWORKS") or None,
             retention_seconds=_duration(env, "QUARRY_RETENTION"),
+            log_format=_choice(env, "QUARRY_LOG_FORMAT", ("text", "json")),
+            log_level=_choice(env, "QUARRY_LOG_LEVEL", ("info", "debug", "warning", "error")),
             metrics=_flag(env, "QUARRY_METRICS", True),
             metrics_token=env.get("QUARRY_METRICS_TOKEN") or None,
             metrics_port=_number(env, "QUARRY_METRICS_PORT", None, int, minimum=1),
@@ -196,3 +200,11 @@ def _duration(env: Mapping[str, str], name: str) -> float | None:
     if seconds <= 0:
         raise SettingsError(f"{name} must be longer than nothing, not {raw!r}")
     return seconds
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when unset), else a ``SettingsError`` naming them."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw

@@ -50,6 +50,7 @@ from quarry.engine.runners import INSTANT_TYPES, Emission, FunctionError, InputF
 from quarry.engine.runtime import Runtime
 from quarry.functions import service as functions
 from quarry.functions.models import FunctionVersion
+from quarry.logs import about
 from quarry.metrics import FUNCTION_CALL_DURATION, FUNCTION_CALLS
 from quarry.providers import ProviderError, usage
 from quarry.providers.embeddings import embedder_from_settings
@@ -101,7 +102,8 @@ class CallExecution(DBOSConfiguredInstance):
 
     @DBOS.workflow()
     def run_call(self, call_id: str) -> str:
-        return self.run_at_once(call_id) or self._go_on(call_id, lambda: self.begin_call(call_id))
+        with about(callID=call_id):
+            return self.run_at_once(call_id) or self._go_on(call_id, lambda: self.begin_call(call_id))
 
     def run_at_once(self, call_id: str) -> str | None:
         """Run a call of one instant function call that hands nothing on (a lone payload_shaping,
@@ -164,7 +166,8 @@ class CallExecution(DBOSConfiguredInstance):
         workflow, or another gate's, may drive other parts of the call meanwhile: they share
         nothing but the joins, which ``release_joins`` hands to one of them only."""
         call_id = self.call_of_gate(gate_id)
-        return self._go_on(call_id, lambda: self._through_gate(gate_id), release_first=True)
+        with about(callID=call_id):
+            return self._go_on(call_id, lambda: self._through_gate(gate_id), release_first=True)
 
     def _through_gate(self, gate_id: str) -> Ran:
         """Close the gate; a gate whose deadline this process's clock has not reached yet (the
@@ -325,12 +328,14 @@ class CallExecution(DBOSConfiguredInstance):
     def _run(self, started: _Started) -> tuple[list[Emission], bool, dict[str, Any] | None]:
         """Run a started function call: what it emitted, whether it failed, and what its model
         requests used (``providers.usage``; ``None`` when it asked no model)."""
-        settings, began = self.runtime.settings, time.perf_counter()
-        with usage.metering() as meter:
-            emissions, failed = self._emissions(started)
-        function_type = started.fc.function_type
-        FUNCTION_CALLS.labels(function_type, "failed" if failed else "completed").inc()
-        FUNCTION_CALL_DURATION.labels(function_type).observe(time.perf_counter() - began)
+        settings, began, fc = self.runtime.settings, time.perf_counter(), started.fc
+        with about(callID=fc.call_id, functionCallID=fc.id, environmentID=fc.environment_id):
+            with usage.metering() as meter:
+                emissions, failed = self._emissions(started)
+            seconds, outcome = time.perf_counter() - began, "failed" if failed else "completed"
+            log.debug("function call %s (%s) %s in %.0f ms", fc.id, fc.function_type, outcome, seconds * 1000)
+        FUNCTION_CALLS.labels(fc.function_type, outcome).inc()
+        FUNCTION_CALL_DURATION.labels(fc.function_type).observe(seconds)
         return emissions, failed, meter.wire(settings.llm_price_input, settings.llm_price_output)
 
     def _emissions(self, started: _Started) -> tuple[list[Emission], bool]:

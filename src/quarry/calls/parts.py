@@ -37,6 +37,7 @@ from dbos import DBOS, DBOSConfiguredInstance
 from quarry.calls.models import DocumentPart
 from quarry.engine.queues import MODEL_QUEUE, STEP_RETRIES
 from quarry.engine.runtime import Runtime
+from quarry.logs import about
 from quarry.providers import usage
 from quarry.providers.llm import Extraction, Part, ProviderError, provider_for
 from quarry.storage.base import utcnow
@@ -221,7 +222,8 @@ class PartReading(DBOSConfiguredInstance):
             return provider_for(name, self.runtime.settings).extract_part(part)  # type: ignore[attr-defined]
 
         try:
-            _ask(self.claims, pid, ask)
+            with about(functionCallID=stored.function_call_id):
+                _ask(self.claims, pid, ask)
         except ProviderError:
             return "failed"
         except Exception:

@@ -88,11 +88,13 @@ def serve(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import WorkerSupervisor
+    from quarry.logs import configure as configure_logs
     from quarry.metrics import share_between_processes
     from quarry.tenancy.service import create_api_key, has_active_key
 
     sockets = preflight.listening_sockets(host, port)
     settings, db, account_id, blobs = _open_to_run()
+    configure_logs(settings.log_format, settings.log_level)
     console.print(f"Quarry: {preflight.data_location(settings)}")
     if Path("quarry-data", "quarry.db").is_file() and settings.data_dir != Path("quarry-data").absolute():
         console.print(
@@ -143,7 +145,9 @@ def serve(
             stop_streams(app)  # open streams of call changes end, so that the server can stop
             super().handle_exit(sig, frame)
 
-    Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)).run(sockets=sockets)
+    log_config = uvicorn.config.LOGGING_CONFIG if settings.log_format == "text" else None  # JSON: Quarry's format
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log, log_config=log_config)
+    Server(config).run(sockets=sockets)
     _exit_now()
 
 
@@ -169,6 +173,7 @@ def worker(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import follow_parent
+    from quarry.logs import configure as configure_logs
     from quarry.storage.db import Database
 
     if supervised_by:  # the supervisor has migrated the database and made the account
@@ -178,6 +183,7 @@ def worker(
         blobs = None  # checked by the supervisor: bootstrap opens it
     else:
         settings, db, _, blobs = _open_to_run()
+    configure_logs(settings.log_format, settings.log_level)
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
     engine = bootstrap(settings, Role.WORKER, db, blobs).engine
