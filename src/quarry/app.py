@@ -27,6 +27,7 @@ from quarry.calls.routes import router as calls_router
 from quarry.calls.watch import CallWatcher
 from quarry.collections.routes import router as collections_router
 from quarry.dashboard import router as dashboard_router
+from quarry.engine.upgrades import DrainWatch
 from quarry.events.routes import router as events_router
 from quarry.functions.routes import router as functions_router
 from quarry.subscriptions.routes import router as subscriptions_router
@@ -70,6 +71,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
     app.state.finished_calls = FinishedCalls(FINISHED_CALLS_KEPT)
     app.state.finished_v3_calls = FinishedV3Calls(FINISHED_V3_CALLS_KEPT)
     app.state.call_watcher = CallWatcher(process.db)
+    app.state.drain_watch = DrainWatch(process.db)
     install_error_handlers(app)
     install_idempotency(app)
     app.add_middleware(RequestGuard, max_body_bytes=process.settings.max_request_bytes)

@@ -6,6 +6,7 @@ They open the database directly (no HTTP), so they run where the server's data i
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,12 @@ def _open(create: bool = False):  # type: ignore[no-untyped-def]
 
 def _open_to_run():  # type: ignore[no-untyped-def]
     """What ``serve`` and ``worker`` run on: settings, database, account and blob store, each
-    checked before the database is created or migrated."""
+    checked before the database is created or migrated; no work in flight that this version
+    cannot finish."""
     settings = Settings.from_env()
     preflight.database_exists(settings)  # reached (a Failure if not), before the bucket and the schema
     blobs = preflight.blob_store(settings)
+    preflight.no_foreign_work(settings)
     return (settings, *_set_up(settings), blobs)
 
 
@@ -88,6 +91,7 @@ def serve(
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import WorkerSupervisor
+    from quarry.engine.upgrades import end_drain
     from quarry.logs import configure as configure_logs
     from quarry.metrics import share_between_processes
     from quarry.tenancy.service import create_api_key, has_active_key
@@ -125,6 +129,7 @@ def serve(
     if not workers:
         console.print("API only (--no-workers): calls are queued and run by `quarry worker` processes.")
     settings = dataclasses.replace(settings, listen_url=f"http://{host}:{port}")
+    end_drain(db)  # a drain lasts until the deployment is started again
     process = bootstrap(settings, Role.API, db, blobs)
     if workers:
         # before any child starts: the API process's /metrics adds up what its workers count
@@ -291,6 +296,31 @@ def environments_create(name: str = typer.Argument(..., help="Name of the new en
     except TenancyError as exc:
         raise Failure(str(exc)) from None
     console.print(f"Created environment '{name}'.")
+
+
+def drain(
+    timeout: float = typer.Option(None, min=0, help="Give up after this many seconds (exit 1); default: wait."),
+) -> None:
+    """Before an upgrade of the engine: new calls are refused (503) while the calls in flight
+    finish; returns once none is. Then stop every process, upgrade, and start the new version
+    (its start ends the drain). Run it with the version still installed."""
+    from quarry.engine.engine import APPLICATION_VERSION
+    from quarry.engine.upgrades import DrainWatch, begin_drain, workflows_in_flight
+
+    settings, db, _ = _open()
+    since = begin_drain(db)
+    console.print(f"Draining since {since:%Y-%m-%d %H:%M:%S} UTC: new calls are refused.")
+    time.sleep(DrainWatch.SECONDS + 1)  # API processes see it; calls they accepted just before are enqueued
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown = None
+    while left := workflows_in_flight(settings).get(APPLICATION_VERSION, 0):
+        if left != shown:
+            console.print(f"{left} workflows in flight…")
+            shown = left
+        if deadline is not None and time.monotonic() >= deadline:
+            raise Failure(f"{left} workflows still in flight after {timeout:g} s; new calls stay refused")
+        time.sleep(0.5)
+    console.print("Drained: nothing is in flight. Stop every process, upgrade, then start the new version.")
 
 
 @db_app.command("upgrade")

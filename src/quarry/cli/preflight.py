@@ -112,3 +112,16 @@ def set_up_failed(settings: Settings, exc: sqlalchemy.exc.DBAPIError) -> Failure
 
 def _first_line(exc: sqlalchemy.exc.DBAPIError) -> str:
     return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+
+
+def no_foreign_work(settings: Settings) -> None:
+    """Refuse to start while workflows of another engine version are in flight: this version
+    could never finish them (``engine.upgrades``)."""
+    from quarry.engine.upgrades import foreign_work
+
+    if foreign := foreign_work(settings):
+        listed = ", ".join(f"{count} of {version or 'an unknown version'}" for version, count in foreign.items())
+        raise Failure(
+            f"workflows of another engine version are in flight ({listed}): start the Quarry version that"
+            " started them, run `quarry drain` with it, then start this one"
+        )

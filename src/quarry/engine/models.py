@@ -25,3 +25,14 @@ class Executor(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime] = mapped_column(index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Drain(Base):
+    """The deployment is being drained for an upgrade since ``started_at``: API processes refuse
+    new calls until a process of a newer (or the same) version starts (``engine.upgrades``)."""
+
+    __tablename__ = "drains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1: one drain at a time
+    started_at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(sa.String(255))  # who asked: host and pid
