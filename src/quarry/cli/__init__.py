@@ -24,6 +24,8 @@ ADMIN, USER = "Admin (on the server's data)", "User (over HTTP: QUARRY_URL, QUAR
 app.command(rich_help_panel=ADMIN)(admin.serve)
 app.command(rich_help_panel=ADMIN)(admin.worker)
 app.command(rich_help_panel=ADMIN)(admin.drain)
+app.command(rich_help_panel=ADMIN)(admin.backup)
+app.command(rich_help_panel=ADMIN)(admin.restore)
 app.add_typer(admin.keys_app, name="keys", rich_help_panel=ADMIN)
 app.add_typer(admin.environments_app, name="environments", rich_help_panel=ADMIN)
 app.add_typer(admin.db_app, name="db", rich_help_panel=ADMIN)

@@ -323,6 +323,37 @@ def drain(
     console.print("Drained: nothing is in flight. Stop every process, upgrade, then start the new version.")
 
 
+def backup(path: Path = typer.Argument(..., help="A new (or empty) directory to write the backup to.")) -> None:
+    """Back up the embedded deployment (SQLite databases and files), consistent while it serves."""
+    from quarry.engine.backup import BackupError
+    from quarry.engine.backup import backup as back_up
+
+    settings = Settings.from_env()
+    try:
+        manifest = back_up(settings, path)
+    except BackupError as exc:
+        raise Failure(str(exc)) from None
+    files = "files in the bucket not copied" if manifest["filesInBucket"] else f"{manifest['files']} files"
+    console.print(f"Backed up {manifest['calls']} calls and {files} to {path}.")
+
+
+def restore(
+    path: Path = typer.Argument(..., help="A directory `quarry backup` wrote."),
+    replace: bool = typer.Option(False, "--replace", help="Put the backup in place of existing data."),
+) -> None:
+    """Restore a backup into QUARRY_DATA_DIR (every Quarry process stopped); then start `quarry serve`."""
+    from quarry.engine.backup import BackupError
+    from quarry.engine.backup import restore as put_back
+
+    settings = Settings.from_env()
+    try:
+        manifest = put_back(settings, path, replace)
+    except BackupError as exc:
+        raise Failure(str(exc)) from None
+    taken, calls = manifest["createdAt"], manifest["calls"]
+    console.print(f"Restored the backup of {taken} ({calls} calls) into {settings.data_dir}.")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations (the server also does this when it starts)."""

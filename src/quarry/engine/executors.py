@@ -106,7 +106,7 @@ class Membership:
             for row in rows
             if row.stopped_at is not None
             or row.heartbeat_at < now - STALE_AFTER
-            or (row.heartbeat_at < now - SILENT_AFTER and row.host == host and not _alive(row.pid))
+            or (row.heartbeat_at < now - SILENT_AFTER and row.host == host and not pid_alive(row.pid))
         ]
         for row in gone:
             resumed = self.recover([row.id])  # before forgetting it: a crash here leaves it to the next look
@@ -138,7 +138,7 @@ def _log_takeover(executor_id: str, *, clean: bool, resumed: int) -> None:
         log.debug("executor %s stopped cleanly, nothing to resume", executor_id)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process of this machine with that pid exists (a dead one needs no waiting for)."""
     try:
         os.kill(pid, 0)
