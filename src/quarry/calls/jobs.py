@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from sqlalchemy.orm import Session, undefer
 
+from quarry import tracing
 from quarry.calls import counts, reviews
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall, ReviewGate
 from quarry.calls.parts import SharedParts
@@ -82,6 +83,7 @@ class _Started:
     fc: FunctionCall
     config: dict[str, Any]
     plan: Plan
+    trace_parent: str | None  # the call's trace (``tracing``)
 
 
 @DBOS.dbos_class()
@@ -158,7 +160,7 @@ class CallExecution(DBOSConfiguredInstance):
             if not call.plan.single:
                 return None
             config = functions.config_of(session, fc.function_id, fc.function_version_num)
-            return call, _Started(fc, config, call.plan)
+            return call, _Started(fc, config, call.plan, call.trace_parent)
 
     @DBOS.workflow()
     def resume_after_review(self, gate_id: str) -> str:
@@ -309,7 +311,7 @@ class CallExecution(DBOSConfiguredInstance):
         fc.activity = [{"displayName": activity_name(fc.function_type), "status": "running"}]
         config = functions.config_of(session, fc.function_id, fc.function_version_num)
         call = session.get_one(Call, fc.call_id, options=WITH_PLAN)
-        return _Started(fc, config, call.plan)
+        return _Started(fc, config, call.plan, call.trace_parent)
 
     def _finish(self, started: _Started | Ran) -> Ran:
         """Run a started function call and record its end (outside any transaction: it may take long)."""
@@ -329,7 +331,15 @@ class CallExecution(DBOSConfiguredInstance):
         """Run a started function call: what it emitted, whether it failed, and what its model
         requests used (``providers.usage``; ``None`` when it asked no model)."""
         settings, began, fc = self.runtime.settings, time.perf_counter(), started.fc
-        with about(callID=fc.call_id, functionCallID=fc.id, environmentID=fc.environment_id):
+        traced = {
+            "quarry.call_id": fc.call_id,
+            "quarry.function_call_id": fc.id,
+            "quarry.function_type": fc.function_type,
+        }
+        with (
+            about(callID=fc.call_id, functionCallID=fc.id, environmentID=fc.environment_id),
+            tracing.continuing(started.trace_parent, "quarry.function_call", traced),
+        ):
             with usage.metering() as meter:
                 emissions, failed = self._emissions(started)
             seconds, outcome = time.perf_counter() - began, "failed" if failed else "completed"

@@ -52,6 +52,7 @@ class Call(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    trace_parent: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # W3C traceparent (``tracing``)
 
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from quarry import tracing
 from quarry.calls import counts, search
 from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.plan import EVERY_ITEM, Plan
@@ -297,6 +298,7 @@ def record_calls(
             call_reference_id=new.reference_id,
             input={"batchFiles": {"inputs": stored}} if new.batch else {"singleFile": stored[0]},
             plan_json=new.plan.to_json(),
+            trace_parent=tracing.submitted(call_id, new.call_type),
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id

@@ -87,6 +87,7 @@ def serve(
 
     import uvicorn
 
+    from quarry import tracing
     from quarry.app import create_app, stop_streams
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
@@ -99,6 +100,7 @@ def serve(
     sockets = preflight.listening_sockets(host, port)
     settings, db, account_id, blobs = _open_to_run()
     configure_logs(settings.log_format, settings.log_level)
+    tracing.configure("api")
     console.print(f"Quarry: {preflight.data_location(settings)}")
     if Path("quarry-data", "quarry.db").is_file() and settings.data_dir != Path("quarry-data").absolute():
         console.print(
@@ -175,6 +177,7 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):  # first: a stop while starting up is a stop too
         signal.signal(signum, stopping.ask)
 
+    from quarry import tracing
     from quarry.bootstrap import bootstrap
     from quarry.engine.engine import Role
     from quarry.engine.supervisor import follow_parent
@@ -189,6 +192,7 @@ def worker(
     else:
         settings, db, _, blobs = _open_to_run()
     configure_logs(settings.log_format, settings.log_level)
+    tracing.configure("worker")
     if concurrency:
         settings = dataclasses.replace(settings, workers=concurrency)
     engine = bootstrap(settings, Role.WORKER, db, blobs).engine
@@ -215,6 +219,9 @@ def _exit_now() -> None:
     import os
     import sys
 
+    from quarry import tracing
+
+    tracing.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from quarry import tracing
 from quarry.config import Settings
 from quarry.documents.model import Document, DocumentError
 from quarry.metrics import DOCUMENT_PAGES, DOCUMENT_READS, OCR_PAGES, READER_RESTARTS
@@ -137,7 +138,8 @@ class DocumentReaders:
     def read(self, input_type: str, data: bytes) -> Document:
         """``input_type`` data as a ``Document``; ``DocumentError`` when it cannot be read within the limits."""
         try:
-            document = self._read(input_type, data)
+            with tracing.span("quarry.document.read", {"quarry.input_type": input_type}):
+                document = self._read(input_type, data)
         except DocumentError:
             DOCUMENT_READS.labels(input_type, "failed").inc()
             raise

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from quarry import tracing
 from quarry.metrics import MODEL_DURATION, MODEL_REQUESTS
 from quarry.providers import ProviderError, usage
 
@@ -82,9 +83,10 @@ class ModelEndpoint:
         """POST ``request`` to ``path`` under the base URL, with retries (:func:`post_with_retries`)."""
         url, began = self.url(path), time.perf_counter()
         try:
-            response = post_with_retries(
-                client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.wait, **request
-            )
+            with tracing.span("quarry.model.request", {"quarry.model": self.model}):
+                response = post_with_retries(
+                    client, url, api_key=self.api_key, max_attempts=self.max_attempts, sleep=self.wait, **request
+                )
         except ProviderError:
             MODEL_REQUESTS.labels(self.model, "failed").inc()
             raise

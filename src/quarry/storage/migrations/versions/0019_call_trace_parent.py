@@ -1,0 +1,26 @@
+"""a call's trace context: its work continues the trace its submission began
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2027-03-29 09:00:00
+
+``calls.trace_parent`` keeps the W3C ``traceparent`` of the span that recorded the call's
+submission (quarry/tracing.py), when traces are exported; NULL otherwise.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0019"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("calls", sa.Column("trace_parent", sa.String(64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_column("trace_parent")
