@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,16 @@ def test_model_calls_never_exceed_the_deployment_cap(tmp_path: Path, client: Any
 PART_CONTEXT = "1500"  # room for about 2,900 bytes of text per request: each page below is a part
 
 
+@contextmanager
+def _reading_long_documents(backend: str, tmp_path: Path, model_url: str, **settings: str) -> Iterator[httpx.Client]:
+    """A Quarry whose transform ``read-long`` asks the model at ``model_url``, in a context where
+    each page of ``_pages`` is a part of its own."""
+    settings |= {"QUARRY_LLM_BASE_URL": model_url, "QUARRY_LLM_MODEL": "m", "QUARRY_LLM_CONTEXT_TOKENS": PART_CONTEXT}
+    with quarry_client(backend, tmp_path / "data", "quarry_parts", KEY, **settings) as api:
+        _transform(api, "read-long")
+        yield api
+
+
 def _pages(count: int) -> bytes:
     return pdf(*[[f"Page {n}."] + ["Pallet checked and signed at the gate. " * 2] * 26 for n in range(1, count + 1)])
 
@@ -115,12 +126,8 @@ def test_the_parts_of_a_long_document_are_asked_side_by_side(tmp_path: Path, bac
     # the endpoint answers once four requests are open together: asked one after another, four
     # parts would never be more than one open at once
     model = SlowModel({"pageText": "seen"}, delay=30, company=4, path="/v1")
-    settings = {"QUARRY_LLM_BASE_URL": model.url, "QUARRY_LLM_MODEL": "patient", "QUARRY_LLM_TIMEOUT_SECONDS": "60"}
     try:
-        with quarry_client(
-            backend, tmp_path / "data", "quarry_parts", KEY, **settings, QUARRY_LLM_CONTEXT_TOKENS=PART_CONTEXT
-        ) as api:
-            _transform(api, "read-long")
+        with _reading_long_documents(backend, tmp_path, model.url, QUARRY_LLM_TIMEOUT_SECONDS="60") as api:
             (call,) = submit(api, {"functionName": "read-long", "input": single(_pages(4), "pdf")})
             assert _finished(api, call["callID"]) == "completed"
             [event] = events_of(api, call["callID"], "transform")
@@ -165,12 +172,8 @@ class _RefusingPage(RecordingEndpoint):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_part_that_cannot_be_read_fails_its_function_call(tmp_path: Path, backend: str) -> None:
     model = _RefusingPage("Page 3.")
-    settings = {"QUARRY_LLM_BASE_URL": model.url + "/v1", "QUARRY_LLM_MODEL": "m", "QUARRY_LLM_MAX_ATTEMPTS": "1"}
     try:
-        with quarry_client(
-            backend, tmp_path / "data", "quarry_parts_fail", KEY, **settings, QUARRY_LLM_CONTEXT_TOKENS=PART_CONTEXT
-        ) as api:
-            _transform(api, "read-long")
+        with _reading_long_documents(backend, tmp_path, model.url + "/v1", QUARRY_LLM_MAX_ATTEMPTS="1") as api:
             (call,) = submit(api, {"functionName": "read-long", "input": single(_pages(4), "pdf")})
             assert _finished(api, call["callID"]) == "failed"
             [error] = events_of(api, call["callID"], "error")
