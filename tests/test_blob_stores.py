@@ -167,3 +167,18 @@ def test_file_links_prefer_the_stores_own_url(aws_env: S3Server, bucket: str, tm
     s3_url = FileLinks(signer, store).url("http://quarry.test/", "env_1/a.bin")
     assert s3_url.startswith(f"{aws_env.url}/{bucket}/blobs/env_1/a.bin?") and "X-Amz-Expires=120" in s3_url
     assert httpx.get(s3_url).content == PAYLOAD
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_a_calls_files_are_deleted_together(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Retention deletes a call's files by its prefix; another call's, even one whose ID starts
+    the same, stay."""
+    store = LocalBlobStore(tmp_path / "blobs") if kind == "local" else S3BlobStore(request.getfixturevalue("bucket"))
+    for key in ("env_1/call_a/0.pdf", "env_1/call_a/fc_1/0.json", "env_1/call_ab/0.pdf", "env_2/call_a/0.pdf"):
+        store.put(key, PAYLOAD)
+    store.delete_under("env_1/call_a")
+    store.delete_under("env_1/call_none")  # nothing there: no error
+    for key in ("env_1/call_a/0.pdf", "env_1/call_a/fc_1/0.json"):
+        with pytest.raises(KeyError):
+            store.get(key)
+    assert store.get("env_1/call_ab/0.pdf") == store.get("env_2/call_a/0.pdf") == PAYLOAD

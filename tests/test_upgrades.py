@@ -148,3 +148,53 @@ def test_a_drain_refuses_new_calls_and_returns_once_nothing_is_in_flight(tmp_pat
                 server.stop()
     finally:
         model.close()
+
+
+def _forget_workflows(environ: dict[str, str], data_dir: Path, ids: list[str]) -> int:
+    """Remove every record the engine has of these workflows, as a backup whose engine copy was
+    taken before they began would lack them."""
+    url = environ.get("QUARRY_DATABASE_URL")
+    db = Database(url or f"sqlite:///{data_dir / 'engine.sqlite'}")
+    schema = "dbos" if url else None
+    try:
+        with db.write() as session:
+            inspector = sa.inspect(session.connection())
+            removed = 0
+            for table in inspector.get_table_names(schema=schema):
+                if "workflow_uuid" in {column["name"] for column in inspector.get_columns(table, schema=schema)}:
+                    name = f"{schema}.{table}" if schema else table
+                    statement = sa.text(f"DELETE FROM {name} WHERE workflow_uuid IN :ids").bindparams(
+                        sa.bindparam("ids", expanding=True)
+                    )
+                    removed += session.execute(statement, {"ids": ids}).rowcount
+            return removed
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_running_call_the_engine_has_no_record_of_is_run_again(tmp_path: Path, backend: str) -> None:
+    model = SlowModel({"pageText": "seen"}, delay=3, path="/v1")
+    data_dir = tmp_path / "data"
+    settings = {"QUARRY_API_KEY": KEY, "QUARRY_LLM_BASE_URL": model.url, "QUARRY_LLM_MODEL": "slow"}
+    try:
+        with quarry_env(backend, data_dir, "quarry_orphan", **settings) as environ:
+            server = ServerProcess(environ)
+            with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, timeout=30) as api:
+                _model_function(api)
+                [call_id] = _submit(api, 1)
+                _running(api, [call_id])
+                [fc] = get_call(api, call_id)["functionCalls"]
+            workers = server.worker_pids()
+            server.kill()
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            assert _forget_workflows(environ, data_dir, [call_id, fc["functionCallID"]]) > 0
+            server = ServerProcess(environ)
+            try:
+                with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, timeout=30) as api:
+                    assert _finished(api, [call_id]) == ["completed"]
+            finally:
+                server.stop()
+    finally:
+        model.close()

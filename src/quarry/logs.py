@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+_json = False  # configured for JSON lines
+
 _ABOUT: ContextVar[dict[str, str]] = ContextVar("quarry_log_about", default={})  # noqa: B039 (never mutated)
 
 
@@ -62,7 +64,15 @@ def configure(log_format: str, level: str) -> None:
     root.handlers = [handler]
     root.setLevel(logging.WARNING)  # other libraries: their warnings only
     logging.getLogger("quarry").setLevel(level.upper())
-    if log_format == "json":
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-            logging.getLogger(name).handlers = []
-            logging.getLogger(name).propagate = True
+    global _json
+    _json = log_format == "json"
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        take_over(name)
+
+
+def take_over(name: str) -> None:
+    """In JSON, a library logger that set up its own handler (uvicorn's; DBOS's, as its engine
+    starts) writes through Quarry's instead."""
+    if _json:
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True

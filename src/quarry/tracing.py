@@ -68,7 +68,7 @@ def continuing(trace_parent: str | None, name: str, attributes: dict[str, str]) 
         yield
         return
     parent = _PROPAGATOR.extract({"traceparent": trace_parent})
-    with _TRACER.start_as_current_span(name, context=parent, attributes=attributes):
+    with _TRACER.start_as_current_span(name, context=parent, attributes=attributes, record_exception=False):
         yield
 
 
@@ -78,5 +78,6 @@ def span(name: str, attributes: dict[str, str]) -> Iterator[None]:
     if _provider is None or not trace.get_current_span().get_span_context().is_valid:
         yield
         return
-    with _TRACER.start_as_current_span(name, attributes=attributes):
+    # no exception recorded, here or in ``continuing``: a provider's message may quote what it was sent
+    with _TRACER.start_as_current_span(name, attributes=attributes, record_exception=False):
         yield

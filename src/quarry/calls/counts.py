@@ -65,8 +65,8 @@ def calls_removed(session: Session, calls: Sequence[Call]) -> None:
     by_environment: dict[str, list[tuple[str, str, int]]] = {}
     for call in calls:
         by_environment.setdefault(call.environment_id, []).extend((d, v, -1) for d, v in dimensions_of(call))
-    for environment_id, deltas in by_environment.items():
-        add(session, environment_id, deltas)
+    for environment_id in sorted(by_environment):  # one lock order for every remover: no deadlock
+        add(session, environment_id, by_environment[environment_id])
     if by_environment:
         session.execute(sa.delete(CallCountCache).where(CallCountCache.environment_id.in_(list(by_environment))))
 

@@ -454,9 +454,11 @@ class CallExecution(DBOSConfiguredInstance):
 
     def sweep(self, older_than: timedelta) -> list[str]:
         """Calls left ``pending`` for longer than ``older_than`` (stored by a process that may have
-        stopped before enqueuing them)."""
+        stopped before enqueuing them), and calls ``running`` of which the engine has no record
+        (restored from a backup whose engine copy was taken before they started): a new run picks
+        each up where Quarry's tables say it is."""
         with self.runtime.db.read() as session:
-            return list(
+            pending = list(
                 session.scalars(
                     sa.select(Call.id)
                     .where(Call.status == "pending", Call.created_at <= utcnow() - older_than)
@@ -464,6 +466,16 @@ class CallExecution(DBOSConfiguredInstance):
                     .limit(1000)
                 )
             )
+            running = list(
+                session.scalars(
+                    sa.select(Call.id)  # finished_at's index holds the calls not ended
+                    .where(Call.finished_at.is_(None), Call.status == "running")
+                    .order_by(Call.created_at)
+                    .limit(1000)
+                )
+            )
+        known = self.runtime.known_workflows(running)
+        return pending + [call_id for call_id in running if call_id not in known]
 
     def _ready(self, session: Session, which: sa.Select[Any], **parameters: Any) -> list[Ready]:
         """The function calls ``which`` selects, each with whether it asks a model."""

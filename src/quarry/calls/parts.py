@@ -103,6 +103,19 @@ class _Claims:
                 )
             )
 
+    def waiting(self, pid: str) -> tuple[bool, bool] | None:
+        """Whether the part is answered, and whether its claim went stale; ``None`` once it is
+        forgotten. A read of two columns: a function call looks often while a helper asks."""
+        with self.runtime.db.read() as session:
+            row = session.execute(
+                sa.select(DocumentPart.finished_at, DocumentPart.claimed_at).where(DocumentPart.id == pid)
+            ).first()
+        if row is None:
+            return None
+        finished_at, claimed_at = row
+        stale = claimed_at is None or claimed_at < utcnow() - self.stale
+        return finished_at is not None, stale
+
     def forget(self, pids: list[str]) -> None:
         with self.runtime.db.write() as session:
             session.execute(sa.delete(DocumentPart).where(DocumentPart.id.in_(pids)))
@@ -178,12 +191,14 @@ class SharedParts:
         """The answer of a part a helper is asking; asked here if the helper went stale."""
         pause = WAIT_SECONDS[0]
         while True:
-            mine, row = self.claims.claim(pid, me)
-            if mine or row is None:
-                log.warning("function call %s: the helper asking part %s went quiet; asked here", me, pid)
-                return _ask(self.claims, pid, partial(ask, part))
-            if row.finished_at is not None:
-                return _answer_of(row)
+            state = self.claims.waiting(pid)
+            if state is None or state[0] or state[1]:  # forgotten, answered, or stale: settle it
+                mine, row = self.claims.claim(pid, me)
+                if mine or row is None:
+                    log.warning("function call %s: the helper asking part %s went quiet; asked here", me, pid)
+                    return _ask(self.claims, pid, partial(ask, part))
+                if row.finished_at is not None:
+                    return _answer_of(row)
             time.sleep(pause)
             pause = min(pause * 2, WAIT_SECONDS[1])
 

@@ -311,21 +311,32 @@ def drain(
     """Before an upgrade of the engine: new calls are refused (503) while the calls in flight
     finish; returns once none is. Then stop every process, upgrade, and start the new version
     (its start ends the drain). Run it with the version still installed."""
+    from quarry.calls.counts import calls_by_status_and_type
     from quarry.engine.engine import APPLICATION_VERSION
-    from quarry.engine.upgrades import DrainWatch, begin_drain, workflows_in_flight
+    from quarry.engine.upgrades import DrainWatch, begin_drain, drain_started, workflows_in_flight
 
     settings, db, _ = _open()
     since = begin_drain(db)
     console.print(f"Draining since {since:%Y-%m-%d %H:%M:%S} UTC: new calls are refused.")
     time.sleep(DrainWatch.SECONDS + 1)  # API processes see it; calls they accepted just before are enqueued
+
+    def in_flight() -> int:
+        """Workflows of this version still waiting or running, and calls not enqueued yet (a
+        submission that passed the check before the drain, still storing its files)."""
+        with db.read() as session:
+            pending = sum(n for status, _, n in calls_by_status_and_type(session) if status == "pending")
+        return workflows_in_flight(settings).get(APPLICATION_VERSION, 0) + pending
+
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = None
-    while left := workflows_in_flight(settings).get(APPLICATION_VERSION, 0):
+    while left := in_flight():
+        if drain_started(db) is None:
+            raise Failure("the drain ended meanwhile (a `quarry serve` started): run `quarry drain` again")
         if left != shown:
-            console.print(f"{left} workflows in flight…")
+            console.print(f"{left} calls and workflows in flight…")
             shown = left
         if deadline is not None and time.monotonic() >= deadline:
-            raise Failure(f"{left} workflows still in flight after {timeout:g} s; new calls stay refused")
+            raise Failure(f"{left} calls and workflows still in flight after {timeout:g} s; new calls stay refused")
         time.sleep(0.5)
     console.print("Drained: nothing is in flight. Stop every process, upgrade, then start the new version.")
 

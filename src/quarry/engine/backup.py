@@ -3,10 +3,12 @@
 Each database is copied with SQLite's online backup (a consistent snapshot; writers go on), in an
 order that keeps the copy consistent as a whole: the engine's database (``engine.sqlite``: DBOS's
 queues and workflow records) first, then Quarry's, then the files. So a call in the copy is never
-ahead of its engine record in a way that strands it — a workflow recorded as finished for a call
-that Quarry's copy shows running would; the reverse is resumed or swept at the next start, as after
-a crash — and every file a copied row names is there, since files are written before the rows that
-name them. A file written after the snapshot is copied too, unnamed and harmless.
+behind its engine record — a workflow recorded as finished for a call that Quarry's copy shows
+running would strand it — only ahead of it, which the next start resumes: a workflow still in
+flight is recovered, a call with none is swept (pending: enqueued; running without a record: run
+again from where Quarry's tables say it is). Every file a copied row names is there, since files
+are written before the rows that name them; a file written after the snapshot is copied too,
+unnamed and harmless, and one that retention removes during the copy is left out with its call.
 
 A PostgreSQL deployment is backed up with PostgreSQL's own tools and its bucket with the store's
 (docs/operations.md); files in an S3 bucket are not copied.
@@ -15,6 +17,7 @@ A PostgreSQL deployment is backed up with PostgreSQL's own tools and its bucket 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -77,7 +80,7 @@ def backup(settings: Settings, target: Path) -> dict[str, object]:
     _copy_database(places.quarry_db, target / QUARRY_DB)
     files = 0
     if places.blobs is not None and places.blobs.is_dir():
-        shutil.copytree(places.blobs, target / BLOBS, ignore=shutil.ignore_patterns(".tmp-*"))
+        shutil.copytree(places.blobs, target / BLOBS, ignore=shutil.ignore_patterns(".tmp-*"), copy_function=_copy_file)
         files = sum(1 for path in (target / BLOBS).rglob("*") if path.is_file())
     manifest: dict[str, object] = {
         "createdAt": utcnow().isoformat(),
@@ -98,21 +101,45 @@ def restore(settings: Settings, source: Path, replace: bool = False) -> dict[str
         manifest = json.loads((source / MANIFEST).read_text())
     except (OSError, ValueError):
         raise BackupError(f"{source} is not a Quarry backup (no readable {MANIFEST})") from None
+    if not (source / QUARRY_DB).is_file():
+        raise BackupError(f"{source} holds no {QUARRY_DB}: an incomplete backup is not restored")
     if places.quarry_db.is_file():
         if _recently_running(places.quarry_db):
             raise BackupError("a Quarry process is serving this data: stop every process before restoring")
         if not replace:
             raise BackupError(f"{places.quarry_db} exists: restore with --replace to put the backup in its place")
+    # copied beside their places first: a copy that fails (a full disk) leaves the old data as it was
+    copies = []
     for database, name in ((places.engine_db, ENGINE_DB), (places.quarry_db, QUARRY_DB)):
-        for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-            stale.unlink(missing_ok=True)  # a write-ahead log of the old database would be replayed into the new
         if (source / name).is_file():
             database.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / name, database)
-    if places.blobs is not None and (source / BLOBS).is_dir():
+            shutil.copyfile(source / name, database.with_name(database.name + ".restoring"))
+            copies.append(database)
+    files = None
+    if places.blobs is not None:
+        files = places.blobs.with_name(places.blobs.name + ".restoring")
+        shutil.rmtree(files, ignore_errors=True)
+        if (source / BLOBS).is_dir():
+            shutil.copytree(source / BLOBS, files)
+        else:
+            files.mkdir(parents=True)
+    for database in (places.engine_db, places.quarry_db):
+        for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            stale.unlink(missing_ok=True)  # a write-ahead log of the old database would be replayed into the new
+    for database in copies:
+        os.replace(database.with_name(database.name + ".restoring"), database)
+    if places.blobs is not None and files is not None:
         shutil.rmtree(places.blobs, ignore_errors=True)
-        shutil.copytree(source / BLOBS, places.blobs)
+        os.replace(files, places.blobs)
     return manifest
+
+
+def _copy_file(source: str, target: str) -> None:
+    """A file removed meanwhile (retention, as the copy runs) is left out: its call is being removed too."""
+    try:
+        shutil.copy2(source, target)
+    except FileNotFoundError:
+        pass
 
 
 def _copy_database(source: Path, target: Path) -> None:

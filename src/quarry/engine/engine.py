@@ -34,6 +34,7 @@ from dbos._dbos import _get_or_create_dbos_registry
 from dbos._schemas.system_database import SystemSchema
 from dbos._sys_db import SystemDatabase
 
+from quarry import logs
 from quarry.config import Settings
 from quarry.engine.executors import Membership, new_executor_id
 from quarry.engine.queues import POLLING_SECONDS, queue_limits
@@ -192,6 +193,7 @@ class Engine:
         if not self.runs_work:
             DBOS.listen_queues([])  # an API-only process enqueues, and never dequeues
         DBOS.launch()
+        logs.take_over("dbos")  # its own text handler, set up just now
         _insert_rows_in_one_compiled_statement(self._dbos._sys_db)
         for name, limits in queue_limits(self.settings).items():
             conflict = "always_update" if self.runs_work else "never_update"
@@ -278,21 +280,36 @@ class Engine:
             for state in states.values()
         ]
 
-    def forget_finished_workflows(self, created_before: datetime, limit: int) -> int:
-        """Delete from DBOS's tables up to ``limit`` top-level workflows that ended and were created
-        before ``created_before``, with the workflows they started (retention); how many went.
+    def known_workflows(self, ids: list[str]) -> set[str]:
+        """Which of these workflow IDs DBOS has a record of."""
+        if self._dbos is None or not ids:
+            return set()
+        status = SystemSchema.workflow_status
+        statement = sa.select(status.c.workflow_uuid).where(status.c.workflow_uuid.in_(ids))
+        with self._dbos._sys_db.engine.connect() as connection:
+            return set(connection.execute(statement).scalars())
 
-        Only top-level ones: a child that ended may still be waited for by a parent that has not
-        (DBOS re-reads a child's outcome when it recovers the parent), and a parent ends last."""
+    def forget_finished_workflows(self, ended_before: datetime, limit: int) -> int:
+        """Delete from DBOS's tables up to ``limit`` top-level workflows that ended before
+        ``ended_before``, with the workflows they started (retention); how many went.
+
+        Only top-level ones, and only once none of their children runs: a child that ended may
+        still be waited for by a parent that has not (DBOS re-reads a child's outcome when it
+        recovers the parent), and a call abandoned on a failed branch ends before its others."""
         if self._dbos is None:
             return 0
         status = SystemSchema.workflow_status
+        child = status.alias("child")
+        running_child = sa.exists().where(
+            child.c.parent_workflow_id == status.c.workflow_uuid, child.c.status.not_in(_ENDED_WORKFLOWS)
+        )
         statement = (
             sa.select(status.c.workflow_uuid)
             .where(
                 status.c.status.in_(_ENDED_WORKFLOWS),
-                status.c.created_at < created_before.timestamp() * 1000,
+                status.c.updated_at < ended_before.timestamp() * 1000,
                 status.c.parent_workflow_id.is_(None),
+                ~running_child,
             )
             .limit(limit)
         )

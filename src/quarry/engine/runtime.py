@@ -39,6 +39,10 @@ class Runtime(Protocol):
         """Hand stored work to job ``name``'s queue, each ID as its workflow ID (never fails)."""
         ...
 
+    def known_workflows(self, ids: list[str]) -> set[str]:
+        """Which of these workflow IDs the engine has a record of."""
+        ...
+
 
 class Job(Protocol):
     """Durable work of one kind: a DBOS-configured instance whose :attr:`entry` workflow takes the

@@ -71,6 +71,13 @@ def begin_drain(db: Database) -> datetime:
         return drain.started_at
 
 
+def drain_started(db: Database) -> datetime | None:
+    """When the deployment's drain began; ``None`` when it is not drained."""
+    with db.read() as session:
+        drain = session.get(Drain, 1)
+        return drain.started_at if drain is not None else None
+
+
 def end_drain(db: Database) -> None:
     with db.write() as session:
         session.execute(sa.delete(Drain))
@@ -90,7 +97,6 @@ class DrainWatch:
     def drained(self) -> bool:
         now = time.monotonic()
         if now >= self._until:
-            with self.db.read() as session:
-                self._drained = session.get(Drain, 1) is not None
+            self._drained = drain_started(self.db) is not None
             self._until = now + self.SECONDS
         return self._drained

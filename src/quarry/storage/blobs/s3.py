@@ -95,7 +95,12 @@ class S3BlobStore:
         )
         for page in pages:
             if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                if errors := answer.get("Errors"):
+                    first = errors[0]
+                    raise OSError(
+                        f"{len(errors)} files under {prefix!r} not deleted: {first.get('Code')} ({first.get('Key')})"
+                    )
 
     def presigned_url(self, key: str, ttl_seconds: int) -> str:
         """A GET URL signed with the store's credentials: clients download straight from the bucket."""
