@@ -1,5 +1,6 @@
 """Traces: with an OTLP endpoint configured, one trace per call spans the API process that took
-it and the worker that ran it, with the document read and the model request inside."""
+it and the worker that ran it, with the document read and the model request inside, and the
+webhook delivery of its event."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.harness.otlp import OtlpReceiver, ReceivedSpan
 from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import create_function
 from tests.test_composition_api import pdf
+from tests.test_webhooks import Receiver, subscribe
 
 KEY = "trace-test-key"
 
@@ -31,7 +33,7 @@ def _one(receiver: OtlpReceiver, name: str, trace_id: str) -> ReceivedSpan:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_one_trace_follows_a_call_from_the_api_through_the_worker(tmp_path: Path, backend: str) -> None:
-    receiver, model = OtlpReceiver(), ReadingModel({"invoiceNumber": r"Invoice (\S+)"})
+    receiver, model, hook = OtlpReceiver(), ReadingModel({"invoiceNumber": r"Invoice (\S+)"}), Receiver()
     settings = {
         "QUARRY_API_KEY": KEY,
         "QUARRY_LLM_BASE_URL": model.url + "/v1",
@@ -48,6 +50,7 @@ def test_one_trace_follows_a_call_from_the_api_through_the_worker(tmp_path: Path
                     schema = {"type": "object", "properties": {"invoiceNumber": {"type": "string"}}}
                     create_function(api, {"functionName": "traced", "type": "transform", "provider": "openai",
                                           "outputSchemaName": "Invoice", "outputSchema": schema})  # fmt: skip
+                    subscribe(api, "traced", hook.url)
                     [call] = submit(api, {"functionName": "traced", "input": single(pdf(["Invoice INV-3"]), "pdf")})
                     assert wait_for(api, call["callID"])["status"] == "completed"
                 [submitted] = [s for s in _wait_all(receiver, "quarry.call.submitted")
@@ -55,11 +58,13 @@ def test_one_trace_follows_a_call_from_the_api_through_the_worker(tmp_path: Path
                 work = _one(receiver, "quarry.function_call", submitted.trace_id)
                 read = _one(receiver, "quarry.document.read", submitted.trace_id)
                 asked = _one(receiver, "quarry.model.request", submitted.trace_id)
+                delivered = _one(receiver, "quarry.webhook.delivery", submitted.trace_id)
             finally:
                 server.stop()
     finally:
         receiver.close()
         model.close()
+        hook.close()
     assert submitted.parent_span_id == ""  # the call's trace starts with its submission
     assert submitted.resource["quarry.role"] == "api" and work.resource["quarry.role"] == "worker"
     assert submitted.resource["service.name"] == work.resource["service.name"] == "quarry-under-test"
@@ -69,6 +74,8 @@ def test_one_trace_follows_a_call_from_the_api_through_the_worker(tmp_path: Path
     )
     assert read.parent_span_id == work.span_id and read.attributes["quarry.input_type"] == "pdf"
     assert asked.parent_span_id == work.span_id and asked.attributes["quarry.model"] == "reader"
+    assert delivered.parent_span_id == submitted.span_id  # made later, by the delivery worker: the call's trace
+    assert delivered.resource["quarry.role"] == "worker" and delivered.attributes["quarry.event_id"]
     assert "INV-3" not in str(receiver.spans)  # IDs and types, never content
 
 

@@ -1,5 +1,6 @@
 """Traces (OpenTelemetry): one trace per call, from its submission in an API process through its
-function calls in the workers, with their document reads and model requests.
+function calls in the workers, with their document reads and model requests, to the webhook
+deliveries of its events.
 
 Off unless an OTLP endpoint is configured with the standard variables
 (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``; ``OTEL_SERVICE_NAME``,

@@ -137,6 +137,7 @@ def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emiss
         workflow_name=call.workflow_name,
         workflow_version_num=call.workflow_version_num,
         transformation_id=emission.body.get("transformationID"),
+        trace_parent=call.trace_parent,
         body=emission.body,
     )
     session.add(event)

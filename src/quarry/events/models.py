@@ -44,6 +44,7 @@ class Event(Base):
     labelled_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
     last_publish_error_at: Mapped[datetime | None]
+    trace_parent: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # its call's trace (``tracing``)
     body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import httpx
 import sqlalchemy as sa
 
-from quarry import __version__
+from quarry import __version__, tracing
 from quarry.config import Settings
 from quarry.events import service as events
 from quarry.events.models import Event
@@ -121,6 +121,7 @@ class DeliveryWorker:
             event = session.get(Event, delivery.event_id)
             secret = session.get(WebhookSecret, delivery.environment_id)
             request, gone = None, "the subscription or the event no longer exists"
+            trace_parent = event.trace_parent if event is not None else None
             if subscription is not None and subscription.disabled:
                 gone = "the subscription was disabled before this event could be delivered"
             elif subscription is not None and event is not None:
@@ -129,7 +130,9 @@ class DeliveryWorker:
         if request is None:
             outcome = _Outcome(None, gone, 0, final=True)
         else:
-            outcome = self._post(*request)
+            traced = {"quarry.event_id": delivery.event_id, "quarry.subscription_id": delivery.subscription_id}
+            with tracing.continuing(trace_parent, "quarry.webhook.delivery", traced):
+                outcome = self._post(*request)
         self._record(delivery_id, outcome)
 
     def _post(self, url: str, body: bytes, secret: str | None) -> _Outcome:
