@@ -15,10 +15,10 @@ from quarry.calls.models import Call
 from quarry.calls.retention import remove_calls
 from quarry.config import Settings, SettingsError
 from quarry.storage.base import utcnow
-from quarry.storage.db import Database
 from quarry.webhooks.models import Delivery
 from tests.calls_client import events_of, get_call, list_calls, shaping, single, submit, wait_for
 from tests.conftest import BACKENDS, Server
+from tests.harness.databases import engine_tables
 from tests.harness.processes import ServerProcess, quarry_env
 from tests.helpers import create_function, transform
 
@@ -95,17 +95,9 @@ def test_a_retention_is_a_duration() -> None:
 
 def _workflow_rows(environ: dict[str, str], data_dir: Path, ids: list[str]) -> int:
     """DBOS's records of these workflows, in the deployment's system database."""
-    url = environ.get("QUARRY_DATABASE_URL")
-    db = Database(url if url else f"sqlite:///{data_dir / 'engine.sqlite'}")
-    table = "dbos.workflow_status" if url else "workflow_status"
-    try:
-        with db.read() as session:
-            query = sa.text(f"SELECT count(*) FROM {table} WHERE workflow_uuid IN :ids").bindparams(
-                sa.bindparam("ids", expanding=True)
-            )
-            return session.scalar(query, {"ids": ids}) or 0
-    finally:
-        db.dispose()
+    with engine_tables(environ, data_dir) as (session, prefix):
+        query = sa.text(f"SELECT count(*) FROM {prefix}workflow_status WHERE workflow_uuid IN :ids")
+        return session.scalar(query.bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}) or 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from quarry.engine.engine import APPLICATION_VERSION
-from quarry.storage.db import Database
 from tests.calls_client import TERMINAL, get_call, single, submit
 from tests.conftest import BACKENDS
+from tests.harness.databases import engine_tables
 from tests.harness.fake_model import SlowModel
 from tests.harness.ports import free_port
 from tests.harness.processes import ServerProcess, quarry_env
@@ -56,15 +56,12 @@ def _finished(api: httpx.Client, call_ids: list[str]) -> list[str]:
 
 def _relabel_workflows(environ: dict[str, str], data_dir: Path, old: str, new: str) -> int:
     """What an engine of version ``new`` would have left: the in-flight workflows of ``old``, relabelled."""
-    url = environ.get("QUARRY_DATABASE_URL")
-    db = Database(url or f"sqlite:///{data_dir / 'engine.sqlite'}")
-    table = "dbos.workflow_status" if url else "workflow_status"
-    try:
-        with db.write() as session:
-            statement = f"UPDATE {table} SET application_version = :new WHERE application_version = :old AND status IN ('PENDING', 'ENQUEUED')"  # noqa: E501
-            return session.execute(sa.text(statement), {"new": new, "old": old}).rowcount
-    finally:
-        db.dispose()
+    with engine_tables(environ, data_dir) as (session, prefix):
+        statement = (
+            f"UPDATE {prefix}workflow_status SET application_version = :new"
+            " WHERE application_version = :old AND status IN ('PENDING', 'ENQUEUED')"
+        )
+        return session.execute(sa.text(statement), {"new": new, "old": old}).rowcount
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -153,23 +150,17 @@ def test_a_drain_refuses_new_calls_and_returns_once_nothing_is_in_flight(tmp_pat
 def _forget_workflows(environ: dict[str, str], data_dir: Path, ids: list[str]) -> int:
     """Remove every record the engine has of these workflows, as a backup whose engine copy was
     taken before they began would lack them."""
-    url = environ.get("QUARRY_DATABASE_URL")
-    db = Database(url or f"sqlite:///{data_dir / 'engine.sqlite'}")
-    schema = "dbos" if url else None
-    try:
-        with db.write() as session:
-            inspector = sa.inspect(session.connection())
-            removed = 0
-            for table in inspector.get_table_names(schema=schema):
-                if "workflow_uuid" in {column["name"] for column in inspector.get_columns(table, schema=schema)}:
-                    name = f"{schema}.{table}" if schema else table
-                    statement = sa.text(f"DELETE FROM {name} WHERE workflow_uuid IN :ids").bindparams(
-                        sa.bindparam("ids", expanding=True)
-                    )
-                    removed += session.execute(statement, {"ids": ids}).rowcount
-            return removed
-    finally:
-        db.dispose()
+    with engine_tables(environ, data_dir) as (session, prefix):
+        schema = prefix.rstrip(".") or None
+        inspector = sa.inspect(session.connection())
+        removed = 0
+        for table in inspector.get_table_names(schema=schema):
+            if "workflow_uuid" in {column["name"] for column in inspector.get_columns(table, schema=schema)}:
+                statement = sa.text(f"DELETE FROM {prefix}{table} WHERE workflow_uuid IN :ids")
+                removed += session.execute(
+                    statement.bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}
+                ).rowcount
+        return removed
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -8,8 +8,12 @@ database the same way: one left by an interrupted run is dropped first, then an 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
+from sqlalchemy.orm import Session
 
 POSTGRES_ADMIN_URL = os.environ.get("QUARRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -40,3 +44,18 @@ def postgres_database(name: str) -> str:
 def drop_postgres_database(name: str) -> None:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def engine_tables(environ: dict[str, str], data_dir: Path) -> Iterator[tuple[Session, str]]:
+    """A write session on the database of a deployment's engine (DBOS) tables, and the prefix
+    their names take there (``dbos.`` on PostgreSQL; none in the embedded ``engine.sqlite``)."""
+    from quarry.storage.db import Database
+
+    url = environ.get("QUARRY_DATABASE_URL")
+    db = Database(url or f"sqlite:///{data_dir / 'engine.sqlite'}")
+    try:
+        with db.write() as session:
+            yield session, "dbos." if url else ""
+    finally:
+        db.dispose()
