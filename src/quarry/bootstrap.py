@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
+from quarry.accuracy.evaluations import EVALUATION_JOB, Evaluating
 from quarry.calls.jobs import CALL_JOB, REVIEW_JOB, CallExecution, ReviewJob
 from quarry.calls.parts import PARTS_JOB, PartReading
 from quarry.calls.retention import Retention
@@ -41,6 +42,9 @@ class Process:
 
     def enqueue_collection_requests(self, request_ids: list[str]) -> None:
         self.engine.enqueue(COLLECTION_JOB, request_ids)
+
+    def enqueue_evaluations(self, evaluation_ids: list[str]) -> None:
+        self.engine.enqueue(EVALUATION_JOB, evaluation_ids)
 
     def resume_reviewed(self, gate_ids: list[str]) -> None:
         """Go on past review gates a person has just decided (``calls.reviews``)."""
@@ -74,6 +78,7 @@ def bootstrap(settings: Settings, role: Role, db: Database | None = None, blobs:
     engine.register(REVIEW_JOB, lambda runtime: ReviewJob(cast(CallExecution, runtime.job(CALL_JOB))))
     engine.register(COLLECTION_JOB, CollectionIngest)
     engine.register(PARTS_JOB, PartReading)
+    engine.register(EVALUATION_JOB, Evaluating)
     engine.add_service(lambda: DeliveryWorker(settings, db, links))
     if settings.retention_seconds is not None:
         engine.add_service(lambda: Retention(settings, db, blobs, engine.forget_finished_workflows))

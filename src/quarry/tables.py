@@ -3,6 +3,7 @@ compares the two). It gathers every domain's models, so it sits at the top, besi
 the migrations themselves import no domain code.
 """
 
+from quarry.accuracy.models import Evaluation, ScoreRun  # noqa: F401
 from quarry.calls.models import Call, CallCount, CallCountCache, DocumentPart, FunctionCall  # noqa: F401
 from quarry.calls.search import is_search_object as is_call_search_object
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest  # noqa: F401

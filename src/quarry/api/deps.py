@@ -23,6 +23,7 @@ from quarry.calls.render import FinishedCalls
 from quarry.calls.watch import CallWatcher
 from quarry.config import Settings
 from quarry.engine.engine import Engine
+from quarry.engine.readers import DocumentReaders
 from quarry.storage.blobs import BlobStore
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
@@ -52,6 +53,10 @@ async def _engine(request: Request) -> Engine:
     return process_of(request).engine
 
 
+async def _readers(request: Request) -> DocumentReaders:
+    return process_of(request).engine.readers
+
+
 async def _call_queue(request: Request) -> Callable[[list[str]], None]:
     return process_of(request).enqueue_calls
 
@@ -62,6 +67,10 @@ async def _request_queue(request: Request) -> Callable[[list[str]], None]:
 
 async def _review_queue(request: Request) -> Callable[[list[str]], None]:
     return process_of(request).resume_reviewed
+
+
+async def _evaluation_queue(request: Request) -> Callable[[list[str]], None]:
+    return process_of(request).enqueue_evaluations
 
 
 def limiter_of(request: Request) -> RateLimiter | None:
@@ -95,11 +104,16 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 Blobs = Annotated[BlobStore, Depends(_blobs)]
 Links = Annotated[FileLinks, Depends(_links)]
 ProcessEngine = Annotated[Engine, Depends(_engine)]
+Readers = Annotated[DocumentReaders, Depends(_readers)]
+"""The process's reader processes (``engine.readers``, in every role: an API-only process starts
+a reader when it first reads a document; the engine's stop closes them)."""
 CallQueue = Annotated[Callable[[list[str]], None], Depends(_call_queue)]
 """Hands stored calls to the engine: ``enqueue(call_ids)``."""
 RequestQueue = Annotated[Callable[[list[str]], None], Depends(_request_queue)]
 """Hands stored collection requests to the engine: ``enqueue(request_ids)``."""
 ReviewQueue = Annotated[Callable[[list[str]], None], Depends(_review_queue)]
 """Hands review gates a person has just decided to the engine: ``resume(gate_ids)``."""
+EvaluationQueue = Annotated[Callable[[list[str]], None], Depends(_evaluation_queue)]
+"""Hands stored evaluations to the engine: ``enqueue(evaluation_ids)``."""
 Limiter = Annotated[RateLimiter | None, Depends(_rate_limiter)]
 BaseUrl = Annotated[str, Depends(base_url)]

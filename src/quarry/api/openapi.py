@@ -107,6 +107,11 @@ SERVICE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v3/collections/items"): (404,),
     ("PUT", "/v3/collections/items"): (404,),
     ("DELETE", "/v3/collections/items"): (404,),
+    ("POST", "/v3/functions/review"): (404,),  # the function is named in the body
+    ("POST", "/v3/functions/compare"): (404,),
+    ("POST", "/v3/functions/regression"): (404,),
+    ("POST", "/v3/functions/regression/corrections"): (404,),
+    ("POST", "/v3/eval/score"): (404,),
     ("GET", "/v3/webhook-secret"): (404,),
     ("DELETE", "/v3/webhook-secret"): (404,),
 }

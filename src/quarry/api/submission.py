@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from quarry.api.deps import Blobs, CallQueue
 from quarry.api.errors import ApiError
@@ -28,17 +29,28 @@ class CallSubmitter:
     drain: DrainWatch
 
     def __call__(
-        self, principal: Principal, new_calls: list[NewCall], idem: IdempotencyKey, answer: Callable[[Created], Any]
+        self,
+        principal: Principal,
+        new_calls: list[NewCall],
+        idem: IdempotencyKey,
+        answer: Callable[[Created], Any],
+        also: Callable[[Session, Created], None] | None = None,
     ) -> tuple[Created, Any]:
-        """Store, record and enqueue the calls; the created calls and the response: ``answer`` of
-        them, recorded with them when the request has a key (then a replay answers those bytes).
-        None while the deployment is drained for an upgrade (``quarry drain``)."""
+        """Store, record and enqueue the calls (``also`` records what goes with them, in the same
+        transaction); the created calls and the response: ``answer`` of them, recorded with them
+        when the request has a key (then a replay answers those bytes). None while the deployment
+        is drained for an upgrade (``quarry drain``)."""
         if self.drain.drained():
             message = "this deployment is being drained for an upgrade: new calls are refused until it restarts"
             raise ApiError(503, message, headers={"Retry-After": str(DRAINED_RETRY_SECONDS)})
-        created, recorded = submit_calls(
-            principal, new_calls, self.blobs, idem.write, self.enqueue, idem.recorder(answer)
-        )
+        record = idem.recorder(answer)
+
+        def within(session: Session, created: Created) -> Any:
+            if also is not None:
+                also(session, created)
+            return None if record is None else record(session, created)
+
+        created, recorded = submit_calls(principal, new_calls, self.blobs, idem.write, self.enqueue, within)
         return created, answer(created) if recorded is None else recorded
 
 

@@ -28,6 +28,13 @@ def _listing_index(table: str, column: str) -> sa.Index:
     return sa.Index(f"ix_{table}_env_{column}_created", "environment_id", column, "created_at", "id")
 
 
+REGRESSION = "regression"
+"""``Call.origin`` of a replay of an event's input against another version of its function: its
+events are marked ``isRegression`` and name the event they replay (``regressionOf``)."""
+SCORE = "score"
+"""``Call.origin`` of the call answering one pair of a score run (``POST /v3/eval/score``)."""
+
+
 class Call(Base):
     """``input`` is the submitted input with blob keys instead of content; ``plan`` is what the
     call runs, resolved and pinned at submission (a :class:`~quarry.calls.plan.Plan`, stored as JSON)."""
@@ -53,6 +60,8 @@ class Call(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     trace_parent: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # W3C traceparent (``tracing``)
+    origin: Mapped[str | None] = mapped_column(sa.String(16), default=None)  # made by Quarry: ``accuracy``
+    origin_event_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # the event a regression replays
 
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from quarry.calls.models import FunctionCall
 from quarry.errors import not_found
-from quarry.events.models import Event
+from quarry.events.models import Event, regression_filter
 from quarry.events.service import page_of_events
 
 NAMED_BY_FUNCTION = {
@@ -107,15 +107,15 @@ def of_calls(session: Session, call_ids: list[str]) -> dict[str, list[Event]]:
 
 def page_of_outputs(session: Session, environment_id: str, query: Any) -> list[Event]:
     """A page of outputs; the query may ask for intermediate events too, for v3 types, for
-    regression outputs (Quarry runs no regression tests: none is one), and — Quarry's own filters
+    regression outputs (``POST /v3/functions/regression``), and — Quarry's own filters
     — for outputs that need review or were created before an instant."""
     conditions = [Event.event_type != "error", Event.call_id.is_not(None)]
     if not query.include_intermediate:
         conditions.append(sa.not_(intermediate()))
     if query.event_types is not None:
         conditions.append(of_v3_types(query.event_types))
-    if query.is_regression:
-        conditions.append(sa.false())
+    if query.is_regression is not None:
+        conditions.append(regression_filter(query.is_regression))
     if query.needs_review is not None:
         flagged = Event.body["needsReview"].as_boolean().is_(True)
         conditions.append(flagged if query.needs_review else sa.not_(sa.func.coalesce(flagged, False)))

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.calls import counts
-from quarry.calls.models import TERMINAL_STATUSES, Call, FunctionCall
+from quarry.calls.models import REGRESSION, TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.plan import Plan
 from quarry.engine.runners import Emission
 from quarry.events.models import Event
@@ -122,6 +122,9 @@ def _feed_join(
 
 
 def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emission) -> Event:
+    body = emission.body
+    if call.origin == REGRESSION and emission.event_type != "error":  # a replay of an event's input
+        body = body | {"isRegression": True, "regressionOf": call.origin_event_id}
     event = Event(
         id=new_id("evt"),
         environment_id=call.environment_id,
@@ -138,7 +141,7 @@ def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emiss
         workflow_version_num=call.workflow_version_num,
         transformation_id=emission.body.get("transformationID"),
         trace_parent=call.trace_parent,
-        body=emission.body,
+        body=body,
     )
     session.add(event)
     return event

@@ -65,6 +65,8 @@ class NewCall:
     plan: Plan
     workflow: Workflow | None = None
     workflow_version: WorkflowVersion | None = None
+    origin: str | None = None  # a call Quarry makes itself: ``Call.origin``
+    origin_event_id: str | None = None
 
 
 class PayloadTooLarge(TooLarge):
@@ -299,6 +301,8 @@ def record_calls(
             input={"batchFiles": {"inputs": stored}} if new.batch else {"singleFile": stored[0]},
             plan_json=new.plan.to_json(),
             trace_parent=tracing.submitted(call_id, new.call_type),
+            origin=new.origin,
+            origin_event_id=new.origin_event_id,
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id

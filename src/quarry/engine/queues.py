@@ -19,6 +19,8 @@ MODEL_QUEUE = "quarry-model"
 """Function calls that ask a model: ``QUARRY_LLM_MAX_CONCURRENCY`` and ``QUARRY_LLM_RPM`` hold here."""
 COLLECTION_QUEUE = "quarry-collections"
 """Adds and updates of collection items (embedding)."""
+EVALUATION_QUEUE = "quarry-evaluations"
+"""Evaluations of extractions (``POST /v3/eval``): documents read again and values grounded."""
 
 POLLING_SECONDS = 0.2
 
@@ -42,4 +44,5 @@ def queue_limits(settings: Settings) -> dict[str, dict[str, Any]]:
         BRANCH_QUEUE: {"worker_concurrency": settings.workers},
         MODEL_QUEUE: model,
         COLLECTION_QUEUE: {"worker_concurrency": settings.cpu_workers},
+        EVALUATION_QUEUE: {"worker_concurrency": settings.cpu_workers},
     }

@@ -55,3 +55,9 @@ class Event(Base):
         sa.Index("ix_events_env_transformation", "environment_id", "transformation_id"),
         sa.Index("ix_events_env_reference", "environment_id", "reference_id", "created_at", "id"),
     )
+
+
+def regression_filter(is_regression: bool) -> sa.ColumnElement[bool]:
+    """Events of regression calls (``isRegression`` in their body), or every other event."""
+    marked = Event.body["isRegression"].as_boolean().is_(True)
+    return marked if is_regression else sa.not_(sa.func.coalesce(marked, False))

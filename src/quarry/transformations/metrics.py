@@ -161,6 +161,31 @@ def align(extracted: Any, corrected: Any) -> Any:
     return aligned
 
 
+def origins(extracted: Any, corrected: Any, aligned_at: str = "", extracted_at: str = "") -> dict[str, str]:
+    """Where each leaf of ``align(extracted, corrected)`` was in ``extracted``: aligned pointer ->
+    original pointer (what an extraction's confidences are keyed by)."""
+    if isinstance(extracted, dict):
+        found: dict[str, str] = {}
+        for key, value in extracted.items():
+            token = f"/{escape(str(key))}"
+            partner = corrected.get(key) if isinstance(corrected, dict) else None
+            found |= origins(value, partner, aligned_at + token, extracted_at + token)
+        return found
+    if isinstance(extracted, list):
+        if not isinstance(corrected, list):
+            return {f"{aligned_at}{p}": f"{extracted_at}{p}" for p, _ in leaves(extracted)}
+        partner_of = _pair(extracted, corrected)
+        places = {j: i for i, j in partner_of.items()}
+        extras = iter(range(len(corrected), len(corrected) + len(extracted)))
+        found = {}
+        for j, item in enumerate(extracted):
+            i = places[j] if j in places else next(extras)
+            counterpart = corrected[i] if i < len(corrected) else None
+            found |= origins(item, counterpart, f"{aligned_at}/{i}", f"{extracted_at}/{j}")
+        return found
+    return {} if extracted is None else {aligned_at: extracted_at}
+
+
 def _pair(extracted: list[Any], corrected: list[Any]) -> dict[int, int]:
     """corrected index -> extracted index, one-to-one (steps 1 to 3)."""
     partner: dict[int, int] = {}

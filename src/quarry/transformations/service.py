@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from quarry.errors import bad_request, not_found
 from quarry.events import service as events
-from quarry.events.models import TRANSFORMATION_TYPES, Event
+from quarry.events.models import TRANSFORMATION_TYPES, Event, regression_filter
 from quarry.functions import service as functions
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
@@ -83,8 +83,8 @@ def _filters(query: TransformationFilters) -> list[sa.ColumnElement[bool]]:
         filters.append(Event.published_at > query.published_after)
     if query.item_offset is not None:
         filters.append(_item_offset() == query.item_offset)
-    if query.is_regression:
-        filters.append(sa.false())  # Quarry runs no regression tests: no transformation is one
+    if query.is_regression:  # false, the legacy default, lists every transformation
+        filters.append(regression_filter(True))
     return filters
 
 
@@ -261,14 +261,21 @@ FEEDBACK_TYPES = {"transform": "extract", "join": "join", "route": "classify"}
 def record_feedback(
     session: Session, environment_id: str, event_id: str, correction: Any, order_matching: bool
 ) -> Feedback:
-    """Store a person's correction of an event (again: it replaces the last one). An extraction's
-    is a transformation correction (metrics and all, as ``PUT /v1-beta/transformations``); a
-    classification's must name one of the routes of the function version that chose."""
+    """Store a person's correction of an event (again: it replaces the last one)."""
     event = session.scalars(
         sa.select(Event).where(Event.environment_id == environment_id, Event.id == event_id).with_for_update()
     ).one_or_none()
     if event is None:
         raise not_found("event", event_id)
+    function_type = record_correction(session, event, correction, order_matching)
+    return Feedback(event.id, function_type, correction, rfc3339(event.labelled_at))
+
+
+def record_correction(session: Session, event: Event, correction: Any, order_matching: bool) -> str:
+    """Store a correction in an event (locked by the caller) and return the event's kind as v3
+    names it. An extraction's is a transformation correction (metrics and all, as
+    ``PUT /v1-beta/transformations``); a classification's must name one of the routes of the
+    function version that chose."""
     function_type = FEEDBACK_TYPES.get(event.event_type)
     if function_type is None:
         raise bad_request(
@@ -287,4 +294,4 @@ def record_feedback(
         update = _correction_update(event.body.get("transformedContent"), correction, order_matching)
     event.body = event.body | update
     event.labelled_at = utcnow()
-    return Feedback(event.id, function_type, correction, rfc3339(event.labelled_at))
+    return function_type

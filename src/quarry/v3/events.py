@@ -80,7 +80,7 @@ class OutputListQuery(ErrorListQuery):
     include_intermediate: bool = Field(False, description="Also list events that something ran on.")
     is_labelled: bool | None = Field(None, description="true: only corrected outputs; false: only the others.")
     is_regression: bool | None = Field(
-        None, description="Quarry runs no regression tests: no output is a regression one."
+        None, description="true: only outputs of regression runs (POST /v3/functions/regression); false: the others."
     )
     transformation_ids: CsvList = None
     needs_review: bool | None = Field(
