@@ -5,7 +5,6 @@ against a count this test makes itself from the events."""
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests import documents
-from tests.calls_client import events_of, single, submit, wait_for
+from tests.calls_client import b64, events_of, single, submit, wait_for
 from tests.helpers import assert_error, create_function, route
 
 V1_SCHEMA = {
@@ -32,7 +31,9 @@ WAIT_SECONDS = 60
 
 
 def text_invoice(number: str, day: int, total: str) -> bytes:
-    return f"Northwind Traders GmbH\nInvoice Number: {number}\nInvoice Date: 2024-03-{day:02d}\nTotal: {total} EUR\n".encode()
+    lines = ["Northwind Traders GmbH", f"Invoice Number: {number}", f"Invoice Date: 2024-03-{day:02d}"]
+    lines.append(f"Total: {total} EUR")
+    return "\n".join(lines).encode()
 
 
 def samples() -> list[tuple[bytes, str]]:
@@ -145,7 +146,8 @@ def test_metrics_match_an_independent_count_of_the_corrections(
     extra = function.model_extra or {}
     assert [v["versionNum"] for v in extra["versions"]] == [1]
     issuer = next(f for f in extra["fieldMetrics"] if f["fieldPath"] == "/issuer")["metrics"]
-    wrong_issuers = sum(1 for e, c in zip(events, corrections, strict=True) if e["transformedContent"].get("issuer") != c["issuer"])
+    pairs = zip(events, corrections, strict=True)
+    wrong_issuers = sum(1 for event, right in pairs if event["transformedContent"].get("issuer") != right["issuer"])
     assert issuer["fp"] == wrong_issuers >= 1
 
 
@@ -206,7 +208,9 @@ def test_a_regression_of_version_2_against_version_1_shows_the_lift(
         function_name=name, baseline_version_num=1, comparison_version_num=2
     )
     assert applied.applied == len(events) and applied.skipped == 0 and not applied.errors
-    again = sdk.functions.regression.apply_corrections(function_name=name, baseline_version_num=1, comparison_version_num=2)
+    again = sdk.functions.regression.apply_corrections(
+        function_name=name, baseline_version_num=1, comparison_version_num=2
+    )
     assert (again.applied, again.skipped) == (0, len(events))  # already carried over
 
     baseline = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
@@ -272,9 +276,9 @@ def test_a_score_run_compares_outputs_with_what_was_expected(sdk: bem.Bem) -> No
     right = {"invoiceNumber": "N-7", "totalAmount": 10.5}
     wrong = {"invoiceNumber": "N-8", "totalAmount": 11.0, "poNumber": "PO-1"}
     pairs = [
-        {"input": {"input_content": base64.b64encode(text_invoice("N-7", 1, "10.50")).decode(), "input_type": "text"}, "expected": right},
-        {"input": {"input_content": base64.b64encode(text_invoice("N-9", 2, "12.00")).decode(), "input_type": "text"}, "expected": wrong},
-    ]  # fmt: skip
+        {"input": {"input_content": b64(text_invoice("N-7", 1, "10.50")), "input_type": "text"}, "expected": right},
+        {"input": {"input_content": b64(text_invoice("N-9", 2, "12.00")), "input_type": "text"}, "expected": wrong},
+    ]
     created = sdk.eval.score.create(function_name=name, pairs=pairs)
     deadline = time.monotonic() + WAIT_SECONDS
     while (run := sdk.eval.score.retrieve(created.score_run_id)).status not in ("completed", "error"):
@@ -293,8 +297,10 @@ def test_a_score_run_compares_outputs_with_what_was_expected(sdk: bem.Bem) -> No
     extras = [r for r in second.field_results or [] if r.match == "extra"]
     matches = sum(1 for pair in run.per_pair for r in pair.field_results or [] if r.match == "match")
     aggregate = run.aggregate
-    assert aggregate is not None and aggregate.matches == matches and aggregate.extras == len(extras) + sum(
-        1 for r in first.field_results or [] if r.match == "extra"
+    assert (
+        aggregate is not None
+        and aggregate.matches == matches
+        and aggregate.extras == len(extras) + sum(1 for r in first.field_results or [] if r.match == "extra")
     )
     assert aggregate.recall == pytest.approx(matches / aggregate.total_fields_expected)
     cancelled = sdk.eval.score.cancel(created.score_run_id)
@@ -314,6 +320,7 @@ def test_accuracy_requests_that_cannot_be_served_are_clear_errors(api: httpx.Cli
     assert_error(api.post("/v3/functions/compare", json={"functionName": "acc-router"}), 400, "baselineVersionNum")
     assert_error(api.post("/v3/functions/regression", json={"functionName": "acc-router"}), 400)
     assert_error(api.post("/v3/functions/review", json={"functionName": "x", "confidenceLevels": [0.95]}), 400)
-    body = {"functionName": "acc-router", "pairs": [{"input": {"inputType": "text", "inputContent": "eA=="}, "expected": {}}]}
+    pair = {"input": {"inputType": "text", "inputContent": "eA=="}, "expected": {}}
+    body = {"functionName": "acc-router", "pairs": [pair]}
     assert_error(api.post("/v3/eval/score", json=body), 400, "functionName")
     assert_error(api.post("/v3/eval/score", json={"functionName": "acc-router", "datasetID": "gds_1"}), 404)

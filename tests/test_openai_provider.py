@@ -17,11 +17,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bem
 import httpx
 import pytest
 from fpdf import FPDF
@@ -334,6 +336,30 @@ def test_values_the_document_does_not_contain_are_ungrounded_and_need_review(
         ("/vendor/name", "Zebulon Quarries"),
     ):
         assert text[spans[pointer][0]["start"] : spans[pointer][0]["end"]] == written
+
+
+def test_an_evaluation_flags_the_values_the_document_does_not_contain(quarry: httpx.Client, fake: FakeOpenAI) -> None:
+    """Without citations on the function, the extraction marks nothing; an evaluation asked later
+    through the official SDK reads the document again and finds the invented values."""
+    name = openai_function(quarry)
+    fake.script(answer(ANSWER))  # the line items and the country are not in the document: invented
+    call, call_id = run(quarry, name, text_invoice())
+    assert call["status"] == "completed", events_of(quarry, call_id)
+    [event] = events_of(quarry, call_id, "transform")
+    assert "ungroundedFields" not in event
+    with bem.Bem(api_key=QUARRY_KEY, base_url=str(quarry.base_url), _strict_response_validation=True) as sdk:
+        assert sdk.eval.trigger_evaluation(transformation_ids=[event["transformationID"]]).queued == 1
+        deadline = time.monotonic() + 60
+        while (results := sdk.eval.results.retrieve_results(event_ids=event["eventID"])).pending:
+            assert time.monotonic() < deadline, results
+            time.sleep(0.2)
+    result = results.results[event["eventID"]]  # type: ignore[index]
+    invented = {"/vendor/country", "/lineItems/0/sku", "/lineItems/0/qty", "/lineItems/1/sku", "/lineItems/1/qty"}
+    assert result["hallucination"]["detected"] and set(result["hallucination"]["fields"]) == invented
+    for pointer, field in result["fields"].items():
+        assert field["hallucinated"] == (pointer in invented), pointer
+        if pointer in invented:
+            assert field["confidence"] <= 0.3 < field["extractionConfidence"]
 
 
 def test_pdf_upload_sends_the_pdf_text(quarry: httpx.Client, fake: FakeOpenAI) -> None:

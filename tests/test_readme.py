@@ -50,6 +50,7 @@ EXPECTED = {
     "answer.call.outputs[0].transformed_content": "invoiceNumber",
     'field_bounding_boxes["/invoiceNumber"]': "'text': 'HF06422'",
     '"review": {"when": "always"': "{'number': 'HF06422', 'total': 365.44}",
+    "regression.run(function_name": "{'detected': False",
 }
 
 

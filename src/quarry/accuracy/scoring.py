@@ -115,6 +115,8 @@ def render(session: Session, run: ScoreRun) -> dict[str, Any]:
         if status == "completed":
             entry["fieldResults"] = field_results(outputs.get(call_id), pair["expected"])
             totals.add(entry["fieldResults"])
+        elif call_id not in statuses:
+            entry["errorMessage"] = "the call was removed (QUARRY_RETENTION): its output can no longer be compared"
         elif status == "failed":
             entry["errorMessage"] = errors.get(call_id, "the call failed")
         per_pair.append(entry)
