@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests import documents
-from tests.calls_client import b64, events_of, single, submit, wait_for
+from tests.calls_client import b64, batch, events_of, single, submit, wait_for
 from tests.helpers import assert_error, create_function, route
 
 V1_SCHEMA = {
@@ -324,3 +324,54 @@ def test_accuracy_requests_that_cannot_be_served_are_clear_errors(api: httpx.Cli
     body = {"functionName": "acc-router", "pairs": [pair]}
     assert_error(api.post("/v3/eval/score", json=body), 400, "functionName")
     assert_error(api.post("/v3/eval/score", json={"functionName": "acc-router", "datasetID": "gds_1"}), 404)
+
+
+def test_a_route_functions_metrics_have_a_confusion_matrix(sdk: bem.Bem, api: httpx.Client) -> None:
+    name = f"acc-route-{time.monotonic_ns()}"
+    create_function(api, route(name, ["invoice", "receipt", "other"]))
+    created = submit(api, *({"functionName": name, "input": single(data, kind)} for data, kind in samples()[:3]))
+    chosen = []
+    for call in created:
+        assert wait_for(api, call["callID"])["status"] == "completed"
+        [event] = events_of(api, call["callID"], "route")
+        chosen.append(event)
+    corrected = ["receipt", chosen[1]["choice"], "other"]
+    for event, right in zip(chosen, corrected, strict=True):
+        assert sdk.events.submit_feedback(event["eventID"], correction=right).function_type == "classify"
+    [function] = sdk.functions.get_metrics(function_names=[name], types=["classify"]).functions
+    right = sum(1 for event, c in zip(chosen, corrected, strict=True) if event["choice"] == c)
+    wrong = len(chosen) - right
+    metrics = function.metrics
+    assert (metrics.tp, metrics.fp, metrics.fn) == (right, wrong, wrong)
+    matrix: dict[str, dict[str, int]] = {}
+    for event, c in zip(chosen, corrected, strict=True):
+        matrix.setdefault(c, {}).setdefault(event["choice"], 0)
+        matrix[c][event["choice"]] += 1
+    assert (function.model_extra or {})["routeConfusion"] == matrix
+
+
+def test_a_regression_replays_each_item_of_a_batch_on_its_own(sdk: bem.Bem, api: httpx.Client) -> None:
+    name = f"acc-batch-{time.monotonic_ns()}"
+    sdk.functions.create(function_name=name, type="extract", output_schema_name="Invoice", output_schema=V1_SCHEMA)
+    files = [(text_invoice("B-1", 1, "1.00"), "text"), (text_invoice("B-2", 2, "2.00"), "text")]
+    [call] = submit(api, {"functionName": name, "input": batch(*((data, None, kind) for data, kind in files))})
+    assert wait_for(api, call["callID"])["status"] == "completed"
+    events = events_of(api, call["callID"], "transform")
+    for event in events:
+        sdk.events.submit_feedback(event["eventID"], correction=event["transformedContent"])  # approved
+    sdk.functions.update(name, type="extract", output_schema_name="Invoice", output_schema=V2_SCHEMA)
+    run = sdk.functions.regression.run(function_name=name, sample_size=10)
+    assert run.result.total_samples == 2
+    numbers = set()
+    for replay in run.result.calls or []:
+        assert wait_call(sdk, replay.call_id).status == "completed"
+        [output] = events_of(api, replay.call_id, "transform")
+        assert output["itemCount"] == 1  # one file, not the whole batch again
+        numbers.add(output["transformedContent"]["invoiceNumber"])
+    assert numbers == {"B-1", "B-2"}
+    applied = sdk.functions.regression.apply_corrections(
+        function_name=name, baseline_version_num=1, comparison_version_num=2
+    )
+    assert applied.applied == 2
+    comparison = sdk.functions.compare_metrics(function_name=name, is_regression=True)
+    assert comparison.baseline_transformation_count == comparison.comparison_transformation_count == 2

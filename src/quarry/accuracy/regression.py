@@ -12,6 +12,7 @@ JSON an upstream function handed it.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,8 +139,9 @@ def apply_corrections(
     session: Session, environment_id: str, function_name: str, baseline: int | None, comparison: int | None
 ) -> Applied:
     """Copy each baseline output's correction onto the regression outputs of ``comparison`` that
-    replayed it (and came from the same item: ``itemOffset``), as feedback would; outputs already
-    corrected are skipped, those whose baseline output lost its correction or is gone are errors."""
+    replayed it, as feedback would — onto the one of the same ``itemOffset`` when a replay made
+    several (a spreadsheet read in chunks of rows); outputs already corrected are skipped, those
+    whose baseline output lost its correction or is gone are errors."""
     function = functions.get_live(session, environment_id, function_name)
     baseline, comparison = versions(session, function, baseline, comparison)
     regression_outputs = list(
@@ -166,6 +168,7 @@ def apply_corrections(
             )
         )
     }
+    replays = Counter(e.body.get("regressionOf") for e in regression_outputs)
     answer = Applied()
     for output in regression_outputs:
         if output.labelled_at is not None:
@@ -178,8 +181,8 @@ def apply_corrections(
             )
         elif source.labelled_at is None or "correctedContent" not in source.body:
             answer.errors[output.id] = f"the output it replays ({source.id}) has no correction"
-        elif source.body.get("itemOffset", 0) != output.body.get("itemOffset", 0):
-            answer.skipped += 1  # another item of the same file: its own baseline output carries its correction
+        elif replays[source.id] > 1 and source.body.get("itemOffset", 0) != output.body.get("itemOffset", 0):
+            answer.skipped += 1  # another chunk of the same spreadsheet: not the part this correction is of
         else:
             try:
                 record_correction(
