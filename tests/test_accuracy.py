@@ -192,8 +192,10 @@ def test_a_regression_of_version_2_against_version_1_shows_the_lift(
 ) -> None:
     name, events, corrections = labelled
     sdk.functions.update(name, type="extract", output_schema_name="Invoice", output_schema=V2_SCHEMA)
-    run = sdk.functions.regression.run(function_name=name)
+    run = sdk.functions.regression.run(function_name=name, extra_headers={"Idempotency-Key": f"{name}-run"})
     assert run.result.total_samples == len(events)
+    replayed = sdk.functions.regression.run(function_name=name, extra_headers={"Idempotency-Key": f"{name}-run"})
+    assert replayed.result.calls == run.result.calls  # the same request again makes no second run
     by_reference = {e["referenceID"] if "referenceID" in e else "" for e in events}
     assert {c.original_reference_id for c in run.result.calls or []} <= by_reference | {""}
     for replay in run.result.calls or []:

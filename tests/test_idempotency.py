@@ -463,6 +463,8 @@ CREATING = [
     ("post", "/v3/collections"),
     ("post", "/v3/collections/items"),
     ("post", "/v3/workflows/{workflowName}/call"),
+    ("post", "/v3/eval/score"),
+    ("post", "/v3/functions/regression"),
 ]
 
 

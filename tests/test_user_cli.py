@@ -218,6 +218,30 @@ def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
     assert "--workflow" in _one_line_failure(cli("calls", "submit", str(untyped)))
 
 
+def test_functions_infer_schema_and_create_with_schema_from(cli: Cli) -> None:
+    """``functions infer-schema`` prints the schema a sample document suggests; ``functions create
+    --schema-from`` makes a function with it, which extracts that document's facts."""
+    sample = cli.write("sample-invoice.pdf", documents.pdf())
+    schema = json.loads(cli.ok("functions", "infer-schema", str(sample)))
+    assert schema["type"] == "object" and schema["properties"]["invoiceNumber"]["type"] == "string"
+    analysis = json.loads(cli.ok("functions", "infer-schema", str(sample), "--analysis"))
+    assert analysis["schema"] == schema and analysis["fileName"] == "sample-invoice.pdf"
+
+    body = cli.write("inferred.json", {"functionName": "cli-inferred", "type": "transform"})
+    assert "cli-inferred" in cli.ok("functions", "create", "--file", str(body), "--schema-from", str(sample))
+    created = cli.json("functions", "get", "cli-inferred")
+    assert (created["outputSchema"], created["outputSchemaName"]) == (schema, "Invoice")
+    wf = cli.write("inferred-wf.json", {"name": "cli-inferred-wf", "mainFunction": {"name": "cli-inferred"}})
+    cli.ok("workflows", "create", "--file", str(wf))
+    cli.ok("calls", "submit", "--workflow", "cli-inferred-wf", "--wait", "--output", "inferred-out", str(sample))
+    [result] = (cli.workdir / "inferred-out").glob("*.json")
+    assert documents.NUMBER in result.read_text()
+
+    broken = cli.write("broken.pdf", b"%PDF-1.7 nothing here")
+    assert "400" in _one_line_failure(cli("functions", "infer-schema", str(broken)))
+    assert cli("functions", "infer-schema", str(cli.workdir / "missing.pdf")).returncode == 2
+
+
 def test_user_commands_need_no_database(cli: Cli) -> None:
     """Run from a directory with no data and a HOME of its own: HTTP is all they use."""
     home = cli.workdir / "elsewhere"

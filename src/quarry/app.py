@@ -51,6 +51,7 @@ def create_app(process: Process, *, start_engine: bool = True) -> FastAPI:
         if not start_engine:
             yield
             app.state.call_watcher.close()
+            engine.readers.close()  # readers a request started (POST /v3/infer-schema) without the engine
             return
         await run_in_threadpool(engine.start)
         try:

@@ -52,6 +52,10 @@ class Client:
     def post(self, path: str, body: Any) -> Any:
         return self._request("POST", path, json=body)
 
+    def upload(self, path: str, field: str, filename: str, data: bytes) -> Any:
+        """POST one file as a multipart form (``field`` its name): the answer, parsed."""
+        return self._request("POST", path, files={field: (filename, data)})
+
     def delete(self, path: str) -> None:
         self._request("DELETE", path)
 

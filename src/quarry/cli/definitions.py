@@ -79,17 +79,17 @@ def commands(kind: Definitions) -> typer.Typer:
     def get(name: Name, fmt: FormatOption = Format.json, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None):
         show_item(kind.item(Client(url, api_key).get(f"{kind.path}/{quote(name, safe='')}")), fmt)
 
-    @app.command("create", help=f"Create a {kind.noun} from a JSON file (the body of POST {kind.path}).")
-    def create(
-        file: Annotated[Path, typer.Option("--file", "-f", help="JSON body of the request, sent as is.")],
-        url: UrlOption = DEFAULT_URL,
-        api_key: KeyOption = None,
-    ) -> None:
-        created = kind.item(Client(url, api_key).post(kind.path, read_json(file)))
-        console.print(
-            f"Created {kind.noun} '{created[kind.name_field]}' (version {created['versionNum']},"
-            f" ID {created[kind.id_field]})."
-        )
+    if kind is FUNCTIONS:
+        _function_commands(app)
+    else:
+
+        @app.command("create", help=f"Create a {kind.noun} from a JSON file (the body of POST {kind.path}).")
+        def create(
+            file: Annotated[Path, typer.Option("--file", "-f", help="JSON body of the request, sent as is.")],
+            url: UrlOption = DEFAULT_URL,
+            api_key: KeyOption = None,
+        ) -> None:
+            _create(kind, Client(url, api_key), read_json(file))
 
     @app.command("delete", help=f"Delete a {kind.noun} and all its versions.")
     def delete(name: Name, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
@@ -97,3 +97,82 @@ def commands(kind: Definitions) -> typer.Typer:
         console.print(f"Deleted {kind.noun} '{name}'.")
 
     return app
+
+
+SampleOption = Annotated[
+    Path,
+    typer.Argument(help="A sample document (PDF, image, spreadsheet, email, …).", exists=True, dir_okay=False),
+]
+
+
+def infer_schema(client: Client, sample: Path) -> dict[str, Any]:
+    """``POST /v3/infer-schema`` with ``sample``: the answer's ``analysis``."""
+    try:
+        data = sample.read_bytes()
+    except OSError as exc:
+        raise Failure(f"cannot read {sample}: {exc.strerror}") from None
+    return client.upload("/v3/infer-schema", "file", sample.name, data)["analysis"]  # type: ignore[no-any-return]
+
+
+def _schema_name(analysis: dict[str, Any]) -> str:
+    """An ``outputSchemaName`` from the schema's title or the document type: ``Invoice``."""
+    kinds = analysis.get("documentTypes") or [{}]
+    name = analysis["schema"].get("title") or kinds[0].get("name") or "Document"
+    return "".join(part.capitalize() for part in str(name).replace("_", " ").split()) or "Document"
+
+
+def _create(kind: Definitions, client: Client, body: Any) -> None:
+    created = kind.item(client.post(kind.path, body))
+    console.print(
+        f"Created {kind.noun} '{created[kind.name_field]}' (version {created['versionNum']},"
+        f" ID {created[kind.id_field]})."
+    )
+
+
+def _function_commands(app: typer.Typer) -> None:
+    """``functions create`` (with ``--schema-from``) and ``functions infer-schema``."""
+
+    @app.command(
+        "create",
+        help="Create a function from a JSON file (the body of POST /v2/functions). With --schema-from, the "
+        "outputSchema is the one inferred from a sample document (and outputSchemaName, unless the file names one, "
+        "the kind of document it is).",
+    )
+    def create(
+        file: Annotated[Path, typer.Option("--file", "-f", help="JSON body of the request.")],
+        schema_from: Annotated[
+            Path | None,
+            typer.Option(
+                "--schema-from",
+                help="A sample document: its inferred schema becomes the body's outputSchema.",
+                exists=True,
+                dir_okay=False,
+                show_default=False,
+            ),
+        ] = None,
+        url: UrlOption = DEFAULT_URL,
+        api_key: KeyOption = None,
+    ) -> None:
+        body = read_json(file)
+        client = Client(url, api_key)
+        if schema_from is not None:
+            if not isinstance(body, dict):
+                raise Failure(f"{file} is not a JSON object")
+            analysis = infer_schema(client, schema_from)
+            body["outputSchema"] = analysis["schema"]
+            body.setdefault("outputSchemaName", _schema_name(analysis))
+        _create(FUNCTIONS, client, body)
+
+    @app.command(
+        "infer-schema",
+        help="Propose an output schema from a sample document (POST /v3/infer-schema) and print it as JSON "
+        "(with --analysis, the whole analysis).",
+    )
+    def infer(
+        sample: SampleOption,
+        analysis: Annotated[bool, typer.Option("--analysis", help="Print the whole analysis.")] = False,
+        url: UrlOption = DEFAULT_URL,
+        api_key: KeyOption = None,
+    ) -> None:
+        found = infer_schema(Client(url, api_key), sample)
+        print(json.dumps(found if analysis else found["schema"], indent=2, ensure_ascii=False))

@@ -185,6 +185,15 @@ class OpenAIProvider(ModelEndpoint):
         choice = (_json_object(answer) or {}).get("choice")
         return choice if choice in names else None
 
+    def ask_json(
+        self, messages: list[dict[str, Any]], schema_name: str, schema: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """One request for a JSON object under ``schema`` (structured output, strict where the schema
+        allows), without a repair round: the answer's object, or None when it is none."""
+        with httpx.Client(timeout=self.timeout_seconds) as client:
+            answer, _, _ = self._complete(client, messages, schema_name, schema, with_images=False)
+        return _json_object(answer)
+
     def _complete(
         self,
         client: httpx.Client,
