@@ -22,9 +22,21 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from quarry.dashboard import STATIC
-from tests.calls_client import batch, create_workflow, get_call, invoice, listed_ids, shaping, single, submit, wait_for
+from tests import documents
+from tests.calls_client import (
+    batch,
+    create_workflow,
+    events_of,
+    get_call,
+    invoice,
+    listed_ids,
+    shaping,
+    single,
+    submit,
+    wait_for,
+)
 from tests.conftest import Server, Tenant
-from tests.helpers import create_function, transform
+from tests.helpers import create_function, route, transform
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -303,7 +315,8 @@ def test_functions_and_a_workflows_versions(dashboard: Dashboard, api: httpx.Cli
     dashboard.screenshot("functions")
 
     page.get_by_role("link", name="extract", exact=True).click()
-    expect(page.locator("h2")).to_have_text("Versions (2, newest first)")
+    expect(page.locator("h2").last).to_have_text("Versions (2, newest first)")
+    expect(page.locator("section.accuracy .empty")).to_contain_text("Correct some outputs (Review) to see accuracy")
     expect(page.locator("details.version summary strong")).to_have_text(["Version 2", "Version 1"])
 
     page.locator("header nav").get_by_role("link", name="Workflows").click()
@@ -316,6 +329,35 @@ def test_functions_and_a_workflows_versions(dashboard: Dashboard, api: httpx.Cli
     versions.last.locator("summary").click()
     expect(versions.last.locator(".edges")).to_have_text("extract → shape")
     expect(versions.last.locator("pre.json")).to_contain_text('"versionNum": 1')
+
+
+def test_a_function_is_created_with_the_schema_a_sample_file_suggests(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    page.locator("header nav").get_by_role("link", name="Functions").click()
+    page.get_by_text("New extract function").click()
+    page.get_by_label("Infer the schema from a sample file").set_input_files(
+        {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": documents.pdf()}
+    )
+    expect(page.locator(".new-function [role=status]")).to_contain_text("Inferred from invoice.pdf")
+    expect(page.get_by_label("Output schema", exact=True)).to_have_value(re.compile('"invoiceNumber"'))
+    page.get_by_label("Name", exact=True).fill("from-sample")
+    page.get_by_role("button", name="Create function").click()
+    expect(page.locator("h1")).to_have_text("from-sample")
+    created = api.get("/v2/functions/from-sample").json()
+    assert created["type"] == "transform" and created["outputSchemaName"] == "Invoice"
+    assert created["outputSchema"]["properties"]["invoiceNumber"]["description"] == "Invoice Number"
+
+    page.locator("header nav").get_by_role("link", name="Functions").click()
+    page.get_by_text("New extract function").click()
+    dashboard.expected_errors.append("400")  # the browser logs the refused upload
+    page.get_by_label("Infer the schema from a sample file").set_input_files(
+        {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 broken"}
+    )
+    expect(page.locator(".new-function [role=alert]")).to_contain_text("PDF")
 
 
 def test_a_wrong_key_shows_the_apis_message(dashboard: Dashboard, anonymous: httpx.Client) -> None:
@@ -501,3 +543,184 @@ def test_a_call_held_for_review_goes_on_when_approved_in_the_queue(
     call = wait_for(api, created["callID"])
     assert [fc["functionName"] for fc in call["functionCalls"]] == ["gate-x", "gate-s"]
     assert call["status"] == "completed"
+
+
+# === accuracy (#27) =============================================================================
+
+GRADED_V1 = {
+    "type": "object",
+    "properties": {
+        "invoiceNumber": {"type": "string"},
+        "totalAmount": {"type": "number"},
+        "poNumber": {"type": "string", "description": "purchase order number"},
+    },
+}
+GRADED_V2 = {**GRADED_V1, "properties": {**GRADED_V1["properties"], "currency": {"type": "string"}}}
+
+
+def _shown(table: Any) -> list[list[str]]:
+    """The rows of a table as shown: each cell's API value (``data-value``) where it has one, else its text."""
+    cell = "cell => cell.querySelector('[data-value]')?.dataset.value ?? cell.textContent"
+    return table.locator("tbody tr").evaluate_all(f"rows => rows.map(row => [...row.cells].map({cell}))")
+
+
+def _assert_shown(shown: list[str], expected: list[Any]) -> None:
+    """Rates as the API gave them (``None``: a dash), counts and labels as text."""
+    assert len(shown) == len(expected), (shown, expected)
+    for cell, value in zip(shown, expected, strict=True):
+        if value is None:
+            assert cell == "—", (shown, expected)
+        elif isinstance(value, float):
+            assert float(cell) == pytest.approx(value, abs=1e-9), (shown, expected)
+        else:
+            assert cell == str(value), (shown, expected)
+
+
+def _comparison_rows(answer: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """What the page shows of an answer of POST /v3/functions/compare: aggregate rows, field rows."""
+    names = [("accuracy", "Accuracy"), ("precision", "Precision"), ("recall", "Recall"), ("f1Score", "F1")]
+    keys = ("baselineValue", "comparisonValue", "difference", "liftPercent")
+
+    def floats(metric: dict[str, Any]) -> list[Any]:
+        return [None if metric[k] is None else float(metric[k]) for k in keys]
+
+    aggregate = [[label, *floats(answer["aggregateComparison"][key])] for key, label in names]
+    fields = [
+        [change["fieldPath"], label, *floats(change["comparison"][key])]
+        for change in answer["fieldMetricsChanges"]
+        for key, label in names
+    ]
+    return aggregate, fields
+
+
+def test_a_functions_accuracy_and_a_regression_run_from_its_page(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    body = {"functionName": "graded", "type": "extract", "outputSchemaName": "Invoice", "outputSchema": GRADED_V1}
+    assert api.post("/v3/functions", json=body).status_code == 200
+    texts = [invoice(f"G-{n}", f"{n}0.00") + b"Currency: EUR\n" for n in (1, 2, 3)]
+    created = submit(api, *({"functionName": "graded", "input": single(text)} for text in texts))
+    for index, call in enumerate(created):
+        assert wait_for(api, call["callID"])["status"] == "completed"
+        [event] = events_of(api, call["callID"], "transform")
+        corrected = dict(event["transformedContent"]) | {"currency": "EUR"}  # what version 1 cannot extract
+        if index == 1:
+            corrected["totalAmount"] = 99.5
+        if index == 2:
+            corrected["poNumber"] = "PO-7"
+        answer = api.post(f"/v3/events/{event['eventID']}/feedback", json={"correction": corrected})
+        assert answer.status_code == 200, answer.text
+    update = {"type": "extract", "outputSchemaName": "Invoice", "outputSchema": GRADED_V2}
+    assert api.patch("/v3/functions/graded", json=update).status_code == 200
+    [metrics] = api.get("/v3/functions/metrics", params={"functionNames": "graded"}).json()["functions"]
+    assert [v["versionNum"] for v in metrics["versions"]] == [1] and metrics["totalLabeledResults"] == len(texts)
+
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open("#/functions/graded")
+
+    # the metrics: per version (newest first), then all versions, as the API counts them
+    accuracy = page.locator("section.accuracy")
+
+    def row(label: str, entry: dict[str, Any]) -> list[Any]:
+        m = entry["metrics"]
+        rates = [None if m[k] is None else float(m[k]) for k in ("accuracy", "precision", "recall", "f1Score")]
+        return [label, entry["totalResults"], entry["totalLabeledResults"], *rates, m["tp"], m["fp"], m["fn"], m["tn"]]
+
+    expect(accuracy.locator("table").first.locator("tbody tr")).to_have_count(len(metrics["versions"]) + 1)
+    shown = _shown(accuracy.locator("table").first)
+    expected = [row(f"v{v['versionNum']}", v) for v in reversed(metrics["versions"])] + [row("All versions", metrics)]
+    for cells, wanted in zip(shown, expected, strict=True):
+        _assert_shown(cells, wanted)
+    assert metrics["metrics"]["fp"] and metrics["metrics"]["fn"]  # the corrections are not all approvals
+    expect(accuracy).not_to_contain_text("null")  # no missing value shows as a word
+    accuracy.locator("details.field-metrics summary").click()
+    per_field = _shown(accuracy.locator("details.field-metrics table"))
+    assert [cells[0] for cells in per_field] == [f["fieldPath"] for f in metrics["fieldMetrics"]]
+    for cells, one in zip(per_field, metrics["fieldMetrics"], strict=True):
+        m = one["metrics"]
+        rates = [None if m[k] is None else float(m[k]) for k in ("accuracy", "precision", "recall", "f1Score")]
+        _assert_shown(cells, [one["fieldPath"], *rates, m["tp"], m["fp"], m["fn"], m["tn"]])
+
+    # the versions' own outputs compared: version 2 has none labelled, as the API says
+    compare = page.locator("section.compare")
+    expect(compare.get_by_label("Baseline")).to_have_value("1")
+    expect(compare.get_by_label("Comparison")).to_have_value("2")
+    plain = api.post("/v3/functions/compare", json={"functionName": "graded"}).json()
+    compare.get_by_role("button", name="Compare").click()
+    expect(compare.locator(".compare-result [role=status]")).to_have_text(plain["message"])
+
+    # a regression run: its calls followed until they finish, the corrections carried over
+    regression = page.locator("section.regression")
+    expect(regression.get_by_label("Baseline")).to_have_value("1")
+    expect(regression.get_by_label("Comparison")).to_have_value("2")
+    regression.get_by_role("button", name="Run regression").click()
+    expect(regression.locator(".progress")).to_have_text(f"All {len(texts)} calls finished.", timeout=60_000)
+    links = regression.locator(".regression-run tbody a")
+    expect(links).to_have_count(len(texts))
+    for link in links.all():
+        call_id = link.text_content() or ""
+        assert link.get_attribute("href") == f"#/calls/{call_id}"
+        call = get_call(api, call_id)
+        assert (call["status"], call["functionName"], call["functionVersionNum"]) == ("completed", "graded", 2)
+    expect(regression.locator(".regression-run tbody .badge")).to_have_text(["completed"] * len(texts))
+
+    regression.get_by_role("button", name="Carry the baseline's corrections over").click()
+    carried = f"Corrections carried over to {len(texts)} outputs; 0 skipped (already corrected)."
+    expect(regression.locator(".carried [role=status]")).to_have_text(carried)
+    result = regression.locator(".regression-comparison")
+    expect(result.locator(".aggregate tbody tr")).to_have_count(4)
+    answer = api.post("/v3/functions/compare", json={"functionName": "graded", "isRegression": True}).json()
+    assert answer["baselineTransformationCount"] == answer["comparisonTransformationCount"] == len(texts)
+    assert "message" not in answer
+    expect(result.locator("p.count")).to_have_text(
+        f"Version 1 ({len(texts)} labelled outputs) against version 2 ({len(texts)} labelled outputs)"
+    )
+    aggregate, field_changes = _comparison_rows(answer)
+    for cells, wanted in zip(_shown(result.locator(".aggregate table")), aggregate, strict=True):
+        _assert_shown(cells, wanted)
+    assert field_changes  # version 2 reads the currency version 1 could not
+    shown_changes = _shown(result.locator(".field-changes table"))
+    assert len(shown_changes) == len(field_changes)
+    for cells, wanted in zip(shown_changes, field_changes, strict=True):
+        _assert_shown(cells, wanted)
+    dashboard.screenshot("accuracy")
+
+    # leaving the page ends the following; a function of another type has no accuracy section
+    create_function(api, shaping("shape", "{n: invoiceNumber}"))
+    dashboard.open("#/functions/shape")
+    expect(page.locator("h1")).to_have_text("shape")
+    expect(page.locator("section.accuracy")).to_have_count(0)
+
+
+def test_a_route_functions_accuracy_shows_its_confusion_matrix(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    create_function(api, route("sorter", ["invoice", "other"]))
+    created = submit(api, *({"functionName": "sorter", "input": single(invoice(f"S-{n}"))} for n in (1, 2, 3)))
+    for index, call in enumerate(created):
+        wait_for(api, call["callID"])
+        [event] = events_of(api, call["callID"], "route")
+        correction = "other" if index else "invoice"
+        assert api.post(f"/v3/events/{event['eventID']}/feedback", json={"correction": correction}).status_code == 200
+    [metrics] = api.get("/v3/functions/metrics", params={"functionNames": "sorter"}).json()["functions"]
+    confusion = metrics["routeConfusion"]
+    chosen = sorted({name for row in confusion.values() for name in row})
+    assert sum(sum(row.values()) for row in confusion.values()) == len(created)
+
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open("#/functions/sorter")
+    accuracy = page.locator("section.accuracy")
+    matrix = accuracy.locator("table").last
+    expect(matrix.locator("thead th")).to_have_text(["Corrected \\ chosen", *(name or "(none)" for name in chosen)])
+    expected = [[right or "(none)", *(str(confusion[right].get(n, 0)) for n in chosen)] for right in sorted(confusion)]
+    expect(matrix.locator("tbody tr")).to_have_count(len(expected))
+    assert _shown(matrix) == expected
+    totals = _shown(accuracy.locator("table").first)[-1]
+    m = metrics["metrics"]
+    assert totals[0] == "All versions" and totals[-4:] == [str(m[k]) for k in ("tp", "fp", "fn", "tn")]
+    expect(accuracy).to_contain_text("once the function has a second version")  # one version: nothing to compare
+    expect(page.locator("section.compare, section.regression")).to_have_count(0)

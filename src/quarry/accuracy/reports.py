@@ -41,7 +41,7 @@ def metrics_page(session: Session, environment_id: str, query: Any) -> dict[str,
             "metrics": total.counts.as_wire(),
             "totalResults": total.results,
             "totalLabeledResults": total.labelled,
-            "fieldMetrics": total.details()["fieldMetrics"],
+            "fieldMetrics": total.field_metrics(),
             "versions": [
                 {
                     "versionNum": version,

@@ -54,13 +54,14 @@ class Tally:
         self.confidences += other.confidences
         self.evaluated += other.evaluated
 
+    def field_metrics(self) -> list[dict[str, Any]]:
+        return [{"fieldPath": path, "metrics": counts.as_wire()} for path, counts in sorted(self.fields.items())]
+
     def details(self) -> dict[str, Any]:
         """bem's ``MetricsDetails``."""
         return {
             "aggregateMetrics": self.counts.as_wire(),
-            "fieldMetrics": [
-                {"fieldPath": path, "metrics": counts.as_wire()} for path, counts in sorted(self.fields.items())
-            ],
+            "fieldMetrics": self.field_metrics(),
             "precisionRecallAuc": review.precision_recall_auc(self.samples),
         }
 

@@ -37,6 +37,14 @@ export async function post(path, body) {
   return answer(await fetch(new URL(path, location.origin), { method: "POST", headers, body: JSON.stringify(body) }));
 }
 
+/** POST ``file`` as the multipart field ``field`` to ``path``; the answer's body, or an ApiError. */
+export async function upload(path, field, file) {
+  const body = new FormData();
+  body.append(field, file, file.name);
+  const headers = { "x-api-key": session.key ?? "", accept: "application/json" };
+  return answer(await fetch(new URL(path, location.origin), { method: "POST", headers, body }));
+}
+
 async function answer(response) {
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body?.message ?? `${response.status} ${response.statusText}`);

@@ -1,8 +1,10 @@
-// Functions: the list, and one function with its current definition and its versions.
+// Functions: the list, and one function with its current definition, its accuracy and its versions.
 
 import { get } from "../api.js";
 import { fields, h, json, route, table, when } from "../dom.js";
 import { fetchPage, pagerControls } from "../pager.js";
+import { accuracySections } from "./accuracy.js";
+import { newFunctionForm } from "./newfunction.js";
 import { versionsSection } from "./versions.js";
 
 const PAGE_SIZE = 50;
@@ -28,13 +30,16 @@ export async function functionsView({ query, go }) {
     h("p", { class: "count" }, `${page.total} ${page.total === 1 ? "function" : "functions"}, ${page.order}`),
     table(["Name", "Type", "Version", "Used in workflows", "Tags", "Last updated"], rows, "No functions yet."),
     pagerControls(page, query, (fn) => fn.functionID, go),
+    newFunctionForm(),
   );
 }
 
-export async function functionView({ args: [name], query, go }) {
+export async function functionView({ args: [name], query, go, signal }) {
   const path = `/v2/functions/${encodeURIComponent(name)}`;
-  const [fn, versions] = await Promise.all([
-    get(path),
+  const current = get(path);
+  const [fn, accuracy, versions] = await Promise.all([
+    current,
+    current.then((fn) => accuracySections(fn, signal)),
     versionsSection(`${path}/versions`, query, go, (version) => fields([["Type", version.type], ["Description", version.description]])),
   ]);
   return h(
@@ -53,6 +58,7 @@ export async function functionView({ args: [name], query, go }) {
       ["Calls", h("a", { href: `${route("calls")}?functionNames=${encodeURIComponent(fn.functionName)}` }, "Calls of this function")],
     ]),
     h("details", {}, h("summary", {}, "Current definition"), json(fn)),
+    accuracy,
     versions,
   );
 }
