@@ -12,8 +12,11 @@ import bem
 import httpx
 import pytest
 
+from quarry.events.models import Event
+from quarry.storage.blobs import open_blob_store
 from tests import documents
 from tests.calls_client import b64, batch, events_of, single, submit, wait_for
+from tests.conftest import Server
 from tests.helpers import assert_error, create_function, route
 
 V1_SCHEMA = {
@@ -28,6 +31,7 @@ V1_SCHEMA = {
 }
 V2_SCHEMA = {**V1_SCHEMA, "properties": {**V1_SCHEMA["properties"], "currency": {"type": "string"}}}
 WAIT_SECONDS = 60
+HOOK = "http://127.0.0.1:9/hooks/quarry"  # nobody listens: deliveries are recorded, and fail
 
 
 def text_invoice(number: str, day: int, total: str) -> bytes:
@@ -377,3 +381,51 @@ def test_a_regression_replays_each_item_of_a_batch_on_its_own(sdk: bem.Bem, api:
     assert applied.applied == 2
     comparison = sdk.functions.compare_metrics(function_name=name, is_regression=True)
     assert comparison.baseline_transformation_count == comparison.comparison_transformation_count == 2
+
+
+def test_an_evaluation_whose_document_is_gone_fails_and_can_be_tried_again(
+    sdk: bem.Bem, api: httpx.Client, server: Server
+) -> None:
+    name = f"acc-gone-{time.monotonic_ns()}"
+    sdk.functions.create(function_name=name, type="extract", output_schema_name="Invoice", output_schema=V1_SCHEMA)
+    [call] = submit(api, {"functionName": name, "input": single(text_invoice("G-1", 3, "3.00"))})
+    assert wait_for(api, call["callID"])["status"] == "completed"
+    [event] = events_of(api, call["callID"], "transform")
+    blobs = open_blob_store(server.settings)
+    with server.db.read() as session:  # where Quarry keeps the file (the API shows a signed URL of it)
+        key = session.get_one(Event, event["eventID"]).body["s3BlobKey"]
+    kept = blobs.get(key)
+    blobs.delete_under(key.rsplit("/", 1)[0])  # as retention removes a call's files
+
+    def evaluated() -> Any:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while (results := sdk.eval.results.retrieve_results(event_ids=event["eventID"])).pending:
+            assert time.monotonic() < deadline, results
+            time.sleep(0.2)
+        return results
+
+    assert sdk.eval.trigger_evaluation(transformation_ids=[event["transformationID"]]).queued == 1
+    [failed] = evaluated().failed or []
+    assert failed.event_id == event["eventID"] and "no longer stored" in failed.error_message
+    blobs.put(key, kept)
+    assert sdk.eval.trigger_evaluation(transformation_ids=[event["transformationID"]]).queued == 1  # again
+    assert event["eventID"] in evaluated().results  # type: ignore[operator]
+
+
+def test_trial_outputs_reach_no_webhook_and_no_review_queue(
+    sdk: bem.Bem, api: httpx.Client, labelled: tuple[str, list[dict[str, Any]], list[dict[str, Any]]]
+) -> None:
+    name, events, _ = labelled
+    hook = sdk.subscriptions.create(name=f"{name}-hook", type="transform", function_name=name, webhook_url=HOOK)
+    sdk.functions.update(name, type="extract", output_schema_name="Invoice", output_schema=V2_SCHEMA)
+    originals = extract_all(api, name)  # version 2's own outputs: delivered
+    run = sdk.functions.regression.run(function_name=name)
+    for replay in run.result.calls or []:
+        assert wait_call(sdk, replay.call_id).status == "completed"
+    regression_ids = {o.event_id for o in sdk.outputs.list(function_names=[name], is_regression=True)}
+    assert len(regression_ids) == len(events)
+    delivered = api.get(f"/v1-alpha/subscriptions/{hook.subscription_id}/deliveries", params={"limit": 100}).json()
+    assert {d["eventID"] for d in delivered["deliveries"]} == {e["eventID"] for e in originals}
+    listed = sdk.outputs.list(function_names=[name], limit=100, extra_query={"needsReview": "true"})
+    queue = {o.event_id for o in listed}
+    assert queue and not queue & regression_ids

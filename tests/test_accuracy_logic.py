@@ -113,3 +113,29 @@ def test_an_evaluation_caps_what_it_finds_wrong() -> None:
     assert not fields["/colour"]["relevant"] and fields["/colour"]["confidence"] <= 0.5
     assert not fields["/note"]["valid"] and fields["/note"]["confidence"] <= 0.4
     assert result["relevance"] == 0.75 and result["validity"] == 0.75
+
+
+def test_validity_blames_the_keys_an_object_error_is_about() -> None:
+    seller = {"type": "object", "properties": {"name": {"type": "string"}, "vat": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "properties": {"seller": {**seller, "required": ["name", "vat"], "additionalProperties": False}},
+    }
+    result = evaluate({"seller": {"name": "ACME", "note": "x"}}, schema, {}, [text_document("text", "ACME x")])
+    assert result["fields"]["/seller/name"]["valid"] and not result["fields"]["/seller/note"]["valid"]
+    assert result["missingRequired"] == ["/seller/vat"]
+
+
+def test_true_negatives_are_counted_for_typed_scalars_only() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string"},
+            "n": {"type": ["number", "null"]},
+            "ref": {"$ref": "#/$defs/Party"},
+            "either": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            "nested": {"type": "object", "properties": {"b": {"type": "boolean"}}},
+            "rows": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    assert confusion.scalar_fields(schema) == ["/a", "/n", "/nested/b"]

@@ -128,18 +128,26 @@ def origins(extracted: Any, corrected: Any, order_matching: bool) -> dict[str, s
     return comparison.origins(extracted, corrected)
 
 
+SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean"})
+
+
 def scalar_fields(schema: Any, pointer: str = "") -> list[str]:
-    """The pointers of the scalar properties ``schema`` defines, through objects, not into arrays."""
+    """The pointers of the scalar properties ``schema`` defines, through objects, not into arrays:
+    a property typed as a scalar (possibly nullable); one whose shape it cannot tell (``$ref``,
+    ``anyOf``, untyped) is no field of its own."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return []
     found = []
     for name, subschema in properties.items():
+        if not isinstance(subschema, dict):
+            continue
         at = f"{pointer}/{escape(name)}"
-        kind = subschema.get("type") if isinstance(subschema, dict) else None
-        if kind == "object" or (isinstance(subschema, dict) and "properties" in subschema):
+        kinds = subschema.get("type")
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+        if "properties" in subschema or "object" in kinds:
             found += scalar_fields(subschema, at)
-        elif kind != "array" and isinstance(subschema, dict) and "items" not in subschema:
+        elif kinds - {"null"} and kinds - {"null"} <= SCALAR_TYPES:
             found.append(at)
     return found
 

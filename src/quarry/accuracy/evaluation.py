@@ -43,7 +43,7 @@ def evaluate(
         content = {}
     stated = leaves(content)
     looked_for, found = _grounding(content, schema, documents)
-    invalid = _invalid_pointers(content, schema)
+    invalid, missing = _schema_check(content, schema)
     fields: dict[str, Any] = {}
     for pointer, value in stated:
         grounded = (pointer in found) if pointer in looked_for else None
@@ -80,7 +80,7 @@ def evaluate(
         },
         "relevance": _share(fields, "relevant"),
         "validity": _share(fields, "valid"),
-        "missingRequired": _missing_required(content, schema),
+        "missingRequired": missing,
         "fields": fields,
     }
 
@@ -97,26 +97,28 @@ def _grounding(content: dict[str, Any], schema: dict[str, Any], documents: list[
     return looked_for, found
 
 
-def _invalid_pointers(content: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    """The pointers of the values the schema refuses (a refused object or array refuses its leaves)."""
-    return sorted(
-        {"".join(f"/{escape(str(token))}" for token in error.absolute_path) for error in _errors(content, schema)}
-        - {""}
-    )
+def _schema_check(content: dict[str, Any], schema: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(pointers of the values the schema refuses, pointers of the required values missing).
 
-
-def _errors(content: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
-    return list(SchemaValidator(schema).iter_errors(content))
-
-
-def _missing_required(content: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    return sorted(
-        f"/{escape(name)}"
-        for error in _errors(content, schema)
-        if error.validator == "required" and not error.absolute_path
-        for name in error.validator_value
-        if name not in content
-    )
+    An error about an object's keys is about those keys, not its other values: a missing required
+    key is listed as missing, a key ``additionalProperties`` refuses is the value refused; any
+    other error refuses the value where it is (an object or array: every leaf under it)."""
+    refused: set[str] = set()
+    missing: set[str] = set()
+    for error in SchemaValidator(schema).iter_errors(content):
+        at = "".join(f"/{escape(str(token))}" for token in error.absolute_path)
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        if error.validator in ("required", "dependentRequired"):
+            names = error.validator_value
+            if error.validator == "dependentRequired":
+                names = [n for key, wanted in names.items() if key in instance for n in wanted]
+            missing.update(f"{at}/{escape(name)}" for name in names if name not in instance)
+        elif error.validator in ("additionalProperties", "unevaluatedProperties"):
+            allowed = set((error.schema or {}).get("properties") or {})
+            refused.update(f"{at}/{escape(str(key))}" for key in instance if key not in allowed)
+        elif at:
+            refused.add(at)
+    return sorted(refused), sorted(missing)
 
 
 def defines(schema: Any, pointer: str) -> bool:

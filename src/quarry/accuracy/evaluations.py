@@ -4,9 +4,9 @@ processes), scores the extraction (``evaluation.py``) and stores the result;
 ``GET /v3/eval/results`` reads what is there.
 
 An evaluation is stored per event and evaluation version: asking again for one pending or
-completed is *skipped*; one that failed is tried again. The job's workflow ID is the evaluation's
-ID (enqueuing twice runs once); the sweeper enqueues pending evaluations older than a minute (a
-process that stored them died before enqueuing).
+completed is *skipped*; one that failed is tried again, as a new evaluation (a new ID). The job's
+workflow ID is the evaluation's ID (enqueuing twice runs once); the sweeper enqueues pending
+evaluations older than a minute (a process that stored them died before enqueuing).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfiguredInstance
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quarry.accuracy.evaluation import EVALUATION_VERSION, VERSION_ALIASES, evaluate
+from quarry.accuracy.inputs import OutputInput, input_of
 from quarry.accuracy.models import Evaluation
-from quarry.calls.models import FunctionCall
 from quarry.documents.model import Document, DocumentError
 from quarry.documents.readers.plain import json_document
 from quarry.engine.queues import EVALUATION_QUEUE, STEP_RETRIES
@@ -91,21 +92,23 @@ def trigger(session: Session, environment_id: str, transformation_ids: list[str]
             triggered.errors[transformation_id] = f"transformation {transformation_id!r} not found"
             continue
         evaluation = existing.get(event.id)
-        if evaluation is None:
-            evaluation = Evaluation(
-                id=new_id("evl"),
-                environment_id=environment_id,
-                event_id=event.id,
-                evaluation_version=version,
-                status="pending",
-            )
-            session.add(evaluation)
-        elif evaluation.status == "failed":
-            evaluation.status, evaluation.error_message, evaluation.created_at = "pending", None, utcnow()
-        else:
+        if evaluation is not None and evaluation.status != "failed":
             triggered.skipped += 1
             continue
-        triggered.queued.append(evaluation.id)
+        if evaluation is not None:  # tried again under a new ID: its job's workflow ID has run
+            session.delete(evaluation)
+            session.flush()
+        fresh = Evaluation(
+            id=new_id("evl"), environment_id=environment_id, event_id=event.id, evaluation_version=version,
+            status="pending",
+        )  # fmt: skip
+        try:
+            with session.begin_nested():  # another request may store it at the same moment
+                session.add(fresh)
+        except IntegrityError:
+            triggered.skipped += 1
+            continue
+        triggered.queued.append(fresh.id)
     return triggered
 
 
@@ -149,8 +152,9 @@ def _failed(event_id: str, message: str, at: datetime) -> dict[str, Any]:
     return {"eventID": event_id, "errorMessage": message, "createdAt": at}
 
 
-def evaluated_confidences(session: Session, event_ids: list[str], version: str) -> dict[str, dict[str, float]]:
-    """The evaluated field confidences of these events, where a completed evaluation has them."""
+def evaluated_confidences(session: Session, event_ids: sa.Select[Any], version: str) -> dict[str, dict[str, float]]:
+    """The evaluated field confidences of the events ``event_ids`` selects, where a completed
+    evaluation has them."""
     rows = session.execute(
         sa.select(Evaluation.event_id, Evaluation.result).where(
             Evaluation.event_id.in_(event_ids),
@@ -205,17 +209,14 @@ class Evaluating(DBOSConfiguredInstance):
                 return "done"
             event = session.get_one(Event, evaluation.event_id)
             schema = functions.config_of(session, event.function_id or "", event.function_version_num or 0)
-            fc = session.get(FunctionCall, event.function_call_id) if event.function_call_id else None
-            payload = fc.payload if fc is not None else None
-            inputs = list(fc.inputs) if fc is not None else []
+            source = input_of(session, event)
         status, result, error = "completed", None, None
         try:
-            documents = self._documents(event, inputs, payload)
             result = evaluate(
                 event.body.get("transformedContent"),
                 schema.get("outputSchema") or {},
                 event.body.get("fieldConfidences") or {},
-                documents,
+                self._documents(source),
             )
         except Unevaluable as exc:
             status, error = "failed", str(exc)
@@ -234,30 +235,25 @@ class Evaluating(DBOSConfiguredInstance):
             )
         return status
 
-    def _documents(self, event: Event, inputs: list[dict[str, Any]], payload: Any) -> list[Document]:
-        """What the extraction read: its own file (a transform of one item of a batch), else every
-        file of the function call, and the JSON an upstream function handed on."""
-        own = event.body.get("s3BlobKey")
-        keys = [(e["inputType"], e["blobKey"]) for e in inputs if own is None or e["blobKey"] == own]
+    def _documents(self, source: OutputInput) -> list[Document]:
+        """What the extraction read, read again."""
+        if source.empty:
+            raise Unevaluable("this output has no input left to evaluate it against")
         documents = []
-        for input_type, key in keys:
+        for input_type, key in source.files:
             try:
                 data = self.runtime.blobs.get(key)
             except KeyError:
                 raise Unevaluable("the document this output was read from is no longer stored") from None
             try:
                 documents.append(self.runtime.readers.read(input_type, data))
-            except (DocumentError, ProviderError) as exc:
+            except (DocumentError, ProviderError) as exc:  # audio is transcribed by a provider
                 raise Unevaluable(f"the document could not be read again: {exc}") from None
-        items = payload.get("items") if isinstance(payload, dict) and event.event_type == "join" else None
-        for content in [item.get("content") for item in items] if isinstance(items, list) else [payload]:
-            if content is not None:
-                try:
-                    documents.append(json_document(content))
-                except DocumentError as exc:
-                    raise Unevaluable(f"the input could not be read again: {exc}") from None
-        if not documents:
-            raise Unevaluable("this output has no input left to evaluate it against")
+        for content in source.json:
+            try:
+                documents.append(json_document(content))
+            except DocumentError as exc:
+                raise Unevaluable(f"the input could not be read again: {exc}") from None
         return documents
 
     def sweep(self, older_than: timedelta) -> list[str]:

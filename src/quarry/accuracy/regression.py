@@ -3,7 +3,7 @@ as calls of their own, and the baseline's corrections carried onto what they pro
 
 A regression call is an ordinary call of the function at the comparison version (pinned in its
 plan), made by Quarry with ``Call.origin = regression`` and the replayed event in
-``origin_event_id``: its outputs are marked ``isRegression`` and name that event in
+``Call.origin_id``: its outputs are marked ``isRegression`` and name that event in
 ``regressionOf`` (``calls.progress.record_event``). Its reference ID is the replayed output's.
 The input replayed is the function call's own: its files (read again from the blob store) or the
 JSON an upstream function handed it.
@@ -12,18 +12,20 @@ JSON an upstream function handed it.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from quarry.accuracy import tally
+from quarry.accuracy.inputs import input_of
 from quarry.accuracy.tally import OUTPUT_TYPES
-from quarry.calls.models import REGRESSION, FunctionCall
+from quarry.calls.models import REGRESSION
 from quarry.calls.service import InputFile, NewCall, with_targets
 from quarry.errors import InvalidRequest, bad_request
-from quarry.events.models import Event, regression_filter
+from quarry.events.models import Event, own_outputs
 from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.storage.blobs import BlobStore
@@ -67,7 +69,8 @@ def versions(session: Session, function: Function, baseline: int | None, compari
 def plan_run(
     session: Session, environment_id: str, request: RunRequest, blobs: BlobStore
 ) -> tuple[Function, list[NewCall], list[Event]]:
-    """The calls of a regression run (not stored yet) and the outputs they replay, newest first."""
+    """The calls of a regression run (not stored yet) and the outputs they replay, newest first
+    (those whose input is no longer stored are left out)."""
     if not 1 <= request.sample_size <= MAX_SAMPLE:
         raise bad_request(f"sampleSize must be between 1 and {MAX_SAMPLE}", field="sampleSize")
     function = functions.get_live(session, environment_id, request.function_name)
@@ -77,7 +80,7 @@ def plan_run(
         Event.function_id == function.id,
         Event.function_version_num == baseline,
         Event.event_type.in_(OUTPUT_TYPES),
-        regression_filter(False),
+        own_outputs(),
     ]
     if request.only_corrected_data:
         conditions.append(Event.labelled_at.is_not(None))
@@ -90,9 +93,11 @@ def plan_run(
         )
     )
     plan = with_targets(session, function.id, {function.id: comparison}, [])
-    calls = []
+    calls, replayed = [], []
     for event in events:
-        files = _input_of(session, event, blobs)
+        files = _replayed_input(session, event, blobs)
+        if not files:
+            continue  # its input is gone (retention): nothing to replay
         calls.append(
             NewCall(
                 "function",
@@ -102,30 +107,22 @@ def plan_run(
                 function,
                 plan,
                 origin=REGRESSION,
-                origin_event_id=event.id,
+                origin_id=event.id,
             )  # fmt: skip
         )
-    return function, calls, events
+        replayed.append(event)
+    return function, calls, replayed
 
 
-def _input_of(session: Session, event: Event, blobs: BlobStore) -> list[InputFile]:
-    """What the function call that made ``event`` read: its files (a transform of one item of a
-    batch: that item's), or the JSON it was handed."""
-    fc = session.get(FunctionCall, event.function_call_id) if event.function_call_id else None
-    if fc is None:
-        raise bad_request(f"the input of output {event.id!r} is no longer stored", field="functionName")
-    own = event.body.get("s3BlobKey")
-    files = []
-    for entry in fc.inputs:
-        if own is not None and entry["blobKey"] != own:
-            continue
-        try:
-            files.append(InputFile(entry["inputType"], blobs.get(entry["blobKey"])))
-        except KeyError:
-            raise bad_request(f"the input of output {event.id!r} is no longer stored", field="functionName") from None
-    if not files and fc.payload is not None:
-        files.append(InputFile("json", json.dumps(fc.payload).encode()))
-    return files
+def _replayed_input(session: Session, event: Event, blobs: BlobStore) -> list[InputFile]:
+    """The output's input as files of a new call: its files read again, the JSON it was handed as
+    JSON files (a join's items one by one); none when any of it is no longer stored."""
+    source = input_of(session, event)
+    try:
+        files = [InputFile(input_type, blobs.get(key)) for input_type, key in source.files]
+    except KeyError:
+        return []
+    return files + [InputFile("json", json.dumps(content).encode()) for content in source.json]
 
 
 @dataclass
@@ -139,55 +136,40 @@ def apply_corrections(
     session: Session, environment_id: str, function_name: str, baseline: int | None, comparison: int | None
 ) -> Applied:
     """Copy each baseline output's correction onto the regression outputs of ``comparison`` that
-    replayed it, as feedback would — onto the one of the same ``itemOffset`` when a replay made
-    several (a spreadsheet read in chunks of rows); outputs already corrected are skipped, those
-    whose baseline output lost its correction or is gone are errors."""
+    replayed it, as feedback would. When a replay made several outputs of one baseline output (a
+    spreadsheet read in chunks of rows), the correction goes to the one of the same ``itemOffset``.
+    Outputs already corrected are skipped, those whose baseline output lost its correction are
+    errors; replays of another version's outputs are not this pair's."""
     function = functions.get_live(session, environment_id, function_name)
     baseline, comparison = versions(session, function, baseline, comparison)
-    regression_outputs = list(
-        session.scalars(
-            sa.select(Event)
-            .where(
-                Event.environment_id == environment_id,
-                Event.function_id == function.id,
-                Event.function_version_num == comparison,
-                Event.event_type.in_(OUTPUT_TYPES),
-                regression_filter(True),
-            )
-            .order_by(Event.created_at, Event.id)
-            .with_for_update()
-        )
-    )
+    replays = tally.Selection([comparison], regression=True, replaying=baseline)
+    chosen = sa.select(Event).where(*tally.selected(environment_id, function.id, replays))
+    outputs = list(session.scalars(chosen.order_by(Event.created_at, Event.id).with_for_update()))
     sources = {
         event.id: event
         for event in session.scalars(
             sa.select(Event).where(
-                Event.environment_id == environment_id,
-                Event.function_version_num == baseline,
-                Event.id.in_([e.body.get("regressionOf") for e in regression_outputs]),
+                Event.environment_id == environment_id, Event.id.in_({e.body["regressionOf"] for e in outputs})
             )
         )
     }
-    replays = Counter(e.body.get("regressionOf") for e in regression_outputs)
+    offsets: dict[str, set[int]] = defaultdict(set)
+    for output in outputs:
+        offsets[output.body["regressionOf"]].add(output.body.get("itemOffset", 0))
     answer = Applied()
-    for output in regression_outputs:
+    for output in outputs:
+        source = sources[output.body["regressionOf"]]
+        offset = source.body.get("itemOffset", 0)
         if output.labelled_at is not None:
             answer.skipped += 1
-            continue
-        source = sources.get(output.body.get("regressionOf") or "")
-        if source is None:
-            answer.errors[output.id] = (
-                f"the output it replays ({output.body.get('regressionOf')}) is not an output of version {baseline}"
-            )
         elif source.labelled_at is None or "correctedContent" not in source.body:
             answer.errors[output.id] = f"the output it replays ({source.id}) has no correction"
-        elif replays[source.id] > 1 and source.body.get("itemOffset", 0) != output.body.get("itemOffset", 0):
+        elif offset in offsets[source.id] and output.body.get("itemOffset", 0) != offset:
             answer.skipped += 1  # another chunk of the same spreadsheet: not the part this correction is of
         else:
             try:
-                record_correction(
-                    session, output, source.body["correctedContent"], bool(source.body.get("orderMatching"))
-                )
+                order_matching = bool(source.body.get("orderMatching"))
+                record_correction(session, output, source.body["correctedContent"], order_matching)
             except InvalidRequest as exc:  # e.g. a route the comparison version no longer has
                 answer.errors[output.id] = exc.message
                 continue

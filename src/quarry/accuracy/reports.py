@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.accuracy import review
@@ -14,7 +13,6 @@ from quarry.accuracy.evaluations import evaluation_version
 from quarry.accuracy.tally import Selection, Tally, merged, tally
 from quarry.catalog import functions as catalog
 from quarry.errors import bad_request
-from quarry.events.models import Event, regression_filter
 from quarry.functions import service as functions
 from quarry.functions.models import Function
 
@@ -98,9 +96,10 @@ def review_estimate(session: Session, environment_id: str, request: ReviewReques
     levels = request.confidence_levels or list(review.CONFIDENCE_LEVELS)
     if not request.threshold_min <= request.threshold_max:
         raise bad_request("thresholdMin must not be above thresholdMax", field="thresholdMin")
-    cuts = review.thresholds(request.threshold_min, request.threshold_max, request.threshold_step)
-    if len(cuts) > review.MAX_THRESHOLDS:
+    span = request.threshold_min, request.threshold_max, request.threshold_step
+    if review.threshold_count(*span) > review.MAX_THRESHOLDS:
         raise bad_request(f"at most {review.MAX_THRESHOLDS} thresholds: raise thresholdStep", field="thresholdStep")
+    cuts = review.thresholds(*span)
     selection = Selection(
         versions=[version],
         regression=request.is_regression,
@@ -177,10 +176,11 @@ def compare(session: Session, environment_id: str, request: CompareRequest) -> d
     baseline_version = _version(session, function, default_baseline, "baselineVersionNum")
     if baseline_version == comparison_version:
         raise bad_request("baselineVersionNum and comparisonVersionNum must differ", field="comparisonVersionNum")
-    if request.is_regression:
-        compared = tally(session, environment_id, function.id, Selection([comparison_version], regression=True))
-        replayed = replayed_events(session, environment_id, function.id, comparison_version)
-        base = tally(session, environment_id, function.id, Selection([baseline_version], event_ids=replayed))
+    if request.is_regression:  # the same inputs on both sides: the replays of the baseline's outputs, and those
+        replays = Selection([comparison_version], regression=True, replaying=baseline_version)
+        replayed = Selection([baseline_version], replayed_by=comparison_version)
+        compared = tally(session, environment_id, function.id, replays)
+        base = tally(session, environment_id, function.id, replayed)
     else:
         compared = tally(session, environment_id, function.id, Selection([comparison_version]))
         base = tally(session, environment_id, function.id, Selection([baseline_version]))
@@ -213,17 +213,3 @@ def _field_changes(before: Tally, after: Tally) -> list[dict[str, Any]]:
         if _changed(change):
             changes.append({"fieldPath": path, "comparison": change})
     return changes
-
-
-def replayed_events(session: Session, environment_id: str, function_id: str, version: int) -> set[str]:
-    """The baseline outputs whose inputs the regression outputs of ``version`` replayed."""
-    return set(
-        session.scalars(
-            sa.select(Event.body["regressionOf"].as_string()).where(
-                Event.environment_id == environment_id,
-                Event.function_id == function_id,
-                Event.function_version_num == version,
-                regression_filter(True),
-            )
-        )
-    ) - {None}

@@ -34,10 +34,15 @@ MAX_THRESHOLDS = 1000
 HIGH, MEDIUM = 0.9, 0.5  # the buckets of the confidence distribution: high >= 0.9 > medium >= 0.5 > low
 
 
+def threshold_count(low: float, high: float, step: float) -> int:
+    """How many thresholds ``low, low + step, …`` up to ``high`` makes (counted before any is made:
+    a tiny step asks for billions)."""
+    return math.floor((high - low) / step + 1e-9) + 1
+
+
 def thresholds(low: float, high: float, step: float) -> list[float]:
     """``low, low + step, …`` up to ``high`` (included when a step lands on it)."""
-    count = math.floor((high - low) / step + 1e-9) + 1
-    return [round(low + i * step, 6) for i in range(count)]
+    return [round(low + i * step, 6) for i in range(threshold_count(low, high, step))]
 
 
 def distribution(confidences: list[float]) -> dict[str, int]:

@@ -78,13 +78,13 @@ def plan_run(session: Session, environment_id: str, body: Any, max_bytes: int) -
     version = body.function_version_num or function.current_version_num
     if functions.get_version(session, function, version) is None:
         raise bad_request(f"function {function.name!r} has no version {version}", field="functionVersionNum")
-    plan = with_targets(session, function.id, {function.id: version}, [])
+    plan, run_id = with_targets(session, function.id, {function.id: version}, []), new_id("scr")
     calls = []
     for index, pair in enumerate(body.pairs):
         file = decode_file(pair.input, f"pairs[{index}].input", max_bytes)
         check_input_types(function, [file])
-        calls.append(NewCall("function", None, [file], False, function, plan, origin=SCORE))
-    return ScorePlan(new_id("scr"), function, version, calls, [pair.expected for pair in body.pairs])
+        calls.append(NewCall("function", None, [file], False, function, plan, origin=SCORE, origin_id=run_id))
+    return ScorePlan(run_id, function, version, calls, [pair.expected for pair in body.pairs])
 
 
 def find_run(session: Session, environment_id: str, run_id: str, *, for_update: bool = False) -> ScoreRun:
@@ -95,11 +95,10 @@ def find_run(session: Session, environment_id: str, run_id: str, *, for_update: 
     return run
 
 
-def cancel(session: Session, environment_id: str, run_id: str) -> ScoreRun:
+def cancel(session: Session, environment_id: str, run_id: str) -> None:
     run = find_run(session, environment_id, run_id, for_update=True)
     if run.cancelled_at is None:
         run.cancelled_at = utcnow()
-    return run
 
 
 def render(session: Session, run: ScoreRun) -> dict[str, Any]:

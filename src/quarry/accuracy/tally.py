@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from quarry.accuracy import confusion, review
 from quarry.accuracy.confusion import Counts, Outcome, Sample
 from quarry.accuracy.evaluations import evaluated_confidences
-from quarry.events.models import Event, regression_filter
+from quarry.events.models import Event, own_outputs, regression_filter
 from quarry.functions import service as functions
 
 OUTPUT_TYPES = ("transform", "join", "route")
@@ -41,18 +41,28 @@ class Tally:
     def add(self, outcome: Outcome) -> None:
         """One more labelled output."""
         self.labelled += 1
-        self.counts.add(outcome.counts)
-        for path, counts in outcome.fields.items():
-            self.fields.setdefault(path, Counts()).add(counts)
-        self.samples += outcome.samples
-        confusion.add_confusion(self.confusion, outcome.confusion)
+        self._absorb(outcome.counts, outcome.fields, outcome.samples, outcome.confusion)
 
     def include(self, other: Tally) -> None:
-        self.add(Outcome(other.counts, other.fields, other.samples, other.confusion))
-        self.labelled += other.labelled - 1
+        """Another tally's outputs, as if they were this one's."""
         self.results += other.results
+        self.labelled += other.labelled
         self.confidences += other.confidences
         self.evaluated += other.evaluated
+        self._absorb(other.counts, other.fields, other.samples, other.confusion)
+
+    def _absorb(
+        self,
+        counts: Counts,
+        fields: dict[str, Counts],
+        samples: list[Sample],
+        matrix: dict[str, dict[str, int]],
+    ) -> None:
+        self.counts.add(counts)
+        for path, more in fields.items():
+            self.fields.setdefault(path, Counts()).add(more)
+        self.samples += samples
+        confusion.add_confusion(self.confusion, matrix)
 
     def field_metrics(self) -> list[dict[str, Any]]:
         return [{"fieldPath": path, "metrics": counts.as_wire()} for path, counts in sorted(self.fields.items())]
@@ -68,49 +78,64 @@ class Tally:
 
 @dataclass
 class Selection:
-    """Which outputs of a function to add up."""
+    """Which outputs of a function to add up: its own (every trial left out), or its regression
+    outputs; either side narrowed to what a regression between two versions paired."""
 
     versions: Collection[int] | None = None  # every version when None
     regression: bool = False  # the regression outputs instead of the function's own
-    event_ids: Collection[str] | None = None  # only these
+    replaying: int | None = None  # regression outputs: only those replaying outputs of this version
+    replayed_by: int | None = None  # own outputs: only those that regression outputs of this version replay
     evaluation_version: str | None = None  # confidences of this evaluation, where there is one
 
 
-def tally(session: Session, environment_id: str, function_id: str, selection: Selection) -> dict[int, Tally]:
-    """The selected outputs of a function, added up per version."""
+def selected(environment_id: str, function_id: str, selection: Selection) -> list[sa.ColumnElement[bool]]:
+    """The conditions on events that ``selection`` makes for one function."""
     conditions = [
         Event.environment_id == environment_id,
         Event.function_id == function_id,
         Event.event_type.in_(OUTPUT_TYPES),
-        regression_filter(selection.regression),
+        regression_filter(True) if selection.regression else own_outputs(),
     ]
     if selection.versions is not None:
         conditions.append(Event.function_version_num.in_(list(selection.versions)))
-    if selection.event_ids is not None:
-        conditions.append(Event.id.in_(list(selection.event_ids)))
+    other = aliased(Event)
+    of_function = [other.environment_id == environment_id, other.function_id == function_id]
+    if selection.replaying is not None:
+        replayed = sa.select(other.id).where(*of_function, other.function_version_num == selection.replaying)
+        conditions.append(Event.body["regressionOf"].as_string().in_(replayed))
+    if selection.replayed_by is not None:
+        replays = sa.select(other.body["regressionOf"].as_string()).where(
+            *of_function, other.function_version_num == selection.replayed_by, regression_filter(True, other)
+        )
+        conditions.append(Event.id.in_(replays))
+    return conditions
+
+
+def tally(session: Session, environment_id: str, function_id: str, selection: Selection) -> dict[int, Tally]:
+    """The selected outputs of a function, added up per version."""
+    conditions = selected(environment_id, function_id, selection)
     tallies: dict[int, Tally] = {}
     rows = session.execute(
         sa.select(Event.function_version_num, sa.func.count()).where(*conditions).group_by(Event.function_version_num)
     )
     for version, count in rows:
         tallies.setdefault(version or 0, Tally()).results = count
-    wants_confidences = selection.evaluation_version is not None
-    shown = conditions if wants_confidences else [*conditions, Event.labelled_at.is_not(None)]
-    events = list(session.scalars(sa.select(Event).where(*shown).order_by(Event.created_at, Event.id)))
-    evaluated = (
-        evaluated_confidences(session, [e.id for e in events], selection.evaluation_version)
-        if selection.evaluation_version is not None
-        else {}
-    )
-    for event in events:
+    if selection.evaluation_version is None:  # no review estimate: only the labelled outputs matter
+        conditions.append(Event.labelled_at.is_not(None))
+        evaluated = {}
+    else:
+        evaluated = evaluated_confidences(session, sa.select(Event.id).where(*conditions), selection.evaluation_version)
+    for event in session.scalars(sa.select(Event).where(*conditions).order_by(Event.created_at, Event.id)):
         version = event.function_version_num or 0
         into = tallies.setdefault(version, Tally())
         config = functions.config_of(session, function_id, version)
-        confidences = evaluated.get(event.id, event.body.get("fieldConfidences") or {})
-        into.evaluated += event.id in evaluated
-        into.confidences += list(confidences.values())
+        stated = event.body.get("fieldConfidences") or {}
+        if event.id in evaluated:  # the evaluation's confidence of each field the extraction stated
+            into.evaluated += 1
+            stated = {pointer: evaluated[event.id].get(pointer, value) for pointer, value in stated.items()}
+        into.confidences += list(stated.values())
         if event.labelled_at is not None and "correctedContent" in event.body:
-            into.add(_outcome(event, config, confidences))
+            into.add(_outcome(event, config, stated))
     return tallies
 
 

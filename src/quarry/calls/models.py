@@ -29,10 +29,11 @@ def _listing_index(table: str, column: str) -> sa.Index:
 
 
 REGRESSION = "regression"
-"""``Call.origin`` of a replay of an event's input against another version of its function: its
-events are marked ``isRegression`` and name the event they replay (``regressionOf``)."""
+"""``Call.origin`` of a replay of an event's input (``Call.origin_id``) against another version of
+its function: its outputs are marked ``isRegression`` and name the event they replay (``regressionOf``)."""
 SCORE = "score"
-"""``Call.origin`` of the call answering one pair of a score run (``POST /v3/eval/score``)."""
+"""``Call.origin`` of the call answering one pair of a score run (``Call.origin_id``): its outputs
+name the run (``scoreRunID``)."""
 
 
 class Call(Base):
@@ -60,8 +61,8 @@ class Call(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     trace_parent: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # W3C traceparent (``tracing``)
-    origin: Mapped[str | None] = mapped_column(sa.String(16), default=None)  # made by Quarry: ``accuracy``
-    origin_event_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # the event a regression replays
+    origin: Mapped[str | None] = mapped_column(sa.String(16), default=None)  # a trial: REGRESSION or SCORE
+    origin_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # the event replayed, the score run
 
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from quarry.calls.models import FunctionCall
 from quarry.errors import not_found
-from quarry.events.models import Event, regression_filter
+from quarry.events.models import Event, own_outputs, regression_filter
 from quarry.events.service import page_of_events
 
 NAMED_BY_FUNCTION = {
@@ -119,6 +119,8 @@ def page_of_outputs(session: Session, environment_id: str, query: Any) -> list[E
     if query.needs_review is not None:
         flagged = Event.body["needsReview"].as_boolean().is_(True)
         conditions.append(flagged if query.needs_review else sa.not_(sa.func.coalesce(flagged, False)))
+        if query.needs_review:  # the review queue: trials are measured against corrections, not reviewed
+            conditions.append(own_outputs())
     if query.created_before is not None:
         conditions.append(Event.created_at < query.created_before)
     return page_of_events(session, environment_id, query.model_copy(update={"event_types": None}), conditions)

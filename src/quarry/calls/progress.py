@@ -123,8 +123,9 @@ def _feed_join(
 
 def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emission) -> Event:
     body = emission.body
-    if call.origin == REGRESSION and emission.event_type != "error":  # a replay of an event's input
-        body = body | {"isRegression": True, "regressionOf": call.origin_event_id}
+    if call.origin is not None and emission.event_type != "error":  # a trial's output (``calls.models``)
+        marks = {"isRegression": True, "regressionOf": call.origin_id} if call.origin == REGRESSION else {}
+        body = body | (marks or {"scoreRunID": call.origin_id})
     event = Event(
         id=new_id("evt"),
         environment_id=call.environment_id,

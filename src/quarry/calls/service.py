@@ -66,7 +66,7 @@ class NewCall:
     workflow: Workflow | None = None
     workflow_version: WorkflowVersion | None = None
     origin: str | None = None  # a call Quarry makes itself: ``Call.origin``
-    origin_event_id: str | None = None
+    origin_id: str | None = None
 
 
 class PayloadTooLarge(TooLarge):
@@ -302,7 +302,7 @@ def record_calls(
             plan_json=new.plan.to_json(),
             trace_parent=tracing.submitted(call_id, new.call_type),
             origin=new.origin,
-            origin_event_id=new.origin_event_id,
+            origin_id=new.origin_id,
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id

@@ -57,7 +57,22 @@ class Event(Base):
     )
 
 
-def regression_filter(is_regression: bool) -> sa.ColumnElement[bool]:
-    """Events of regression calls (``isRegression`` in their body), or every other event."""
-    marked = Event.body["isRegression"].as_boolean().is_(True)
+TRIAL_MARKS = ("isRegression", "scoreRunID")
+"""What marks a *trial* output — one of a call Quarry made to measure a function (a regression's
+replay, a score run's pair): kept apart from the function's own outputs, delivered to no webhook."""
+
+
+def is_trial(body: dict[str, Any]) -> bool:
+    return any(body.get(mark) for mark in TRIAL_MARKS)
+
+
+def regression_filter(is_regression: bool, of: Any = Event) -> sa.ColumnElement[bool]:
+    """Events (``of``: the table, or an alias of it) of regression calls (``isRegression`` in their
+    body), or every other event."""
+    marked = of.body["isRegression"].as_boolean().is_(True)
     return marked if is_regression else sa.not_(sa.func.coalesce(marked, False))
+
+
+def own_outputs() -> sa.ColumnElement[bool]:
+    """Events that are not trials: a function's outputs in its users' own calls."""
+    return sa.and_(regression_filter(False), Event.body["scoreRunID"].as_string().is_(None))

@@ -44,7 +44,7 @@ class TransformationFilters(WireModel):
         None, ge=0, le=2**31 - 1, description="Only this item of a batch; needs exactly one referenceID."
     )
     is_regression: bool | None = Field(
-        None, description="true: only regression runs' transformations; false (the legacy default) lists every one."
+        None, description="true: only regression runs' transformations; false (the default): the others."
     )
     pipeline_id: str | None = Field(None, description="v1 only: refused (use functionIDs or functionNames).")
     task_ids: CsvList = Field(None, description="v1 only: refused.")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from quarry.errors import bad_request, not_found
 from quarry.events import service as events
-from quarry.events.models import TRANSFORMATION_TYPES, Event, regression_filter
+from quarry.events.models import TRANSFORMATION_TYPES, Event, own_outputs, regression_filter
 from quarry.functions import service as functions
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
@@ -83,8 +83,8 @@ def _filters(query: TransformationFilters) -> list[sa.ColumnElement[bool]]:
         filters.append(Event.published_at > query.published_after)
     if query.item_offset is not None:
         filters.append(_item_offset() == query.item_offset)
-    if query.is_regression:  # false, the legacy default, lists every transformation
-        filters.append(regression_filter(True))
+    # bem's legacy default hides regression transformations; Quarry's score runs' outputs too
+    filters.append(regression_filter(True) if query.is_regression else own_outputs())
     return filters
 
 

@@ -30,7 +30,7 @@ IDs = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(
 
 
 class EvaluationBody(WireModel):
-    transformation_ids: IDs = Field(description="Transformation IDs (or event IDs) to evaluate, up to 100.")
+    transformation_ids: IDs = Field(description="Transformation IDs to evaluate, up to 100.")
     evaluation_version: str | None = Field(None, description="quarry-1 (the default); 0.1.0-gemini reads as it.")
 
 
@@ -143,7 +143,9 @@ def get_score_run(principal: CurrentPrincipal, scoreRunID: Annotated[str, Path()
 def cancel_score_run(principal: CurrentPrincipal, scoreRunID: Annotated[str, Path()], db: Db) -> dict[str, Any]:
     """Mark the run cancelled; calls already submitted still finish."""
     with db.write() as session:
-        return scoring.render(session, scoring.cancel(session, principal.environment_id, scoreRunID))
+        scoring.cancel(session, principal.environment_id, scoreRunID)
+    with db.read() as session:  # compared after the write: no lock held meanwhile
+        return scoring.render(session, scoring.find_run(session, principal.environment_id, scoreRunID))
 
 
 # --- functions: metrics, review, compare, regression -----------------------------------------
@@ -170,10 +172,10 @@ class ReviewBody(WireModel):
     evaluation_version: str | None = None
     function_version_num: VersionNum | None = None
     is_regression: bool = False
-    margin_of_error: float = Field(reports.review.MARGIN_OF_ERROR, gt=0, lt=1)
+    margin_of_error: float = Field(reports.review.MARGIN_OF_ERROR, ge=0.001, lt=1)
     threshold_max: float = Field(reports.review.THRESHOLDS[1], ge=0, le=1)
     threshold_min: float = Field(reports.review.THRESHOLDS[0], ge=0, le=1)
-    threshold_step: float = Field(reports.review.THRESHOLDS[2], gt=0, le=1)
+    threshold_step: float = Field(reports.review.THRESHOLDS[2], ge=0.001, le=1)
 
 
 @router.post("/functions/review")

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException  # FastAPI's own is a subclass: the form parser raises this one
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings, Readers

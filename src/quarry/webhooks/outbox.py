@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.events.models import Event
+from quarry.events.models import Event, is_trial
 from quarry.ids import new_id
 from quarry.storage.db import Database
 from quarry.subscriptions.models import Subscription
@@ -52,6 +52,8 @@ def _enqueue_deliveries(session: Session, _context: Any, _instances: Any) -> Non
         return
     with session.no_autoflush:
         for event in new_events:
+            if is_trial(event.body):  # a measurement of a function, not its users' work
+                continue
             for subscription_id in _subscribers(session, event):
                 session.add(
                     Delivery(

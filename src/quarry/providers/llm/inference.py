@@ -16,14 +16,13 @@ from typing import Any
 
 from quarry.config import Settings
 from quarry.documents.model import Document
+from quarry.documents.parse import AUDIO_TYPES, IMAGE_TYPES
 from quarry.expressions import check_json_schema
 from quarry.providers import ProviderError
 
 log = logging.getLogger("quarry.providers")
 
 CONTENT_NATURES = ("textual", "visual", "audio", "video", "mixed")
-IMAGE_TYPES = frozenset({"jpeg", "png", "webp", "heic", "heif"})
-AUDIO_TYPES = frozenset({"mp3", "wav", "m4a"})
 FILE_TYPES = {
     "pdf": "document",
     "docx": "document",
@@ -104,6 +103,10 @@ def infer_schema(document: Document, settings: Settings, filename: str) -> Schem
     except ProviderError as exc:
         log.warning("schema inference: the model's proposal is not used (%s); the builtin one is", exc)
         builtin.description += f" The schema was inferred without the model: {exc}."
+        return builtin
+    except Exception:  # whatever the model's answer broke: the builtin proposal stands
+        log.exception("schema inference: the model's proposal could not be checked; the builtin one is used")
+        builtin.description += " The schema was inferred without the model: its answer could not be checked."
         return builtin
     # what the model left unsaid about the file, the builtin reading says
     answer.description = answer.description or builtin.description

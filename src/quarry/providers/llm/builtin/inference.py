@@ -21,7 +21,7 @@ and for whatever a label calls a number, ID or code (``Account No. 72671`` is no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quarry.documents.einvoice import EInvoice
@@ -42,6 +42,9 @@ _IDENTIFIER_LAST = frozenset(
     "number no nr num id code ref reference iban bic swift zip postcode plz sku ustid gstin siret ein ssn".split()
 )
 _IDENTIFIER_ANY = frozenset("phone tel telephone fax mobile iban vatin".split())
+MAX_CELL_CHARS = 200
+"""A label or a value is read from at most this much of a cell: the patterns below take more than
+linear time on some long runs (a cell of 40,000 parentheses), and no label is longer."""
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _RATE = re.compile(r"\(?\s*[-+]?\d+(?:[.,]\d+)?\s*%\s*\)?|\([^)]*\)")  # a rate, or a note in parentheses
@@ -641,7 +644,7 @@ def _describe(document: Document, kind: DocumentType, proposal: _Proposal, recor
 
 def propose(document: Document) -> SchemaAnalysis:
     """The builtin proposal for ``document``: a schema and what the document is."""
-    lines = document_lines(document)
+    lines = [[replace(cell, text=cell.text[:MAX_CELL_CHARS]) for cell in line] for line in document_lines(document)]
     record = einvoice_of(document)
     proposal = _Proposal()
     if record is not None:
