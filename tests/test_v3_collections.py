@@ -126,8 +126,3 @@ def test_bad_requests_are_400(api: httpx.Client) -> None:
     too_many = {"collectionName": "vendors", "items": [{"data": "x"}] * 101}
     assert_error(api.post("/v3/collections/items", json=too_many), 400, "items")
     assert_error(api.post("/v3/collections/items", json={"collectionName": "vendors", "items": [{"data": 5}]}), 400)
-
-
-def test_token_count_is_not_served(sdk: bem.Bem) -> None:
-    with pytest.raises(bem.NotFoundError):
-        sdk.collections.count_tokens(texts=["hello"])

@@ -34,6 +34,7 @@ import numpy as np
 from quarry.config import Settings
 from quarry.providers import ProviderError
 from quarry.providers.http import ModelEndpoint, endpoint_settings, error_detail
+from quarry.providers.llm.chunks import estimate_tokens
 
 MAX_TERM_CHARS = 100
 """Longer runs of letters and digits (base64 blobs, hashes) are cut to this length."""
@@ -57,8 +58,15 @@ class Embedder(Protocol):
     name: str
     """Which embedder and configuration made a vector (``builtin-hash-v1-512``, ``openai:<model>@<url>``)."""
 
+    max_tokens: int | None
+    """The most tokens the embedder reads of one text (``None``: it reads all of them)."""
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text (a text without words gives a zero row)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the embedder makes of ``text`` (``POST /v3/collections/token-count``)."""
         ...
 
 
@@ -94,6 +102,7 @@ class BuiltinEmbedder:
 
     dimensions: int = 512
     version: int = 1
+    max_tokens: int | None = None  # every word counts, however long the text
 
     @property
     def name(self) -> str:
@@ -118,6 +127,10 @@ class BuiltinEmbedder:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         return np.stack([self.vector(text) for text in texts])
 
+    def count_tokens(self, text: str) -> int:
+        """Its tokens are its terms: the words it hashes."""
+        return len(terms(text))
+
 
 # --- OpenAI-compatible --------------------------------------------------------------------------
 
@@ -125,11 +138,22 @@ BATCH_SIZE = 100
 """Texts per request to the endpoint."""
 
 
+OPENAI_MAX_TOKENS = 8191
+"""What OpenAI's embedding models (text-embedding-3-*, ada-002) take of one text."""
+
+
 @dataclass
 class OpenAIEmbedder(ModelEndpoint):
+    max_tokens: int | None = OPENAI_MAX_TOKENS
+
     @property
     def name(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
+
+    def count_tokens(self, text: str) -> int:
+        """Estimated offline, as the length of a model's prompt is (``llm.chunks``): no tokenizer
+        of the endpoint's model is shipped, and the estimate errs on the long side."""
+        return estimate_tokens(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[list[float]] = []

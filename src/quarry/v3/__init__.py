@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from quarry.v3 import accuracy, calls, collections, functions, infer_schema, subscriptions, workflows
+from quarry.v3 import accuracy, calls, collections, functions, infer_schema, subscriptions, unserved, workflows
 
 router = APIRouter()
-for _surface in (accuracy, functions, workflows, calls, subscriptions, collections, infer_schema):
+for _surface in (accuracy, functions, workflows, calls, subscriptions, collections, infer_schema, unserved):
     router.include_router(_surface.router)
