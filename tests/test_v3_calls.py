@@ -270,3 +270,29 @@ def test_idempotency_key_replays_the_created_call(sdk: bem.Bem, workflow: dict[s
     created = first.parse().call
     assert created is not None and again.parse().call == created
     assert [c.call_id for c in sdk.calls.list()] == [created.call_id]
+
+
+def test_call_metadata_is_kept_and_reaches_the_outputs_as_metadata(sdk: bem.Bem, api: httpx.Client) -> None:
+    schema = {"type": "object", "properties": {"invoiceNumber": {"type": "string"}, "totalAmount": {"type": "number"}}}
+    sdk.functions.create(function_name="with-meta", type="extract", output_schema_name="Invoice", output_schema=schema)
+    sdk.workflows.create(name="with-meta", main_node_name="x", nodes=[{"name": "x", "function": {"name": "with-meta"}}])
+    metadata = {"tenant": "acme", "batch": 7, "tags": ["q1"]}
+    document = {"single_file": {"input_type": "text", "input_content": b64(invoice("INV-77", "12.00"))}}
+    answer = sdk.workflows.call(
+        "with-meta", input=document, call_reference_id="ref-77", metadata=metadata, wait=True
+    ).call
+    assert (answer.model_extra or {})["metadata"] == metadata
+    [output] = answer.outputs
+    content = output.transformed_content  # type: ignore[union-attr]
+    assert content["_metadata"] == metadata | {"referenceID": "ref-77"}
+    assert content["invoiceNumber"] == "INV-77"
+    again = sdk.calls.retrieve(answer.call_id).call
+    assert (again.model_extra or {})["metadata"] == metadata
+    # the metadata is not part of the extraction: approving the output as it is counts every field right
+    event_id = output.event_id  # type: ignore[union-attr]
+    sdk.events.submit_feedback(event_id, correction=content)
+    assert api.get(f"/v1-alpha/events/{event_id}").json()["metrics"]["differences"] == []
+    # a call without metadata has none, and its outputs no _metadata
+    plain = sdk.workflows.call("with-meta", input=document, wait=True).call
+    assert "metadata" not in (plain.model_extra or {})
+    assert "_metadata" not in plain.outputs[0].transformed_content  # type: ignore[union-attr, operator]

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from quarry.events.models import without_metadata
 from quarry.pointers import escape, leaves
 from quarry.transformations import metrics as comparison
 
@@ -92,6 +93,7 @@ def extraction(
 ) -> Outcome:
     """How an extraction compares with its correction; ``confidences`` (by the extraction's own
     pointers) make the review samples of the fields it stated."""
+    extracted, corrected = without_metadata(extracted), without_metadata(corrected)
     result = comparison.compare(extracted, corrected, order_matching)
     wrong_extracted = {d["jsonPointer"] for d in result.differences if d["category"] in ("extra", "mismatch")}
     missed = {d["jsonPointer"] for d in result.differences if d["category"] in ("missing", "mismatch")}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from quarry.documents.model import Document
+from quarry.events.models import without_metadata
 from quarry.expressions import SchemaValidator
 from quarry.pointers import escape, leaves, unescape
 from quarry.providers.llm.grounding import ground
@@ -39,6 +40,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """The evaluation of ``content`` (an extraction against ``schema``) read from ``documents``
     (a join reads several: a value is grounded when any of them holds it)."""
+    content = without_metadata(content)
     if not isinstance(content, dict):
         content = {}
     stated = leaves(content)

@@ -25,7 +25,7 @@ from quarry.accuracy.models import ScoreRun
 from quarry.calls.models import SCORE, TERMINAL_STATUSES, Call
 from quarry.calls.service import NewCall, check_input_types, decode_file, with_targets
 from quarry.errors import bad_request, not_found
-from quarry.events.models import TRANSFORMATION_TYPES, Event
+from quarry.events.models import TRANSFORMATION_TYPES, Event, without_metadata
 from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.ids import new_id
@@ -165,7 +165,7 @@ def _results(session: Session, call_ids: list[str]) -> tuple[dict[str, Any], dic
 
 def field_results(actual: Any, expected: Any) -> list[dict[str, Any]]:
     """One entry per leaf of ``expected ∪ actual``: expected leaves in order, then the extra ones."""
-    aligned = dict(leaves(align(actual, expected)))
+    aligned = dict(leaves(align(without_metadata(actual), expected)))
     wanted = dict(leaves(expected))
     results = []
     for path, value in wanted.items():

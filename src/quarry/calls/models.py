@@ -63,6 +63,7 @@ class Call(Base):
     trace_parent: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # W3C traceparent (``tracing``)
     origin: Mapped[str | None] = mapped_column(sa.String(16), default=None)  # a trial: REGRESSION or SCORE
     origin_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # the event replayed, the score run
+    call_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)  # v3's ``metadata``
 
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),

@@ -11,7 +11,7 @@ from quarry.calls import counts
 from quarry.calls.models import REGRESSION, TERMINAL_STATUSES, Call, FunctionCall
 from quarry.calls.plan import Plan
 from quarry.engine.runners import Emission
-from quarry.events.models import Event
+from quarry.events.models import METADATA_KEY, Event
 from quarry.functions import service as functions
 from quarry.functions.models import Function
 from quarry.ids import new_id
@@ -123,6 +123,10 @@ def _feed_join(
 
 def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emission) -> Event:
     body = emission.body
+    content = body.get("transformedContent")
+    if call.call_metadata is not None and isinstance(content, dict):  # the call's metadata, as bem injects it
+        stated = {"referenceID": call.call_reference_id} if call.call_reference_id else {}
+        body = body | {"transformedContent": content | {METADATA_KEY: call.call_metadata | stated}}
     if call.origin is not None and emission.event_type != "error":  # a trial's output (``calls.models``)
         marks = {"isRegression": True, "regressionOf": call.origin_id} if call.origin == REGRESSION else {}
         body = body | (marks or {"scoreRunID": call.origin_id})

@@ -67,6 +67,7 @@ class NewCall:
     workflow_version: WorkflowVersion | None = None
     origin: str | None = None  # a call Quarry makes itself: ``Call.origin``
     origin_id: str | None = None
+    metadata: dict[str, Any] | None = None  # v3's call metadata (``Call.call_metadata``)
 
 
 class PayloadTooLarge(TooLarge):
@@ -303,6 +304,7 @@ def record_calls(
             trace_parent=tracing.submitted(call_id, new.call_type),
             origin=new.origin,
             origin_id=new.origin_id,
+            call_metadata=new.metadata,
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id

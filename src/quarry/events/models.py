@@ -57,6 +57,19 @@ class Event(Base):
     )
 
 
+METADATA_KEY = "_metadata"
+"""Where an output's ``transformedContent`` carries the metadata its call was submitted with (and
+the call's ``referenceID``), as bem injects it: not part of the extraction, so never compared,
+evaluated or corrected."""
+
+
+def without_metadata(content: Any) -> Any:
+    """An output's content as extracted: without the call's ``_metadata``."""
+    if isinstance(content, dict) and METADATA_KEY in content:
+        return {key: value for key, value in content.items() if key != METADATA_KEY}
+    return content
+
+
 TRIAL_MARKS = ("isRegression", "scoreRunID")
 """What marks a *trial* output — one of a call Quarry made to measure a function (a regression's
 replay, a score run's pair): kept apart from the function's own outputs, delivered to no webhook."""

@@ -68,6 +68,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from quarry.events.models import without_metadata
 from quarry.pointers import escape
 
 NUMBER_TOLERANCE = 1e-9
@@ -110,7 +111,9 @@ class Comparison:
 
 
 def compare(extracted: Any, corrected: Any, order_matching: bool = False) -> Comparison:
-    """Compare an extraction with its correction (see the module docstring for every rule)."""
+    """Compare an extraction with its correction (see the module docstring for every rule); the
+    call's ``_metadata`` in either is not part of them."""
+    extracted, corrected = without_metadata(extracted), without_metadata(corrected)
     aligned = extracted if order_matching else align(extracted, corrected)
     extracted_leaves = dict(leaves(aligned))
     corrected_leaves = dict(leaves(corrected))

@@ -76,6 +76,7 @@ class V3Call(WireModel):
     url: str = Field(description="GET /v3/calls/{callID}, as an absolute URL.")
     trace_url: str = Field(alias="traceUrl", description="GET /v3/calls/{callID}/trace, as an absolute URL.")
     usage: ModelUsage | None = Field(None, description="Quarry: its function calls' model usage, summed.")
+    metadata: dict[str, Any] | None = Field(None, description="The metadata the call was submitted with.")
 
 
 class CallAnswer(WireModel):
@@ -126,7 +127,10 @@ def _small(metadata: dict[str, Any]) -> dict[str, Any]:
 Metadata = Annotated[
     dict[str, Any],
     AfterValidator(_small),
-    Field(description="A JSON object of up to 4 KB. Quarry accepts it but does not store it (yet)."),
+    Field(
+        description="A JSON object of up to 4 KB: kept with the call, and in its outputs' transformedContent "
+        "under _metadata (with the call's referenceID)."
+    ),
 ]
 
 
@@ -207,6 +211,7 @@ class CallRenderer:
             "url": f"{base}/v3/calls/{call.id}",
             "traceUrl": f"{base}/v3/calls/{call.id}/trace",
             "usage": usage,
+            "metadata": call.call_metadata,
         }
 
     def calls(self, session: Session, calls: list[Any]) -> list[dict[str, Any]]:
@@ -338,17 +343,19 @@ CALL_WORKFLOW_BODY = {
 }
 
 
-async def _read_request(request: Request, wait: bool, limit: int) -> tuple[str | None, Any, bool]:
-    """``(callReferenceID, read_files, wait)`` of a JSON body or a multipart form."""
+async def _read_request(
+    request: Request, wait: bool, limit: int
+) -> tuple[str | None, Any, bool, dict[str, Any] | None]:
+    """``(callReferenceID, read_files, wait, metadata)`` of a JSON body or a multipart form."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form, files = await form_files(request, limit, ("callReferenceID", "wait", "metadata", "bucket"))
         reference = form_text(form, "callReferenceID")
         fields = {name: form[name] for name in ("wait", "metadata") if name in form}
         try:
-            wait = CallForm.model_validate({"wait": wait} | fields).wait
+            form_fields = CallForm.model_validate({"wait": wait} | fields)
         except ValidationError as exc:
             raise from_validation_error(exc, fields) from None
-        return reference, lambda: (files, len(files) > 1), wait
+        return reference, lambda: (files, len(files) > 1), form_fields.wait, form_fields.metadata
     try:
         raw = await request.json()
     except ValueError:
@@ -357,7 +364,7 @@ async def _read_request(request: Request, wait: bool, limit: int) -> tuple[str |
         body = WorkflowCallBody.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(exc, raw) from None
-    return body.call_reference_id, lambda: service.decode_input(body.input, "input", limit), wait
+    return body.call_reference_id, lambda: service.decode_input(body.input, "input", limit), wait, body.metadata
 
 
 @router.post(
@@ -386,12 +393,14 @@ async def call_workflow(
     202 with the pending call; with ``wait=true``, once it has finished (up to 30 seconds): 200
     when it completed, 500 with the call and ``error`` when it failed, 202 if it still runs."""
     limit = settings.max_input_bytes
-    reference, read_files, wait = await _read_request(request, query.wait, limit)
+    reference, read_files, wait, metadata = await _read_request(request, query.wait, limit)
     environment_id = principal.environment_id
 
     def build() -> service.NewCall:  # off the event loop: decoding large files takes a while
         with db.read() as session:
-            return service.prepare_workflow_call(session, environment_id, workflowName, reference, read_files)
+            new_call = service.prepare_workflow_call(session, environment_id, workflowName, reference, read_files)
+        new_call.metadata = metadata
+        return new_call
 
     new_call = await run_in_threadpool(build)
 

@@ -7,7 +7,9 @@ Create Date: 2027-04-05 09:00:00
 ``evaluations`` holds one evaluation of an event per evaluation version (``POST /v3/eval``);
 ``score_runs`` the (input, expected) pairs of ``POST /v3/eval/score`` with the calls that answer
 them; ``calls.origin`` says why Quarry itself made a call (``regression``: a replay of event
-``origin_id``'s input against another version, ``score``: a pair of score run ``origin_id``).
+``origin_id``'s input against another version, ``score``: a pair of score run ``origin_id``);
+``calls.call_metadata`` the JSON object a v3 call was submitted with (its outputs carry it as
+``_metadata``).
 """
 
 import sqlalchemy as sa
@@ -27,6 +29,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 def upgrade() -> None:
     op.add_column("calls", sa.Column("origin", sa.String(16), nullable=True))
     op.add_column("calls", sa.Column("origin_id", sa.String(64), nullable=True))
+    op.add_column("calls", sa.Column("call_metadata", JSON, nullable=True))
     op.create_table(
         "evaluations",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -61,5 +64,6 @@ def downgrade() -> None:
     op.drop_table("score_runs")
     op.drop_table("evaluations")
     with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_column("call_metadata")
         batch_op.drop_column("origin_id")
         batch_op.drop_column("origin")
