@@ -12,7 +12,7 @@ evaluations older than a minute (a process that stored them died before enqueuin
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,14 @@ def _events_named(session: Session, environment_id: str, ids: list[str], by_even
     return {(event.id if by_event_id else event.transformation_id or ""): event for event in rows}
 
 
+def _evaluations_of(session: Session, events: Iterable[Event], version: str) -> dict[str, Evaluation]:
+    """The evaluations of these events by this version, by event ID."""
+    stmt = sa.select(Evaluation).where(
+        Evaluation.event_id.in_([event.id for event in events]), Evaluation.evaluation_version == version
+    )
+    return {evaluation.event_id: evaluation for evaluation in session.scalars(stmt)}
+
+
 @dataclass
 class Triggered:
     queued: list[str] = field(default_factory=list)  # evaluation IDs to enqueue
@@ -76,15 +84,7 @@ class Triggered:
 def trigger(session: Session, environment_id: str, transformation_ids: list[str], version: str) -> Triggered:
     """Store a pending evaluation for each named transformation not already evaluated (or being)."""
     named = _events_named(session, environment_id, transformation_ids, by_event_id=False)
-    existing = {
-        evaluation.event_id: evaluation
-        for evaluation in session.scalars(
-            sa.select(Evaluation).where(
-                Evaluation.event_id.in_([event.id for event in named.values()]),
-                Evaluation.evaluation_version == version,
-            )
-        )
-    }
+    existing = _evaluations_of(session, named.values(), version)
     triggered = Triggered()
     for transformation_id in dict.fromkeys(transformation_ids):
         event = named.get(transformation_id)
@@ -122,15 +122,7 @@ class Results:
 def results(session: Session, environment_id: str, ids: list[str], by_event_id: bool, version: str) -> Results:
     """Each named event's evaluation: completed, pending, or failed (also: no such event, never evaluated)."""
     named = _events_named(session, environment_id, ids, by_event_id)
-    evaluations = {
-        evaluation.event_id: evaluation
-        for evaluation in session.scalars(
-            sa.select(Evaluation).where(
-                Evaluation.event_id.in_([event.id for event in named.values()]),
-                Evaluation.evaluation_version == version,
-            )
-        )
-    }
+    evaluations = _evaluations_of(session, named.values(), version)
     answer, now = Results(), utcnow()
     for given in dict.fromkeys(ids):
         event = named.get(given)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.accuracy import tally
+from quarry.accuracy import tally, versions
 from quarry.accuracy.inputs import input_of
 from quarry.accuracy.tally import OUTPUT_TYPES
 from quarry.calls.models import REGRESSION
@@ -44,28 +44,6 @@ class RunRequest:
     sample_size: int = DEFAULT_SAMPLE
 
 
-@dataclass
-class Replay:
-    event: Event
-    files: list[InputFile]
-
-
-def versions(session: Session, function: Function, baseline: int | None, comparison: int | None) -> tuple[int, int]:
-    """(baseline, comparison): by default the previous and the current version; both must exist and differ."""
-    comparison = function.current_version_num if comparison is None else comparison
-    baseline = function.current_version_num - 1 if baseline is None else baseline
-    for number, name in ((baseline, "baselineVersionNum"), (comparison, "comparisonVersionNum")):
-        if number < 1 or functions.get_version(session, function, number) is None:
-            raise bad_request(
-                f"function {function.name!r} has no version {number} (its current version is "
-                f"{function.current_version_num})",
-                field=name,
-            )
-    if baseline == comparison:
-        raise bad_request("baselineVersionNum and comparisonVersionNum must differ", field="comparisonVersionNum")
-    return baseline, comparison
-
-
 def plan_run(
     session: Session, environment_id: str, request: RunRequest, blobs: BlobStore
 ) -> tuple[Function, list[NewCall], list[Event]]:
@@ -74,7 +52,9 @@ def plan_run(
     if not 1 <= request.sample_size <= MAX_SAMPLE:
         raise bad_request(f"sampleSize must be between 1 and {MAX_SAMPLE}", field="sampleSize")
     function = functions.get_live(session, environment_id, request.function_name)
-    baseline, comparison = versions(session, function, request.baseline_version_num, request.comparison_version_num)
+    baseline, comparison = versions.pair(
+        session, function, request.baseline_version_num, request.comparison_version_num
+    )
     conditions = [
         Event.environment_id == environment_id,
         Event.function_id == function.id,
@@ -141,7 +121,7 @@ def apply_corrections(
     Outputs already corrected are skipped, those whose baseline output lost its correction are
     errors; replays of another version's outputs are not this pair's."""
     function = functions.get_live(session, environment_id, function_name)
-    baseline, comparison = versions(session, function, baseline, comparison)
+    baseline, comparison = versions.pair(session, function, baseline, comparison)
     replays = tally.Selection([comparison], regression=True, replaying=baseline)
     chosen = sa.select(Event).where(*tally.selected(environment_id, function.id, replays))
     outputs = list(session.scalars(chosen.order_by(Event.created_at, Event.id).with_for_update()))

@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from quarry.accuracy import review
+from quarry.accuracy import review, versions
 from quarry.accuracy.evaluations import evaluation_version
 from quarry.accuracy.tally import Selection, Tally, merged, tally
 from quarry.catalog import functions as catalog
 from quarry.errors import bad_request
 from quarry.functions import service as functions
-from quarry.functions.models import Function
 
 EXTRACTION_TYPES = ("transform", "analyze", "join")
 """Function types whose outputs have fields and confidences: those a review estimate is made for."""
@@ -56,19 +55,6 @@ def metrics_page(session: Session, environment_id: str, query: Any) -> dict[str,
     return {"functions": answers, "totalCount": page.total_count}
 
 
-def _version(session: Session, function: Function, version_num: int | None, field: str) -> int:
-    """A version of the function that exists (its current one when none is named); 400 otherwise."""
-    if version_num is None:
-        return function.current_version_num
-    if functions.get_version(session, function, version_num) is None:
-        raise bad_request(
-            f"function {function.name!r} has no version {version_num} (its current version is "
-            f"{function.current_version_num})",
-            field=field,
-        )
-    return version_num
-
-
 @dataclass
 class ReviewRequest:
     function_name: str
@@ -92,7 +78,7 @@ def review_estimate(session: Session, environment_id: str, request: ReviewReques
             "extract, analyze and join functions, whose fields carry confidences",
             field="functionName",
         )
-    version = _version(session, function, request.function_version_num, "functionVersionNum")
+    version = versions.existing(session, function, request.function_version_num, "functionVersionNum")
     levels = request.confidence_levels or list(review.CONFIDENCE_LEVELS)
     if not request.threshold_min <= request.threshold_max:
         raise bad_request("thresholdMin must not be above thresholdMax", field="thresholdMin")
@@ -163,19 +149,8 @@ def compare(session: Session, environment_id: str, request: CompareRequest) -> d
     baseline outputs they replayed (the same inputs, both labelled); without it, each version's
     own labelled outputs."""
     function = functions.get_live(session, environment_id, request.function_name)
-    current = function.current_version_num
-    comparison_version = _version(session, function, request.comparison_version_num, "comparisonVersionNum")
-    default_baseline = request.baseline_version_num
-    if default_baseline is None:
-        if current < 2:
-            raise bad_request(
-                f"function {function.name!r} has one version: there is nothing to compare it with",
-                field="baselineVersionNum",
-            )
-        default_baseline = current - 1
-    baseline_version = _version(session, function, default_baseline, "baselineVersionNum")
-    if baseline_version == comparison_version:
-        raise bad_request("baselineVersionNum and comparisonVersionNum must differ", field="comparisonVersionNum")
+    versions_asked = request.baseline_version_num, request.comparison_version_num
+    baseline_version, comparison_version = versions.pair(session, function, *versions_asked)
     if request.is_regression:  # the same inputs on both sides: the replays of the baseline's outputs, and those
         replays = Selection([comparison_version], regression=True, replaying=baseline_version)
         replayed = Selection([baseline_version], replayed_by=comparison_version)
