@@ -129,6 +129,29 @@ def docx() -> bytes:
     return buffer.getvalue()
 
 
+def pptx() -> bytes:
+    """One slide: the header lines in a text box, the items in a table, the total in another box."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[6])  # blank
+    header = slide.shapes.add_textbox(Inches(0.5), Inches(0.3), Inches(8), Inches(1.5)).text_frame
+    header.text = SELLER
+    for line in ["INVOICE", *(f"{label}: {value}" for label, value in FIELDS[:2])]:
+        header.add_paragraph().text = line
+    rows = [HEADER, *_item_rows()]
+    table = slide.shapes.add_table(len(rows), len(HEADER), Inches(0.5), Inches(2), Inches(8), Inches(1.5)).table
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    total = slide.shapes.add_textbox(Inches(0.5), Inches(4), Inches(8), Inches(0.5)).text_frame
+    total.text = f"{FIELDS[2][0]}: {FIELDS[2][1]}"
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    return buffer.getvalue()
+
+
 def _sheet_rows() -> list[list[object]]:
     rows: list[list[object]] = [[SELLER], *([label, value] for label, value in FIELDS), []]
     rows.append(HEADER)
@@ -225,6 +248,7 @@ RENDITIONS = {
     "text": text,
     "pdf": pdf,
     "docx": docx,
+    "pptx": pptx,
     "xlsx": xlsx,
     "xls": xls,
     "csv": csv_file,

@@ -107,6 +107,7 @@ BROKEN = [
     pytest.param(b"%PDF-1.7\n this is not really a PDF", "pdf", "PDF cannot be opened", id="pdf"),
     pytest.param(documents.pdf()[:400], "pdf", "PDF cannot be opened", id="truncated-pdf"),
     pytest.param(b"PK\x03\x04 broken zip", "docx", "not a valid docx", id="docx"),
+    pytest.param(b"PK\x03\x04 broken zip", "pptx", "not a valid pptx", id="pptx"),
     pytest.param(b"PK\x03\x04 not a spreadsheet", "xlsx", "not a valid xlsx", id="xlsx"),
     pytest.param(b"\xd0\xcf\x11\xe0 not an ole file", "xls", "xls file cannot be opened", id="xls"),
     pytest.param(b"\x89PNG\r\n\x1a\n broken", "png", "image cannot be decoded", id="png"),

@@ -296,3 +296,14 @@ def test_call_metadata_is_kept_and_reaches_the_outputs_as_metadata(sdk: bem.Bem,
     plain = sdk.workflows.call("with-meta", input=document, wait=True).call
     assert "metadata" not in (plain.model_extra or {})
     assert "_metadata" not in plain.outputs[0].transformed_content  # type: ignore[union-attr, operator]
+
+
+def test_a_presentation_is_read_slide_by_slide(sdk: bem.Bem) -> None:
+    schema = {"type": "object", "properties": {"invoiceNumber": {"type": "string"}, "totalAmount": {"type": "number"}}}
+    sdk.functions.create(function_name="slides", type="extract", output_schema_name="Invoice", output_schema=schema)
+    sdk.workflows.create(name="slides", main_node_name="x", nodes=[{"name": "x", "function": {"name": "slides"}}])
+    document = {"single_file": {"input_type": "pptx", "input_content": b64(documents.pptx())}}
+    call = sdk.workflows.call("slides", input=document, wait=True).call
+    assert call.status == "completed"
+    content = call.outputs[0].transformed_content  # type: ignore[union-attr]
+    assert content == {"invoiceNumber": documents.NUMBER, "totalAmount": pytest.approx(documents.TOTAL)}

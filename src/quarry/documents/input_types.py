@@ -12,7 +12,7 @@ from typing import Literal
 
 InputType = Literal[
     "csv", "docx", "email", "heic", "heif", "html", "jpeg", "json", "m4a",
-    "mp3", "pdf", "png", "text", "wav", "webp", "xls", "xlsx", "xml",
+    "mp3", "pdf", "png", "pptx", "text", "wav", "webp", "xls", "xlsx", "xml",
 ]  # fmt: skip
 
 MEDIA_TYPES: dict[str, tuple[str, str]] = {
@@ -28,6 +28,7 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "mp3": ("audio/mpeg", "mp3"),
     "pdf": ("application/pdf", "pdf"),
     "png": ("image/png", "png"),
+    "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx"),
     "text": ("text/plain", "txt"),
     "wav": ("audio/wav", "wav"),
     "webp": ("image/webp", "webp"),
@@ -61,6 +62,7 @@ LOOKS = {  # what the bytes ``sniff`` takes for each type look like, in words
     "mp3": "MP3 audio",
     "pdf": "a PDF document",
     "png": "a PNG image",
+    "pptx": "a PowerPoint presentation",
     "text": "plain text",
     "wav": "WAV audio",
     "webp": "a WebP image",
@@ -112,6 +114,8 @@ def _office_zip(data: bytes) -> str | None:
         return "docx"
     if any(name.startswith("xl/") for name in names):
         return "xlsx"
+    if any(name.startswith("ppt/") for name in names):
+        return "pptx"
     return None
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from quarry.documents.input_types import LOOKS, sniff
 from quarry.documents.limits import MAX_ATTACHMENT_DEPTH
 from quarry.documents.model import Document, DocumentError, describe, text_document
-from quarry.documents.readers import images, markup, office, pdf, plain, tabular
+from quarry.documents.readers import images, markup, office, pdf, plain, slides, tabular
 
 AUDIO_TYPES = ("mp3", "wav", "m4a")
 IMAGE_TYPES = ("jpeg", "png", "webp", "heic", "heif")
@@ -68,6 +68,7 @@ def _read(input_type: str, data: bytes, transcribe: Transcribe | None, depth: in
     readers = {
         "pdf": pdf.read,
         "docx": office.read,
+        "pptx": slides.read,
         "xlsx": tabular.read_xlsx,
         "xls": tabular.read_xls,
         "csv": tabular.read_csv,
