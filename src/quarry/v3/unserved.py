@@ -1,18 +1,16 @@
 """The v3 resources the official SDK can call and Quarry does not serve: each of their operations
 answers 501 in the error shape, naming what is missing and what to use instead — never a 404 or a
-405 that looks like a bug (docs/decisions.md, "v3: what is not served").
-
-Each path is authenticated like every other (a request without a key is a 401 first).
+405 that looks like a bug. They are left out of Quarry's API document (it describes what Quarry
+serves); docs/decisions.md lists them. Each is authenticated like every other path (a request
+without a key is a 401 first).
 """
 
 from __future__ import annotations
 
-import inspect
-import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.errors import ApiError
@@ -75,19 +73,10 @@ UNSERVED: dict[str, tuple[str, list[tuple[str, str]]]] = {
 }
 
 
-def _refusal(resource: str, message: str, path: str) -> Callable[..., Any]:
-    """The operation's handler: it takes the path's parameters (so that the API document describes
-    them) and refuses."""
-
-    def not_served(principal: CurrentPrincipal, **_: str) -> None:
+def _refusal(resource: str, message: str) -> Callable[..., Any]:
+    def not_served(principal: CurrentPrincipal) -> None:
         raise ApiError(501, message, {"resource": resource})
 
-    parameters = [inspect.signature(not_served).parameters["principal"]]
-    parameters += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, Path()])
-        for name in re.findall(r"{(\w+)}", path)
-    ]
-    not_served.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return not_served
 
 
@@ -95,12 +84,9 @@ for _resource, (_message, _operations) in UNSERVED.items():
     for _method, _path in _operations:
         router.add_api_route(
             _path,
-            _refusal(_resource, _message, _path),
+            _refusal(_resource, _message),
             methods=[_method],
-            status_code=501,
             response_model=None,
-            summary=f"Not served by Quarry ({_resource})",
-            description=_message,
-            responses={501: {"description": f"Not served by Quarry: {_message}"}},
+            include_in_schema=False,  # not operations of Quarry's API: docs/decisions.md lists them
             name=f"unserved_{_resource}_{_method.lower()}_{_path.strip('/').replace('/', '_')}",
         )
