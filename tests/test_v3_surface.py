@@ -65,3 +65,5 @@ def test_token_count_refuses_what_it_cannot_count(api: httpx.Client) -> None:
     assert_error(api.post("/v3/collections/token-count", json={"texts": []}), 400, "texts")
     assert_error(api.post("/v3/collections/token-count", json={}), 400, "texts")
     assert_error(api.post("/v3/collections/token-count", json={"texts": [1]}), 400)
+    assert_error(api.post("/v3/collections/token-count", json={"texts": ["x" * 200_001]}), 400, "texts[0]")
+    assert_error(api.post("/v3/collections/token-count", json={"texts": ["x" * 150_000] * 14}), 400, "texts")

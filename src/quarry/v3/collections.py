@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from quarry.api.auth import CurrentPrincipal
 from quarry.api.deps import AppSettings
@@ -28,8 +28,19 @@ from quarry.wire import WireModel
 router = APIRouter(prefix="/v3", tags=["v3 collections"])
 
 
+MAX_TEXT_CHARS = 200_000  # far past any embedding model's limit: a longer text is no text to embed
+MAX_TOTAL_CHARS = 2_000_000  # counting takes a moment of CPU per character: a request holds a thread that long
+
+
 class TokenCountBody(WireModel):
-    texts: Annotated[list[Annotated[str, Field(max_length=1_000_000)]], Field(min_length=1, max_length=1000)]
+    texts: Annotated[list[Annotated[str, Field(max_length=MAX_TEXT_CHARS)]], Field(min_length=1, max_length=100)]
+
+    @field_validator("texts")
+    @classmethod
+    def _bounded(cls, texts: list[str]) -> list[str]:
+        if sum(len(text) for text in texts) > MAX_TOTAL_CHARS:
+            raise ValueError(f"at most {MAX_TOTAL_CHARS:,} characters in all")
+        return texts
 
 
 @router.post("/collections/token-count")
