@@ -64,6 +64,7 @@ class Call(Base):
     origin: Mapped[str | None] = mapped_column(sa.String(16), default=None)  # a trial: REGRESSION or SCORE
     origin_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)  # the event replayed, the score run
     call_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)  # v3's ``metadata``
+    inbound_email: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)  # started by mail (SMTP)
 
     __table_args__ = (
         sa.Index("ix_calls_env_created", "environment_id", "created_at", "id"),

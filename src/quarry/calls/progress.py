@@ -127,6 +127,8 @@ def record_event(session: Session, call: Call, fc: FunctionCall, emission: Emiss
     if call.call_metadata is not None and isinstance(content, dict):  # the call's metadata, as bem injects it
         stated = {"referenceID": call.call_reference_id} if call.call_reference_id else {}
         body = body | {"transformedContent": content | {METADATA_KEY: call.call_metadata | stated}}
+    if call.inbound_email is not None:  # bem's events name the mail that started them
+        body = body | {"inboundEmail": call.inbound_email}
     if call.origin is not None and emission.event_type != "error":  # a trial's output (``calls.models``)
         marks = {"isRegression": True, "regressionOf": call.origin_id} if call.origin == REGRESSION else {}
         body = body | (marks or {"scoreRunID": call.origin_id})

@@ -68,6 +68,7 @@ class NewCall:
     origin: str | None = None  # a call Quarry makes itself: ``Call.origin``
     origin_id: str | None = None
     metadata: dict[str, Any] | None = None  # v3's call metadata (``Call.call_metadata``)
+    inbound_email: dict[str, str] | None = None  # the mail that started it (``Call.inbound_email``)
 
 
 class PayloadTooLarge(TooLarge):
@@ -152,6 +153,32 @@ def resolve_target(session: Session, environment_id: str, *, field_prefix: str, 
         found.workflow,
         version,
     )
+
+
+def email_target(session: Session, address: str) -> Target | None:
+    """What mail to ``address`` runs: the live function or workflow it is the inbound address of."""
+    function = functions.with_email_address(session, address)
+    if function is not None:
+        return resolve_target(session, function.environment_id, field_prefix="", function_id=function.id)
+    workflow = workflows.with_email_address(session, address)
+    if workflow is not None:
+        return resolve_target(session, workflow.environment_id, field_prefix="", workflow_id=workflow.id)
+    return None
+
+
+def started_by_mail(session: Session, environment_id: str, reference_id: str, target: Target) -> bool:
+    """Whether a mail with this Message-ID (``reference_id``) has already started a call of
+    ``target``: a message delivered again (its sender missed the answer) starts nothing more."""
+    call_type, function, _, workflow, _ = target
+    runs = Call.workflow_id == workflow.id if workflow is not None else Call.function_id == function.id
+    stmt = sa.select(Call.id).where(
+        Call.environment_id == environment_id,
+        Call.call_reference_id == reference_id,
+        Call.call_type == call_type,
+        Call.inbound_email.is_not(None),
+        runs,
+    )
+    return session.scalars(stmt.limit(1)).first() is not None
 
 
 def check_input_types(function: Function, files: list[InputFile]) -> None:
@@ -305,6 +332,7 @@ def record_calls(
             origin=new.origin,
             origin_id=new.origin_id,
             call_metadata=new.metadata,
+            inbound_email=new.inbound_email,
         )
         if new.workflow is not None and new.workflow_version is not None:
             call.workflow_id = new.workflow.id

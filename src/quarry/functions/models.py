@@ -20,7 +20,7 @@ class Function(VersionedObject, Base):
     __tablename__ = "functions"
 
     type: Mapped[str] = mapped_column(sa.String(32))
-    email_address: Mapped[str | None] = mapped_column(sa.String(320))
+    email_address: Mapped[str | None] = mapped_column(sa.String(320), index=True)  # inbound mail finds it
 
 
 class FunctionVersion(Base):

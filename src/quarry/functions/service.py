@@ -46,6 +46,12 @@ def find_live(
     return find_live_object(session, Function, environment_id, name=name, id=id, for_update=for_update)
 
 
+def with_email_address(session: Session, address: str) -> Function | None:
+    """The live function whose inbound address this is (lower case, as ``email_address`` makes it)."""
+    stmt = sa.select(Function).where(Function.email_address == address, Function.deleted_at.is_(None))
+    return session.scalars(stmt).first()
+
+
 def by_id(session: Session, function_id: str) -> Function:
     """A function by ID, live or deleted (a call in flight keeps running what it pinned)."""
     return session.get_one(Function, function_id)

@@ -70,6 +70,13 @@ def find_environment(session: Session, account_id: str, name: str) -> Environmen
     return session.scalar(sa.select(Environment).where(Environment.account_id == account_id, Environment.name == name))
 
 
+def acting_in(session: Session, environment_id: str, name: str) -> Principal:
+    """A principal of this environment that holds no API key: what Quarry does on behalf of
+    someone it did not authenticate (a mail received), recorded under ``name``."""
+    environment = session.get_one(Environment, environment_id)
+    return Principal(environment.account_id, environment.id, environment.name, name)
+
+
 def list_environments(session: Session, account_id: str) -> list[Environment]:
     return list(
         session.scalars(

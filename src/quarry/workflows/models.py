@@ -15,7 +15,7 @@ from quarry.storage.versioned import VersionedObject
 class Workflow(VersionedObject, Base):
     __tablename__ = "workflows"
 
-    email_address: Mapped[str] = mapped_column(sa.String(320))
+    email_address: Mapped[str] = mapped_column(sa.String(320), index=True)  # inbound mail finds it
 
 
 class WorkflowVersion(Base):

@@ -351,6 +351,12 @@ class Runnable:
     reviews: dict[str, dict[str, Any]]
 
 
+def with_email_address(session: Session, address: str) -> Workflow | None:
+    """The live workflow whose inbound address this is (lower case, as ``functions.email_address`` makes it)."""
+    stmt = sa.select(Workflow).where(Workflow.email_address == address, Workflow.deleted_at.is_(None))
+    return session.scalars(stmt).first()
+
+
 def runnable(
     session: Session, environment_id: str, *, id: str | None = None, name: str | None = None
 ) -> Runnable | None:

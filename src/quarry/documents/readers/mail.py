@@ -19,9 +19,9 @@ ParseAttachment = Callable[[str, bytes], Document]
 
 def read(data: bytes, parse_attachment: ParseAttachment) -> Document:
     message = email.message_from_bytes(data, policy=email.policy.default)
-    if not isinstance(message, EmailMessage) or not message.keys() or message.defects and not _header(message, "From"):
+    if not isinstance(message, EmailMessage) or not message.keys() or message.defects and not header(message, "From"):
         raise DocumentError("the file is not an RFC 822 email: it has no headers")
-    fields = [(name, value) for name in HEADERS if (value := _header(message, name))]
+    fields = [(name, value) for name in HEADERS if (value := header(message, name))]
     lines = [f"{name}: {value}" for name, value in fields]
     body = _body(message)
     if body is not None:
@@ -34,7 +34,7 @@ def read(data: bytes, parse_attachment: ParseAttachment) -> Document:
     return text_document("email", "\n".join(lines), fields=fields, attachments=attachments)
 
 
-def _header(message: EmailMessage, name: str) -> str | None:
+def header(message: EmailMessage, name: str) -> str | None:
     """A header's value as the policy parses it (encoded words decoded); as written when the
     parser fails on it (malformed addresses have raised IndexError, HeaderParseError…)."""
     try:
