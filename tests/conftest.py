@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 
 from quarry.app import create_app
-from quarry.bootstrap import bootstrap, open_database
+from quarry.bootstrap import Process, bootstrap, open_database
 from quarry.config import Settings
 from quarry.engine.engine import Engine, Role
 from quarry.storage.db import Database
@@ -47,6 +47,7 @@ class Server:
     db: Database
     settings: Settings
     engine: Engine
+    process: Process  # what listeners beside the API take (the SMTP listener of tests/test_smtp.py)
 
 
 @dataclass
@@ -85,7 +86,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.02)
-    yield Server(backend, f"http://127.0.0.1:{port}", db, settings, process.engine)
+    yield Server(backend, f"http://127.0.0.1:{port}", db, settings, process.engine, process)
     uv.should_exit = True
     thread.join(timeout=10)
     model.close()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import time
@@ -16,8 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import documents
 from tests.conftest import BACKENDS
-from tests.harness.processes import ServerProcess, alive, quarry_env
+from tests.harness.ports import free_port
+from tests.harness.processes import QuarryProcess, ServerProcess, alive, quarry_env
 
 KEY = "serve-test-key"
 STEPS = 6
@@ -209,3 +214,49 @@ def _catches_sigterm(pid: int) -> bool:
         if line.startswith("SigCgt:"):
             return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
     return False
+
+
+def _mail_an_invoice(api: httpx.Client, smtp_port: int) -> dict[str, Any]:
+    """Mail the test invoice (in an attached PDF) to a new workflow's address; the call it started, finished."""
+    function = {"functionName": "invoices", "type": "transform", "outputSchemaName": "Invoice"}
+    assert api.post("/v2/functions", json=function | {"outputSchema": documents.SCHEMA}).status_code == 200
+    workflow = {"name": "mailed", "mainFunction": {"name": "invoices"}, "relationships": []}
+    address = api.post("/v2/workflows", json=workflow).json()["workflow"]["emailAddress"]
+    message = email.message_from_bytes(documents.email(attach_pdf=True), policy=email.policy.default)
+    with smtplib.SMTP("127.0.0.1", smtp_port) as client:
+        assert client.send_message(message, to_addrs=[address]) == {}
+    [call] = _until(lambda: api.get("/v2/calls").json()["calls"], "the mail started a call")
+    _until(lambda: _finished(api, [call["callID"]]), "the call finished")
+    events = api.get("/v1-alpha/events", params={"callIDs": call["callID"]}).json()["events"]
+    return {"call": api.get(f"/v2/calls/{call['callID']}").json()["call"], "events": events}
+
+
+def test_serve_receives_email_when_QUARRY_SMTP_PORT_is_set(env: dict[str, str]) -> None:
+    smtp_port = free_port()
+    server = ServerProcess(env | {"QUARRY_SMTP_PORT": str(smtp_port)})
+    try:
+        assert f"Email: SMTP on 127.0.0.1:{smtp_port}" in server.log
+        with _client(server) as api:
+            mailed = _mail_an_invoice(api, smtp_port)
+        assert mailed["call"]["status"] == "completed", mailed
+        [event] = mailed["events"]
+        assert event["transformedContent"]["invoiceNumber"] == documents.NUMBER
+    finally:
+        server.stop()
+
+
+def test_quarry_smtp_receives_email_for_the_workers_of_the_deployment(env: dict[str, str]) -> None:
+    server = ServerProcess(env)
+    smtp_port = free_port()
+    receiver = QuarryProcess(["smtp", "--port", str(smtp_port)], env)
+    try:
+        _until(lambda: "Email: SMTP on" in receiver.log or not receiver.alive(), "quarry smtp listened")
+        assert receiver.alive(), receiver.log
+        with _client(server) as api:
+            mailed = _mail_an_invoice(api, smtp_port)
+        assert mailed["call"]["status"] == "completed", mailed
+        [event] = mailed["events"]
+        assert event["transformedContent"]["totalAmount"] == documents.TOTAL
+    finally:
+        receiver.stop()
+        server.stop()

@@ -71,17 +71,25 @@ class Settings:
     metrics: bool = True  # GET /metrics (Prometheus)
     metrics_token: str | None = None  # a bearer token /metrics asks scrapers for
     metrics_port: int | None = None  # where a `quarry worker` of a distributed deployment serves its metrics
+    smtp_port: int | None = None  # inbound email: the SMTP listener of `quarry serve` / `quarry smtp`; None: off
+    smtp_host: str | None = None  # where it listens (None: the host `quarry serve` listens on)
+    smtp_max_message_bytes: int = 25 * 1024 * 1024  # larger mail is refused (552); never above max_input_bytes
+    smtp_tls_cert: Path | None = None  # PEM certificate chain and key: STARTTLS is offered
+    smtp_tls_key: Path | None = None
+    smtp_require_auth: bool = False  # mail only from clients that logged in with an API key (AUTH)
+    smtp_auth_without_tls: bool = False  # offer AUTH on a connection that is not encrypted
+    smtp_allowed_senders: dict[str, tuple[str, ...]] = field(default_factory=dict)  # environment name: senders
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("QUARRY_DATA_DIR") or default_data_dir(env)).expanduser().absolute()
         database_url = env.get("QUARRY_DATABASE_URL") or f"sqlite:///{data_dir / 'quarry.db'}"
-        return cls(
+        settings = cls(
             data_dir=data_dir,
             database_url=database_url,
             api_key=env.get("QUARRY_API_KEY") or None,
-            email_domain=env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost",
+            email_domain=(env.get("QUARRY_EMAIL_DOMAIN") or "inbound.quarry.localhost").lower(),
             public_url=env.get("QUARRY_PUBLIC_URL") or None,
             max_input_bytes=_number(env, "QUARRY_MAX_INPUT_BYTES", 50 * 1024 * 1024, int),
             rate_limit_per_second=_number(env, "QUARRY_RATE_LIMIT_PER_SECOND", None, float),
@@ -128,12 +136,27 @@ class Settings:
             metrics=_flag(env, "QUARRY_METRICS", True),
             metrics_token=env.get("QUARRY_METRICS_TOKEN") or None,
             metrics_port=_number(env, "QUARRY_METRICS_PORT", None, int, minimum=1),
+            smtp_port=_number(env, "QUARRY_SMTP_PORT", None, int, minimum=1),
+            smtp_host=env.get("QUARRY_SMTP_HOST") or None,
+            smtp_max_message_bytes=_number(env, "QUARRY_SMTP_MAX_MESSAGE_BYTES", 25 * 1024 * 1024, int, minimum=1024),
+            smtp_tls_cert=_path(env, "QUARRY_SMTP_TLS_CERT"),
+            smtp_tls_key=_path(env, "QUARRY_SMTP_TLS_KEY"),
+            smtp_require_auth=_flag(env, "QUARRY_SMTP_REQUIRE_AUTH", False),
+            smtp_auth_without_tls=_flag(env, "QUARRY_SMTP_AUTH_WITHOUT_TLS", False),
+            smtp_allowed_senders=_senders(env, "QUARRY_SMTP_ALLOWED_SENDERS"),
         )
+        _check_smtp(settings)
+        return settings
 
     @property
     def max_request_bytes(self) -> int:
         """Largest request body: two files of the largest size, base64-encoded, plus room for JSON."""
         return 2 * (self.max_input_bytes * 4 // 3 + 4) + 1024 * 1024
+
+    @property
+    def smtp_message_limit(self) -> int:
+        """Largest mail the SMTP listener takes: the message becomes a call's input file."""
+        return min(self.smtp_max_message_bytes, self.max_input_bytes)
 
     @property
     def is_embedded(self) -> bool:
@@ -208,3 +231,38 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
+
+
+def _check_smtp(settings: Settings) -> None:
+    if (settings.smtp_tls_cert is None) != (settings.smtp_tls_key is None):
+        raise SettingsError("QUARRY_SMTP_TLS_CERT and QUARRY_SMTP_TLS_KEY go together: set both, or neither")
+    if settings.smtp_require_auth and settings.smtp_tls_cert is None and not settings.smtp_auth_without_tls:
+        raise SettingsError(
+            "QUARRY_SMTP_REQUIRE_AUTH needs STARTTLS (QUARRY_SMTP_TLS_CERT and QUARRY_SMTP_TLS_KEY): API keys are"
+            " not sent in the clear unless QUARRY_SMTP_AUTH_WITHOUT_TLS says so"
+        )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw).expanduser() if raw else None
+
+
+def _senders(env: Mapping[str, str], name: str) -> dict[str, tuple[str, ...]]:
+    """Per environment name, the senders it takes mail from: ``production=ap@acme.com,@partner.org;
+    sandbox=@acme.com`` (an address, or ``@domain`` for any address of that domain).
+
+    >>> _senders({"S": "production=AP@acme.com, @partner.org; sandbox=@acme.com"}, "S")
+    {'production': ('ap@acme.com', '@partner.org'), 'sandbox': ('@acme.com',)}
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for entry in filter(None, (part.strip() for part in (env.get(name) or "").split(";"))):
+        environment, equals, listed = entry.partition("=")
+        senders = tuple(sender.strip().lower() for sender in listed.split(",") if sender.strip())
+        if not equals or not environment.strip() or not senders or any("@" not in sender for sender in senders):
+            raise SettingsError(
+                f"{name} must be environment=sender,… pairs separated by ';' (a sender is an address or @domain),"
+                f" not {entry!r}"
+            )
+        found[environment.strip()] = found.get(environment.strip(), ()) + senders
+    return found

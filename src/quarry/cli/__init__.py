@@ -1,4 +1,4 @@
-"""The ``quarry`` command. Admin commands (serve, worker, keys, environments, db) work on the
+"""The ``quarry`` command. Admin commands (serve, worker, smtp, keys, environments, db) work on the
 server's own database; user commands (functions, workflows, calls, events) go through the HTTP
 API at QUARRY_URL with QUARRY_API_KEY, as any client would."""
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 ADMIN, USER = "Admin (on the server's data)", "User (over HTTP: QUARRY_URL, QUARRY_API_KEY)"
 app.command(rich_help_panel=ADMIN)(admin.serve)
 app.command(rich_help_panel=ADMIN)(admin.worker)
+app.command(rich_help_panel=ADMIN)(admin.smtp)
 app.command(rich_help_panel=ADMIN)(admin.drain)
 app.command(rich_help_panel=ADMIN)(admin.backup)
 app.command(rich_help_panel=ADMIN)(admin.restore)

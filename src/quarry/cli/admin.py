@@ -154,8 +154,67 @@ def serve(
 
     log_config = uvicorn.config.LOGGING_CONFIG if settings.log_format == "text" else None  # JSON: Quarry's format
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log, log_config=log_config)
+    # mail is answered "try later" until the API's lifespan has started the engine
+    listener = _start_smtp(process, settings.smtp_host or host, settings.smtp_port) if settings.smtp_port else None
     Server(config).run(sockets=sockets)
+    if listener is not None:
+        listener.stop()
     _exit_now()
+
+
+def smtp(
+    host: str = typer.Option(None, help="Interface to listen on (default: QUARRY_SMTP_HOST, else 127.0.0.1)."),
+    port: int = typer.Option(None, min=1, help="TCP port to listen on (default: QUARRY_SMTP_PORT)."),
+) -> None:
+    """Receive email, serving no API: mail to a function's or workflow's address starts a call,
+    which the deployment's workers run (`quarry serve`, `quarry worker`, on the same data)."""
+    import signal
+
+    from quarry.engine.stopping import StopRequest
+
+    stopping = StopRequest()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stopping.ask)
+
+    from quarry import tracing
+    from quarry.bootstrap import bootstrap
+    from quarry.engine.engine import Role
+    from quarry.logs import configure as configure_logs
+
+    settings, db, _, blobs = _open_to_run()
+    port = port or settings.smtp_port
+    if not port:
+        raise Failure("quarry smtp needs a port: set QUARRY_SMTP_PORT (or give --port)")
+    configure_logs(settings.log_format, settings.log_level)
+    tracing.configure("smtp")
+    process = bootstrap(settings, Role.API, db, blobs)  # it enqueues calls, never runs them
+    process.engine.start()
+    listener = _start_smtp(process, host or settings.smtp_host or "127.0.0.1", port)
+    stopping.wait()
+    listener.stop()
+    process.engine.stop()
+    console.print("Stopped.")
+    _exit_now()
+
+
+def _start_smtp(process: Any, host: str, port: int) -> Any:
+    """The SMTP listener of ``process``, started (a ``Failure`` if it cannot listen)."""
+    from quarry.smtp.listener import smtp_listener
+
+    settings = process.settings
+    try:
+        listener = smtp_listener(process, host, port)
+        listener.start()
+    except (OSError, ValueError) as exc:  # a port in use, a certificate that cannot be read
+        raise Failure(f"cannot receive email on {host}:{port}: {exc}") from None
+    tls = "STARTTLS" if settings.smtp_tls_cert else "no TLS"
+    auth = "AUTH with an API key required" if settings.smtp_require_auth else "AUTH optional"
+    console.print(
+        f"Email: SMTP on {host}:{port} for @{settings.email_domain} ({tls}, {auth},"
+        f" messages up to {settings.smtp_message_limit} bytes)",
+        highlight=False,
+    )
+    return listener
 
 
 def worker(
