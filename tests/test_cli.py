@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +142,16 @@ def test_admin_commands_refuse_a_missing_database(env: dict[str, str], command: 
 
     assert _run(["db", "upgrade"], env).returncode == 0
     assert _run(["environments", "list"], env).stdout.split() == ["production", "sandbox"]
+
+
+def test_quarry_smtp_says_when_it_cannot_listen(env: dict[str, str]) -> None:
+    assert _run(["db", "upgrade"], env).returncode == 0
+    without_port = _run(["smtp"], env)
+    assert without_port.returncode == 2 and "QUARRY_SMTP_PORT" in without_port.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = _run(["smtp", "--port", str(port)], env)
+    assert in_use.returncode == 2, in_use.stdout + in_use.stderr
+    assert f"cannot receive email on 127.0.0.1:{port}" in in_use.stderr and "Traceback" not in in_use.stderr

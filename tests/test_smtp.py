@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from quarry.config import Settings, SettingsError
 from quarry.smtp.listener import smtp_listener
 from tests import documents
 from tests.calls_client import create_workflow, events_of, list_calls, wait_for
@@ -249,3 +250,18 @@ def test_starttls_and_auth_with_an_api_key(api: httpx.Client, tenant: Tenant, li
         client.send_message(message)
     (call,) = _calls(api)
     assert wait_for(api, call["callID"])["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"QUARRY_SMTP_ALLOWED_SENDERS": "production"},  # no senders
+        {"QUARRY_SMTP_ALLOWED_SENDERS": "production=acme.com"},  # neither an address nor @domain
+        {"QUARRY_SMTP_TLS_CERT": "/etc/cert.pem"},  # without its key
+        {"QUARRY_SMTP_REQUIRE_AUTH": "1"},  # API keys would travel in the clear
+    ],
+)
+def test_settings_that_cannot_work_are_refused_at_start(settings: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"QUARRY_SMTP_PORT": "2525", **settings})
+    assert next(iter(settings)) in str(refused.value)

@@ -188,8 +188,9 @@ def smtp(
     configure_logs(settings.log_format, settings.log_level)
     tracing.configure("smtp")
     process = bootstrap(settings, Role.API, db, blobs)  # it enqueues calls, never runs them
-    process.engine.start()
+    # first: a port in use fails before anything runs; mail is answered "try later" until the engine has started
     listener = _start_smtp(process, host or settings.smtp_host or "127.0.0.1", port)
+    process.engine.start()
     stopping.wait()
     listener.stop()
     process.engine.stop()

@@ -94,7 +94,7 @@ class Inbound:
                     new.inbound_email = inbound_email(message, address, sender)
                     batches.setdefault(principal.environment_id, (principal, []))[1].append(new)
         except QuarryError as exc:  # a target that cannot be called now (e.g. its workflow changed)
-            raise Refusal(f"550 5.7.0 {exc}") from None
+            raise Refusal(f"550 5.7.0 {' '.join(str(exc).split())}") from None  # a reply is one line
         call_ids = []
         for principal, new_calls in batches.values():
             created, _ = submit_calls(
