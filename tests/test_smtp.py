@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import bem
 import httpx
 import pytest
 from cryptography import x509
@@ -79,7 +80,9 @@ def _blob_files(server: Server) -> set[Path]:
     return {path for path in (server.settings.data_dir / "blobs").rglob("*") if path.is_file()}
 
 
-def test_a_mail_with_a_pdf_to_a_workflow_address_is_a_call_of_its_extraction(api: httpx.Client, port: int) -> None:
+def test_a_mail_with_a_pdf_to_a_workflow_address_is_a_call_of_its_extraction(
+    api: httpx.Client, sdk: bem.Bem, port: int
+) -> None:
     _extractor(api)
     workflow = create_workflow(api, "mailed-invoices", "invoices")
     address = workflow["emailAddress"]
@@ -96,6 +99,8 @@ def test_a_mail_with_a_pdf_to_a_workflow_address_is_a_call_of_its_extraction(api
     assert event["transformedContent"]["invoiceNumber"] == documents.NUMBER  # read from the attached PDF
     assert event["transformedContent"]["totalAmount"] == pytest.approx(documents.TOTAL)
     assert event["inboundEmail"] == {"from": "billing@northwind.example", "to": address, "subject": "Your documents"}
+    (output,) = sdk.calls.retrieve(call["callID"]).call.outputs  # v3, read by the strict SDK
+    assert output.inbound_email is not None and output.inbound_email.from_ == "billing@northwind.example"
 
 
 def test_a_mail_to_a_function_address_calls_the_function(api: httpx.Client, port: int) -> None:
@@ -109,6 +114,22 @@ def test_a_mail_to_a_function_address_calls_the_function(api: httpx.Client, port
     (event,) = events_of(api, call["callID"])
     assert event["inboundEmail"]["to"] == address
     assert event["inboundEmail"]["deliveredTo"] == "accounts@customer.example"
+
+
+def test_a_mail_to_several_addresses_starts_a_call_of_each(api: httpx.Client, server: Server, port: int) -> None:
+    function = _extractor(api)["emailAddress"]
+    workflow = create_workflow(api, "mailed-invoices", "invoices")["emailAddress"]
+    unknown = f"nobody-12345678@{server.settings.email_domain}"
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        refused = client.send_message(
+            _invoice_mail(function, "two@northwind.example"), to_addrs=[function, workflow, unknown]
+        )
+    assert list(refused) == [unknown] and refused[unknown][0] == 550
+    calls = _calls(api)
+    assert sorted(call["callType"] for call in calls) == ["function", "workflow"]
+    for call in calls:
+        assert call["callReferenceID"] == "two@northwind.example"
+        assert wait_for(api, call["callID"])["status"] == "completed"
 
 
 def test_the_same_message_delivered_again_starts_no_second_call(api: httpx.Client, port: int) -> None:
