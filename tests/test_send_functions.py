@@ -264,6 +264,7 @@ def test_a_send_function_called_alone_delivers_its_input(quarry: Deployment, rec
         ({"destinationType": "webhook"}, "webhookUrl"),
         ({}, "webhookUrl"),
         ({"webhookUrl": "http://169.254.169.254/latest/meta-data"}, "webhookUrl"),
+        ({"webhookUrl": "http://[::ffff:169.254.169.254]/latest/meta-data"}, "webhookUrl"),
         ({"webhookUrl": "ftp://hooks.example.com/in"}, "webhookUrl"),
         ({"webhookUrl": "https://user:pw@hooks.example.com/in"}, "webhookUrl"),
         ({"destinationType": "s3"}, "s3Bucket"),
