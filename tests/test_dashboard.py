@@ -36,6 +36,7 @@ from tests.calls_client import (
     wait_for,
 )
 from tests.conftest import Server, Tenant
+from tests.harness.endpoints import LocalEndpoint, Received, Reply
 from tests.helpers import create_function, route, transform
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -724,3 +725,30 @@ def test_a_route_functions_accuracy_shows_its_confusion_matrix(
     assert totals[0] == "All versions" and totals[-4:] == [str(m[k]) for k in ("tp", "fp", "fn", "tn")]
     expect(accuracy).to_contain_text("once the function has a second version")  # one version: nothing to compare
     expect(page.locator("section.compare, section.regression")).to_have_count(0)
+
+
+class Accepting(LocalEndpoint):
+    def answer(self, request: Received) -> Reply:
+        return Reply(200, {"received": True})
+
+
+def test_a_send_function_and_its_delivery_are_shown(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
+    receiver = Accepting()
+    try:
+        create_function(api, transform("extract"))
+        hook = receiver.url + "/in"
+        send = {"functionName": "deliver", "type": "send", "webhookUrl": hook, "webhookSigningEnabled": False}
+        assert api.post("/v3/functions", json=send).status_code == 200
+        create_workflow(api, "extract-and-send", "extract", [("extract", "deliver", None)])
+        [created] = submit(api, {"workflowName": "extract-and-send", "input": single(invoice("DASH-1"))})
+        assert wait_for(api, created["callID"])["status"] == "completed"
+    finally:
+        receiver.close()
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+    expect(page.locator(".event.send .delivery")).to_have_text("Delivered to the webhook: HTTP 200")
+    dashboard.open("#/functions/deliver")
+    expect(page.locator("h1")).to_have_text("deliver")
+    expect(page.locator("dl.fields").first).to_contain_text(f"Delivers to{hook}")

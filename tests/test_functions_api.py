@@ -387,7 +387,7 @@ def test_missing_function_name_is_400(api: httpx.Client) -> None:
     assert_error_at(api.post("/v2/functions", json=body), 400, "functionName")
 
 
-UNKNOWN_TYPES = ["nonsense", "extract", "classify", "parse", "send", "Transform", "", None]
+UNKNOWN_TYPES = ["nonsense", "extract", "classify", "parse", "Transform", "", None]
 
 
 @pytest.mark.parametrize("kind", UNKNOWN_TYPES)

@@ -18,6 +18,7 @@ import yaml
 
 from tests import documents
 from tests.calls_client import invoice
+from tests.harness.endpoints import LocalEndpoint, Received, Reply
 from tests.harness.ports import free_port
 from tests.harness.processes import QUARRY, ServerProcess, quarry_env
 
@@ -257,3 +258,29 @@ def test_user_commands_need_no_database(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["totalCount"] >= 0
     assert os.listdir(home) == []
+
+
+class Accepting(LocalEndpoint):
+    def answer(self, request: Received) -> Reply:
+        return Reply(204, b"", content_type=None)
+
+
+def test_a_send_function_is_created_listed_and_its_event_read(cli: Cli, submitted: Submitted) -> None:
+    receiver = Accepting()
+    try:
+        send = {"functionName": "cli-send", "type": "send", "webhookUrl": receiver.url, "webhookSigningEnabled": False}
+        cli.ok("functions", "create", "--file", str(cli.write("send.json", send)))
+        types = {fn["functionName"]: fn["type"] for fn in cli.json("functions", "list")["functions"]}
+        assert types["cli-send"] == "send"
+        relationships = [{"sourceFunction": {"name": "cli-extract"}, "destinationFunction": {"name": "cli-send"}}]
+        wf = {"name": "cli-deliver", "mainFunction": {"name": "cli-extract"}, "relationships": relationships}
+        cli.ok("workflows", "create", "--file", str(cli.write("deliver.json", wf)))
+        april = cli.write("april.txt", invoice("INV-0412"))
+        cli.ok("calls", "submit", "--workflow", "cli-deliver", str(april), "--wait", "--output", "delivered")
+        [event] = cli.json("events", "list", "--function-name", "cli-send", "--event-type", "send")["events"]
+        assert event["webhookOutput"]["httpStatusCode"] == 204
+        assert event["deliveredContent"]["transformedContent"]["invoiceNumber"] == "INV-0412"
+    finally:  # the other tests list the module's workflows
+        receiver.close()
+        cli("workflows", "delete", "cli-deliver")
+        cli("functions", "delete", "cli-send")

@@ -286,6 +286,8 @@ def test_blocked_addresses_unless_allowed() -> None:
         check_address("169.254.169.254")
     with pytest.raises(AddressRefused):
         check_address("fe80::1")
+    with pytest.raises(AddressRefused):
+        check_address("::ffff:169.254.169.254")  # the IPv4 address, reached over IPv6
     check_address("169.254.169.254", parse_networks("169.254.0.0/16"))
     check_address("127.0.0.1")
     check_address("10.1.2.3")

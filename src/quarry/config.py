@@ -64,6 +64,7 @@ class Settings:
     webhook_max_attempts: int = 15
     webhook_timeout_seconds: float = 10.0
     webhook_allowed_networks: str | None = None
+    send_s3_buckets: str | None = None  # comma-separated buckets send functions may write to; none when unset
     listen_url: str | None = None  # where `quarry serve` listens: the base of file URLs in webhooks
     retention_seconds: float | None = None  # finished calls older than this are removed; None: kept for good
     log_format: str = "text"  # or "json": one object per line, with the IDs of the call a line is about
@@ -130,6 +131,7 @@ class Settings:
             webhook_max_attempts=_number(env, "QUARRY_WEBHOOK_MAX_ATTEMPTS", 15, int),
             webhook_timeout_seconds=_number(env, "QUARRY_WEBHOOK_TIMEOUT_SECONDS", 10, float),
             webhook_allowed_networks=env.get("QUARRY_WEBHOOK_ALLOWED_NETWORKS") or None,
+            send_s3_buckets=env.get("QUARRY_SEND_S3_BUCKETS") or None,
             retention_seconds=_duration(env, "QUARRY_RETENTION"),
             log_format=_choice(env, "QUARRY_LOG_FORMAT", ("text", "json")),
             log_level=_choice(env, "QUARRY_LOG_LEVEL", ("info", "debug", "warning", "error")),

@@ -57,6 +57,7 @@ from quarry.providers import ProviderError, usage
 from quarry.providers.embeddings import embedder_from_settings
 from quarry.providers.llm import uses_model
 from quarry.storage.base import utcnow
+from quarry.webhooks.sending import Sending
 
 log = logging.getLogger("quarry.engine")
 
@@ -373,6 +374,7 @@ class CallExecution(DBOSConfiguredInstance):
                 fc.reference_id,
                 _collection_search(runtime, fc.environment_id),
                 SharedParts(runtime, function_call_id, started.config.get("provider")),
+                Sending(runtime, fc.environment_id, fc.call_id, function_call_id, fc.source_event_id),
             )
             return runner_for(fc.function_type)(run_input), False
         except FunctionError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.errors import conflict, not_found
+from quarry.errors import bad_request, conflict, not_found
 from quarry.functions import service
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import FunctionCommon, FunctionCopy
@@ -21,16 +21,34 @@ from quarry.storage.base import icontains, utcnow
 from quarry.storage.pages import creation_page, keyset_page, total_count
 from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions
+from quarry.subscriptions.addresses import AddressRefused, check_address, check_url
 from quarry.tenancy.service import Principal
 from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
 
 
 def create_function(session: Session, principal: Principal, body: FunctionCommon, email_domain: str) -> FunctionDetails:
-    return describe(session, *service.create_function(session, principal, body, email_domain))
+    function, version = service.create_function(session, principal, body, email_domain)
+    _check_webhook_url(version)
+    return describe(session, function, version)
 
 
 def update_function(session: Session, principal: Principal, name: str, changes: dict[str, Any]) -> FunctionDetails:
-    return describe(session, *service.update_function(session, principal, name, changes))
+    function, version = service.update_function(session, principal, name, changes)
+    _check_webhook_url(version)
+    return describe(session, function, version)
+
+
+def _check_webhook_url(version: FunctionVersion) -> None:
+    """A send function's webhook URL obeys the rule of subscriptions' (``subscriptions.addresses``,
+    which ``functions`` sits below): checked again, resolved, at each delivery. Raised before the
+    write transaction commits, so nothing is stored."""
+    url = version.config.get("webhookUrl")
+    if url is None:
+        return
+    try:
+        check_address(check_url(url), resolve=False)
+    except AddressRefused as exc:
+        raise bad_request(str(exc), field="webhookUrl") from None
 
 
 def copy_function(session: Session, principal: Principal, body: FunctionCopy, email_domain: str) -> FunctionDetails:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from quarry.audit import UserActionSummary
 from quarry.collections.names import check_collection_name
 from quarry.expressions import check_json_schema, compile_jmespath, compile_regex
 from quarry.wire import Timestamp, WireModel
 
-FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich"]
+FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich", "send"]
 FUNCTION_TYPES: tuple[str, ...] = FunctionType.__args__  # type: ignore[attr-defined]
 EMAIL_FUNCTION_TYPES = frozenset({"transform", "route"})
 
@@ -249,6 +249,70 @@ class EnrichFunctionConfig(WireModel):
     config: EnrichConfig
 
 
+S3_BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
+class SendConfig(WireModel):
+    """Where a send function delivers its incoming output (docs/decisions.md, "Send functions").
+
+    The fields of the other destinations are dropped, so that an update switching the destination
+    needs no nulls; the webhook URL's address is checked by ``catalog.functions`` (the rule lives
+    with subscriptions, above this package)."""
+
+    destination_type: Literal["webhook", "s3", "google_drive"] = "webhook"
+    webhook_url: Annotated[str | None, Field(alias="webhookUrl", min_length=1, max_length=2048)] = None
+    webhook_signing_enabled: Annotated[
+        StrictBool | None, Field(alias="webhookSigningEnabled", description="true by default for a webhook.")
+    ] = None
+    s3_bucket: Annotated[str | None, Field(pattern=S3_BUCKET_PATTERN, description="An S3 bucket name.")] = None
+    s3_prefix: Annotated[str | None, Field(max_length=512)] = None
+    google_drive_folder_id: Annotated[str | None, Field(alias="googleDriveFolderId")] = None
+
+    # As SplitConfig's: an absent field becomes an explicit null so that its validator runs and
+    # the error names the wire field.
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_destination(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {"webhookUrl": None, "s3Bucket": None, **data}
+        return data
+
+    @field_validator("destination_type")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value == "google_drive":
+            raise ValueError(
+                "destinationType 'google_drive' is not supported by Quarry (it has no Google Drive connection): "
+                "use 'webhook' or 's3'"
+            )
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("destination_type") == "webhook":
+            raise ValueError("destinationType 'webhook' needs webhookUrl")
+        return value
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _s3_bucket(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("destination_type") == "s3":
+            raise ValueError("destinationType 's3' needs s3Bucket")
+        return value
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> SendConfig:
+        if self.destination_type == "webhook":
+            self.webhook_signing_enabled = self.webhook_signing_enabled is not False
+        else:
+            self.webhook_url = self.webhook_signing_enabled = None
+        if self.destination_type != "s3":
+            self.s3_bucket = self.s3_prefix = None
+        self.google_drive_folder_id = None
+        return self
+
+
 CONFIG_MODELS: dict[str, type[WireModel]] = {
     "transform": TransformConfig,
     "analyze": AnalyzeConfig,
@@ -257,6 +321,7 @@ CONFIG_MODELS: dict[str, type[WireModel]] = {
     "join": JoinConfig,
     "payload_shaping": PayloadShapingConfig,
     "enrich": EnrichFunctionConfig,
+    "send": SendConfig,
 }
 
 
@@ -297,8 +362,19 @@ class EnrichCreate(FunctionCommon, EnrichFunctionConfig):
     type: Literal["enrich"]
 
 
+class SendCreate(FunctionCommon, SendConfig):
+    type: Literal["send"]
+
+
 FunctionCreate = Annotated[
-    TransformCreate | AnalyzeCreate | RouteCreate | SplitCreate | JoinCreate | PayloadShapingCreate | EnrichCreate,
+    TransformCreate
+    | AnalyzeCreate
+    | RouteCreate
+    | SplitCreate
+    | JoinCreate
+    | PayloadShapingCreate
+    | EnrichCreate
+    | SendCreate,
     Field(discriminator="type"),
 ]
 CREATE_MODELS: dict[str, type[FunctionCommon]] = {
@@ -309,6 +385,7 @@ CREATE_MODELS: dict[str, type[FunctionCommon]] = {
     "join": JoinCreate,
     "payload_shaping": PayloadShapingCreate,
     "enrich": EnrichCreate,
+    "send": SendCreate,
 }
 
 

@@ -64,6 +64,8 @@ def check_address(host: str, allowed: tuple[Network, ...] = (), *, resolve: bool
             raise AddressRefused(f"the host {host!r} cannot be resolved: {exc}") from None
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:169.254.169.254 reaches the IPv4 address
         if any(address in network for network in allowed):
             continue
         if any(address in network for network in BLOCKED_NETWORKS):

@@ -29,7 +29,7 @@ from quarry.metrics import WEBHOOK_DELIVERIES
 from quarry.storage.base import utcnow
 from quarry.storage.blobs.urls import FileLinks
 from quarry.storage.db import Database
-from quarry.subscriptions.addresses import AddressRefused, check_address, check_url, parse_networks
+from quarry.subscriptions.addresses import AddressRefused, Network, check_address, check_url, parse_networks
 from quarry.subscriptions.models import Subscription, WebhookSecret
 from quarry.webhooks.models import Delivery, DeliveryAttempt
 from quarry.webhooks.signing import HEADER, sign
@@ -46,16 +46,44 @@ def backoff_seconds(attempt: int, base: float, cap: float, jitter: float) -> flo
     return min(base * 2 ** (attempt - 1), cap) * jitter
 
 
+def base_url_of(settings: Settings) -> str:
+    """The base of file URLs in what Quarry sends (``s3URL``): where clients reach this deployment."""
+    return (settings.public_url or settings.listen_url or "http://localhost:8000").rstrip("/")
+
+
 @dataclass
-class _Outcome:
+class Outcome:
     status_code: int | None
     error: str | None
     duration_ms: int
     final: bool = False  # no retry can help (a refused address)
+    response_body: str = ""  # the receiver's answer, its first RESPONSE_CHARS characters
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+RESPONSE_CHARS = 10_000
+
+
+def post(client: httpx.Client, url: str, body: bytes, secret: str | None, allowed: tuple[Network, ...]) -> Outcome:
+    """One attempt: POST ``body`` (JSON) to ``url``, signed with ``secret`` when there is one, after
+    checking, resolved now, that the URL may receive webhooks (``subscriptions.addresses``)."""
+    started = time.monotonic()
+    try:
+        check_address(check_url(url), allowed)
+    except AddressRefused as exc:
+        return Outcome(None, f"refused: {exc}", 0, final=True)
+    headers = {"Content-Type": "application/json", "User-Agent": f"Quarry-Webhooks/{__version__}"}
+    if secret:
+        headers[HEADER] = sign(secret, body)
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return Outcome(None, f"{type(exc).__name__}: {exc}"[:1000], _ms(started))
+    error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}: {response.text[:200]}"
+    return Outcome(response.status_code, error, _ms(started), response_body=response.text[:RESPONSE_CHARS])
 
 
 class DeliveryWorker:
@@ -63,7 +91,7 @@ class DeliveryWorker:
         self.settings = settings
         self.db = db
         self.links = links
-        self.base_url = (settings.public_url or settings.listen_url or "http://localhost:8000").rstrip("/")
+        self.base_url = base_url_of(settings)
         self.allowed = parse_networks(settings.webhook_allowed_networks)
         self.stopped = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="quarry-webhook")
@@ -128,30 +156,14 @@ class DeliveryWorker:
                 body = json.dumps(events.render(event, self.links, self.base_url), separators=(",", ":")).encode()
                 request = (subscription.webhook_url, body, secret.secret if secret else None)
         if request is None:
-            outcome = _Outcome(None, gone, 0, final=True)
+            outcome = Outcome(None, gone, 0, final=True)
         else:
             traced = {"quarry.event_id": delivery.event_id, "quarry.subscription_id": delivery.subscription_id}
             with tracing.continuing(trace_parent, "quarry.webhook.delivery", traced):
-                outcome = self._post(*request)
+                outcome = post(self.client, *request, self.allowed)
         self._record(delivery_id, outcome)
 
-    def _post(self, url: str, body: bytes, secret: str | None) -> _Outcome:
-        started = time.monotonic()
-        try:
-            check_address(check_url(url), self.allowed)
-        except AddressRefused as exc:
-            return _Outcome(None, f"refused: {exc}", 0, final=True)
-        headers = {"Content-Type": "application/json", "User-Agent": f"Quarry-Webhooks/{__version__}"}
-        if secret:
-            headers[HEADER] = sign(secret, body)
-        try:
-            response = self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return _Outcome(None, f"{type(exc).__name__}: {exc}"[:1000], _ms(started))
-        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}: {response.text[:200]}"
-        return _Outcome(response.status_code, error, _ms(started))
-
-    def _record(self, delivery_id: str, outcome: _Outcome) -> None:
+    def _record(self, delivery_id: str, outcome: Outcome) -> None:
         now = utcnow()
         with self.db.write() as session:
             delivery = session.get(Delivery, delivery_id, with_for_update=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from quarry.config import Settings
 from quarry.documents.model import Document, DocumentError
@@ -53,6 +53,33 @@ class InputFile:
 
 
 @dataclass
+class Posted:
+    """A webhook that took a send function's delivery: its answer, and after how many attempts."""
+
+    status_code: int
+    response_body: str
+    attempts: int
+
+
+class Outbound(Protocol):
+    """Where a send function's delivery goes, provided by the calls job (``webhooks.sending``): the
+    engine knows no event, webhook secret, address rule or bucket policy. Each method raises
+    :class:`FunctionError` when it cannot do its work."""
+
+    def incoming(self, files: list[InputFile]) -> Any:
+        """What the function call delivers: its incoming output as a subscription would get it."""
+        ...
+
+    def post(self, url: str, body: bytes, *, signed: bool) -> Posted:
+        """POST ``body`` (JSON) to ``url``, retried a few times."""
+        ...
+
+    def put(self, bucket: str, prefix: str | None, body: bytes) -> str:
+        """Store ``body`` (JSON) in ``bucket`` under ``prefix``; the object's key."""
+        ...
+
+
+@dataclass
 class RunInput:
     function_type: str
     config: dict[str, Any]
@@ -64,6 +91,7 @@ class RunInput:
     reference_id: str | None = None  # the function call's referenceID
     search: Search | None = None  # collection look-ups, for enrich
     parts: PartReader = ONE_BY_ONE  # how the parts of a long document are asked (``calls.parts``)
+    outbound: Outbound | None = None  # delivery, for send
 
     def documents(self) -> list[Document]:
         """Each input file read (in a reader process), audio transcribed by the deployment's transcriber."""
@@ -115,7 +143,7 @@ of one of them alone runs at once (``calls.jobs``), without the steps that let l
 
 
 def runner_for(function_type: str) -> Runner:
-    from quarry.engine.runners import enrich, join, payload_shaping, route, split, transform
+    from quarry.engine.runners import enrich, join, payload_shaping, route, send, split, transform
 
     runners: dict[str, Runner] = {
         "transform": transform.run,
@@ -125,6 +153,7 @@ def runner_for(function_type: str) -> Runner:
         "join": join.run,
         "payload_shaping": payload_shaping.run,
         "enrich": enrich.run,
+        "send": send.run,
     }
     if function_type not in runners:
         return _unsupported(function_type)

@@ -41,6 +41,13 @@ function callInputs(call) {
   return call.input.batchFiles.inputs;
 }
 
+/** What a send event says in a line: where it delivered, and the receiver's answer. */
+function deliverySummary(event) {
+  if (event.webhookOutput) return `Delivered to the webhook: HTTP ${event.webhookOutput.httpStatusCode}`;
+  if (event.s3Output) return `Stored as s3://${event.s3Output.bucketName}/${event.s3Output.key}`;
+  return `Delivery: ${event.deliveryStatus}`;
+}
+
 function eventCard(event, reload) {
   const details = Object.fromEntries(Object.entries(event).filter(([name, value]) => !HEADLINE.includes(name) && value !== null));
   return h(
@@ -54,6 +61,7 @@ function eventCard(event, reload) {
       h("span", { class: "muted" }, " · ", when(event.createdAt), " · ", h("code", {}, event.eventID)),
     ),
     event.message ? errorBox(event.message) : null,
+    event.eventType === "send" ? h("p", { class: "delivery" }, deliverySummary(event)) : null,
     citedDocument(event),
     event.transformedContent !== undefined ? json(event.transformedContent) : null,
     event.correctedContent !== undefined ? h("div", {}, h("strong", {}, "Corrected"), json(event.correctedContent)) : null,

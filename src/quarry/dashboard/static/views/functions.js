@@ -13,6 +13,12 @@ function usedIn(fn) {
   return (fn.usedInWorkflows ?? []).map((use, index) => [index ? ", " : "", h("a", { href: route("workflows", use.workflowName) }, use.workflowName)]);
 }
 
+/** Where a send function delivers: its webhook URL, or s3://bucket/prefix. */
+function destination(fn) {
+  if (fn.type !== "send") return undefined;
+  return fn.webhookUrl ?? `s3://${fn.s3Bucket}/${fn.s3Prefix ?? ""}`;
+}
+
 export async function functionsView({ query, go }) {
   const page = await fetchPage("/v2/functions", "functions", query, { limit: PAGE_SIZE, sortOrder: "asc" });
   const rows = page.items.map((fn) => [
@@ -54,6 +60,7 @@ export async function functionView({ args: [name], query, go, signal }) {
       ["Display name", fn.displayName],
       ["Description", fn.description],
       ["Email address", fn.emailAddress],
+      ["Delivers to", destination(fn)],
       ["Used in workflows", usedIn(fn)],
       ["Calls", h("a", { href: `${route("calls")}?functionNames=${encodeURIComponent(fn.functionName)}` }, "Calls of this function")],
     ]),
