@@ -7,5 +7,5 @@ from typing import Literal
 
 EventType = Literal[
     "transform", "route", "split_collection", "split_item", "join", "enrich",
-    "payload_shaping", "evaluation", "collection_processing", "error",
+    "payload_shaping", "evaluation", "collection_processing", "error", "parse",
 ]  # fmt: skip

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from quarry.audit import UserActionSummary
 from quarry.collections.names import check_collection_name
 from quarry.expressions import check_json_schema, compile_jmespath, compile_regex
 from quarry.wire import Timestamp, WireModel
 
-FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich"]
+FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich", "parse"]
 FUNCTION_TYPES: tuple[str, ...] = FunctionType.__args__  # type: ignore[attr-defined]
 EMAIL_FUNCTION_TYPES = frozenset({"transform", "route"})
 
@@ -249,6 +249,40 @@ class EnrichFunctionConfig(WireModel):
     config: EnrichConfig
 
 
+class ParseOptions(WireModel):
+    """bem's ``parseConfig``. ``linkAcrossDocuments`` and ``defaultBucket`` feed bem's cross-document
+    memory, which Quarry does not serve: accepted, kept, and without effect (docs/decisions.md)."""
+
+    extract_entities: Annotated[
+        StrictBool | None, Field(description="false: entities and relationships come back empty. Defaults to true.")
+    ] = None
+    link_across_documents: Annotated[StrictBool | None, Field(description="Accepted; no effect in Quarry.")] = None
+    default_bucket: Annotated[str, Field(max_length=256, description="Accepted; no effect in Quarry.")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_schema(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("schema") is not None:
+            raise ValueError("schema-guided parsing (parseConfig.schema) is not supported: chain an extract instead")
+        return {key: value for key, value in data.items() if key != "schema"} if isinstance(data, dict) else data
+
+
+class ParseExtraConfig(WireModel):
+    enable_bounding_boxes: Annotated[
+        StrictBool | None,
+        Field(
+            description="Regions of the sections and entity occurrences in fieldBoundingBoxes (documents with "
+            "word positions: PDF, images)."
+        ),
+    ] = None
+
+
+class ParseConfig(WireModel):
+    parse_config: ParseOptions | None = None
+    extra_config: ParseExtraConfig | None = None
+    provider: ProviderChoice = None
+
+
 CONFIG_MODELS: dict[str, type[WireModel]] = {
     "transform": TransformConfig,
     "analyze": AnalyzeConfig,
@@ -257,6 +291,7 @@ CONFIG_MODELS: dict[str, type[WireModel]] = {
     "join": JoinConfig,
     "payload_shaping": PayloadShapingConfig,
     "enrich": EnrichFunctionConfig,
+    "parse": ParseConfig,
 }
 
 
@@ -297,8 +332,19 @@ class EnrichCreate(FunctionCommon, EnrichFunctionConfig):
     type: Literal["enrich"]
 
 
+class ParseCreate(FunctionCommon, ParseConfig):
+    type: Literal["parse"]
+
+
 FunctionCreate = Annotated[
-    TransformCreate | AnalyzeCreate | RouteCreate | SplitCreate | JoinCreate | PayloadShapingCreate | EnrichCreate,
+    TransformCreate
+    | AnalyzeCreate
+    | RouteCreate
+    | SplitCreate
+    | JoinCreate
+    | PayloadShapingCreate
+    | EnrichCreate
+    | ParseCreate,
     Field(discriminator="type"),
 ]
 CREATE_MODELS: dict[str, type[FunctionCommon]] = {
@@ -309,6 +355,7 @@ CREATE_MODELS: dict[str, type[FunctionCommon]] = {
     "join": JoinCreate,
     "payload_shaping": PayloadShapingCreate,
     "enrich": EnrichCreate,
+    "parse": ParseCreate,
 }
 
 

@@ -34,6 +34,7 @@ CORE_TYPES = {
     "join": "join",
     "payload_shaping": "payload_shaping",
     "enrich": "enrich",
+    "parse": "parse",
 }
 """The v3 types a client can create or update, and the core type each is stored as."""
 
@@ -42,7 +43,6 @@ V3_TYPES = {"transform": "extract", "route": "classify"}
 
 UNSUPPORTED_TYPES = {
     "send": "Quarry has no send functions; deliver outputs with subscriptions (webhooks) instead",
-    "parse": "Quarry has no parse functions (document rendering into entities and the File System API)",
     "render": "Quarry has no render functions (.docx templates)",
 }
 
@@ -127,7 +127,10 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
 
 FunctionBody = Annotated[
     dict[str, Any],
-    Body(description="A v3 function: `type` (extract, classify, split, join, payload_shaping, enrich) and its fields."),
+    Body(
+        description="A v3 function: `type` (extract, classify, split, join, payload_shaping, enrich, parse) and its "
+        "fields."
+    ),
 ]
 
 

@@ -70,11 +70,13 @@ class RunInput:
         return [file.document(self.readers) for file in self.files]
 
     def json_document(self, value: Any) -> Document:
-        """JSON handed on by an upstream function, as a document (a failed call when over a limit)."""
+        """JSON handed on by an upstream function, as a document (a failed call when over a limit);
+        a parse function's output as the document it describes."""
         from quarry.documents.readers.plain import json_document
+        from quarry.providers.llm.builtin.structure import parsed_document
 
         try:
-            return json_document(value)
+            return parsed_document(value) or json_document(value)
         except DocumentError as exc:
             raise FunctionError(str(exc)) from None
 
@@ -115,7 +117,7 @@ of one of them alone runs at once (``calls.jobs``), without the steps that let l
 
 
 def runner_for(function_type: str) -> Runner:
-    from quarry.engine.runners import enrich, join, payload_shaping, route, split, transform
+    from quarry.engine.runners import enrich, join, parse, payload_shaping, route, split, transform
 
     runners: dict[str, Runner] = {
         "transform": transform.run,
@@ -125,6 +127,7 @@ def runner_for(function_type: str) -> Runner:
         "join": join.run,
         "payload_shaping": payload_shaping.run,
         "enrich": enrich.run,
+        "parse": parse.run,
     }
     if function_type not in runners:
         return _unsupported(function_type)

@@ -121,7 +121,7 @@ def provider_for(name: str | None, settings: Settings) -> Provider:
     raise ProviderError(f"unknown extraction provider {name!r}; this Quarry knows {', '.join(PROVIDERS)}")
 
 
-MODEL_FUNCTION_TYPES = frozenset({"transform", "analyze", "route", "split", "join"})
+MODEL_FUNCTION_TYPES = frozenset({"transform", "analyze", "route", "split", "join", "parse"})
 
 
 def uses_model(function_type: str, config: dict[str, Any], settings: Settings) -> bool:
