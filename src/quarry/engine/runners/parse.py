@@ -52,7 +52,11 @@ def run(run_input: RunInput) -> list[Emission]:
             "itemCount": item.count,
         }
         if with_boxes:
-            sections = {f"/sections/{n}": [box] for n, s in enumerate(structure.sections) if (box := s.box())}
+            sections = {
+                f"/sections/{n}": [box | {"text": section.text}]
+                for n, section in enumerate(structure.sections)
+                if (box := section.box())
+            }
             body["fieldBoundingBoxes"] = sections | boxes
         if item.file is not None:
             body |= {"inputType": item.file.input_type, "s3BlobKey": item.file.blob_key}

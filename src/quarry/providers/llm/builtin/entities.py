@@ -77,7 +77,7 @@ def rendered(structure: Structure, entities: list[Entity]) -> tuple[list[dict[st
                 if len(occurrences) >= MAX_OCCURRENCES:
                     break
                 if words and page is not None and page.width > 0 and page.height > 0:
-                    boxes[f"/entities/{n}/occurrences/{len(occurrences)}"] = [region(page, words)]
+                    boxes[f"/entities/{n}/occurrences/{len(occurrences)}"] = [region(page, words) | {"text": text}]
                 occurrences.append({"section": index, "page": section.page, "text": text})
         out.append({"name": entity.name, "type": entity.type, "occurrences": occurrences})
     return out, boxes
