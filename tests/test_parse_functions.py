@@ -137,6 +137,14 @@ def test_the_sdk_reads_a_parse_function_back_with_its_configuration(sdk: bem.Bem
     listed = sdk.functions.list(types=["parse"])
     assert [f.function_name for f in listed] == ["parse-config"]
 
+    updated = sdk.functions.update(
+        "parse-config",
+        type="parse",  # type: ignore[call-overload]
+        extra_config={"enable_bounding_boxes": True},
+    ).function
+    assert updated.type == "parse" and updated.version_num == 2
+    assert updated.extra_config is not None and updated.extra_config.enable_bounding_boxes is True
+
 
 # --- v2 and the HTTP API ---------------------------------------------------------------------------
 

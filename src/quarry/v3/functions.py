@@ -196,7 +196,9 @@ class FunctionListQuery(PageQuery):
     workflow_names: CsvList = None
     workflow_id_version_nums: CsvList = None
     workflow_name_version_nums: CsvList = None
-    include_extra_settings: bool | None = Field(None, description="Accepted; Quarry functions have no extraConfig.")
+    include_extra_settings: bool | None = Field(
+        None, description="Accepted; a parse function's extraConfig is shown whenever set."
+    )
 
 
 class VersionQuery(VersionPageQuery):
@@ -204,7 +206,9 @@ class VersionQuery(VersionPageQuery):
 
 
 class ExtraSettingsQuery(WireModel):
-    include_extra_settings: bool | None = Field(None, description="Accepted; Quarry functions have no extraConfig.")
+    include_extra_settings: bool | None = Field(
+        None, description="Accepted; a parse function's extraConfig is shown whenever set."
+    )
 
 
 FunctionName = Annotated[str, Path(description="The function's current name.")]

@@ -16,7 +16,7 @@ from typing import Any
 
 from quarry.documents.model import Word
 from quarry.providers.llm.builtin.inference import letterhead, property_name
-from quarry.providers.llm.builtin.structure import Structure, region
+from quarry.providers.llm.builtin.structure import Structure, region, rule_cells
 from quarry.providers.llm.builtin.vocabulary import concept_for
 
 ENTITY_KINDS = frozenset({"identifier", "party"})
@@ -39,7 +39,7 @@ def canonical(name: str) -> str:
 def labelled_entities(structure: Structure) -> list[Entity]:
     """The issuer of the letterhead, then the labelled values of entity concepts, each name once."""
     entities: list[Entity] = []
-    issuer = letterhead([line.cells for section in structure.sections for line in section.lines])
+    issuer = letterhead(rule_cells([line for section in structure.sections for line in section.lines]))
     if issuer:
         entities.append(Entity(issuer, "issuer"))
     for pair in structure.pairs:

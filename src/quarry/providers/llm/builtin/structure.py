@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quarry.documents.layout import COLUMN_GAP, Cell, cells_of_text, cells_of_words, visual_lines
 from quarry.documents.model import Document, Page, Table, Word, text_document
 from quarry.documents.readers.tabular import table_lines
-from quarry.providers.llm.builtin.inference import clean_label, label_rows, labelled_pairs, line_tables
+from quarry.providers.llm.builtin.inference import (
+    MAX_CELL_CHARS,
+    clean_label,
+    label_rows,
+    labelled_pairs,
+    line_tables,
+)
 
 HEADING_MAX_WORDS = 12
 HEADING_MAX_CHARS = 100
@@ -84,13 +92,11 @@ class Structure:
 
     def content(self) -> dict[str, Any]:
         """The structure as JSON: ``sections``, ``tables``, ``keyValuePairs`` and ``markdown``."""
-        sections = []
-        for section in self.sections:
-            item: dict[str, Any] = {"type": section.type, "label": section.label, "page": section.page}
-            item["text"] = section.text
-            if section.table is not None:
-                item["table"] = section.table
-            sections.append(item)
+        sections = [
+            {"type": section.type, "label": section.label, "page": section.page, "text": section.text}
+            | ({"table": section.table} if section.table is not None else {})
+            for section in self.sections
+        ]
         tables = [
             {"name": table.name, "section": index, "page": self.sections[index].page if index is not None else None}
             | {"header": table.rows[0] if table.rows else [], "rows": table.rows[1:]}
@@ -108,7 +114,7 @@ class Structure:
         headings = 0
         for section in self.sections:
             if section.type == "heading":
-                blocks.append(("# " if not headings else "## ") + " ".join(section.text.split()))
+                blocks.append(("# " if not headings else "## ") + _escaped(" ".join(section.text.split())))
                 headings += 1
             elif section.type == "table" and section.table is not None:
                 blocks.append(_markdown_table(self.tables[section.table][0]))
@@ -122,6 +128,7 @@ class Structure:
 
 
 def region(page: Page, words: list[Word]) -> dict[str, Any]:
+    """The smallest box around ``words`` (all on ``page``), normalised to [0, 1] from the top left."""
     left, top = min(w.left for w in words), min(w.top for w in words)
     right, bottom = max(w.right for w in words), max(w.bottom for w in words)
     return {
@@ -133,10 +140,16 @@ def region(page: Page, words: list[Word]) -> dict[str, Any]:
     }
 
 
+def rule_cells(lines: list[Line]) -> list[list[Cell]]:
+    """The lines' cells as the builtin extractor's rules read them: at most ``MAX_CELL_CHARS`` of
+    each (their patterns take more than linear time on some long runs)."""
+    return [[replace(cell, text=cell.text[:MAX_CELL_CHARS]) for cell in line.cells] for line in lines]
+
+
 def read_structure(document: Document) -> Structure:
     lines = _lines(document)
-    cells = [line.cells for line in lines]
-    tables, table_at = _tables(document, lines)
+    cells = rule_cells(lines)
+    tables, table_at = _tables(document, lines, cells)
     # a table of two columns is a list of labelled values as often as not: its lines are read for pairs
     skip = {i for i, index in table_at.items() if max(map(len, tables[index].rows), default=0) > 2}
     found = label_rows(cells, skip)  # marks the lines it reads as read
@@ -150,12 +163,13 @@ def read_structure(document: Document) -> Structure:
     for i, line in enumerate(lines):
         if i in table_at:
             index = table_at[i]
-            if placed[index] is None:
+            at = placed[index]
+            if at is None:  # the table's first line; a reader's own name ("table 2") is no caption
                 caption = tables[index].name if not (tables[index].name or "").startswith("table ") else None
-                placed[index] = len(sections)
+                at = placed[index] = len(sections)
                 sections.append(Section("table", [], caption or label, index))
-            section_of[i] = placed[index]  # type: ignore[assignment]
-            sections[placed[index]].lines.append(line)  # type: ignore[index]
+            section_of[i] = at
+            sections[at].lines.append(line)
             continue
         kind = "heading" if i in headings else "key_value" if i in labelled else _kind(line)
         previous = sections[-1] if sections else None
@@ -216,28 +230,32 @@ def _key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _tables(document: Document, lines: list[Line]) -> tuple[list[Table], dict[int, int]]:
+def _tables(document: Document, lines: list[Line], cells: list[list[Cell]]) -> tuple[list[Table], dict[int, int]]:
     """The document's tables, and the lines each spans (line -> table index).
 
     A table the format states is found where its rendering (``table_lines``) stands among the
     lines, after the previous table's; one not found there is listed all the same, without
     lines. A format without tables gets those the builtin extractor sees in its lines."""
-    keys = [_key(line.text) for line in lines]
     spans: dict[int, int] = {}
     if document.all_tables:
+        keys = [_key(line.text) for line in lines]
+        where: dict[str, list[int]] = defaultdict(list)  # a line's text -> the lines that read so, in order
+        for at, key in enumerate(keys):
+            where[key].append(at)
         tables = document.all_tables
         start = 0
         for index, table in enumerate(tables):
             rendered = [_key(text) for text in table_lines(table.rows)]
             if not rendered:
                 continue
-            for at in range(start, len(keys) - len(rendered) + 1):
+            candidates = where.get(rendered[0], [])
+            for at in candidates[bisect_left(candidates, start) :]:
                 if keys[at : at + len(rendered)] == rendered:
                     spans |= {line: index for line in range(at, at + len(rendered))}
                     start = at + len(rendered)
                     break
         return tables, spans
-    found = line_tables([line.cells for line in lines])
+    found = line_tables(cells)
     tables = [Table([item.header, *_rows(item, lines)]) for item in found]
     for index, item in enumerate(found):
         spans |= {line: index for line in item.lines}
