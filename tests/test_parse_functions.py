@@ -177,6 +177,8 @@ def test_an_html_page_gives_its_headings_and_both_tables(api: httpx.Client) -> N
     assert set(documents.FIELDS) <= _pairs(content)  # a table of labels and values gives its pairs
     assert content["markdown"].startswith(f"# {documents.SELLER}\n")
     assert "fieldBoundingBoxes" not in event  # not asked for
+    feedback = api.post(f"/v3/events/{event['eventID']}/feedback", json={"correction": content})
+    assert_error(feedback, 400, "eventID")  # a parse is no extraction to correct
 
 
 def test_without_entity_extraction_entities_and_relationships_are_empty(api: httpx.Client) -> None:

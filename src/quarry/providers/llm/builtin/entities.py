@@ -22,6 +22,7 @@ from quarry.providers.llm.builtin.vocabulary import concept_for
 ENTITY_KINDS = frozenset({"identifier", "party"})
 ENTITY_CONCEPTS = frozenset({"address", "email", "phone", "carrier", "port_of_loading", "port_of_discharge"})
 MAX_OCCURRENCES = 100  # per entity
+MAX_NAME_CHARS = 200
 _EDGES = ".,;:()[]{}\"'«»“”<>"
 
 
@@ -43,18 +44,20 @@ def labelled_entities(structure: Structure) -> list[Entity]:
     if issuer:
         entities.append(Entity(issuer, "issuer"))
     for pair in structure.pairs:
-        concept = concept_for(property_name(pair.key) or "", pair.key, in_table=False)
+        key = pair.key[:MAX_NAME_CHARS]
+        concept = concept_for(property_name(key) or "", key, in_table=False)
         if concept is not None and (concept.kind in ENTITY_KINDS or concept.name in ENTITY_CONCEPTS):
             entities.append(Entity(pair.value.strip(), concept.name))
     return unique(entities)
 
 
 def unique(entities: list[Entity]) -> list[Entity]:
-    """The first entity of each canonical name, with the mentions of the others."""
+    """The first entity of each canonical name, with the mentions of the others; no empty name, and
+    none longer than ``MAX_NAME_CHARS`` (a name, not a paragraph)."""
     by_name: dict[str, Entity] = {}
     for entity in entities:
         key = canonical(entity.name)
-        if not key:
+        if not key or len(key) > MAX_NAME_CHARS:
             continue
         if key in by_name:
             by_name[key].mentions += [m for m in entity.mentions if m not in by_name[key].mentions]
@@ -66,18 +69,20 @@ def unique(entities: list[Entity]) -> list[Entity]:
 def rendered(structure: Structure, entities: list[Entity]) -> tuple[list[dict[str, Any]], dict[str, list[dict]]]:
     """The entities as JSON with their occurrences (``{section, page, text}`` in reading order),
     and the regions of the occurrences by JSON Pointer (``/entities/N/occurrences/M``)."""
+    texts = [" ".join(section.text.split()) for section in structure.sections]
+    folded = [text.casefold() for text in texts]  # a needle not in here is not looked for with a pattern
+    words = [[w for line in section.lines for w in line.words] for section in structure.sections]
     out, boxes = [], {}
     for n, entity in enumerate(entities):
+        needles = [(needle, canonical(needle), _pattern(needle)) for needle in _needles(entity)]
         occurrences: list[dict[str, Any]] = []
         for index, section in enumerate(structure.sections):
+            present = [(needle, pattern) for needle, key, pattern in needles if key in folded[index]]
             page = section.lines[0].page
-            for text, words in _places(
-                section.text, _needles(entity), [w for line in section.lines for w in line.words]
-            ):
-                if len(occurrences) >= MAX_OCCURRENCES:
-                    break
-                if words and page is not None and page.width > 0 and page.height > 0:
-                    boxes[f"/entities/{n}/occurrences/{len(occurrences)}"] = [region(page, words) | {"text": text}]
+            room = MAX_OCCURRENCES - len(occurrences)
+            for text, where in _places(texts[index], present, words[index], room) if present and room else []:
+                if where and page is not None and page.width > 0 and page.height > 0:
+                    boxes[f"/entities/{n}/occurrences/{len(occurrences)}"] = [region(page, where) | {"text": text}]
                 occurrences.append({"section": index, "page": section.page, "text": text})
         out.append({"name": entity.name, "type": entity.type, "occurrences": occurrences})
     return out, boxes
@@ -89,20 +94,32 @@ def _needles(entity: Entity) -> list[str]:
     return sorted(names.values(), key=len, reverse=True)
 
 
-def _places(text: str, needles: list[str], words: list[Word]) -> list[tuple[str, list[Word] | None]]:
-    """Each place a needle is written in ``text`` (case and spacing aside, on word edges), in
-    order, with its words where the section has geometry (the k-th run of words that spell the
-    needle for its k-th place)."""
-    text = " ".join(text.split())
+def _pattern(needle: str) -> re.Pattern[str]:
+    """The needle's words, case and spacing aside, up to a word's end (its start is checked by
+    ``_places``: a pattern that opens with a look-behind is three times slower to search)."""
+    return re.compile(r"\s+".join(map(re.escape, needle.split())) + r"(?!\w)", re.IGNORECASE)
+
+
+def _places(
+    text: str, needles: list[tuple[str, re.Pattern[str]]], words: list[Word], limit: int
+) -> list[tuple[str, list[Word] | None]]:
+    """The first ``limit`` places a needle is written in ``text``, in order, with its words where
+    the section has geometry (the k-th run of words that spell the needle for its k-th place)."""
     taken: list[tuple[int, int, str, list[Word] | None]] = []
-    for needle in needles:
-        pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, needle.split())) + r"(?!\w)", re.IGNORECASE)
+    for needle, pattern in needles:
         runs = _word_runs(words, needle) if words else []
-        for k, match in enumerate(pattern.finditer(text)):
-            if any(match.start() < end and start < match.end() for start, end, _, _ in taken):
-                continue
-            taken.append((match.start(), match.end(), match.group(0), runs[k] if k < len(runs) else None))
-    return [(found, where) for _, _, found, where in sorted(taken, key=lambda place: place[0])]
+        earlier = list(taken)  # a needle's own places never overlap: only the longer needles' are checked
+        k = 0  # the needle's places so far, on word edges
+        for match in pattern.finditer(text):
+            if len(taken) >= limit * len(needles):
+                break
+            at = match.start()
+            if at and (text[at - 1].isalnum() or text[at - 1] == "_"):
+                continue  # inside a word
+            k += 1
+            if not any(at < end and start < match.end() for start, end, _, _ in earlier):
+                taken.append((at, match.end(), match.group(0), runs[k - 1] if k <= len(runs) else None))
+    return [(found, where) for _, _, found, where in sorted(taken, key=lambda place: place[0])[:limit]]
 
 
 def _word_runs(words: list[Word], needle: str) -> list[list[Word]]:
