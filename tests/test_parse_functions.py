@@ -18,7 +18,7 @@ import pytest
 
 from tests import documents
 from tests.calls_client import events_of, single, submit, wait_for
-from tests.harness.fake_model import FakeOpenAI, answer
+from tests.harness.fake_model import FakeOpenAI, answer, failure
 from tests.harness.processes import quarry_client
 from tests.helpers import assert_error, create_function
 
@@ -284,3 +284,12 @@ def test_with_entities_off_the_model_is_not_asked(with_model: httpx.Client, mode
     content = _parse(with_model, "parse-no-model", documents.text(), "text")["transformedContent"]
     assert model.requests == []
     assert content["entities"] == [] and content["sections"]
+
+
+def test_a_model_that_fails_fails_the_call_with_an_error_event(with_model: httpx.Client, model: FakeOpenAI) -> None:
+    model.script(failure(500, "the model is down"))
+    create_function(with_model, {"functionName": "parse-down", "type": "parse"})
+    [created] = submit(with_model, {"functionName": "parse-down", "input": single(documents.text(), "text")})
+    assert wait_for(with_model, created["callID"])["status"] == "failed"
+    [error] = events_of(with_model, created["callID"], "error")
+    assert "the model is down" in error["message"]

@@ -126,7 +126,10 @@ MODEL_FUNCTION_TYPES = frozenset({"transform", "analyze", "route", "split", "joi
 
 def uses_model(function_type: str, config: dict[str, Any], settings: Settings) -> bool:
     """Whether a function call of this type and configuration may ask a model endpoint (and so
-    counts against the deployment's model limits)."""
+    counts against the deployment's model limits). A parse without entities asks none: its
+    structure is read by rules."""
+    if function_type == "parse" and (config.get("parseConfig") or {}).get("extractEntities") is False:
+        return False
     return function_type in MODEL_FUNCTION_TYPES and (config.get("provider") or settings.llm_provider) != "builtin"
 
 
