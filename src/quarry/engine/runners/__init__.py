@@ -72,8 +72,8 @@ class RunInput:
     def json_document(self, value: Any) -> Document:
         """JSON handed on by an upstream function, as a document (a failed call when over a limit);
         a parse function's output as the document it describes."""
+        from quarry.documents.readers.parsed import parsed_document
         from quarry.documents.readers.plain import json_document
-        from quarry.providers.llm.builtin.structure import parsed_document
 
         try:
             return parsed_document(value) or json_document(value)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quarry.documents.layout import COLUMN_GAP, Cell, cells_of_text, cells_of_words, visual_lines
-from quarry.documents.model import Document, Page, Table, Word, text_document
+from quarry.documents.model import Document, Page, Table, Word
 from quarry.documents.readers.tabular import table_lines
 from quarry.providers.llm.builtin.inference import (
     MAX_CELL_CHARS,
@@ -348,38 +348,3 @@ def _markdown_table(table: Table) -> str:
         return "| " + " | ".join(cells + [""] * (width - len(cells))) + " |"
 
     return "\n".join([row_text(rows[0]), "| " + " | ".join(["---"] * width) + " |", *map(row_text, rows[1:])])
-
-
-# --- back: a parse output read as a document ------------------------------------------------------
-
-
-def parsed_document(value: Any) -> Document | None:
-    """The document a parse output describes (its sections' text page by page, its tables and
-    key-value pairs), so that a function after a parse reads the document rather than the JSON
-    around it; None for any other JSON."""
-    if not isinstance(value, dict) or not isinstance(value.get("markdown"), str):
-        return None
-    sections, tables, pairs = value.get("sections"), value.get("tables", []), value.get("keyValuePairs", [])
-    if not isinstance(sections, list) or not isinstance(tables, list) or not isinstance(pairs, list):
-        return None
-    if not all(isinstance(s, dict) and isinstance(s.get("text"), str) for s in sections):
-        return None
-    pages: dict[int, list[str]] = {}
-    last = 1
-    for section in sections:
-        page = section.get("page")
-        last = page if isinstance(page, int) and not isinstance(page, bool) and page >= 1 else last
-        pages.setdefault(last, []).append(section["text"])
-    document = text_document("text", "")
-    document.pages = [Page(number, "\n".join(texts)) for number, texts in sorted(pages.items())] or document.pages
-    for table in tables:
-        if isinstance(table, dict) and isinstance(table.get("header"), list) and isinstance(table.get("rows"), list):
-            rows = [table["header"], *table["rows"]]
-            if all(isinstance(row, list) for row in rows):
-                document.tables.append(Table([[str(cell) for cell in row] for row in rows], table.get("name")))
-    document.fields = [
-        (str(pair["key"]), str(pair["value"]))
-        for pair in pairs
-        if isinstance(pair, dict) and {"key", "value"} <= set(pair)
-    ]
-    return document
