@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from email.message import EmailMessage
+from typing import Any
 
 SELLER = "Northwind Traders GmbH"
 NUMBER = "INV-2024-0042"
@@ -242,6 +243,20 @@ def email(*, attach_pdf: bool = False) -> bytes:
     else:
         message.set_content("\n".join(text_lines()))
     return bytes(message)
+
+
+def text_in_region(pdf: bytes, region: dict[str, Any]) -> str:
+    """The PDF's own text inside a region given in bem's normalised, top-left coordinates (read by
+    pypdfium2's text extraction, independently of Quarry's reader)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    page = document[region["page"] - 1]
+    width, height = page.get_size()
+    left, right = region["left"] * width, (region["left"] + region["width"]) * width
+    top, bottom = height - region["top"] * height, height - (region["top"] + region["height"]) * height
+    margin = 1.0  # points: the rectangle is the words' own boxes, rounded
+    return page.get_textpage().get_text_bounded(left - margin, bottom - margin, right + margin, top + margin)
 
 
 RENDITIONS = {

@@ -12,27 +12,16 @@ from typing import Any
 
 import bem
 import httpx
-import pypdfium2
 import pytest
 
 from quarry.documents.parse import parse
 from quarry.providers.llm.grounding import ground
 from tests.calls_client import events_of, single, submit, wait_for
+from tests.documents import text_in_region
 from tests.helpers import create_function, transform
 
 PDF = Path(__file__).resolve().parent.parent / "examples" / "corpus" / "invoice-harrow-finch-uk.pdf"
 PDF_VALUES = {"/invoiceNumber": "HF06422", "/totalAmount": "365.44"}  # as printed on it
-
-
-def _text_in_region(pdf: bytes, region: dict[str, Any]) -> str:
-    """The PDF's own text inside a region given in bem's normalised, top-left coordinates."""
-    document = pypdfium2.PdfDocument(pdf)
-    page = document[region["page"] - 1]
-    width, height = page.get_size()
-    left, right = region["left"] * width, (region["left"] + region["width"]) * width
-    top, bottom = height - region["top"] * height, height - (region["top"] + region["height"]) * height
-    margin = 1.0  # points: the rectangle is the words' own boxes, rounded
-    return page.get_textpage().get_text_bounded(left - margin, bottom - margin, right + margin, top + margin)
 
 
 def _extract(api: httpx.Client, name: str, data: bytes, input_type: str) -> dict[str, Any]:
@@ -57,7 +46,7 @@ def test_a_pdf_extraction_cites_the_region_of_every_value(api: httpx.Client) -> 
         assert region["page"] == 1
         assert all(0 <= region[k] <= 1 for k in ("left", "top", "width", "height")), region
         assert 0 < region["width"] < 0.5 and 0 < region["height"] < 0.05  # a word, not the page
-        assert printed in _text_in_region(data, region), region
+        assert printed in text_in_region(data, region), region
         assert printed in region["text"] and region["score"] == 1.0
 
 
@@ -93,7 +82,7 @@ def test_the_sdk_creates_a_cited_extraction_and_reads_its_boxes(sdk: bem.Bem) ->
     [output] = answer.call.outputs
     boxes = output.field_bounding_boxes
     assert isinstance(boxes, dict) and boxes["/invoiceNumber"][0]["text"] == "HF06422"
-    assert "HF06422" in _text_in_region(PDF.read_bytes(), boxes["/invoiceNumber"][0])
+    assert "HF06422" in text_in_region(PDF.read_bytes(), boxes["/invoiceNumber"][0])
 
 
 # --- grounding, unit by unit ------------------------------------------------------------------

@@ -419,6 +419,26 @@ def test_an_extraction_is_shown_beside_its_document(dashboard: Dashboard, api: h
     dashboard.screenshot("cited")
 
 
+def test_a_parse_is_shown_with_the_regions_of_its_sections(
+    dashboard: Dashboard, api: httpx.Client, tenant: Tenant
+) -> None:
+    body = {"functionName": "parsed", "type": "parse", "extraConfig": {"enableBoundingBoxes": True}}
+    create_function(api, body)
+    [created] = submit(api, {"functionName": "parsed", "input": single(documents.pdf(), "pdf")})
+    assert wait_for(api, created["callID"])["status"] == "completed"
+    [event] = api.get("/v1-alpha/events", params={"callIDs": created["callID"], "eventTypes": "parse"}).json()["events"]
+    page = dashboard.page
+    dashboard.open()
+    dashboard.sign_in(tenant.keys["production"])
+    dashboard.open(f"#/calls/{created['callID']}")
+
+    expect(page.locator("article.event.parse header")).to_contain_text("parse")
+    expect(page.locator(".cited-page .region")).to_have_count(len(event["fieldBoundingBoxes"]))
+    page.locator('.cited-fields button[data-pointer="/sections/1"]').click()
+    expect(page.locator(".cited-page .region.selected")).to_have_attribute("data-pointer", "/sections/1")
+    expect(page.locator("form.review")).to_have_count(0)  # a parse is no extraction to correct
+
+
 def test_a_text_extraction_is_shown_beside_its_text(dashboard: Dashboard, api: httpx.Client, tenant: Tenant) -> None:
     create_function(api, transform("cited-text", enableBoundingBoxes=True))
     text = invoice("INV-T9", "42.50") + b"Thank you for your business.\n"

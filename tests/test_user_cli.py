@@ -165,6 +165,19 @@ def test_definitions_get_list_delete(cli: Cli, submitted: Submitted) -> None:
     assert cli("functions", "get", "cli-doomed").returncode == 2
 
 
+def test_a_parse_function_from_a_file_and_its_events(cli: Cli) -> None:
+    fn = cli.write("parse.json", {"functionName": "cli-parse", "type": "parse"})
+    assert "parse" in cli.ok("functions", "create", "--file", str(fn))
+    report = cli.write("report.docx", documents.docx())
+    cli.ok("calls", "submit", "--function", "cli-parse", str(report), "--wait", "--output", "parsed")
+    result = json.loads((cli.workdir / "parsed" / "report.docx.json").read_text())
+    [output] = result["outputs"]
+    assert output["eventType"] == "parse"
+    assert output["transformedContent"]["tables"][0]["header"] == documents.HEADER
+    events = cli.json("events", "list", "--call-id", result["callID"], "--event-type", "parse")["events"]
+    assert [e["eventID"] for e in events] == [output["eventID"]]
+
+
 def test_a_failed_call_exits_1_with_its_errors_in_the_result(cli: Cli) -> None:
     broken = cli.write("broken.txt", invoice("INV-0400"))
     fn = cli.write("fn2.json", {"functionName": "cli-direct", "type": "transform", **EXTRACT})

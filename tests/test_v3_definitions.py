@@ -160,7 +160,7 @@ def test_other_types(sdk: bem.Bem) -> None:
     )
 
 
-@pytest.mark.parametrize("type_", ["parse"])
+@pytest.mark.parametrize("type_", ["render"])
 def test_types_quarry_cannot_run_are_refused(sdk: bem.Bem, type_: str) -> None:
     with pytest.raises(bem.BadRequestError) as info:
         sdk.functions.create(function_name="nope", type=type_)  # type: ignore[call-overload]

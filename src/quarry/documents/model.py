@@ -68,6 +68,7 @@ class Document:
     attachments: list[Attachment] = field(default_factory=list)
     data: Any = None  # the parsed value of a JSON document
     einvoice: EInvoice | None = None  # the exact values of a UBL / CII e-invoice (XML, or embedded in a PDF)
+    headings: list[str] = field(default_factory=list)  # lines the format marks as headings (HTML h1-h6, docx styles)
 
     @property
     def text(self) -> str:

@@ -8,4 +8,5 @@ from typing import Literal
 EventType = Literal[
     "transform", "route", "split_collection", "split_item", "join", "enrich",
     "payload_shaping", "evaluation", "collection_processing", "error", "send",
+    "parse",
 ]  # fmt: skip

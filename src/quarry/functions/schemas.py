@@ -15,7 +15,7 @@ from quarry.collections.names import check_collection_name
 from quarry.expressions import check_json_schema, compile_jmespath, compile_regex
 from quarry.wire import Timestamp, WireModel
 
-FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich", "send"]
+FunctionType = Literal["transform", "analyze", "route", "split", "join", "payload_shaping", "enrich", "send", "parse"]
 FUNCTION_TYPES: tuple[str, ...] = FunctionType.__args__  # type: ignore[attr-defined]
 EMAIL_FUNCTION_TYPES = frozenset({"transform", "route"})
 
@@ -313,6 +313,40 @@ class SendConfig(WireModel):
         return self
 
 
+class ParseOptions(WireModel):
+    """bem's ``parseConfig``. ``linkAcrossDocuments`` and ``defaultBucket`` feed bem's cross-document
+    memory, which Quarry does not serve: accepted, kept, and without effect (docs/decisions.md)."""
+
+    extract_entities: Annotated[
+        StrictBool | None, Field(description="false: entities and relationships come back empty. Defaults to true.")
+    ] = None
+    link_across_documents: Annotated[StrictBool | None, Field(description="Accepted; no effect in Quarry.")] = None
+    default_bucket: Annotated[str, Field(max_length=256, description="Accepted; no effect in Quarry.")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_schema(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("schema") is not None:
+            raise ValueError("schema-guided parsing (parseConfig.schema) is not supported: chain an extract instead")
+        return {key: value for key, value in data.items() if key != "schema"} if isinstance(data, dict) else data
+
+
+class ParseExtraConfig(WireModel):
+    enable_bounding_boxes: Annotated[
+        StrictBool | None,
+        Field(
+            description="Regions of the sections and entity occurrences in fieldBoundingBoxes (documents with "
+            "word positions: PDF, images)."
+        ),
+    ] = None
+
+
+class ParseConfig(WireModel):
+    parse_config: ParseOptions | None = None
+    extra_config: ParseExtraConfig | None = None
+    provider: ProviderChoice = None
+
+
 CONFIG_MODELS: dict[str, type[WireModel]] = {
     "transform": TransformConfig,
     "analyze": AnalyzeConfig,
@@ -322,6 +356,7 @@ CONFIG_MODELS: dict[str, type[WireModel]] = {
     "payload_shaping": PayloadShapingConfig,
     "enrich": EnrichFunctionConfig,
     "send": SendConfig,
+    "parse": ParseConfig,
 }
 
 
@@ -366,6 +401,10 @@ class SendCreate(FunctionCommon, SendConfig):
     type: Literal["send"]
 
 
+class ParseCreate(FunctionCommon, ParseConfig):
+    type: Literal["parse"]
+
+
 FunctionCreate = Annotated[
     TransformCreate
     | AnalyzeCreate
@@ -374,7 +413,8 @@ FunctionCreate = Annotated[
     | JoinCreate
     | PayloadShapingCreate
     | EnrichCreate
-    | SendCreate,
+    | SendCreate
+    | ParseCreate,
     Field(discriminator="type"),
 ]
 CREATE_MODELS: dict[str, type[FunctionCommon]] = {
@@ -386,6 +426,7 @@ CREATE_MODELS: dict[str, type[FunctionCommon]] = {
     "payload_shaping": PayloadShapingCreate,
     "enrich": EnrichCreate,
     "send": SendCreate,
+    "parse": ParseCreate,
 }
 
 

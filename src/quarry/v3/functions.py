@@ -35,6 +35,7 @@ CORE_TYPES = {
     "payload_shaping": "payload_shaping",
     "enrich": "enrich",
     "send": "send",
+    "parse": "parse",
 }
 """The v3 types a client can create or update, and the core type each is stored as."""
 
@@ -42,7 +43,6 @@ V3_TYPES = {"transform": "extract", "route": "classify"}
 """How a core type reads in v3 when its name differs (``analyze`` stays ``analyze``)."""
 
 UNSUPPORTED_TYPES = {
-    "parse": "Quarry has no parse functions (document rendering into entities and the File System API)",
     "render": "Quarry has no render functions (.docx templates)",
 }
 
@@ -127,7 +127,10 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
 
 FunctionBody = Annotated[
     dict[str, Any],
-    Body(description="A v3 function: `type` (extract, classify, split, join, payload_shaping, enrich, send), fields."),
+    Body(
+        description="A v3 function: `type` (extract, classify, split, join, payload_shaping, enrich, send, parse) "
+        "and its fields."
+    ),
 ]
 
 
@@ -193,7 +196,9 @@ class FunctionListQuery(PageQuery):
     workflow_names: CsvList = None
     workflow_id_version_nums: CsvList = None
     workflow_name_version_nums: CsvList = None
-    include_extra_settings: bool | None = Field(None, description="Accepted; Quarry functions have no extraConfig.")
+    include_extra_settings: bool | None = Field(
+        None, description="Accepted; a parse function's extraConfig is shown whenever set."
+    )
 
 
 class VersionQuery(VersionPageQuery):
@@ -201,7 +206,9 @@ class VersionQuery(VersionPageQuery):
 
 
 class ExtraSettingsQuery(WireModel):
-    include_extra_settings: bool | None = Field(None, description="Accepted; Quarry functions have no extraConfig.")
+    include_extra_settings: bool | None = Field(
+        None, description="Accepted; a parse function's extraConfig is shown whenever set."
+    )
 
 
 FunctionName = Annotated[str, Path(description="The function's current name.")]

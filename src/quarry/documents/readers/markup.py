@@ -39,6 +39,8 @@ class _HTMLReader:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.tables: list[Table] = []
+        self.headings: list[str] = []
+        self._heading: list[str] | None = None  # the text of the heading being read, outside tables
         self._open_tables: list[_OpenTable] = []  # tables being read, innermost last (tables nest)
 
     def read(self, root) -> None:
@@ -76,6 +78,8 @@ class _HTMLReader:
             table.caption = []
         elif tag in self._BLOCK:
             self._break()
+            if tag in _HEADINGS and table is None:
+                self._heading = []
 
     def _end(self, tag: str) -> None:
         table = self._open_tables[-1] if self._open_tables else None
@@ -96,6 +100,10 @@ class _HTMLReader:
                 self.parts.append("\n" + "\n".join(lines) + "\n")
         elif tag in self._BLOCK:
             self._break()
+            if tag in _HEADINGS and table is None and self._heading is not None:
+                if text := " ".join("".join(self._heading).split()):
+                    self.headings.append(text)
+                self._heading = None
 
     def _break(self) -> None:
         """A block's edge: a new line, or a space inside a cell or caption (``<td>a<br>b</td>`` is "a b")."""
@@ -111,6 +119,8 @@ class _HTMLReader:
         table = self._open_tables[-1] if self._open_tables else None
         if table is None:
             self.parts.append(data)
+            if self._heading is not None:
+                self._heading.append(data)
         elif table.cell is not None:
             table.cell.append(data)
         elif table.caption is not None:
@@ -125,7 +135,8 @@ def read_html(data: bytes) -> Document:
     lines = (
         " ".join(line.split()) if "    " not in line else line.strip() for line in "".join(reader.parts).splitlines()
     )
-    return text_document("html", "\n".join(line for line in lines if line), tables=reader.tables)
+    text = "\n".join(line for line in lines if line)
+    return text_document("html", text, tables=reader.tables, headings=reader.headings)
 
 
 def html_text(markup: str) -> str:

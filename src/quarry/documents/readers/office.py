@@ -24,11 +24,15 @@ def read(data: bytes) -> Document:
 
     lines = _header_lines(document)
     tables: list[Table] = []
+    headings: list[str] = []
     cells = 0
     for element in document.element.body.iterchildren():
         tag = _local(element.tag)
         if tag == "p":
-            lines.append(Paragraph(element, document).text)
+            paragraph = Paragraph(element, document)
+            lines.append(paragraph.text)
+            if paragraph.text.strip() and _is_heading(paragraph):
+                headings.append(paragraph.text.strip())
         elif tag == "tbl":
             rows = _table_rows(element, document)
             cells += sum(len(row) for row in rows)
@@ -37,7 +41,16 @@ def read(data: bytes) -> Document:
             tables.append(Table(rows, name=f"table {len(tables) + 1}"))
             lines.extend(table_lines(rows))
     text = "\n".join(line for line in lines if line.strip())
-    return text_document("docx", text, tables=tables)
+    return text_document("docx", text, tables=tables, headings=headings)
+
+
+def _is_heading(paragraph) -> bool:
+    """A paragraph in a Title or Heading style (a style the file names but does not hold is none)."""
+    try:
+        name = paragraph.style.name if paragraph.style is not None else ""
+    except Exception:  # a dangling style reference
+        return False
+    return bool(name) and (name == "Title" or name.startswith("Heading"))
 
 
 def _header_lines(document) -> list[str]:

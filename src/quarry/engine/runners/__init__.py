@@ -98,11 +98,13 @@ class RunInput:
         return [file.document(self.readers) for file in self.files]
 
     def json_document(self, value: Any) -> Document:
-        """JSON handed on by an upstream function, as a document (a failed call when over a limit)."""
+        """JSON handed on by an upstream function, as a document (a failed call when over a limit);
+        a parse function's output as the document it describes."""
+        from quarry.documents.readers.parsed import parsed_document
         from quarry.documents.readers.plain import json_document
 
         try:
-            return json_document(value)
+            return parsed_document(value) or json_document(value)
         except DocumentError as exc:
             raise FunctionError(str(exc)) from None
 
@@ -143,7 +145,7 @@ of one of them alone runs at once (``calls.jobs``), without the steps that let l
 
 
 def runner_for(function_type: str) -> Runner:
-    from quarry.engine.runners import enrich, join, payload_shaping, route, send, split, transform
+    from quarry.engine.runners import enrich, join, parse, payload_shaping, route, send, split, transform
 
     runners: dict[str, Runner] = {
         "transform": transform.run,
@@ -154,6 +156,7 @@ def runner_for(function_type: str) -> Runner:
         "payload_shaping": payload_shaping.run,
         "enrich": enrich.run,
         "send": send.run,
+        "parse": parse.run,
     }
     if function_type not in runners:
         return _unsupported(function_type)

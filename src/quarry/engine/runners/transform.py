@@ -24,7 +24,7 @@ CHUNK_ROWS = 50
 
 
 @dataclass
-class _Item:
+class Item:
     document: Document
     offset: int
     count: int
@@ -39,7 +39,7 @@ def run(run_input: RunInput) -> list[Emission]:
     except ProviderError as exc:
         raise FunctionError(str(exc)) from None
     emissions = []
-    for item in _items(run_input):
+    for item in input_items(run_input):
         request = ExtractionRequest(
             item.document,
             schema,
@@ -89,18 +89,20 @@ def cite(
     return confidences | lowered, fields
 
 
-def _items(run_input: RunInput) -> Iterator[_Item]:
+def input_items(run_input: RunInput) -> Iterator[Item]:
+    """What a function that reads documents works on, one event each: the upstream payload, or
+    each input file (in chunks of rows with ``tabularChunkingEnabled``)."""
     if run_input.payload is not None:
-        yield _Item(run_input.json_document(run_input.payload), 0, 1)
+        yield Item(run_input.json_document(run_input.payload), 0, 1)
         return
     chunked = run_input.config.get("tabularChunkingEnabled", False)
     for index, (file, document) in enumerate(zip(run_input.files, run_input.documents())):
         if chunked and file.input_type in TABULAR_TYPES:
             for offset, count, chunk in _row_chunks(document):
-                yield _Item(chunk, offset, count, file)
+                yield Item(chunk, offset, count, file)
         else:
             offset = file.item_offset if file.item_offset is not None else index
-            yield _Item(document, offset, file.item_count or len(run_input.files), file)
+            yield Item(document, offset, file.item_count or len(run_input.files), file)
 
 
 def _row_chunks(document: Document) -> Iterator[tuple[int, int, Document]]:

@@ -121,12 +121,15 @@ def provider_for(name: str | None, settings: Settings) -> Provider:
     raise ProviderError(f"unknown extraction provider {name!r}; this Quarry knows {', '.join(PROVIDERS)}")
 
 
-MODEL_FUNCTION_TYPES = frozenset({"transform", "analyze", "route", "split", "join"})
+MODEL_FUNCTION_TYPES = frozenset({"transform", "analyze", "route", "split", "join", "parse"})
 
 
 def uses_model(function_type: str, config: dict[str, Any], settings: Settings) -> bool:
     """Whether a function call of this type and configuration may ask a model endpoint (and so
-    counts against the deployment's model limits)."""
+    counts against the deployment's model limits). A parse without entities asks none: its
+    structure is read by rules."""
+    if function_type == "parse" and (config.get("parseConfig") or {}).get("extractEntities") is False:
+        return False
     return function_type in MODEL_FUNCTION_TYPES and (config.get("provider") or settings.llm_provider) != "builtin"
 
 

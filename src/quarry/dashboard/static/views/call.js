@@ -65,7 +65,7 @@ function eventCard(event, reload) {
     citedDocument(event),
     event.transformedContent !== undefined ? json(event.transformedContent) : null,
     event.correctedContent !== undefined ? h("div", {}, h("strong", {}, "Corrected"), json(event.correctedContent)) : null,
-    event.transformationID && event.transformedContent ? reviewForm(event, reload) : null,
+    event.transformationID && event.transformedContent && event.eventType !== "parse" ? reviewForm(event, reload) : null,
     event.s3URL ? h("p", {}, h("a", { href: event.s3URL, download: "" }, "Download the input of this event")) : null,
     Object.keys(details).length ? h("details", {}, h("summary", {}, "Details"), json(details)) : null,
   );

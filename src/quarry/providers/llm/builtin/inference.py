@@ -596,7 +596,7 @@ def _einvoice_properties(record: EInvoice, proposal: _Proposal) -> None:
         proposal.tables.append(("the e-invoice's lines", len(record.lines)))
 
 
-def _letterhead(lines: list[list[Cell]]) -> str | None:
+def letterhead(lines: list[list[Cell]]) -> str | None:
     """A name in the document's first lines (its issuer's letterhead), as the extractor finds it."""
     for line in lines[:12]:
         text = line[0].text.strip()
@@ -690,7 +690,7 @@ def _text_properties(document: Document, lines: list[list[Cell]], proposal: _Pro
     pairs = sorted(pairs + labelled_pairs(lines, skip), key=lambda pair: pair.line)
     stated = set(proposal.concepts)  # what the e-invoice fills already: its labels in the text are not asked twice
     concepts = [_concept_of(pair.label) for pair in pairs]
-    if "issuer" not in concepts and "issuer" not in stated and _letterhead(lines) is not None:
+    if "issuer" not in concepts and "issuer" not in stated and letterhead(lines) is not None:
         proposal.add("issuer", {"type": "string", "description": "Who issued the document (its letterhead)"})
     for pair, concept in zip(pairs, concepts, strict=True):
         if concept is not None and concept in stated:
