@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from quarry.webhooks import verify
+from tests import documents
 from tests.calls_client import POLL_SECONDS, invoice, single, submit, wait_for
 from tests.conftest import BACKENDS
 from tests.harness.endpoints import LocalEndpoint, Received, Reply
@@ -305,3 +306,52 @@ def test_updates_are_checked_and_switch_destinations(quarry: Deployment) -> None
     assert function.webhook_url is None and function.webhook_signing_enabled is None
     listed = list(quarry.sdk.functions.list(types=["send"]))
     assert name in [f.function_name for f in listed] and {f.type for f in listed} == {"send"}
+
+
+def test_a_workflow_parse_extract_send_delivers_the_extraction_with_the_call_metadata(
+    quarry: Deployment, receiver: Receiver
+) -> None:
+    """#28's acceptance: through the strict SDK a PDF goes parse → extract → send(webhook); the send
+    event records the receiver's status, and the call's metadata comes back on the call and as
+    ``_metadata`` in what was extracted and delivered."""
+    sdk, name = quarry.sdk, uuid.uuid4().hex[:8]
+    secret = sdk.webhook_secret.create().secret
+    url = receiver.hook(207)
+    sdk.functions.create(function_name=f"parse-{name}", type="parse")
+    sdk.functions.create(
+        function_name=f"extract-{name}", type="extract", output_schema_name="Invoice", output_schema=documents.SCHEMA
+    )
+    sdk.functions.create(function_name=f"send-{name}", type="send", destination_type="webhook", webhook_url=url)
+    sdk.workflows.create(
+        name=f"pipeline-{name}",
+        main_node_name="parse",
+        nodes=[
+            {"name": "parse", "function": {"name": f"parse-{name}"}},
+            {"name": "extract", "function": {"name": f"extract-{name}"}},
+            {"name": "send", "function": {"name": f"send-{name}"}},
+        ],
+        edges=[
+            {"sourceNodeName": "parse", "destinationNodeName": "extract"},
+            {"sourceNodeName": "extract", "destinationNodeName": "send"},
+        ],
+    )
+    metadata = {"customer": "acme", "batch": 12}
+    pdf = {"single_file": {"input_content": base64.b64encode(documents.pdf()).decode(), "input_type": "pdf"}}
+    call = sdk.workflows.call(
+        f"pipeline-{name}", input=pdf, call_reference_id=f"ref-{name}", metadata=metadata, wait=True
+    ).call
+    assert call is not None and call.status == "completed", call
+    assert (call.model_extra or {})["metadata"] == metadata
+    assert (sdk.calls.retrieve(call.call_id).call.model_extra or {})["metadata"] == metadata
+    [sent] = call.outputs
+    assert sent.event_type == "send" and sent.delivery_status == "success"
+    assert sent.webhook_output is not None and sent.webhook_output.http_status_code == 207
+
+    [request] = receiver.got(url)
+    assert verify(secret, request.headers["bem-signature"], request.raw)
+    extracted = request.body["transformedContent"]
+    assert extracted["invoiceNumber"] == documents.NUMBER and extracted["totalAmount"] == documents.TOTAL
+    assert extracted["_metadata"] == metadata | {"referenceID": f"ref-{name}"}
+
+    events = quarry.api.get("/v1-alpha/events", params={"callIDs": call.call_id}).json()["events"]
+    assert sorted(e["eventType"] for e in events) == ["parse", "send", "transform"]
