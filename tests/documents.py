@@ -278,3 +278,23 @@ IMAGE_RENDITIONS = {
     "webp": lambda: image("WEBP"),
     "heic": lambda: image("HEIF"),
 }
+
+
+def video(container: str, *, sound: bool = True, seconds: int = 3) -> bytes:
+    """The invoice as a few seconds of video (``container``: ``mp4`` or ``mov``), made by ffmpeg
+    from the picture, with a tone for a sound track (``sound``); ffmpeg must be installed."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        frame, out = Path(folder) / "frame.png", Path(folder) / f"invoice.{container}"
+        frame.write_bytes(image("PNG"))
+        tone = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"] if sound else []
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-loop", "1", "-i", str(frame), *tone,
+             "-t", str(seconds), "-r", "5", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-pix_fmt", "yuv420p",
+             "-c:v", "mpeg4", *(["-c:a", "aac"] if sound else []), str(out)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        return out.read_bytes()

@@ -126,7 +126,7 @@ def test_trace_lists_function_calls_and_events(sdk: bem.Bem, workflow: dict[str,
     trace = sdk.calls.retrieve_trace(call.call_id).trace
     assert trace is not None
     root, shaped = trace.function_calls
-    assert (root.function_name, root.type, root.source_event_id) == ("v3-extract", "extract", None)
+    assert (root.function_name, root.type, root.source_event_id) == ("v3-extract", "transform", None)
     assert (shaped.function_name, shaped.type) == ("v3-shape", "payload_shaping")
     assert shaped.source_function_call_id == root.function_call_id
     assert {fc.status for fc in trace.function_calls} == {"completed"}
@@ -134,7 +134,7 @@ def test_trace_lists_function_calls_and_events(sdk: bem.Bem, workflow: dict[str,
     assert root.input_type == "pdf" and root.s3_url
     extracted, shaped_event = trace.events
     assert isinstance(extracted, dict) and isinstance(shaped_event, dict)
-    assert extracted["eventType"] == "extract" and extracted["functionCallID"] == root.function_call_id
+    assert extracted["eventType"] == "transform" and extracted["functionCallID"] == root.function_call_id
     assert extracted["transformedContent"]["invoiceNumber"] == documents.NUMBER
     assert shaped.source_event_id == extracted["eventID"]
     assert shaped_event["eventID"] == call.outputs[0].event_id
@@ -144,11 +144,11 @@ def test_trace_lists_function_calls_and_events(sdk: bem.Bem, workflow: dict[str,
     assert [o.event_id for o in ends] == [shaped_event["eventID"]]
     everything = list(sdk.outputs.list(call_ids=[call.call_id], include_intermediate=True))
     assert [o.event_id for o in everything] == [extracted["eventID"], shaped_event["eventID"]]
-    only_transforms = sdk.outputs.list(call_ids=[call.call_id], include_intermediate=True, event_types=["extract"])
+    only_transforms = sdk.outputs.list(call_ids=[call.call_id], include_intermediate=True, event_types=["transform"])
     assert [o.event_id for o in only_transforms] == [extracted["eventID"]]
     assert list(sdk.outputs.list(call_ids=[call.call_id], is_regression=True)) == []
     one = sdk.outputs.retrieve(extracted["eventID"]).output
-    assert one.event_type == "extract" and one.event_id == extracted["eventID"]
+    assert one.event_type == "transform" and one.event_id == extracted["eventID"]
     with pytest.raises(bem.NotFoundError):
         sdk.errors.retrieve(extracted["eventID"])
 
@@ -179,7 +179,7 @@ def test_calls_list_auto_paginates_with_filters(sdk: bem.Bem, api: httpx.Client,
     assert [c.call_id for c in newest_first] == made_ids[::-1]
     assert [c.call_id for c in sdk.calls.list(call_types=["direct_function"])] == [direct["callID"]]
     [listed] = sdk.calls.list(call_types=["direct_function"])
-    assert (listed.function_name, listed.function_type, listed.workflow_id) == ("v3-direct", "extract", None)
+    assert (listed.function_name, listed.function_type, listed.workflow_id) == ("v3-direct", "transform", None)
     assert list(sdk.calls.list(call_types=["adhoc_function"])) == []
     some = made_ids[1:3]
     assert [c.call_id for c in sdk.calls.list(call_ids=some, reference_ids=["page-2", "page-5"])] == [made_ids[2]]

@@ -382,10 +382,3 @@ def test_taken_workflow_name_is_a_conflict(sdk: bem.Bem) -> None:
     sdk.workflows.create(name="same", **spec)
     with pytest.raises(bem.ConflictError):
         sdk.workflows.create(name="same", **spec)
-
-
-def test_a_function_used_by_a_workflow_cannot_be_deleted(sdk: bem.Bem) -> None:
-    extract(sdk, "used")
-    sdk.workflows.create(name="user", main_node_name="used", nodes=[{"function": {"name": "used"}}])
-    with pytest.raises(bem.ConflictError):
-        sdk.functions.delete("used")

@@ -985,12 +985,6 @@ def test_delete_unknown_workflow_is_404(api: httpx.Client) -> None:
     assert_error(api.delete("/v2/workflows/ghost"), 404)
 
 
-def test_deleting_a_workflow_releases_its_functions(api: httpx.Client, chain: dict[str, Any]) -> None:
-    assert api.delete("/v2/functions/shape").status_code == 409  # still used by "chain"
-    assert api.delete("/v2/workflows/chain").status_code == 204
-    assert api.delete("/v2/functions/shape").status_code == 204
-
-
 # === GET /v2/workflows: filters ==============================================================
 
 

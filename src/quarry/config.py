@@ -56,6 +56,7 @@ class Settings:
     transcription_base_url: str | None = None
     transcription_model: str = "whisper-1"
     transcription_api_key: str | None = None
+    ffmpeg: str = "ffmpeg"  # the program that decodes videos: a name on PATH, or a path
     embeddings_base_url: str | None = None
     embeddings_model: str | None = None
     embeddings_api_key: str | None = None
@@ -123,6 +124,7 @@ class Settings:
             transcription_base_url=env.get("QUARRY_TRANSCRIPTION_BASE_URL") or None,
             transcription_model=env.get("QUARRY_TRANSCRIPTION_MODEL") or "whisper-1",
             transcription_api_key=env.get("QUARRY_TRANSCRIPTION_API_KEY") or None,
+            ffmpeg=env.get("QUARRY_FFMPEG") or "ffmpeg",
             embeddings_base_url=env.get("QUARRY_EMBEDDINGS_BASE_URL") or None,
             embeddings_model=env.get("QUARRY_EMBEDDINGS_MODEL") or None,
             embeddings_api_key=env.get("QUARRY_EMBEDDINGS_API_KEY") or None,

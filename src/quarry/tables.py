@@ -4,7 +4,7 @@ the migrations themselves import no domain code.
 """
 
 from quarry.accuracy.models import Evaluation, ScoreRun  # noqa: F401
-from quarry.calls.models import Call, CallCount, CallCountCache, DocumentPart, FunctionCall  # noqa: F401
+from quarry.calls.models import Call, CallCount, CallCountCache, DocumentPart, FunctionCall, JoinSource  # noqa: F401
 from quarry.calls.search import is_search_object as is_call_search_object
 from quarry.collections.models import Collection, CollectionItem, CollectionRequest  # noqa: F401
 from quarry.collections.models import is_search_object as is_collection_search_object

@@ -21,11 +21,12 @@ LIFT_REPORTED = 1.0  # percent: a field's change is listed when one of its metri
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1Score")
 
 
-def metrics_page(session: Session, environment_id: str, query: Any) -> dict[str, Any]:
-    """A page of the environment's functions (the filters and cursors of ``GET /v3/functions``)
-    with what their labelled outputs add up to: all versions together, and (Quarry's additions)
-    per version and per field, and a route function's confusion matrix."""
-    page = catalog.list_functions(session, environment_id, query)
+def metrics_page(session: Session, environment_id: str, query: Any, where: list[Any] | None = None) -> dict[str, Any]:
+    """A page of the environment's functions (the filters and cursors of ``GET /v3/functions``,
+    ``where`` as in ``catalog.functions.list_functions``) with what their labelled outputs add up
+    to: all versions together, and (Quarry's additions) per version and per field, and a route
+    function's confusion matrix."""
+    page = catalog.list_functions(session, environment_id, query, where)
     answers = []
     for item in page.items:
         function = item.function

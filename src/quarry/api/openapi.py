@@ -9,7 +9,7 @@ from each operation as FastAPI generated it from its route:
 - 401 and 429 when it needs an API key (it has a security requirement);
 - 404 when its path names an object, and where a service looks one up by another name
   (:data:`SERVICE_ERRORS`);
-- 409 where a service refuses a taken name or a delete in use (:data:`SERVICE_ERRORS`), and
+- 409 where a service refuses a taken name (:data:`SERVICE_ERRORS`), and
   where it takes an ``Idempotency-Key`` (a key reused for another request);
 - 413 when it takes a body (the RequestGuard's limit);
 - and the statuses a route declares itself (``responses=``), given the error shape unless the
@@ -65,7 +65,7 @@ DESCRIPTIONS = {
     400: "Invalid request: a parameter or the body is invalid (`details` names the field)",
     401: "Missing, invalid or revoked API key (`x-api-key`)",
     404: "Not found: an object the request names does not exist in this environment",
-    409: "Conflict: the name is taken, the object is in use, or the Idempotency-Key was used for another request",
+    409: "Conflict: the name is taken, or the Idempotency-Key was used for another request",
     413: "The request body (or a file in it) is larger than the server's limit",
     429: "Too many requests with this API key; retry after `Retry-After` seconds",
 }
@@ -81,14 +81,12 @@ RETRY_AFTER = {
 SERVICE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v2/functions"): (409,),
     ("PUT", "/v2/functions/{functionName}"): (409,),  # a rename to a taken name
-    ("DELETE", "/v2/functions/{functionName}"): (409,),  # used by a workflow
     ("POST", "/v2/functions/copy"): (404, 409),  # the source; the target name
     ("POST", "/v2/workflows"): (409,),
     ("PATCH", "/v2/workflows/{workflowName}"): (409,),
     ("POST", "/v2/workflows/copy"): (404, 409),
     ("POST", "/v3/functions"): (409,),
     ("PATCH", "/v3/functions/{functionName}"): (409,),
-    ("DELETE", "/v3/functions/{functionName}"): (409,),
     ("POST", "/v3/functions/copy"): (404, 409),
     ("POST", "/v3/workflows"): (409,),
     ("PATCH", "/v3/workflows/{workflowName}"): (409,),

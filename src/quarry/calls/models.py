@@ -124,6 +124,20 @@ class FunctionCall(Base):
     __table_args__ = (sa.Index("ix_function_calls_call_id_created", "call_id", "created_at", "id"),)
 
 
+class JoinSource(Base):
+    """An event that fed a collecting join: one row per branch that reached it, the first too
+    (``FunctionCall.source_event_id`` can name only one)."""
+
+    __tablename__ = "join_sources"
+
+    function_call_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("function_calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    source_function_call_id: Mapped[str] = mapped_column(sa.String(64))
+    fed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CallCount(Base):
     """Maintained number of calls per environment and per value of one filterable field, so
     that ``totalCount`` of an unfiltered or single-filter list is a lookup, not a scan.

@@ -15,34 +15,52 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.calls.models import FunctionCall
+from quarry.calls.models import FunctionCall, JoinSource
 from quarry.errors import not_found
 from quarry.events.models import Event, own_outputs, regression_filter
 from quarry.events.service import page_of_events
+from quarry.functions import service as functions
+from quarry.functions.models import Function, reading_in_v3_as
 
 NAMED_BY_FUNCTION = {
     ("transform", "analyze"): "analyze",
-    ("transform", "transform"): "extract",
-    ("route", "route"): "classify",
+    ("transform", "extract"): "extract",
+    ("route", "classify"): "classify",
 }
-"""``(Quarry event type, function type)`` -> v3 event type, where v3 names the event after the function."""
+"""``(Quarry event type, the function's v3 type)`` -> v3 event type, where v3 names the event after
+the function (a ``transform`` function's events stay ``transform`` events)."""
 
 
 def v3_type(event_type: str, function_type: str | None) -> str:
+    """``function_type``: the emitting function's v3 type (``function_types``)."""
     return NAMED_BY_FUNCTION.get((event_type, function_type or ""), event_type)
 
 
 def intermediate() -> sa.ColumnElement[bool]:
     """Condition on ``Event``: it is not an end result of its call — a split's collection, or an
-    event something ran on (a function call it spawned). A join fed by several branches records
-    only the first branch's event as its source, so the others' events count as end results."""
+    event something ran on (a function call it spawned, or a join it fed: every branch of one)."""
     spawned = sa.exists().where(FunctionCall.call_id == Event.call_id, FunctionCall.source_event_id == Event.id)
-    return sa.or_(Event.event_type == "split_collection", spawned)
+    fed = sa.exists().where(JoinSource.event_id == Event.id)
+    return sa.or_(Event.event_type == "split_collection", spawned, fed)
 
 
-def _ran_function_of_type(types: Iterable[str]) -> sa.ColumnElement[bool]:
-    """Condition on ``Event``: emitted by a function call of one of these function types."""
-    return sa.exists().where(FunctionCall.id == Event.function_call_id, FunctionCall.function_type.in_(list(types)))
+def join_sources(session: Session, function_call_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """``(sourceFunctionCallID, sourceEventID)`` of every branch that fed each of these joins, in
+    the order they reached it."""
+    rows = session.execute(
+        sa.select(JoinSource.function_call_id, JoinSource.source_function_call_id, JoinSource.event_id)
+        .where(JoinSource.function_call_id.in_(function_call_ids))
+        .order_by(JoinSource.fed_at, JoinSource.event_id)
+    )
+    found: dict[str, list[tuple[str, str]]] = {}
+    for join_id, source_id, event_id in rows:
+        found.setdefault(join_id, []).append((source_id, event_id))
+    return found
+
+
+def _emitted_by_function_reading_as(types: Iterable[str]) -> sa.ColumnElement[bool]:
+    """Condition on ``Event``: emitted by a function whose v3 type is one of these."""
+    return sa.exists().where(Function.id == Event.function_id, reading_in_v3_as(list(types)))
 
 
 def of_v3_types(types: list[str]) -> sa.ColumnElement[bool]:
@@ -51,21 +69,17 @@ def of_v3_types(types: list[str]) -> sa.ColumnElement[bool]:
     for wanted in set(types):
         named = [(event_type, ft) for (event_type, ft), v3 in NAMED_BY_FUNCTION.items() if v3 == wanted]
         for event_type, function_type in named:
-            conditions.append(sa.and_(Event.event_type == event_type, _ran_function_of_type([function_type])))
+            conditions.append(sa.and_(Event.event_type == event_type, _emitted_by_function_reading_as([function_type])))
         if not named:
             renamed = [ft for (event_type, ft) in NAMED_BY_FUNCTION if event_type == wanted]
             plain = Event.event_type == wanted
-            conditions.append(sa.and_(plain, sa.not_(_ran_function_of_type(renamed))) if renamed else plain)
+            conditions.append(sa.and_(plain, sa.not_(_emitted_by_function_reading_as(renamed))) if renamed else plain)
     return sa.or_(*conditions)
 
 
 def function_types(session: Session, events: list[Event]) -> dict[str, str]:
-    """The function type of the function call behind each event (by function call ID)."""
-    ids = {event.function_call_id for event in events if event.function_call_id}
-    if not ids:
-        return {}
-    rows = session.execute(sa.select(FunctionCall.id, FunctionCall.function_type).where(FunctionCall.id.in_(ids)))
-    return {function_call_id: function_type for function_call_id, function_type in rows}
+    """The v3 type of the function behind each event, by function ID."""
+    return functions.v3_types_of(session, {event.function_id for event in events if event.function_id})
 
 
 EventsStamp = tuple[tuple[str, Any, Any, Any], ...]

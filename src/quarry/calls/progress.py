@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from quarry.calls import counts
-from quarry.calls.models import REGRESSION, TERMINAL_STATUSES, Call, FunctionCall
+from quarry.calls.models import REGRESSION, TERMINAL_STATUSES, Call, FunctionCall, JoinSource
 from quarry.calls.plan import Plan
 from quarry.engine.runners import Emission
 from quarry.events.models import METADATA_KEY, Event
@@ -83,8 +83,9 @@ def _feed_join(
     reference_id: str | None,
 ) -> None:
     """Add what ``emission`` hands on to the call's one collecting function call of ``join``
-    (made by the first branch that reaches it): files to its inputs, JSON to its items. The
-    caller holds the call's row lock, so "find or make" is atomic among parallel branches."""
+    (made by the first branch that reaches it): files to its inputs, JSON to its items, and the
+    event to its sources (``JoinSource``: every branch, where ``source_event_id`` names the first).
+    The caller holds the call's row lock, so "find or make" is atomic among parallel branches."""
     collecting = session.scalars(
         sa.select(FunctionCall)
         .where(
@@ -113,6 +114,9 @@ def _feed_join(
             source_event_id=event_id,
         )
         session.add(collecting)
+        session.flush()  # the source below refers to it
+    if session.get(JoinSource, (collecting.id, event_id)) is None:  # two edges to one join: one source
+        session.add(JoinSource(function_call_id=collecting.id, event_id=event_id, source_function_call_id=fc.id))
     if emission.files:
         labelled = [({"itemReferenceID": reference_id} if reference_id else {}) | f for f in emission.files]
         collecting.inputs = [*collecting.inputs, *labelled]

@@ -2,7 +2,7 @@
 
 It reads across two packages — functions, and the workflows that pin their versions — so it sits
 above both: ``functions`` knows nothing of workflows, and ``workflows`` builds on ``functions``.
-Deleting lives here too: a function the current version of a workflow uses cannot go.
+Deleting lives here too (the workflows that use a function keep running what they pinned).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from quarry.errors import bad_request, conflict, not_found
+from quarry.errors import bad_request, not_found
 from quarry.functions import service
 from quarry.functions.models import Function, FunctionVersion
 from quarry.functions.schemas import FunctionCommon, FunctionCopy
@@ -23,11 +23,13 @@ from quarry.storage.tags import has_all_tags, replace_tags
 from quarry.storage.versioned import current_versions
 from quarry.subscriptions.addresses import AddressRefused, check_address, check_url
 from quarry.tenancy.service import Principal
-from quarry.workflows.usage import functions_used_by, live_workflows_using, parse_version_refs, usage_of
+from quarry.workflows.usage import functions_used_by, parse_version_refs, usage_of
 
 
-def create_function(session: Session, principal: Principal, body: FunctionCommon, email_domain: str) -> FunctionDetails:
-    function, version = service.create_function(session, principal, body, email_domain)
+def create_function(
+    session: Session, principal: Principal, body: FunctionCommon, email_domain: str, type_name: str | None = None
+) -> FunctionDetails:
+    function, version = service.create_function(session, principal, body, email_domain, type_name)
     _check_webhook_url(version)
     return describe(session, function, version)
 
@@ -56,15 +58,10 @@ def copy_function(session: Session, principal: Principal, body: FunctionCopy, em
 
 
 def delete_function(session: Session, principal: Principal, name: str) -> None:
-    """Refused (409) while the current version of a workflow uses the function."""
+    """Delete a function, used by workflows or not, as bem does. A workflow that uses it keeps the
+    version its node pins (or the function's last current one) and runs and reads it as before;
+    a new graph cannot name it (it is not live), a new version that keeps the graph keeps it."""
     function = get_live(session, principal.environment_id, name, for_update=True)
-    workflows = live_workflows_using(session, function.id)
-    if workflows:
-        raise conflict(
-            f"function {name!r} is used by the current version of {len(workflows)} workflow(s); "
-            "update or delete them first",
-            {"field": "functionName", "workflowNames": workflows},
-        )
     function.deleted_at = utcnow()
     replace_tags(session, function.id, [])
 
@@ -88,8 +85,11 @@ def describe_many(session: Session, pairs: list[tuple[Function, FunctionVersion]
     ]
 
 
-def list_functions(session: Session, environment_id: str, query: Any) -> FunctionPage:
-    filters = []
+def list_functions(
+    session: Session, environment_id: str, query: Any, where: list[sa.ColumnElement[bool]] | None = None
+) -> FunctionPage:
+    """``where``: further conditions on ``Function`` (v3's type names, say)."""
+    filters = list(where or [])
     if query.function_ids is not None:
         filters.append(Function.id.in_(query.function_ids))
     if query.function_names is not None:

@@ -11,8 +11,8 @@ from pathlib import PurePath
 from typing import Literal
 
 InputType = Literal[
-    "csv", "docx", "email", "heic", "heif", "html", "jpeg", "json", "m4a",
-    "mp3", "pdf", "png", "pptx", "text", "wav", "webp", "xls", "xlsx", "xml",
+    "csv", "docx", "email", "heic", "heif", "html", "jpeg", "json", "m4a", "mov",
+    "mp3", "mp4", "pdf", "png", "pptx", "text", "wav", "webp", "xls", "xlsx", "xml",
 ]  # fmt: skip
 
 MEDIA_TYPES: dict[str, tuple[str, str]] = {
@@ -25,7 +25,9 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
     "jpeg": ("image/jpeg", "jpg"),
     "json": ("application/json", "json"),
     "m4a": ("audio/mp4", "m4a"),
+    "mov": ("video/quicktime", "mov"),
     "mp3": ("audio/mpeg", "mp3"),
+    "mp4": ("video/mp4", "mp4"),
     "pdf": ("application/pdf", "pdf"),
     "png": ("image/png", "png"),
     "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx"),
@@ -59,7 +61,9 @@ LOOKS = {  # what the bytes ``sniff`` takes for each type look like, in words
     "jpeg": "a JPEG image",
     "json": "JSON",
     "m4a": "M4A audio",
+    "mov": "a QuickTime video",
     "mp3": "MP3 audio",
+    "mp4": "an MP4 video",
     "pdf": "a PDF document",
     "png": "a PNG image",
     "pptx": "a PowerPoint presentation",
@@ -85,6 +89,8 @@ _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (8, b"heix", "heic"),
     (8, b"mif1", "heif"),
     (8, b"M4A ", "m4a"),
+    (8, b"qt  ", "mov"),
+    (4, b"ftyp", "mp4"),  # any other ISO media file: after the brands above
 )
 _EMAIL_HEADERS = ("received:", "return-path:", "mime-version:", "from:", "delivered-to:", "message-id:")
 _HEADER = re.compile(r"^[!-9;-~]+:")

@@ -25,3 +25,9 @@ MAX_TABLE_TEXT_CHARS = 20_000_000  # nested values written into table cells, all
 # An e-invoice's XML embedded in a PDF (Factur-X, ZUGFeRD): a larger one is ignored, the PDF's text is read.
 MAX_EINVOICE_XML_BYTES = 16 * 1024 * 1024
 MAX_EINVOICE_LINES = 10_000  # line items taken from one e-invoice
+# Videos (mp4, mov), read through ffmpeg: frames sampled and OCR'd, the sound transcribed
+MAX_VIDEO_SECONDS = 600  # a longer video is refused, not cut
+VIDEO_STEP_SECONDS = 2  # a frame every 2 s of a short video…
+MAX_VIDEO_FRAMES = 20  # …and at most this many, spread evenly over a longer one (each costs an OCR)
+VIDEO_FRAME_WIDTH = 1920  # wider frames are scaled down before OCR
+FFMPEG_TIMEOUT_SECONDS = 90  # each of ffmpeg's runs (probe, frames, sound), within QUARRY_PARSE_TIMEOUT_SECONDS

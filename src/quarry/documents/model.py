@@ -6,6 +6,7 @@ left, so ``top`` grows downwards the way a reader's eye moves.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,11 @@ class Document:
     @property
     def all_fields(self) -> list[tuple[str, str]]:
         return self.fields + [f for a in self.attachments if a.document for f in a.document.all_fields]
+
+
+def transcript_lines(transcript: str) -> str:
+    """A transcript is running speech: one sentence per line reads like a document's lines."""
+    return re.sub(r"(?<=[.!?])\s+", "\n", transcript.strip())
 
 
 def text_document(input_type: str, text: str, **parts: Any) -> Document:

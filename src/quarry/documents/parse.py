@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from quarry.documents.input_types import LOOKS, sniff
 from quarry.documents.limits import MAX_ATTACHMENT_DEPTH
-from quarry.documents.model import Document, DocumentError, describe, text_document
-from quarry.documents.readers import images, markup, office, pdf, plain, slides, tabular
+from quarry.documents.model import Document, DocumentError, describe, text_document, transcript_lines
+from quarry.documents.readers import images, markup, office, pdf, plain, slides, tabular, video
 
 AUDIO_TYPES = ("mp3", "wav", "m4a")
+VIDEO_TYPES = ("mp4", "mov")
 IMAGE_TYPES = ("jpeg", "png", "webp", "heic", "heif")
 TEXT_TYPES = ("csv", "email", "html", "json", "text", "xml")
 
@@ -20,10 +21,18 @@ _OBJECT_REPR = re.compile(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>")
 Transcribe = Callable[[str, bytes], str]  # (inputType, audio bytes) -> text
 
 
-def parse(input_type: str, data: bytes, *, transcribe: Transcribe | None = None, depth: int = 0) -> Document:
+def parse(
+    input_type: str,
+    data: bytes,
+    *,
+    transcribe: Transcribe | None = None,
+    ffmpeg: str = "ffmpeg",
+    depth: int = 0,
+) -> Document:
     """The document in ``data``; ``DocumentError`` with a precise message when it cannot be read.
 
-    Audio is read by ``transcribe`` (a provider, see ``providers.transcription``) when there is one.
+    Audio is read by ``transcribe`` (a provider, see ``providers.transcription``) when there is one;
+    video by the ``ffmpeg`` program (a name on ``PATH`` or a path), its sound by ``transcribe``.
     A bad document never raises anything else: a reader's unforeseen failure (a library's own
     exception, ``MemoryError``, ``RecursionError``) becomes a ``DocumentError`` naming it. A failing
     transcription provider is not a bad document: its ``ProviderError`` goes through as it is."""
@@ -35,10 +44,11 @@ def parse(input_type: str, data: bytes, *, transcribe: Transcribe | None = None,
                 f"{input_type} input is audio, which needs a transcription provider, and none is configured "
                 "(set QUARRY_TRANSCRIPTION_BASE_URL)"
             )
-        # A transcript is running speech: one sentence per line reads like a document's lines.
-        return text_document(input_type, re.sub(r"(?<=[.!?])\s+", "\n", transcribe(input_type, data).strip()))
+        return text_document(input_type, transcript_lines(transcribe(input_type, data)))
+    if input_type in VIDEO_TYPES:
+        return video.read(input_type, data, ffmpeg, transcribe)
     try:
-        return _read(input_type, data, transcribe, depth)
+        return _read(input_type, data, transcribe, ffmpeg, depth)
     except Exception as exc:  # not KeyboardInterrupt or SystemExit: those are not about the document
         raise DocumentError(_why_unread(input_type, data, exc)) from None
 
@@ -56,7 +66,7 @@ def _why_unread(input_type: str, data: bytes, exc: Exception) -> str:
     return _OBJECT_REPR.sub("", reason)
 
 
-def _read(input_type: str, data: bytes, transcribe: Transcribe | None, depth: int) -> Document:
+def _read(input_type: str, data: bytes, transcribe: Transcribe | None, ffmpeg: str, depth: int) -> Document:
     if input_type in IMAGE_TYPES:
         return images.read(input_type, data)
     if input_type == "email":
@@ -64,7 +74,9 @@ def _read(input_type: str, data: bytes, transcribe: Transcribe | None, depth: in
             raise DocumentError(f"emails nested deeper than {MAX_ATTACHMENT_DEPTH} levels are not read")
         from quarry.documents.readers import mail
 
-        return mail.read(data, lambda kind, payload: parse(kind, payload, transcribe=transcribe, depth=depth + 1))
+        return mail.read(
+            data, lambda kind, payload: parse(kind, payload, transcribe=transcribe, ffmpeg=ffmpeg, depth=depth + 1)
+        )
     readers = {
         "pdf": pdf.read,
         "docx": office.read,

@@ -78,7 +78,10 @@ def _serve(connection: multiprocessing.connection.Connection, settings: Settings
             return
         exhausted = False
         try:
-            outcome: tuple[str, Any] = ("document", parse(input_type, data, transcribe=transcribe))
+            outcome: tuple[str, Any] = (
+                "document",
+                parse(input_type, data, transcribe=transcribe, ffmpeg=settings.ffmpeg),
+            )
         except DocumentError as exc:
             exhausted = "MemoryError" in str(exc)
             limit = f" (over the reader's memory limit of {memory_bytes // MB} MB, QUARRY_PARSE_MEMORY_MB)"

@@ -15,12 +15,37 @@ from sqlalchemy.orm import Mapped, mapped_column
 from quarry.storage.base import Base, JSONDocument, utcnow
 from quarry.storage.versioned import VersionedObject
 
+V3_NAMES = {"transform": "extract", "route": "classify"}
+"""How a core type reads in v3 when its name differs and the function has no ``type_name``."""
+
 
 class Function(VersionedObject, Base):
     __tablename__ = "functions"
 
     type: Mapped[str] = mapped_column(sa.String(32))
     email_address: Mapped[str | None] = mapped_column(sa.String(320), index=True)  # inbound mail finds it
+    type_name: Mapped[str | None] = mapped_column(sa.String(32))
+    """What a ``transform`` was created as, ``transform`` or ``extract`` (bem's two names for it),
+    so that it reads back as it was made; ``None`` for other types and for functions made before
+    migration 0022 (read as ``extract`` in v3, as they were)."""
+
+
+def v3_type(core_type: str, type_name: str | None) -> str:
+    """A function's type as v3 reads it: a transform under the name it was created with."""
+    return type_name or V3_NAMES.get(core_type, core_type)
+
+
+def reading_in_v3_as(types: list[str]) -> sa.ColumnElement[bool]:
+    """Condition on ``Function``: its v3 type is one of ``types`` (a route is also found as ``route``)."""
+    name = sa.func.coalesce(Function.type_name, V3_NAMES["transform"])
+    cores = {"classify": "route"}
+    conditions = [
+        sa.and_(Function.type == "transform", name == wanted)
+        if wanted in ("transform", "extract")
+        else Function.type == cores.get(wanted, wanted)
+        for wanted in sorted(set(types))
+    ]
+    return sa.or_(sa.false(), *conditions)
 
 
 class FunctionVersion(Base):

@@ -93,7 +93,7 @@ def update_function(
 
 @router.delete("/{functionName}", status_code=204, response_class=Response)
 def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
-    """Delete a function. Refused (409) while the current version of a workflow uses it."""
+    """Delete a function; the workflows that use it keep running the version they pinned."""
     with db.write() as session:
         catalog.delete_function(session, principal, functionName)
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from quarry.audit import user_action
 from quarry.errors import bad_request, conflict, from_validation_error, invalid, not_found
-from quarry.functions.models import Function, FunctionVersion
+from quarry.functions.models import Function, FunctionVersion, v3_type
 from quarry.functions.schemas import CONFIG_MODELS, CREATE_MODELS, EMAIL_FUNCTION_TYPES, FunctionCommon, FunctionCopy
 from quarry.ids import new_id
 from quarry.lru import Lru
@@ -85,6 +86,21 @@ def count_of_type(session: Session, function_ids: list[str], function_type: str)
         for function_id, type_ in known:
             _TYPES.put(function_id, type_)
     return sum(1 for function_id in function_ids if _TYPES.get(function_id) == function_type)
+
+
+_V3_TYPES: Lru[str, str] = Lru(4096)
+
+
+def v3_types_of(session: Session, function_ids: Iterable[str]) -> dict[str, str]:
+    """Each function's type as v3 reads it (``models.v3_type``; fixed at creation, so kept)."""
+    wanted = set(function_ids)
+    unknown = [function_id for function_id in wanted if _V3_TYPES.get(function_id) is None]
+    if unknown:
+        named = sa.select(Function.id, Function.type, Function.type_name).where(Function.id.in_(unknown))
+        rows = session.execute(named)
+        for function_id, type_, type_name in rows:
+            _V3_TYPES.put(function_id, v3_type(type_, type_name))
+    return {function_id: found for function_id in wanted if (found := _V3_TYPES.get(function_id)) is not None}
 
 
 def get_live(session: Session, environment_id: str, name: str, *, for_update: bool = False) -> Function:
@@ -169,6 +185,7 @@ def _add_function(
     type_: str,
     email_domain: str,
     function_id: str | None = None,
+    type_name: str | None = None,
 ) -> tuple[Function, FunctionVersion]:
     _ensure_name_free(session, environment_id, body.function_name)
     action = user_action(principal)
@@ -180,6 +197,7 @@ def _add_function(
         display_name=body.display_name,
         current_version_num=1,
         email_address=email_address(body.function_name, email_domain) if type_ in EMAIL_FUNCTION_TYPES else None,
+        type_name=(type_name or type_) if type_ == "transform" else None,
         created_by=action,
     )
     version = FunctionVersion(
@@ -201,13 +219,13 @@ def _add_function(
 
 
 def create_function(
-    session: Session, principal: Principal, body: FunctionCommon, email_domain: str
+    session: Session, principal: Principal, body: FunctionCommon, email_domain: str, type_name: str | None = None
 ) -> tuple[Function, FunctionVersion]:
+    """``type_name``: the name the type was given, where bem has two for it (v3's ``extract``)."""
     type_ = body.type  # type: ignore[attr-defined]
     config = _config_of(body, type_)
     _check_targets(session, principal.environment_id, type_, config)
-    function, version = _add_function(session, principal, principal.environment_id, body, type_, email_domain)
-    return function, version
+    return _add_function(session, principal, principal.environment_id, body, type_, email_domain, type_name=type_name)
 
 
 def update_function(
@@ -335,7 +353,9 @@ def copy_version(
             "tags": version.tags if tags is None else tags,
         }
     )
-    return _add_function(session, principal, environment_id, body, source.type, email_domain, function_id)
+    return _add_function(
+        session, principal, environment_id, body, source.type, email_domain, function_id, source.type_name
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from quarry.api.submission import Submit
 from quarry.calls.schemas import FileInput
 from quarry.calls.submission import Created
 from quarry.errors import bad_request
-from quarry.v3.functions import FunctionListQuery, core_types
+from quarry.functions.models import reading_in_v3_as
+from quarry.v3.functions import FunctionListQuery
 from quarry.wire import CsvList, VersionNum, WireModel
 
 router = APIRouter(prefix="/v3", tags=["v3 function accuracy"])
@@ -159,10 +160,9 @@ class MetricsQuery(FunctionListQuery):
 def function_metrics(principal: CurrentPrincipal, query: Annotated[MetricsQuery, Query()], db: Db) -> dict[str, Any]:
     """Accuracy, precision, recall, F1 and confusion counts of each function from its corrected
     outputs (the filters and cursors of ``GET /v3/functions``)."""
-    if query.types is not None:
-        query = query.model_copy(update={"types": core_types(query.types)})
+    where = [reading_in_v3_as(query.types)] if query.types is not None else []
     with db.read() as session:
-        return reports.metrics_page(session, principal.environment_id, query)
+        return reports.metrics_page(session, principal.environment_id, query.model_copy(update={"types": None}), where)
 
 
 class ReviewBody(WireModel):

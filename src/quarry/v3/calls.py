@@ -32,12 +32,13 @@ from quarry.calls.schemas import CallInput, CallInputInfo, CallStatus, FunctionC
 from quarry.calls.submission import Created
 from quarry.errors import from_validation_error, invalid
 from quarry.events.models import Event
+from quarry.functions import service as functions
 from quarry.lru import Lru
 from quarry.storage.db import Database
 from quarry.storage.lookup import get_in_environment
 from quarry.storage.pages import PageQuery
 from quarry.v3 import events
-from quarry.v3.functions import V3_TYPES, FunctionTypeV3
+from quarry.v3.functions import FunctionTypeV3
 from quarry.wire import CsvList, Timestamp, WireModel, split_csv
 
 router = APIRouter(prefix="/v3", tags=["v3 calls"])
@@ -95,6 +96,12 @@ class TraceFunctionCall(FunctionCallOut):
     reference_id: str
     started_at: Timestamp
     incoming_destination_name: str | None = None
+    source_function_call_ids: list[str] | None = Field(
+        None, description="Quarry: a join's sources, every branch that fed it (sourceFunctionCallID is the first)."
+    )
+    source_event_ids: list[str] | None = Field(
+        None, description="Quarry: the events that fed a join, one per branch (sourceEventID is the first)."
+    )
 
 
 class Trace(WireModel):
@@ -188,8 +195,7 @@ class CallRenderer:
     ) -> dict[str, Any]:
         base = self.v2.base_url.rstrip("/")
         rendered = [
-            events.render(e, function_types.get(e.function_call_id or ""), self.v2.links, self.v2.base_url)
-            for e in results
+            events.render(e, function_types.get(e.function_id or ""), self.v2.links, self.v2.base_url) for e in results
         ]
         return {
             "callID": call.id,
@@ -202,7 +208,7 @@ class CallRenderer:
             "workflowVersionNum": call.workflow_version_num,
             "functionID": call.function_id,
             "functionName": call.function_name,
-            "functionType": V3_TYPES.get(call.function_type, call.function_type) if call.function_type else None,
+            "functionType": function_types.get(call.function_id) if call.function_id else None,
             "functionVersionNum": call.function_version_num,
             "callReferenceID": call.call_reference_id,
             "input": self.v2.call_input(call),
@@ -216,7 +222,10 @@ class CallRenderer:
 
     def calls(self, session: Session, calls: list[Any]) -> list[dict[str, Any]]:
         by_call = outputs.of_calls(session, [call.id for call in calls])
-        types = outputs.function_types(session, [e for results in by_call.values() for e in results])
+        events_of_calls = [e for results in by_call.values() for e in results]
+        types = outputs.function_types(session, events_of_calls) | functions.v3_types_of(
+            session, {call.function_id for call in calls if call.function_id}
+        )
         usages = service.usage_of_calls(session, [call.id for call in calls])
         return [self.call(call, by_call[call.id], types, usages[call.id]) for call in calls]
 
@@ -243,9 +252,16 @@ class CallRenderer:
             out[i] = orjson.Fragment(encoded)
         return out  # type: ignore[return-value]
 
-    def function_call(self, fc: FunctionCall, incoming: str | None) -> dict[str, Any]:
+    def function_call(
+        self, fc: FunctionCall, function_type: str, incoming: str | None, sources: list[tuple[str, str]] | None = None
+    ) -> dict[str, Any]:
+        """``function_type``: its function's v3 type; ``sources``: of a join, every ``(function call,
+        event)`` that fed it."""
         rendered = self.v2.function_call(fc)
-        rendered["type"] = V3_TYPES.get(fc.function_type, fc.function_type)
+        if sources:
+            rendered["sourceFunctionCallIDs"] = [function_call_id for function_call_id, _ in sources]
+            rendered["sourceEventIDs"] = [event_id for _, event_id in sources]
+        rendered["type"] = function_type
         rendered["referenceID"] = fc.reference_id or ""
         rendered["startedAt"] = fc.started_at or fc.created_at
         rendered["incomingDestinationName"] = incoming
@@ -313,8 +329,13 @@ def get_trace(principal: CurrentPrincipal, callID: Annotated[str, Path()], db: D
         function_calls = service.function_calls_of(session, [call])[call.id]
         emitted = outputs.events_of_call(session, call.id)
         incoming = _incoming_destinations(call, function_calls)
+        joins = outputs.join_sources(session, [fc.id for fc in function_calls if fc.function_type == "join"])
+        types = functions.v3_types_of(session, {fc.function_id for fc in function_calls})
         trace = {
-            "functionCalls": [render.function_call(fc, incoming.get(fc.id)) for fc in function_calls],
+            "functionCalls": [
+                render.function_call(fc, types[fc.function_id], incoming.get(fc.id), joins.get(fc.id))
+                for fc in function_calls
+            ],
             "events": events.render_all(session, emitted, render.v2.links, render.v2.base_url),
         }
     return wire_response(TraceAnswer, {"trace": trace})

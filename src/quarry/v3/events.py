@@ -2,10 +2,10 @@
 
 v3 tells events apart by ``eventType``, with a variant per kind of function. Quarry records the
 event type its runner emits; v3 names some of them after the function that ran, the way v3 names
-the functions themselves (``v3.functions.V3_TYPES``): the transform event of a ``transform``
-function (v3's ``extract``) is an ``extract`` event, that of an ``analyze`` function an
-``analyze`` event, the route event of a ``route`` function (v3's ``classify``) a ``classify``
-event. Everything else keeps its type.
+the functions themselves (``functions.models.v3_type``): the transform event of a function that
+reads as ``extract`` is an ``extract`` event (of one created as ``transform``, a ``transform``
+event), that of an ``analyze`` function an ``analyze`` event, the route event of a ``route``
+function (v3's ``classify``) a ``classify`` event. Everything else keeps its type.
 
 An *output* is a non-error event that ended a branch of its call, an *error* an error event
 (``calls.outputs`` finds them).
@@ -57,7 +57,7 @@ def render(event: Event, function_type: str | None, links: FileLinks, url: str) 
 
 def render_all(session: Session, events: list[Event], links: FileLinks, url: str) -> list[dict[str, Any]]:
     types = outputs.function_types(session, events)
-    return [render(event, types.get(event.function_call_id or ""), links, url) for event in events]
+    return [render(event, types.get(event.function_id or ""), links, url) for event in events]
 
 
 # --- routes -----------------------------------------------------------------------------------

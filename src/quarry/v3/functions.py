@@ -3,7 +3,8 @@
 One core, two names for some types: v3's ``extract`` is Quarry's ``transform`` and v3's
 ``classify`` is Quarry's ``route`` (bem's own v3 reads route functions as classify). A function
 is stored once, under its core type, and reads the same through v2 and v3 (see
-docs/decisions.md, "v3: functions and workflows").
+docs/decisions.md, "v3: functions and workflows"); a transform reads in v3 under the name it was
+created with, ``transform`` or ``extract`` (``Function.type_name``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from quarry.api.idempotency import Idempotency
 from quarry.catalog import functions as catalog
 from quarry.errors import bad_request, invalid, validation_errors
 from quarry.functions import service
+from quarry.functions.models import reading_in_v3_as, v3_type
 from quarry.functions.schemas import CREATE_MODELS, FunctionCopy
 from quarry.functions.service import FunctionDetails
 from quarry.storage.pages import PageQuery, VersionPageQuery
@@ -28,6 +30,7 @@ from quarry.wire import MAX_VERSION_NUM, CsvList, WireModel, rfc3339, split_csv
 router = APIRouter(prefix="/v3", tags=["v3 functions"])
 
 CORE_TYPES = {
+    "transform": "transform",
     "extract": "transform",
     "classify": "route",
     "split": "split",
@@ -39,9 +42,6 @@ CORE_TYPES = {
 }
 """The v3 types a client can create or update, and the core type each is stored as."""
 
-V3_TYPES = {"transform": "extract", "route": "classify"}
-"""How a core type reads in v3 when its name differs (``analyze`` stays ``analyze``)."""
-
 UNSUPPORTED_TYPES = {
     "render": "Quarry has no render functions (.docx templates)",
 }
@@ -52,11 +52,6 @@ FunctionTypeV3 = Literal[
 ]  # fmt: skip
 
 FIELD_RENAMES = {"routes": "classifications", "includeCosineDistance": "includeScore"}
-
-
-def core_types(types: list[str]) -> list[str]:
-    """The core types a v3 ``types`` filter selects (``transform`` and ``extract`` both select transforms)."""
-    return sorted({CORE_TYPES.get(t, t) for t in types if t not in UNSUPPORTED_TYPES})
 
 
 # --- requests: v3 bodies as core configurations ---------------------------------------------
@@ -105,7 +100,7 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
         raise bad_request(f"type {type_!r} is not supported: {UNSUPPORTED_TYPES[type_]}", field="type")
     if type_ not in CORE_TYPES:
         raise bad_request(f"type must be one of {', '.join(CORE_TYPES)}", field="type")
-    if type_ == "extract":
+    if CORE_TYPES.get(type_) == "transform":
         for flag in ("enableBoundingBoxes", "preCount"):
             if flag in body:
                 body[flag] = _flag(body, flag)
@@ -117,6 +112,7 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
         body["config"] = _enrich_config(body["config"])
     if creating:
         defaults: dict[str, Any] = {
+            "transform": {"outputSchemaName": body.get("functionName")},
             "extract": {"outputSchemaName": body.get("functionName")},
             "classify": {"description": ""},
             "join": {"description": "", "joinType": "standard", "outputSchemaName": body.get("functionName")},
@@ -128,7 +124,8 @@ def core_configuration(body: dict[str, Any], *, creating: bool) -> tuple[str, di
 FunctionBody = Annotated[
     dict[str, Any],
     Body(
-        description="A v3 function: `type` (extract, classify, split, join, payload_shaping, enrich, send, parse) "
+        description="A v3 function: `type` (extract or transform, classify, split, join, payload_shaping, enrich, send,"
+        " parse) "
         "and its fields."
     ),
 ]
@@ -148,6 +145,8 @@ def render(details: FunctionDetails, *, as_version: bool = False) -> dict[str, A
         }
         if function.type == "transform":
             config.setdefault("tabularChunkingEnabled", False)
+        if function.type_name == "transform":  # v3's transform has the address, its extract none
+            config["emailAddress"] = function.email_address
     elif function.type == "route":
         config["classifications"] = config.pop("routes")
         config["emailAddress"] = function.email_address
@@ -160,7 +159,7 @@ def render(details: FunctionDetails, *, as_version: bool = False) -> dict[str, A
         "functionID": function.id,
         "functionName": version.name,
         "versionNum": version.version_num,
-        "type": V3_TYPES.get(function.type, function.type),
+        "type": v3_type(function.type, function.type_name),
         "tags": version.tags,
         **config,
         "audit": {
@@ -230,17 +229,17 @@ def create_function(
     core_type, core_body = core_configuration(body, creating=True)
     model = _validated(core_type, core_body)
     with idem.write() as session, v3_fields(FIELD_RENAMES):
-        created = catalog.create_function(session, principal, model, settings.email_domain)
+        created = catalog.create_function(session, principal, model, settings.email_domain, body.get("type"))
         return idem.respond(session, {"function": render(created)})
 
 
 @router.get("/functions")
 def list_functions(principal: CurrentPrincipal, query: Annotated[FunctionListQuery, Query()], db: Db) -> dict[str, Any]:
     """List the environment's functions (current versions); filters combine with AND."""
-    if query.types is not None:
-        query = query.model_copy(update={"types": core_types(query.types)})
+    where = [reading_in_v3_as(query.types)] if query.types is not None else []
     with db.read() as session:
-        page = catalog.list_functions(session, principal.environment_id, query)
+        unfiltered = query.model_copy(update={"types": None})
+        page = catalog.list_functions(session, principal.environment_id, unfiltered, where)
     return {"functions": [render(item) for item in page.items], "totalCount": page.total_count}
 
 
@@ -271,14 +270,15 @@ def update_function(
     with db.write() as session, v3_fields(FIELD_RENAMES):
         current = service.get_live(session, principal.environment_id, functionName)
         if current.type != core_type:
-            current_type = V3_TYPES.get(current.type, current.type)
-            raise bad_request(f"type cannot be changed (this function is a {current_type!r} function)", field="type")
+            named = v3_type(current.type, current.type_name)
+            reason = f"type cannot be changed (this function is a {named!r} function)"
+            raise bad_request(reason, field="type")
         return {"function": render(catalog.update_function(session, principal, functionName, changes))}
 
 
 @router.delete("/functions/{functionName}", status_code=204, response_class=Response)
 def delete_function(principal: CurrentPrincipal, functionName: FunctionName, db: Db) -> Response:
-    """Delete a function. Refused (409) while the current version of a workflow uses it."""
+    """Delete a function; the workflows that use it keep running the version they pinned."""
     with db.write() as session:
         catalog.delete_function(session, principal, functionName)
     return Response(status_code=204)

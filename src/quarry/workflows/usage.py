@@ -154,20 +154,3 @@ def usage_of(session: Session, versions: Iterable[tuple[Function, int]]) -> dict
     for key, workflows in grouped.items():
         result[key] = list(workflows.values())
     return result
-
-
-def live_workflows_using(session: Session, function_id: str) -> list[str]:
-    """Names of live workflows whose current version has ``function_id`` as a node (any version)."""
-    return list(
-        session.scalars(
-            sa.select(Workflow.name)
-            .join(WorkflowVersion, WorkflowVersion.workflow_id == Workflow.id)
-            .join(WorkflowNode, WorkflowNode.workflow_version_id == WorkflowVersion.id)
-            .where(
-                Workflow.deleted_at.is_(None),
-                WorkflowVersion.version_num == Workflow.current_version_num,
-                WorkflowNode.function_id == function_id,
-            )
-            .order_by(Workflow.name)
-        )
-    )
