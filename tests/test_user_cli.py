@@ -297,3 +297,34 @@ def test_a_send_function_is_created_listed_and_its_event_read(cli: Cli, submitte
         receiver.close()
         cli("workflows", "delete", "cli-deliver")
         cli("functions", "delete", "cli-send")
+
+
+def test_the_result_of_a_fan_in_holds_the_join_alone(cli: Cli, submitted: Submitted) -> None:
+    """Both branches fed the join, so neither is an output, although v2 names only the first."""
+    shaped = {"left": '{"invoiceNumber": invoiceNumber, "side": `"left"`}', "right": '{"side": `"right"`}'}
+    for side, expression in shaped.items():
+        fn = {"functionName": f"cli-{side}", "type": "payload_shaping", "shapingSchema": expression}
+        cli.ok("functions", "create", "--file", str(cli.write(f"{side}.json", fn)))
+    join = {"functionName": "cli-join", "type": "join", "joinType": "standard", "description": "Both sides", **EXTRACT}
+    cli.ok("functions", "create", "--file", str(cli.write("join.json", join)))
+    edges = [
+        ("cli-extract", "cli-left"),
+        ("cli-extract", "cli-right"),
+        ("cli-left", "cli-join"),
+        ("cli-right", "cli-join"),
+    ]
+    relationships = [{"sourceFunction": {"name": a}, "destinationFunction": {"name": b}} for a, b in edges]
+    wf = {"name": "cli-fan", "mainFunction": {"name": "cli-extract"}, "relationships": relationships}
+    try:
+        cli.ok("workflows", "create", "--file", str(cli.write("fan.json", wf)))
+        may = cli.write("may.txt", invoice("INV-0505"))
+        cli.ok("calls", "submit", "--workflow", "cli-fan", str(may), "--wait", "--output", "fanned")
+        document = json.loads((cli.workdir / "fanned" / "may.txt.json").read_text())
+        assert document["status"] == "completed", document
+        events = cli.json("events", "list", "--reference-id", "may.txt")["events"]
+        assert sorted(e["functionName"] for e in events) == ["cli-extract", "cli-join", "cli-left", "cli-right"]
+        [output] = document["outputs"]
+        assert output["functionName"] == "cli-join"
+        assert output["transformedContent"]["invoiceNumber"] == "INV-0505"
+    finally:  # the other tests list the module's workflows
+        cli("workflows", "delete", "cli-fan")

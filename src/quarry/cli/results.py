@@ -3,8 +3,9 @@ result file per input file by ``quarry calls submit --output DIR``.
 
 v2 calls carry no results; their events do (``/v1-alpha/events?callIDs=…``). An output is a
 non-error event that ended a branch of the call — not one another function call ran on (its
-``eventID`` is some function call's ``sourceEventID``) and not a split's collection, as in v3's
-``outputs``; an error is an error event. A result file (``DIR/<input file name>.json``) is::
+``eventID`` is some function call's ``sourceEventID``, or fed a join: v2 names a join's first
+source only, the call's v3 trace every one) and not a split's collection, as in v3's ``outputs``;
+an error is an error event. A result file (``DIR/<input file name>.json``) is::
 
     {
       "file": "invoices/march.pdf",          # the input file, as given
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from quarry.cli.client import Client, batches
 
@@ -44,9 +46,22 @@ def events_of(
     return by_call
 
 
-def result(file: str, input_type: str, call: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result document of ``call`` made from ``file`` (see the module's docstring)."""
-    ran_on = {fc.get("sourceEventID") for fc in call.get("functionCalls") or []}
+def fed_joins(client: Client, calls: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
+    """The events that fed a join, every branch, by call ID (one trace read per call with a join)."""
+    fed: dict[str, set[str]] = {}
+    for call in calls:
+        if any(fc.get("type") == "join" for fc in call.get("functionCalls") or []):
+            trace = client.get(f"/v3/calls/{quote(call['callID'], safe='')}/trace")
+            fed[call["callID"]] = {e for fc in trace["trace"]["functionCalls"] for e in fc.get("sourceEventIDs") or []}
+    return fed
+
+
+def result(
+    file: str, input_type: str, call: dict[str, Any], events: list[dict[str, Any]], fed: set[str] | None = None
+) -> dict[str, Any]:
+    """The result document of ``call`` made from ``file`` (see the module's docstring); ``fed``:
+    the events that fed its joins (``fed_joins``)."""
+    ran_on = {fc.get("sourceEventID") for fc in call.get("functionCalls") or []} | (fed or set())
     return {
         "file": file,
         "inputType": input_type,

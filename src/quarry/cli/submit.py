@@ -17,7 +17,7 @@ from quarry.cli.client import Client
 from quarry.cli.failure import Failure
 from quarry.cli.follow import TERMINAL, follow
 from quarry.cli.inputs import input_type_of
-from quarry.cli.results import events_of, result
+from quarry.cli.results import events_of, fed_joins, result
 
 CALLS_PER_REQUEST = 100  # the most POST /v2/calls takes
 BYTES_PER_REQUEST = 16 * 1024 * 1024  # of files (before base64) in one request: progress moves, memory stays low
@@ -82,8 +82,11 @@ def write_results(client: Client, files: list[Upload], calls: list[dict[str, Any
     """One result file per input file: ``directory/<file name>.json`` (see :mod:`quarry.cli.results`)."""
     directory.mkdir(parents=True, exist_ok=True)
     events = events_of(client, [call["callID"] for call in calls])
+    fed = fed_joins(client, calls)
     for upload, call in zip(files, calls, strict=True):
-        document = result(str(upload.path), upload.input_type, call, events.get(call["callID"], []))
+        document = result(
+            str(upload.path), upload.input_type, call, events.get(call["callID"], []), fed.get(call["callID"])
+        )
         (directory / f"{upload.name}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
