@@ -21,7 +21,7 @@ RUN python3 -m venv /opt/quarry \
 USER quarry
 WORKDIR /data
 VOLUME /data
-EXPOSE 8000
+EXPOSE 8000 2525
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python3", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
 ENTRYPOINT ["quarry"]

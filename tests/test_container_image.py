@@ -117,3 +117,4 @@ def test_the_compose_file_sets_only_settings_quarry_reads() -> None:
     assert {"api", "worker", "postgres", "minio"} <= compose["services"].keys()
     assert re.search(r"serve.*--no-workers", " ".join(compose["services"]["api"]["command"]))
     assert compose["services"]["worker"]["command"] == ["worker"]
+    assert compose["services"]["smtp"]["command"][0] == "smtp"
